@@ -1,0 +1,61 @@
+# Strata: a thin wrapper over CMake. The two commands users need:
+#   make run    set up, build, and run a node on embedded defaults
+#   make test   set up, build, and run the whole test suite (ctest)
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 30
+
+DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
+    libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
+    zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
+
+.PHONY: run test deps build build-asan test-asan fuzz bench clean
+
+run: build
+	$(BUILD)/strata-node
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+# Install the Debian packages that are missing (as root), or say how.
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing:$$missing"; \
+	        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	    else \
+	        echo "missing Debian packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	    fi; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: build-asan
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --output-on-failure --timeout 900 -j $(JOBS)
+
+# libFuzzer targets, each run for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=3600).
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DSTRATA_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+bench: build
+	$(BUILD)/tests/bench/strata-bench
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,202 @@
+/*  =========================================================================
+    cluster_config - the cluster configuration file (ZPL)
+
+    Loaded with czmq's zconfig; see cluster_config.h for the shape. The
+    loaded values are copied into plain arrays so lookups are cheap and the
+    zconfig tree can be freed.
+    =========================================================================
+*/
+#include <czmq.h>
+#include "cluster_config.h"
+#include "endpoint.h"
+#include "protocol_limits.h"
+
+typedef struct {
+    char *name;                 //  node name
+    char *writer;               //  writer endpoint
+    char *reader;               //  reader endpoint
+} s_node_t;
+
+struct _cluster_config_t {
+    char *name;                 //  cluster name
+    int data_shards;            //  k
+    int total_shards;           //  n
+    size_t node_count;          //  entries in nodes
+    s_node_t *nodes;            //  in segment-num order
+    char *router_listen;        //  router/listen, or NULL
+};
+
+static int
+s_parse_int (const char *text, int *value_p)
+{
+    if (!text || !*text)
+        return -1;
+    char *end;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || *end || value < 0 || value > 1000000)
+        return -1;
+    *value_p = (int) value;
+    return 0;
+}
+
+cluster_config_t *
+cluster_config_load (const char *path, char *error, size_t error_size)
+{
+    assert (path);
+    assert (error);
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        snprintf (error, error_size, "%s: cannot read or parse the cluster file", path);
+        return NULL;
+    }
+    cluster_config_t *self = (cluster_config_t *) zmalloc (sizeof (cluster_config_t));
+    const char *name = zconfig_get (root, "cluster/name", NULL);
+    const char *k_text = zconfig_get (root, "cluster/data-shards", "8");
+    const char *n_text = zconfig_get (root, "cluster/total-shards", "10");
+    const char *listen = zconfig_get (root, "router/listen", NULL);
+    zconfig_t *nodes = zconfig_locate (root, "cluster/nodes");
+    if (!name || !*name) {
+        snprintf (error, error_size, "%s: cluster/name is missing", path);
+        goto failed;
+    }
+    self->name = strdup (name);
+    if (s_parse_int (k_text, &self->data_shards) || s_parse_int (n_text, &self->total_shards)
+    ||  self->data_shards < 1 || self->total_shards < self->data_shards || self->total_shards > 255) {
+        snprintf (error, error_size,
+                  "%s: cluster/data-shards and total-shards must satisfy 1 <= k <= n <= 255", path);
+        goto failed;
+    }
+    if (listen) {
+        if (endpoint_parse (listen, NULL) != 0) {
+            snprintf (error, error_size, "%s: router/listen '%s' is not a valid endpoint", path, listen);
+            goto failed;
+        }
+        self->router_listen = strdup (listen);
+    }
+    size_t count = 0;
+    zconfig_t *node = nodes? zconfig_child (nodes): NULL;
+    for (; node; node = zconfig_next (node))
+        count++;
+    if (count != (size_t) self->total_shards) {
+        snprintf (error, error_size, "%s: cluster/nodes lists %zu nodes, total-shards is %d",
+                  path, count, self->total_shards);
+        goto failed;
+    }
+    self->nodes = (s_node_t *) zmalloc (count * sizeof (s_node_t));
+    for (node = zconfig_child (nodes); node; node = zconfig_next (node)) {
+        const char *node_name = zconfig_name (node);
+        const char *writer = zconfig_get (node, "writer", NULL);
+        const char *reader = zconfig_get (node, "reader", NULL);
+        if (!node_name || !*node_name || strlen (node_name) > LIMIT_NODE_NAME_MAX) {
+            snprintf (error, error_size, "%s: node %zu has an empty or too long name", path, self->node_count + 1);
+            goto failed;
+        }
+        if (cluster_config_node_index (self, node_name) >= 0) {
+            snprintf (error, error_size, "%s: node '%s' is listed twice", path, node_name);
+            goto failed;
+        }
+        if (!writer || endpoint_parse (writer, NULL) != 0
+        ||  !reader || endpoint_parse (reader, NULL) != 0) {
+            snprintf (error, error_size, "%s: node '%s' needs valid writer and reader endpoints",
+                      path, node_name);
+            goto failed;
+        }
+        s_node_t *entry = &self->nodes [self->node_count++];
+        entry->name = strdup (node_name);
+        entry->writer = strdup (writer);
+        entry->reader = strdup (reader);
+    }
+    zconfig_destroy (&root);
+    return self;
+
+failed:
+    zconfig_destroy (&root);
+    cluster_config_destroy (&self);
+    return NULL;
+}
+
+void
+cluster_config_destroy (cluster_config_t **self_p)
+{
+    assert (self_p);
+    cluster_config_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t index = 0; index < self->node_count; index++) {
+        free (self->nodes [index].name);
+        free (self->nodes [index].writer);
+        free (self->nodes [index].reader);
+    }
+    free (self->nodes);
+    free (self->name);
+    free (self->router_listen);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+cluster_config_name (cluster_config_t *self)
+{
+    assert (self);
+    return self->name;
+}
+
+int
+cluster_config_data_shards (cluster_config_t *self)
+{
+    assert (self);
+    return self->data_shards;
+}
+
+int
+cluster_config_total_shards (cluster_config_t *self)
+{
+    assert (self);
+    return self->total_shards;
+}
+
+size_t
+cluster_config_node_count (cluster_config_t *self)
+{
+    assert (self);
+    return self->node_count;
+}
+
+const char *
+cluster_config_node_name (cluster_config_t *self, size_t index)
+{
+    assert (self && index < self->node_count);
+    return self->nodes [index].name;
+}
+
+const char *
+cluster_config_node_writer (cluster_config_t *self, size_t index)
+{
+    assert (self && index < self->node_count);
+    return self->nodes [index].writer;
+}
+
+const char *
+cluster_config_node_reader (cluster_config_t *self, size_t index)
+{
+    assert (self && index < self->node_count);
+    return self->nodes [index].reader;
+}
+
+int
+cluster_config_node_index (cluster_config_t *self, const char *name)
+{
+    assert (self);
+    for (size_t index = 0; index < self->node_count; index++)
+        if (self->nodes [index].name && streq (self->nodes [index].name, name))
+            return (int) index;
+    return -1;
+}
+
+const char *
+cluster_config_router_listen (cluster_config_t *self)
+{
+    assert (self);
+    return self->router_listen;
+}

@@ -1,0 +1,121 @@
+/*  =========================================================================
+    strata-node - a Strata storage node
+
+    Starts the writer actor (storage), then the dispatcher (writer endpoint)
+    and the reader (reader endpoint), then waits for SIGTERM or SIGINT. On
+    a signal: the dispatcher stops taking requests and hands over what has
+    arrived, the writer stores and syncs it and sends the replies it owes,
+    and the process exits 0.
+
+    Exit codes: 0 after a clean stop; 2 for a bad flag or configuration;
+    1 when the node cannot start or fails while running.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <signal.h>
+#include "node_config.h"
+#include "node_stats.h"
+#include "writer.h"
+#include "dispatcher.h"
+#include "reader.h"
+
+//  Start an actor and wait for its READY / ERROR line
+static zactor_t *
+s_start (zactor_fn *actor_fn, void *args, const char *what)
+{
+    zactor_t *actor = zactor_new (actor_fn, args);
+    if (!actor) {
+        fprintf (stderr, "strata-node: cannot start the %s\n", what);
+        return NULL;
+    }
+    char *status = NULL, *detail = NULL;
+    zstr_recvx (actor, &status, &detail, NULL);
+    if (!status || !streq (status, "READY")) {
+        fprintf (stderr, "strata-node: %s\n", detail? detail: "start-up failed");
+        zstr_free (&status);
+        zstr_free (&detail);
+        zactor_destroy (&actor);
+        return NULL;
+    }
+    zstr_free (&status);
+    zstr_free (&detail);
+    return actor;
+}
+
+int
+main (int argc, char **argv)
+{
+    node_config_t *config = (node_config_t *) calloc (1, sizeof (node_config_t));
+    assert (config);
+    cluster_config_t *cluster = NULL;
+    char error [1024] = "";
+    node_config_status_t status = node_config_load (config, argc, argv, &cluster, error, sizeof (error));
+    if (status == NODE_CONFIG_EXIT_OK) {
+        free (config);
+        return 0;
+    }
+    if (status == NODE_CONFIG_ERROR) {
+        fprintf (stderr, "strata-node: %s\n", error);
+        free (config);
+        return 2;
+    }
+    //  Signals are taken by sigwait below, in this thread only: block them
+    //  before any thread starts so no actor is interrupted by them.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    zsys_handler_set (NULL);
+    zsys_init ();
+    zsys_set_logident ("strata-node");
+    zsys_set_logstream (stderr);
+    if (config->log_syslog)
+        zsys_set_logsystem (true);
+
+    node_stats_t *stats = node_stats_new ();
+    endpoint_allow_t *allow = node_config_reply_allow (config, cluster);
+    char queue_endpoint [64];
+    snprintf (queue_endpoint, sizeof (queue_endpoint), "inproc://strata-writer-queue-%p", (void *) stats);
+    writer_args_t writer_args = {
+        .config = config, .cluster = cluster, .stats = stats, .allow = allow,
+        .queue_endpoint = queue_endpoint
+    };
+    dispatcher_args_t dispatcher_args = {
+        .config = config, .stats = stats, .allow = allow, .queue_endpoint = queue_endpoint
+    };
+    reader_args_t reader_args = {
+        .config = config, .cluster = cluster, .stats = stats, .allow = allow
+    };
+    int exit_code = 1;
+    zactor_t *writer = s_start (writer_actor, &writer_args, "writer");
+    zactor_t *dispatcher = writer? s_start (dispatcher_actor, &dispatcher_args, "dispatcher"): NULL;
+    zactor_t *reader = dispatcher? s_start (reader_actor, &reader_args, "reader"): NULL;
+    if (reader) {
+        zsys_info ("node '%s' ready: writer %s, reader %s, data %s", config->name,
+                   config->writer, config->reader, config->data_dir);
+        //  Wait for a signal, or for an actor to die
+        struct timespec tick = { 1, 0 };
+        while (true) {
+            int signal_number = sigtimedwait (&signals, NULL, &tick);
+            if (signal_number == SIGTERM || signal_number == SIGINT) {
+                zsys_info ("signal %d: stopping", signal_number);
+                exit_code = 0;
+                break;
+            }
+        }
+        zstr_send (dispatcher, "STOP");
+        char *stopped = zstr_recv (dispatcher);
+        zstr_free (&stopped);
+    }
+    zactor_destroy (&reader);
+    zactor_destroy (&dispatcher);
+    zactor_destroy (&writer);      //  drains, commits, replies
+    endpoint_allow_destroy (&allow);
+    node_stats_destroy (&stats);
+    cluster_config_destroy (&cluster);
+    free (config);
+    zsys_shutdown ();
+    return exit_code;
+}

@@ -1,0 +1,319 @@
+/*  =========================================================================
+    node_config - strata-node's settings
+
+    Order of precedence: embedded defaults < configuration file < flags.
+    Numbers are checked for range; a bad value is one clear error line.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include "node_config.h"
+
+static const char *s_usage =
+    "usage: strata-node [--config FILE] [--name NAME] [--data-dir DIR]\n"
+    "                   [--writer ENDPOINT] [--reader ENDPOINT] [--cluster FILE]\n"
+    "                   [--help] [--version]\n"
+    "\n"
+    "Runs a Strata storage node. With no options it runs on embedded defaults:\n"
+    "name 'local', data under ./var/<name>, writer tcp://127.0.0.1:8100,\n"
+    "reader tcp://127.0.0.1:8101. Flags override the configuration file;\n"
+    "config/strata-node.cfg lists every setting with its default.\n";
+
+static void
+s_set_defaults (node_config_t *config)
+{
+    memset (config, 0, sizeof (*config));
+    snprintf (config->name, sizeof (config->name), "local");
+    snprintf (config->writer, sizeof (config->writer), "tcp://127.0.0.1:8100");
+    snprintf (config->reader, sizeof (config->reader), "tcp://127.0.0.1:8101");
+    config->value_file_max_bytes = 1024ULL * 1024 * 1024;
+    config->reserve_bytes = 64ULL * 1024 * 1024;
+    config->group_commit_delay_us = 2000;
+    config->group_commit_bytes = 32ULL * 1024 * 1024;
+    config->queue_depth = 64;
+    config->queue_bytes = 64ULL * 1024 * 1024;
+    config->max_message_bytes = 64ULL * 1024 * 1024;
+    config->max_frames = 20000;
+    config->receive_hwm = 1000;
+    config->reply_cache_size = 128;
+    config->reply_idle_seconds = 30;
+    config->reply_send_timeout_ms = 0;
+    config->reply_hwm = 1000;
+    config->reply_ipc = true;
+    const char *loopback [] = { "127.0.0.1", "::1", "localhost" };
+    for (size_t index = 0; index < 3; index++)
+        snprintf (config->reply_allow [config->reply_allow_count++], 256, "%s", loopback [index]);
+}
+
+//  Copy text into a fixed buffer; -1 if it does not fit or is empty.
+static int
+s_copy (char *buffer, size_t size, const char *text)
+{
+    if (!text || !*text || strlen (text) >= size)
+        return -1;
+    memcpy (buffer, text, strlen (text) + 1);
+    return 0;
+}
+
+static int
+s_uint64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+{
+    if (!text || !*text || !isdigit ((unsigned char) *text))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return -1;
+    *value_p = value;
+    return 0;
+}
+
+#define S_NUMBER(path, field, min, max) do { \
+        const char *text = zconfig_get (root, path, NULL); \
+        uint64_t value; \
+        if (text) { \
+            if (s_uint64 (text, (min), (max), &value)) { \
+                snprintf (error, error_size, "%s: %s must be a number in %llu..%llu, not '%s'", \
+                          file, path, (unsigned long long) (min), (unsigned long long) (max), text); \
+                return -1; \
+            } \
+            config->field = (__typeof__ (config->field)) value; \
+        } \
+    } while (0)
+
+static int
+s_bool (const char *text)
+{
+    return text && (streq (text, "1") || streq (text, "true") || streq (text, "yes"));
+}
+
+//  Apply the configuration file's values
+static int
+s_load_file (node_config_t *config, const char *file, char *error, size_t error_size)
+{
+    if (!zsys_file_exists (file)) {
+        snprintf (error, error_size, "%s: no such configuration file", file);
+        return -1;
+    }
+    zconfig_t *root = zconfig_load (file);
+    if (!root) {
+        snprintf (error, error_size, "%s: cannot parse the configuration file (ZPL)", file);
+        return -1;
+    }
+    int rc = -1;
+    struct { const char *path; char *field; size_t size; } strings [] = {
+        { "node/name", config->name, sizeof (config->name) },
+        { "node/data-dir", config->data_dir, sizeof (config->data_dir) },
+        { "node/writer", config->writer, sizeof (config->writer) },
+        { "node/reader", config->reader, sizeof (config->reader) },
+        { "node/cluster", config->cluster_path, sizeof (config->cluster_path) },
+    };
+    for (size_t index = 0; index < sizeof (strings) / sizeof (strings [0]); index++) {
+        const char *text = zconfig_get (root, strings [index].path, NULL);
+        if (text && s_copy (strings [index].field, strings [index].size, text)) {
+            snprintf (error, error_size, "%s: %s is empty or too long", file, strings [index].path);
+            goto done;
+        }
+    }
+    {
+        S_NUMBER ("node/value-file-max-bytes", value_file_max_bytes, 4096, 1ULL << 40);
+        S_NUMBER ("node/reserve-bytes", reserve_bytes, 0, 1ULL << 50);
+        S_NUMBER ("node/group-commit-delay-us", group_commit_delay_us, 0, 10000000);
+        S_NUMBER ("node/group-commit-bytes", group_commit_bytes, 0, 1ULL << 40);
+        S_NUMBER ("node/queue-depth", queue_depth, 1, 100000);
+        S_NUMBER ("node/queue-bytes", queue_bytes, 1024 * 1024, 1ULL << 40);
+        S_NUMBER ("node/max-message-bytes", max_message_bytes, 1024, 1ULL << 32);
+        S_NUMBER ("node/max-frames", max_frames, 2, 1000000);
+        S_NUMBER ("node/receive-hwm", receive_hwm, 1, 1000000);
+        S_NUMBER ("reply/cache-size", reply_cache_size, 1, 100000);
+        S_NUMBER ("reply/idle-seconds", reply_idle_seconds, 1, 86400);
+        S_NUMBER ("reply/send-timeout-ms", reply_send_timeout_ms, 0, 60000);
+        S_NUMBER ("reply/hwm", reply_hwm, 1, 1000000);
+    }
+    if (zconfig_get (root, "reply/ipc", NULL))
+        config->reply_ipc = s_bool (zconfig_get (root, "reply/ipc", NULL));
+    config->log_syslog = s_bool (zconfig_get (root, "log/syslog", "0"));
+    config->log_verbose = s_bool (zconfig_get (root, "log/verbose", "0"));
+
+    zconfig_t *volumes = zconfig_locate (root, "node/volumes");
+    if (volumes) {
+        config->volume_count = 0;
+        for (zconfig_t *volume = zconfig_child (volumes); volume; volume = zconfig_next (volume)) {
+            if (config->volume_count == NODE_CONFIG_MAX_VOLUMES
+            ||  s_copy (config->volumes [config->volume_count], 1024, zconfig_value (volume))) {
+                snprintf (error, error_size, "%s: node/volumes: at most %d non-empty paths",
+                          file, NODE_CONFIG_MAX_VOLUMES);
+                goto done;
+            }
+            config->volume_count++;
+        }
+    }
+    zconfig_t *allow = zconfig_locate (root, "reply/allow");
+    if (allow) {
+        config->reply_allow_count = 0;
+        for (zconfig_t *host = zconfig_child (allow); host; host = zconfig_next (host)) {
+            if (config->reply_allow_count == 32
+            ||  s_copy (config->reply_allow [config->reply_allow_count], 256, zconfig_value (host))) {
+                snprintf (error, error_size, "%s: reply/allow: at most 32 non-empty hosts", file);
+                goto done;
+            }
+            config->reply_allow_count++;
+        }
+    }
+    rc = 0;
+done:
+    zconfig_destroy (&root);
+    return rc;
+}
+
+node_config_status_t
+node_config_load (node_config_t *config, int argc, char **argv,
+                  cluster_config_t **cluster_p, char *error, size_t error_size)
+{
+    assert (config);
+    assert (cluster_p);
+    s_set_defaults (config);
+    *cluster_p = NULL;
+    static struct option options [] = {
+        { "config",   required_argument, 0, 'c' },
+        { "name",     required_argument, 0, 'n' },
+        { "data-dir", required_argument, 0, 'd' },
+        { "writer",   required_argument, 0, 'w' },
+        { "reader",   required_argument, 0, 'r' },
+        { "cluster",  required_argument, 0, 'C' },
+        { "help",     no_argument,       0, 'h' },
+        { "version",  no_argument,       0, 'V' },
+        { 0, 0, 0, 0 }
+    };
+    //  Two passes: first find --config, --help, --version; then flags
+    const char *config_file = NULL;
+    opterr = 0;
+    optind = 1;
+    int option;
+    while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
+        if (option == 'c')
+            config_file = optarg;
+        else
+        if (option == 'h') {
+            fputs (s_usage, stdout);
+            return NODE_CONFIG_EXIT_OK;
+        }
+        else
+        if (option == 'V') {
+            printf ("strata-node %s\n", STRATA_VERSION);
+            return NODE_CONFIG_EXIT_OK;
+        }
+        else
+        if (option == '?') {
+            snprintf (error, error_size, "unknown option '%s' (see --help)", argv [optind - 1]);
+            return NODE_CONFIG_ERROR;
+        }
+        else
+        if (option == ':') {
+            snprintf (error, error_size, "option '%s' needs a value (see --help)", argv [optind - 1]);
+            return NODE_CONFIG_ERROR;
+        }
+    }
+    if (optind < argc) {
+        snprintf (error, error_size, "unexpected argument '%s' (see --help)", argv [optind]);
+        return NODE_CONFIG_ERROR;
+    }
+    if (config_file && s_load_file (config, config_file, error, error_size))
+        return NODE_CONFIG_ERROR;
+
+    bool writer_given = false, reader_given = false;
+    optind = 1;
+    while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
+        char *field = NULL;
+        size_t size = 0;
+        const char *what = argv [optind - 1];
+        switch (option) {
+            case 'n': field = config->name; size = sizeof (config->name); break;
+            case 'd': field = config->data_dir; size = sizeof (config->data_dir); break;
+            case 'w': field = config->writer; size = sizeof (config->writer); writer_given = true; break;
+            case 'r': field = config->reader; size = sizeof (config->reader); reader_given = true; break;
+            case 'C': field = config->cluster_path; size = sizeof (config->cluster_path); break;
+            default: break;
+        }
+        if (field && s_copy (field, size, optarg)) {
+            snprintf (error, error_size, "%s: value is empty or too long", what);
+            return NODE_CONFIG_ERROR;
+        }
+    }
+    //  Node name: safe as a directory name
+    for (const char *c = config->name; *c; c++)
+        if (!isalnum ((unsigned char) *c) && *c != '-' && *c != '_' && *c != '.') {
+            snprintf (error, error_size, "--name '%s': use letters, digits, '-', '_' and '.' only",
+                      config->name);
+            return NODE_CONFIG_ERROR;
+        }
+    if (streq (config->name, ".") || streq (config->name, "..")) {
+        snprintf (error, error_size, "--name '%s' is not a usable name", config->name);
+        return NODE_CONFIG_ERROR;
+    }
+    if (*config->cluster_path) {
+        cluster_config_t *cluster = cluster_config_load (config->cluster_path, error, error_size);
+        if (!cluster)
+            return NODE_CONFIG_ERROR;
+        int index = cluster_config_node_index (cluster, config->name);
+        if (index < 0) {
+            snprintf (error, error_size, "%s: node '%s' is not in the cluster (use --name)",
+                      config->cluster_path, config->name);
+            cluster_config_destroy (&cluster);
+            return NODE_CONFIG_ERROR;
+        }
+        if (!writer_given)
+            snprintf (config->writer, sizeof (config->writer), "%s",
+                      cluster_config_node_writer (cluster, (size_t) index));
+        if (!reader_given)
+            snprintf (config->reader, sizeof (config->reader), "%s",
+                      cluster_config_node_reader (cluster, (size_t) index));
+        *cluster_p = cluster;
+    }
+    if (endpoint_parse (config->writer, NULL)) {
+        snprintf (error, error_size, "writer endpoint '%s' is not tcp://HOST:PORT or ipc://PATH", config->writer);
+        goto failed;
+    }
+    if (endpoint_parse (config->reader, NULL)) {
+        snprintf (error, error_size, "reader endpoint '%s' is not tcp://HOST:PORT or ipc://PATH", config->reader);
+        goto failed;
+    }
+    if (streq (config->writer, config->reader)) {
+        snprintf (error, error_size, "writer and reader endpoints must differ (both '%s')", config->writer);
+        goto failed;
+    }
+    if (!*config->data_dir)
+        snprintf (config->data_dir, sizeof (config->data_dir), "var/%s", config->name);
+    if (config->volume_count == 0) {
+        if (snprintf (config->volumes [0], 1024, "%s/volume0", config->data_dir) >= 1024) {
+            snprintf (error, error_size, "--data-dir is too long");
+            goto failed;
+        }
+        config->volume_count = 1;
+    }
+    const char *delay = getenv ("STRATA_TEST_SYNC_DELAY_MS");
+    if (delay)
+        config->test_sync_delay_ms = atoi (delay);
+    return NODE_CONFIG_RUN;
+
+failed:
+    cluster_config_destroy (cluster_p);
+    return NODE_CONFIG_ERROR;
+}
+
+endpoint_allow_t *
+node_config_reply_allow (const node_config_t *config, cluster_config_t *cluster)
+{
+    assert (config);
+    endpoint_allow_t *allow = endpoint_allow_new ();
+    for (size_t index = 0; index < config->reply_allow_count; index++)
+        endpoint_allow_add_host (allow, config->reply_allow [index]);
+    endpoint_allow_set_ipc (allow, config->reply_ipc);
+    if (cluster)
+        for (size_t index = 0; index < cluster_config_node_count (cluster); index++) {
+            endpoint_allow_add_endpoint_host (allow, cluster_config_node_writer (cluster, index));
+            endpoint_allow_add_endpoint_host (allow, cluster_config_node_reader (cluster, index));
+        }
+    return allow;
+}

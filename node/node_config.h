@@ -1,0 +1,69 @@
+/*  =========================================================================
+    node_config - strata-node's settings: embedded defaults, overridden by a
+    ZPL configuration file (--config), overridden by command-line flags
+
+    config/strata-node.cfg lists every key with its default.
+    =========================================================================
+*/
+#ifndef STRATA_NODE_CONFIG_H_INCLUDED
+#define STRATA_NODE_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "cluster_config.h"
+#include "endpoint.h"
+
+#define NODE_CONFIG_MAX_VOLUMES 16
+
+typedef struct {
+    char name [129];                    //  node name
+    char data_dir [1024];               //  holds index.db (and volume0 by default)
+    char writer [300];                  //  writer endpoint (bind)
+    char reader [300];                  //  reader endpoint (bind)
+    char cluster_path [1024];           //  --cluster file, "" if none
+    size_t volume_count;                //  entries in volumes
+    char volumes [NODE_CONFIG_MAX_VOLUMES][1024];   //  value-file directories
+    uint64_t value_file_max_bytes;      //  roll over past this size
+    uint64_t reserve_bytes;             //  free space kept per volume
+    uint64_t group_commit_delay_us;     //  longest a success waits for its sync
+    uint64_t group_commit_bytes;        //  sync when this many bytes are unsynced
+    int queue_depth;                    //  dispatcher -> writer queue, in requests
+    uint64_t queue_bytes;               //  dispatcher -> writer queue, in payload bytes
+    uint64_t max_message_bytes;         //  largest request accepted
+    int max_frames;                     //  most frames in a request
+    int receive_hwm;                    //  ZeroMQ receive HWM of the PULL sockets
+    int reply_cache_size;               //  reply sockets kept open
+    int reply_idle_seconds;             //  close reply sockets idle this long
+    int reply_send_timeout_ms;          //  wait at most this to queue a reply
+    int reply_hwm;                      //  replies queued per address
+    bool reply_ipc;                     //  allow ipc:// reply addresses
+    size_t reply_allow_count;           //  entries in reply_allow
+    char reply_allow [32][256];         //  allowed reply hosts
+    bool log_syslog;                    //  also log to syslog
+    bool log_verbose;                   //  log every request
+    int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
+} node_config_t;
+
+//  Result of parsing the command line
+typedef enum {
+    NODE_CONFIG_RUN = 0,                //  run the node
+    NODE_CONFIG_EXIT_OK,                //  --help or --version was printed
+    NODE_CONFIG_ERROR                   //  error was written; exit non-zero
+} node_config_status_t;
+
+//  Fill *config from defaults, the --config file and flags in argv. Writes
+//  usage/version text to stdout for --help/--version. On error writes one
+//  line into error (error_size bytes). Also loads the cluster file when
+//  --cluster is given, returning it in *cluster_p (NULL otherwise; caller
+//  destroys).
+node_config_status_t
+    node_config_load (node_config_t *config, int argc, char **argv,
+                      cluster_config_t **cluster_p, char *error, size_t error_size);
+
+//  Build the reply allow-list the configuration describes: the configured
+//  hosts, ipc if allowed, and every host of the cluster's endpoints.
+endpoint_allow_t *
+    node_config_reply_allow (const node_config_t *config, cluster_config_t *cluster);
+
+#endif

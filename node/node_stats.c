@@ -1,0 +1,149 @@
+/*  =========================================================================
+    node_stats - the node's counters, shared by its threads
+
+    The stats map (protocol.md §8) is:
+      requests         map type-name -> count
+      results          map result-name -> count
+      bytes-stored, value-files, active-segments, queue-depth, syncs,
+      sync-failures, replies-dropped, requests-dropped, damaged-records,
+      retrieved-bytes, uptime-seconds
+      segments         map active/finished/cancelled/tombstone -> count
+      sync-latency-us  map p50/p90/p99/max (over the last 1024 syncs)
+    =========================================================================
+*/
+#include <czmq.h>
+#include "node_stats.h"
+#include "timestamp.h"
+
+node_stats_t *
+node_stats_new (void)
+{
+    node_stats_t *self = (node_stats_t *) zmalloc (sizeof (node_stats_t));
+    self->started_us = timestamp_now ();
+    return self;
+}
+
+void
+node_stats_destroy (node_stats_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+node_stats_request (node_stats_t *self, message_type_t type)
+{
+    if ((int) type >= 0 && type < MSG_TYPE_COUNT)
+        atomic_fetch_add_explicit (&self->requests [type], 1, memory_order_relaxed);
+}
+
+void
+node_stats_result (node_stats_t *self, result_t result)
+{
+    if ((int) result >= 0 && result < RESULT_COUNT)
+        atomic_fetch_add_explicit (&self->results [result], 1, memory_order_relaxed);
+}
+
+void
+node_stats_sync_latency (node_stats_t *self, uint64_t usec)
+{
+    uint64_t count = atomic_load_explicit (&self->latency_count, memory_order_relaxed);
+    self->latency_us [count % NODE_STATS_LATENCY_SAMPLES] = usec > UINT32_MAX? UINT32_MAX: (uint32_t) usec;
+    atomic_store_explicit (&self->latency_count, count + 1, memory_order_relaxed);
+}
+
+uint64_t
+node_stats_uptime (node_stats_t *self)
+{
+    int64_t elapsed = timestamp_now () - self->started_us;
+    return elapsed > 0? (uint64_t) elapsed / 1000000: 0;
+}
+
+static int
+s_compare_uint32 (const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y? -1: x > y? 1: 0;
+}
+
+static void
+s_pack_key (msgpack_packer *packer, const char *key)
+{
+    size_t size = strlen (key);
+    msgpack_pack_str (packer, size);
+    msgpack_pack_str_body (packer, key, size);
+}
+
+static void
+s_pack_uint (msgpack_packer *packer, const char *key, uint64_t value)
+{
+    s_pack_key (packer, key);
+    msgpack_pack_uint64 (packer, value);
+}
+
+static uint64_t
+s_load (_Atomic uint64_t *counter)
+{
+    return atomic_load_explicit (counter, memory_order_relaxed);
+}
+
+static uint64_t
+s_load_signed (_Atomic int64_t *counter)
+{
+    int64_t value = atomic_load_explicit (counter, memory_order_relaxed);
+    return value > 0? (uint64_t) value: 0;
+}
+
+void
+node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
+{
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&packer, 15);
+
+    s_pack_key (&packer, "requests");
+    int type_count = 0;
+    for (int type = 1; type < MSG_TYPE_COUNT; type++)
+        type_count++;
+    msgpack_pack_map (&packer, type_count);
+    for (int type = 1; type < MSG_TYPE_COUNT; type++)
+        s_pack_uint (&packer, message_type_name ((message_type_t) type), s_load (&self->requests [type]));
+
+    s_pack_key (&packer, "results");
+    msgpack_pack_map (&packer, RESULT_COUNT);
+    for (int result = 0; result < RESULT_COUNT; result++)
+        s_pack_uint (&packer, result_name ((result_t) result), s_load (&self->results [result]));
+
+    s_pack_uint (&packer, "bytes-stored", s_load (&self->bytes_stored));
+    s_pack_uint (&packer, "value-files", s_load (&self->value_files));
+    s_pack_key (&packer, "segments");
+    msgpack_pack_map (&packer, 4);
+    s_pack_uint (&packer, "active", s_load_signed (&self->segments_active));
+    s_pack_uint (&packer, "finished", s_load_signed (&self->segments_finished));
+    s_pack_uint (&packer, "cancelled", s_load_signed (&self->segments_cancelled));
+    s_pack_uint (&packer, "tombstone", s_load_signed (&self->segments_tombstone));
+    s_pack_uint (&packer, "active-segments", s_load_signed (&self->segments_active));
+    s_pack_uint (&packer, "queue-depth", s_load_signed (&self->queue_depth));
+    s_pack_uint (&packer, "syncs", s_load (&self->syncs));
+    s_pack_uint (&packer, "sync-failures", s_load (&self->sync_failures));
+
+    //  Percentiles over the samples we have
+    uint64_t count = s_load (&self->latency_count);
+    size_t samples = count < NODE_STATS_LATENCY_SAMPLES? (size_t) count: NODE_STATS_LATENCY_SAMPLES;
+    uint32_t sorted [NODE_STATS_LATENCY_SAMPLES];
+    memcpy (sorted, self->latency_us, samples * sizeof (uint32_t));
+    qsort (sorted, samples, sizeof (uint32_t), s_compare_uint32);
+    s_pack_key (&packer, "sync-latency-us");
+    msgpack_pack_map (&packer, 4);
+    s_pack_uint (&packer, "p50", samples? sorted [(samples - 1) * 50 / 100]: 0);
+    s_pack_uint (&packer, "p90", samples? sorted [(samples - 1) * 90 / 100]: 0);
+    s_pack_uint (&packer, "p99", samples? sorted [(samples - 1) * 99 / 100]: 0);
+    s_pack_uint (&packer, "max", samples? sorted [samples - 1]: 0);
+
+    s_pack_uint (&packer, "replies-dropped", s_load (&self->replies_dropped));
+    s_pack_uint (&packer, "requests-dropped", s_load (&self->requests_dropped));
+    s_pack_uint (&packer, "damaged-records", s_load (&self->damaged_records));
+    s_pack_uint (&packer, "retrieved-bytes", s_load (&self->retrieved_bytes));
+    s_pack_uint (&packer, "uptime-seconds", node_stats_uptime (self));
+}

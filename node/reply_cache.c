@@ -1,0 +1,187 @@
+/*  =========================================================================
+    reply_cache - PUSH sockets to requesters' reply addresses, cached
+
+    A hash from address to entry, plus a recency list for eviction. Sends use
+    ZMQ_DONTWAIT (or ZMQ_SNDTIMEO when a send timeout is configured), so a
+    stuck requester costs at most that timeout per reply.
+    =========================================================================
+*/
+#include "reply_cache.h"
+#include "timestamp.h"
+
+typedef struct {
+    char *address;              //  the client-address
+    zsock_t *socket;            //  PUSH, connected
+    int64_t last_used_us;       //  for idle expiry
+    void *recency_handle;       //  handle in recency list
+} s_entry_t;
+
+struct _reply_cache_t {
+    endpoint_allow_t *allow;    //  borrowed allow-list
+    node_stats_t *stats;        //  borrowed counters, may be NULL
+    zhashx_t *entries;          //  address -> s_entry_t
+    zlistx_t *recency;          //  s_entry_t *, least recently used first
+    int max_sockets;            //  cache bound
+    int idle_seconds;           //  idle expiry
+    int send_timeout_ms;        //  0 = never wait
+    int hwm;                    //  SNDHWM per socket
+    msgpack_sbuffer buffer;     //  encode buffer, reused
+};
+
+static void
+s_entry_destroy (s_entry_t **entry_p)
+{
+    s_entry_t *entry = *entry_p;
+    if (!entry)
+        return;
+    zsock_destroy (&entry->socket);
+    free (entry->address);
+    free (entry);
+    *entry_p = NULL;
+}
+
+reply_cache_t *
+reply_cache_new (endpoint_allow_t *allow, node_stats_t *stats, int max_sockets,
+                 int idle_seconds, int send_timeout_ms, int hwm)
+{
+    assert (allow);
+    assert (max_sockets > 0);
+    reply_cache_t *self = (reply_cache_t *) zmalloc (sizeof (reply_cache_t));
+    self->allow = allow;
+    self->stats = stats;
+    self->entries = zhashx_new ();
+    self->recency = zlistx_new ();
+    self->max_sockets = max_sockets;
+    self->idle_seconds = idle_seconds;
+    self->send_timeout_ms = send_timeout_ms;
+    self->hwm = hwm;
+    msgpack_sbuffer_init (&self->buffer);
+    return self;
+}
+
+static void
+s_remove (reply_cache_t *self, s_entry_t *entry)
+{
+    zlistx_delete (self->recency, entry->recency_handle);
+    zhashx_delete (self->entries, entry->address);
+    s_entry_destroy (&entry);
+}
+
+void
+reply_cache_destroy (reply_cache_t **self_p)
+{
+    assert (self_p);
+    reply_cache_t *self = *self_p;
+    if (!self)
+        return;
+    s_entry_t *entry;
+    while ((entry = (s_entry_t *) zlistx_first (self->recency)))
+        s_remove (self, entry);
+    zhashx_destroy (&self->entries);
+    zlistx_destroy (&self->recency);
+    msgpack_sbuffer_destroy (&self->buffer);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+reply_cache_allowed (reply_cache_t *self, const char *address)
+{
+    assert (self);
+    return address && *address && endpoint_allow_check (self->allow, address);
+}
+
+static s_entry_t *
+s_lookup (reply_cache_t *self, const char *address)
+{
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, address);
+    if (entry) {
+        zlistx_move_end (self->recency, entry->recency_handle);
+        return entry;
+    }
+    if (!reply_cache_allowed (self, address))
+        return NULL;
+    while (zhashx_size (self->entries) >= (size_t) self->max_sockets)
+        s_remove (self, (s_entry_t *) zlistx_first (self->recency));
+
+    zsock_t *socket = zsock_new (ZMQ_PUSH);
+    if (!socket)
+        return NULL;
+    zsock_set_sndhwm (socket, self->hwm);
+    zsock_set_linger (socket, 2000);
+    zsock_set_sndtimeo (socket, self->send_timeout_ms);
+    if (zsock_connect (socket, "%s", address) != 0) {
+        zsock_destroy (&socket);
+        return NULL;
+    }
+    entry = (s_entry_t *) zmalloc (sizeof (s_entry_t));
+    entry->address = strdup (address);
+    entry->socket = socket;
+    entry->recency_handle = zlistx_add_end (self->recency, entry);
+    zhashx_insert (self->entries, entry->address, entry);
+    return entry;
+}
+
+static void
+s_dropped (reply_cache_t *self)
+{
+    if (self->stats)
+        atomic_fetch_add_explicit (&self->stats->replies_dropped, 1, memory_order_relaxed);
+}
+
+int
+reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
+{
+    assert (self);
+    assert (reply);
+    zmsg_t *data = data_p? *data_p: NULL;
+    if (data_p)
+        *data_p = NULL;
+
+    s_entry_t *entry = s_lookup (self, reply->client_address);
+    if (!entry) {
+        zmsg_destroy (&data);
+        s_dropped (self);
+        return -1;
+    }
+    entry->last_used_us = timestamp_now ();
+    self->buffer.size = 0;
+    reply_encode (reply, &self->buffer);
+
+    void *handle = zsock_resolve (entry->socket);
+    int flags = self->send_timeout_ms? 0: ZMQ_DONTWAIT;
+    size_t frames = data? zmsg_size (data): 0;
+    int rc = zmq_send (handle, self->buffer.data, self->buffer.size, flags | (frames? ZMQ_SNDMORE: 0));
+    if (rc < 0) {
+        zmsg_destroy (&data);
+        s_dropped (self);
+        return -1;
+    }
+    //  Once the first part is queued, ZeroMQ accepts the rest of the message
+    zframe_t *frame;
+    while (data && (frame = zmsg_pop (data))) {
+        int more = zmsg_size (data)? ZFRAME_MORE: 0;
+        zframe_send (&frame, handle, more);
+    }
+    zmsg_destroy (&data);
+    return 0;
+}
+
+void
+reply_cache_expire (reply_cache_t *self)
+{
+    assert (self);
+    int64_t cutoff = timestamp_now () - (int64_t) self->idle_seconds * 1000000;
+    s_entry_t *entry = (s_entry_t *) zlistx_first (self->recency);
+    while (entry && entry->last_used_us < cutoff) {
+        s_remove (self, entry);
+        entry = (s_entry_t *) zlistx_first (self->recency);
+    }
+}
+
+size_t
+reply_cache_size (reply_cache_t *self)
+{
+    assert (self);
+    return zhashx_size (self->entries);
+}

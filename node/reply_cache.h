@@ -1,0 +1,56 @@
+/*  =========================================================================
+    reply_cache - PUSH sockets to requesters' reply addresses, cached
+
+    Each thread that answers requests owns one cache. A reply goes to the
+    request's `client-address` on a PUSH socket connected on first use and
+    kept open (bounded: the least recently used socket is closed when the
+    cache is full; sockets idle past a limit are closed by
+    reply_cache_expire). Sending never blocks longer than the configured send
+    timeout (default 0: a reply that cannot be queued at once is dropped);
+    a requester that stops reading loses only its own replies, which are
+    counted. Addresses are checked against the allow-list before any
+    connection is made.
+    =========================================================================
+*/
+#ifndef STRATA_REPLY_CACHE_H_INCLUDED
+#define STRATA_REPLY_CACHE_H_INCLUDED
+
+#include <czmq.h>
+#include "reply.h"
+#include "endpoint.h"
+#include "node_stats.h"
+
+typedef struct _reply_cache_t reply_cache_t;
+
+//  Create a cache. allow is borrowed (must outlive the cache). stats is
+//  borrowed (replies-dropped is counted there; may be NULL).
+reply_cache_t *
+    reply_cache_new (endpoint_allow_t *allow, node_stats_t *stats, int max_sockets,
+                     int idle_seconds, int send_timeout_ms, int hwm);
+
+//  Close every socket (with a linger so queued replies still go out) and
+//  free; set the caller's pointer to NULL. Accepts NULL.
+void
+    reply_cache_destroy (reply_cache_t **self_p);
+
+//  Send a reply: frame 0 the encoded header, then data frames taken from
+//  *data_p if not NULL (the zmsg is consumed and set to NULL). The address
+//  is reply->client_address. Returns 0 if queued,
+//  -1 if dropped (address not allowed, cannot connect, or requester not
+//  reading); a drop is counted as replies-dropped.
+int
+    reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p);
+
+//  True if the address would be accepted (allow-list).
+bool
+    reply_cache_allowed (reply_cache_t *self, const char *address);
+
+//  Close sockets idle longer than the configured limit.
+void
+    reply_cache_expire (reply_cache_t *self);
+
+//  Number of open sockets.
+size_t
+    reply_cache_size (reply_cache_t *self);
+
+#endif

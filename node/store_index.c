@@ -1,0 +1,494 @@
+/*  =========================================================================
+    store_index - the node's SQLite index, as the writer uses it
+
+    Every statement is prepared once at open and reset after use. The
+    schema text is node/schema.sql, compiled into the binary by CMake
+    (node_schema_sql).
+    =========================================================================
+*/
+#include <czmq.h>
+#include "store_index.h"
+#include "timestamp.h"
+
+extern const char node_schema_sql [];
+
+//  The prepared statements, by purpose
+typedef enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+    S_NODE_SELECT, S_NODE_INSERT,
+    S_FILE_INSERT, S_FILE_SYNCED, S_FILE_CLOSE_ALL, S_FILE_MAX, S_FILE_COUNT,
+    S_SEGMENT_INSERT, S_SEQUENCE_INSERT, S_SEGMENT_ADVANCE, S_SEGMENT_FINISH,
+    S_SEGMENT_STATUS, S_CANCEL_PARTS,
+    S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
+    S_ACTIVE_SELECT, S_COUNT_SEGMENTS,
+    S_COUNT
+} s_statement_t;
+
+static const char *s_sql [S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT request",
+    [S_RELEASE] = "RELEASE request",
+    [S_ROLLBACK_TO] = "ROLLBACK TO request",
+    [S_NODE_SELECT] = "SELECT id FROM node_name WHERE name = ?1",
+    [S_NODE_INSERT] = "INSERT INTO node_name (name) VALUES (?1)",
+    [S_FILE_INSERT] = "INSERT OR IGNORE INTO value_file (id, volume, created_us) VALUES (?1, ?2, ?3)",
+    [S_FILE_SYNCED] = "UPDATE value_file SET synced_size = ?2 WHERE id = ?1",
+    [S_FILE_CLOSE_ALL] = "UPDATE value_file SET closed = 1 WHERE closed = 0",
+    [S_FILE_MAX] = "SELECT IFNULL (MAX (id), 0) FROM value_file",
+    [S_FILE_COUNT] = "SELECT COUNT (*) FROM value_file",
+    [S_SEGMENT_INSERT] =
+        "INSERT INTO segment (collection_id, key, unified_id, timestamp_us, conjoined_part,"
+        " segment_num, status, source_node_id, handoff_node_id, delete_unified_id,"
+        " user_request_id, created_us)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [S_SEQUENCE_INSERT] =
+        "INSERT INTO sequence (segment_id, sequence_num, value_file_id, record_offset,"
+        " record_size, segment_size, zfec_padding_size, md5, adler32)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_SEGMENT_ADVANCE] =
+        "UPDATE segment SET last_sequence_num = ?2, sequence_count = sequence_count + 1"
+        " WHERE id = ?1",
+    [S_SEGMENT_FINISH] =
+        "UPDATE segment SET status = 'F', file_size = ?2, file_adler32 = ?3, file_hash = ?4,"
+        " meta = ?5 WHERE id = ?1",
+    [S_SEGMENT_STATUS] = "UPDATE segment SET status = ?2 WHERE id = ?1",
+    [S_CANCEL_PARTS] =
+        "UPDATE segment SET status = 'C' WHERE collection_id = ?1 AND key = ?2"
+        " AND unified_id = ?3 AND conjoined_part >= 1 AND status IN ('A', 'F')",
+    [S_CONJOINED_INSERT] =
+        "INSERT INTO conjoined (collection_id, key, unified_id, timestamp_us, handoff_node_id,"
+        " status, created_us) VALUES (?1, ?2, ?3, ?4, ?5, 'A', ?6)",
+    [S_CONJOINED_FIND] =
+        "SELECT id FROM conjoined WHERE unified_id = ?3 AND collection_id = ?1 AND key = ?2"
+        " AND status = 'A' ORDER BY id DESC LIMIT 1",
+    [S_CONJOINED_STATUS] =
+        "UPDATE conjoined SET status = ?2, completed_us = ?3 WHERE id = ?1",
+    [S_ACTIVE_SELECT] =
+        "SELECT id, collection_id, key, unified_id, timestamp_us, conjoined_part, segment_num,"
+        " source_node_id, IFNULL (handoff_node_id, 0), IFNULL (last_sequence_num, -1),"
+        " sequence_count FROM segment WHERE status = 'A'",
+    [S_COUNT_SEGMENTS] = "SELECT status, COUNT (*) FROM segment GROUP BY status",
+};
+
+struct _store_index_t {
+    sqlite3 *db;                            //  the connection
+    sqlite3_stmt *statements [S_COUNT];     //  prepared once
+    bool in_transaction;                    //  BEGIN issued, not yet committed
+    zhashx_t *node_ids;                     //  name -> (int64_t *) id cache
+};
+
+static int
+s_fail (store_index_t *self, s_statement_t which)
+{
+    zsys_error ("index: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
+    return -1;
+}
+
+//  Run a statement that returns no rows (after binding); reset it.
+static int
+s_run (store_index_t *self, s_statement_t which)
+{
+    sqlite3_stmt *statement = self->statements [which];
+    int rc = sqlite3_step (statement);
+    sqlite3_reset (statement);
+    sqlite3_clear_bindings (statement);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return s_fail (self, which);
+    return 0;
+}
+
+int64_t
+store_index_uid_to_db (uint64_t unified_id)
+{
+    return (int64_t) (unified_id ^ 0x8000000000000000ULL);
+}
+
+uint64_t
+store_index_uid_from_db (int64_t stored)
+{
+    return ((uint64_t) stored) ^ 0x8000000000000000ULL;
+}
+
+store_index_t *
+store_index_open (const char *path, char *error, size_t error_size)
+{
+    assert (path);
+    store_index_t *self = (store_index_t *) zmalloc (sizeof (store_index_t));
+    self->node_ids = zhashx_new ();
+    zhashx_set_destructor (self->node_ids, (zhashx_destructor_fn *) zstr_free);
+    int rc = sqlite3_open_v2 (path, &self->db,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf (error, error_size, "%s: cannot open the index: %s", path,
+                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
+        goto failed;
+    }
+    sqlite3_busy_timeout (self->db, 5000);
+    char *message = NULL;
+    const char *setup =
+        "PRAGMA journal_mode = WAL;"
+        "PRAGMA synchronous = FULL;"
+        "PRAGMA wal_autocheckpoint = 4096;";
+    if (sqlite3_exec (self->db, setup, NULL, NULL, &message) != SQLITE_OK
+    ||  sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
+        snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
+        sqlite3_free (message);
+        goto failed;
+    }
+    for (int which = 0; which < S_COUNT; which++)
+        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->statements [which], NULL) != SQLITE_OK) {
+            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
+                      sqlite3_errmsg (self->db));
+            goto failed;
+        }
+    return self;
+
+failed:
+    store_index_destroy (&self);
+    return NULL;
+}
+
+void
+store_index_destroy (store_index_t **self_p)
+{
+    assert (self_p);
+    store_index_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->in_transaction)
+        store_index_rollback (self);
+    for (int which = 0; which < S_COUNT; which++)
+        sqlite3_finalize (self->statements [which]);
+    sqlite3_close (self->db);
+    zhashx_destroy (&self->node_ids);
+    free (self);
+    *self_p = NULL;
+}
+
+sqlite3 *
+store_index_db (store_index_t *self)
+{
+    assert (self);
+    return self->db;
+}
+
+int
+store_index_begin (store_index_t *self)
+{
+    assert (self);
+    if (self->in_transaction)
+        return 0;
+    if (s_run (self, S_BEGIN))
+        return -1;
+    self->in_transaction = true;
+    return 0;
+}
+
+bool
+store_index_in_transaction (store_index_t *self)
+{
+    assert (self);
+    return self->in_transaction;
+}
+
+int
+store_index_commit (store_index_t *self)
+{
+    assert (self);
+    if (!self->in_transaction)
+        return 0;
+    int rc = s_run (self, S_COMMIT);
+    if (rc == 0 || sqlite3_get_autocommit (self->db))
+        self->in_transaction = false;
+    return rc;
+}
+
+int
+store_index_rollback (store_index_t *self)
+{
+    assert (self);
+    if (!self->in_transaction)
+        return 0;
+    //  The node-name cache may hold ids this transaction created
+    zhashx_purge (self->node_ids);
+    int rc = sqlite3_get_autocommit (self->db)? 0: s_run (self, S_ROLLBACK);
+    self->in_transaction = false;
+    return rc;
+}
+
+int
+store_index_savepoint (store_index_t *self)
+{
+    return s_run (self, S_SAVEPOINT);
+}
+
+int
+store_index_release (store_index_t *self)
+{
+    return s_run (self, S_RELEASE);
+}
+
+int
+store_index_undo (store_index_t *self)
+{
+    zhashx_purge (self->node_ids);
+    int rc = s_run (self, S_ROLLBACK_TO);
+    if (s_run (self, S_RELEASE))
+        rc = -1;
+    return rc;
+}
+
+int64_t
+store_index_node_id (store_index_t *self, const char *name)
+{
+    assert (self);
+    assert (name);
+    char *cached = (char *) zhashx_lookup (self->node_ids, name);
+    if (cached)
+        return strtoll (cached, NULL, 10);
+    sqlite3_stmt *select = self->statements [S_NODE_SELECT];
+    sqlite3_bind_text (select, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (select);
+    int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (select, 0): -1;
+    sqlite3_reset (select);
+    sqlite3_clear_bindings (select);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        s_fail (self, S_NODE_SELECT);
+        return -1;
+    }
+    if (id < 0) {
+        sqlite3_bind_text (self->statements [S_NODE_INSERT], 1, name, -1, SQLITE_STATIC);
+        if (s_run (self, S_NODE_INSERT))
+            return -1;
+        id = sqlite3_last_insert_rowid (self->db);
+    }
+    zhashx_insert (self->node_ids, name, zsys_sprintf ("%" PRId64, id));
+    return id;
+}
+
+int
+store_index_add_value_file (store_index_t *self, uint64_t file_id, const char *volume, int64_t created_us)
+{
+    sqlite3_stmt *statement = self->statements [S_FILE_INSERT];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_text (statement, 2, volume, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, created_us);
+    return s_run (self, S_FILE_INSERT);
+}
+
+int
+store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t synced_size)
+{
+    sqlite3_stmt *statement = self->statements [S_FILE_SYNCED];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_int64 (statement, 2, (int64_t) synced_size);
+    return s_run (self, S_FILE_SYNCED);
+}
+
+int
+store_index_close_value_files (store_index_t *self)
+{
+    return s_run (self, S_FILE_CLOSE_ALL);
+}
+
+static int64_t
+s_scalar (store_index_t *self, s_statement_t which)
+{
+    sqlite3_stmt *statement = self->statements [which];
+    int64_t value = -1;
+    if (sqlite3_step (statement) == SQLITE_ROW)
+        value = sqlite3_column_int64 (statement, 0);
+    else
+        s_fail (self, which);
+    sqlite3_reset (statement);
+    return value;
+}
+
+uint64_t
+store_index_max_value_file_id (store_index_t *self)
+{
+    int64_t value = s_scalar (self, S_FILE_MAX);
+    return value > 0? (uint64_t) value: 0;
+}
+
+int
+store_index_count_value_files (store_index_t *self, int64_t *count_p)
+{
+    *count_p = s_scalar (self, S_FILE_COUNT);
+    return *count_p < 0? -1: 0;
+}
+
+int
+store_index_insert_segment (store_index_t *self, const index_segment_t *segment, int64_t *segment_id_p)
+{
+    sqlite3_stmt *statement = self->statements [S_SEGMENT_INSERT];
+    char status [2] = { segment->status, 0 };
+    sqlite3_bind_int64 (statement, 1, segment->collection_id);
+    sqlite3_bind_text (statement, 2, segment->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (segment->unified_id));
+    sqlite3_bind_int64 (statement, 4, segment->timestamp_us);
+    sqlite3_bind_int64 (statement, 5, segment->conjoined_part);
+    sqlite3_bind_int (statement, 6, segment->segment_num);
+    sqlite3_bind_text (statement, 7, status, 1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (statement, 8, segment->source_node_id);
+    if (segment->handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 9, segment->handoff_node_id);
+    if (segment->has_delete_unified_id)
+        sqlite3_bind_int64 (statement, 10, store_index_uid_to_db (segment->delete_unified_id));
+    if (segment->user_request_id && *segment->user_request_id)
+        sqlite3_bind_text (statement, 11, segment->user_request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 12, timestamp_now ());
+    if (s_run (self, S_SEGMENT_INSERT))
+        return -1;
+    *segment_id_p = sqlite3_last_insert_rowid (self->db);
+    return 0;
+}
+
+int
+store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequence)
+{
+    sqlite3_stmt *statement = self->statements [S_SEQUENCE_INSERT];
+    sqlite3_bind_int64 (statement, 1, sequence->segment_id);
+    sqlite3_bind_int64 (statement, 2, sequence->sequence_num);
+    sqlite3_bind_int64 (statement, 3, (int64_t) sequence->value_file_id);
+    sqlite3_bind_int64 (statement, 4, (int64_t) sequence->record_offset);
+    sqlite3_bind_int64 (statement, 5, (int64_t) sequence->record_size);
+    sqlite3_bind_int64 (statement, 6, (int64_t) sequence->segment_size);
+    sqlite3_bind_int64 (statement, 7, sequence->zfec_padding_size);
+    sqlite3_bind_blob (statement, 8, sequence->md5, DIGEST_MD5_SIZE, SQLITE_STATIC);
+    if (sequence->has_adler32)
+        sqlite3_bind_int64 (statement, 9, sequence->adler32);
+    if (s_run (self, S_SEQUENCE_INSERT))
+        return -1;
+    statement = self->statements [S_SEGMENT_ADVANCE];
+    sqlite3_bind_int64 (statement, 1, sequence->segment_id);
+    sqlite3_bind_int64 (statement, 2, sequence->sequence_num);
+    return s_run (self, S_SEGMENT_ADVANCE);
+}
+
+int
+store_index_finish_segment (store_index_t *self, int64_t segment_id, const index_finish_t *finish)
+{
+    sqlite3_stmt *statement = self->statements [S_SEGMENT_FINISH];
+    sqlite3_bind_int64 (statement, 1, segment_id);
+    sqlite3_bind_int64 (statement, 2, (int64_t) finish->file_size);
+    if (finish->has_file_adler32)
+        sqlite3_bind_int64 (statement, 3, finish->file_adler32);
+    sqlite3_bind_blob (statement, 4, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
+    if (finish->meta)
+        sqlite3_bind_blob (statement, 5, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
+    return s_run (self, S_SEGMENT_FINISH);
+}
+
+int
+store_index_set_status (store_index_t *self, int64_t segment_id, char status)
+{
+    sqlite3_stmt *statement = self->statements [S_SEGMENT_STATUS];
+    char text [2] = { status, 0 };
+    sqlite3_bind_int64 (statement, 1, segment_id);
+    sqlite3_bind_text (statement, 2, text, 1, SQLITE_TRANSIENT);
+    return s_run (self, S_SEGMENT_STATUS);
+}
+
+int
+store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id, const char *key,
+                                    uint64_t unified_id, int *count_p)
+{
+    sqlite3_stmt *statement = self->statements [S_CANCEL_PARTS];
+    sqlite3_bind_int64 (statement, 1, collection_id);
+    sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
+    if (s_run (self, S_CANCEL_PARTS))
+        return -1;
+    *count_p = sqlite3_changes (self->db);
+    return 0;
+}
+
+int
+store_index_insert_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
+                              uint64_t unified_id, int64_t timestamp_us, int64_t handoff_node_id)
+{
+    sqlite3_stmt *statement = self->statements [S_CONJOINED_INSERT];
+    sqlite3_bind_int64 (statement, 1, collection_id);
+    sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
+    sqlite3_bind_int64 (statement, 4, timestamp_us);
+    if (handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 5, handoff_node_id);
+    sqlite3_bind_int64 (statement, 6, timestamp_now ());
+    return s_run (self, S_CONJOINED_INSERT);
+}
+
+int
+store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
+                                   uint64_t unified_id, int64_t *conjoined_id_p)
+{
+    sqlite3_stmt *statement = self->statements [S_CONJOINED_FIND];
+    sqlite3_bind_int64 (statement, 1, collection_id);
+    sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
+    int rc = sqlite3_step (statement);
+    *conjoined_id_p = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
+    sqlite3_reset (statement);
+    sqlite3_clear_bindings (statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return s_fail (self, S_CONJOINED_FIND);
+    return 0;
+}
+
+int
+store_index_set_conjoined_status (store_index_t *self, int64_t conjoined_id, char status)
+{
+    sqlite3_stmt *statement = self->statements [S_CONJOINED_STATUS];
+    char text [2] = { status, 0 };
+    sqlite3_bind_int64 (statement, 1, conjoined_id);
+    sqlite3_bind_text (statement, 2, text, 1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (statement, 3, timestamp_now ());
+    return s_run (self, S_CONJOINED_STATUS);
+}
+
+int
+store_index_load_active (store_index_t *self, store_index_active_fn *fn, void *arg)
+{
+    sqlite3_stmt *statement = self->statements [S_ACTIVE_SELECT];
+    int rc;
+    while ((rc = sqlite3_step (statement)) == SQLITE_ROW) {
+        index_active_t active = {
+            .segment_id = sqlite3_column_int64 (statement, 0),
+            .collection_id = (uint32_t) sqlite3_column_int64 (statement, 1),
+            .key = (const char *) sqlite3_column_text (statement, 2),
+            .unified_id = store_index_uid_from_db (sqlite3_column_int64 (statement, 3)),
+            .timestamp_us = sqlite3_column_int64 (statement, 4),
+            .conjoined_part = (uint32_t) sqlite3_column_int64 (statement, 5),
+            .segment_num = (uint8_t) sqlite3_column_int (statement, 6),
+            .source_node_id = sqlite3_column_int64 (statement, 7),
+            .handoff_node_id = sqlite3_column_int64 (statement, 8),
+            .last_sequence_num = sqlite3_column_int64 (statement, 9),
+            .sequence_count = (uint32_t) sqlite3_column_int64 (statement, 10),
+        };
+        fn (arg, &active);
+    }
+    sqlite3_reset (statement);
+    return rc == SQLITE_DONE? 0: s_fail (self, S_ACTIVE_SELECT);
+}
+
+int
+store_index_count_segments (store_index_t *self, int64_t counts [4])
+{
+    memset (counts, 0, 4 * sizeof (int64_t));
+    sqlite3_stmt *statement = self->statements [S_COUNT_SEGMENTS];
+    int rc;
+    while ((rc = sqlite3_step (statement)) == SQLITE_ROW) {
+        const char *status = (const char *) sqlite3_column_text (statement, 0);
+        int64_t count = sqlite3_column_int64 (statement, 1);
+        const char *order = "AFCT";
+        const char *at = status? strchr (order, status [0]): NULL;
+        if (at && *at)
+            counts [at - order] = count;
+    }
+    sqlite3_reset (statement);
+    return rc == SQLITE_DONE? 0: s_fail (self, S_COUNT_SEGMENTS);
+}

@@ -1,0 +1,191 @@
+/*  =========================================================================
+    store_index - the node's SQLite index, as the writer uses it
+
+    One SQLite database in WAL mode (synchronous=FULL), schema in
+    node/schema.sql (compiled in). The writer owns one store_index_t and
+    drives transactions itself: store_index_begin opens a transaction that
+    spans many requests (a group commit), each request runs inside a
+    savepoint so a failing request is undone alone, and store_index_commit
+    makes the whole batch durable. Statements are prepared once.
+
+    unified-ids are passed as uint64 and stored order-preserving (top bit
+    flipped; see schema.sql). Every function returns 0 on success and -1 on
+    an SQLite error (logged once, with the statement that failed).
+    =========================================================================
+*/
+#ifndef STRATA_STORE_INDEX_H_INCLUDED
+#define STRATA_STORE_INDEX_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sqlite3.h>
+#include "digest.h"
+
+typedef struct _store_index_t store_index_t;
+
+//  A segment row as inserted (entire/start, or a tombstone)
+typedef struct {
+    uint32_t collection_id;
+    const char *key;                    //  null-terminated UTF-8
+    uint64_t unified_id;
+    int64_t timestamp_us;
+    uint32_t conjoined_part;
+    uint8_t segment_num;
+    char status;                        //  'A' or 'T'
+    int64_t source_node_id;
+    int64_t handoff_node_id;            //  0 = none
+    bool has_delete_unified_id;         //  tombstones: a specific version
+    uint64_t delete_unified_id;
+    const char *user_request_id;        //  may be NULL
+} index_segment_t;
+
+//  A sequence row
+typedef struct {
+    int64_t segment_id;
+    uint32_t sequence_num;
+    uint64_t value_file_id;
+    uint64_t record_offset;
+    uint64_t record_size;
+    uint64_t segment_size;
+    uint32_t zfec_padding_size;
+    uint8_t md5 [DIGEST_MD5_SIZE];
+    bool has_adler32;
+    uint32_t adler32;
+} index_sequence_t;
+
+//  Whole-segment values from the final message
+typedef struct {
+    uint64_t file_size;
+    bool has_file_adler32;
+    uint32_t file_adler32;
+    uint8_t file_hash [DIGEST_MD5_SIZE];
+    const uint8_t *meta;                //  raw MessagePack map or NULL
+    size_t meta_size;
+} index_finish_t;
+
+//  An active segment as loaded at start-up
+typedef struct {
+    int64_t segment_id;
+    uint32_t collection_id;
+    const char *key;
+    uint64_t unified_id;
+    int64_t timestamp_us;
+    uint32_t conjoined_part;
+    uint8_t segment_num;
+    int64_t source_node_id;
+    int64_t handoff_node_id;            //  0 = none
+    int64_t last_sequence_num;          //  -1 if no sequence stored
+    uint32_t sequence_count;
+} index_active_t;
+
+typedef void (store_index_active_fn) (void *arg, const index_active_t *active);
+
+//  Open (creating if needed) the index at path and apply the schema.
+//  Returns NULL and writes one line into error on failure.
+store_index_t *
+    store_index_open (const char *path, char *error, size_t error_size);
+
+//  Roll back any open transaction, finalize statements, close, free; set
+//  the caller's pointer to NULL. Accepts NULL.
+void
+    store_index_destroy (store_index_t **self_p);
+
+//  The raw connection (for modules that add their own statements).
+sqlite3 *
+    store_index_db (store_index_t *self);
+
+//  Order-preserving conversions between uint64 unified-ids and the stored
+//  signed form.
+int64_t
+    store_index_uid_to_db (uint64_t unified_id);
+uint64_t
+    store_index_uid_from_db (int64_t stored);
+
+//  Transaction control. begin is a no-op when a transaction is open.
+int
+    store_index_begin (store_index_t *self);
+bool
+    store_index_in_transaction (store_index_t *self);
+int
+    store_index_commit (store_index_t *self);
+int
+    store_index_rollback (store_index_t *self);
+
+//  Per-request savepoint: open, release (keep), or undo (roll back to it
+//  and release).
+int
+    store_index_savepoint (store_index_t *self);
+int
+    store_index_release (store_index_t *self);
+int
+    store_index_undo (store_index_t *self);
+
+//  The id of a node name, inserting it if new (cached). -1 on error.
+int64_t
+    store_index_node_id (store_index_t *self, const char *name);
+
+//  Record a new value file.
+int
+    store_index_add_value_file (store_index_t *self, uint64_t file_id, const char *volume, int64_t created_us);
+
+//  Record that file_id is durable up to synced_size bytes.
+int
+    store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t synced_size);
+
+//  Mark every value file closed (at start-up: nothing is being appended).
+int
+    store_index_close_value_files (store_index_t *self);
+
+//  Highest value file id recorded, 0 if none.
+uint64_t
+    store_index_max_value_file_id (store_index_t *self);
+
+//  Insert a segment (or tombstone) row; sets *segment_id_p.
+int
+    store_index_insert_segment (store_index_t *self, const index_segment_t *segment, int64_t *segment_id_p);
+
+//  Insert a sequence row and advance the segment's last_sequence_num and
+//  sequence_count.
+int
+    store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequence);
+
+//  Finish a segment: status F and the whole-segment values.
+int
+    store_index_finish_segment (store_index_t *self, int64_t segment_id, const index_finish_t *finish);
+
+//  Set a segment's status ('C' to cancel).
+int
+    store_index_set_status (store_index_t *self, int64_t segment_id, char status);
+
+//  Cancel every segment (any status but T) of unified_id with conjoined
+//  part >= 1 for collection_id/key (aborted conjoined archive). Sets
+//  *count_p to the number of segments changed.
+int
+    store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id, const char *key,
+                                        uint64_t unified_id, int *count_p);
+
+//  Conjoined archives: insert active; find the active one (id or 0); set
+//  status ('F' finished, 'C' aborted).
+int
+    store_index_insert_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
+                                  uint64_t unified_id, int64_t timestamp_us, int64_t handoff_node_id);
+int
+    store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
+                                       uint64_t unified_id, int64_t *conjoined_id_p);
+int
+    store_index_set_conjoined_status (store_index_t *self, int64_t conjoined_id, char status);
+
+//  Call fn for every active segment.
+int
+    store_index_load_active (store_index_t *self, store_index_active_fn *fn, void *arg);
+
+//  Count segments by status: counts [0..3] = A, F, C, T.
+int
+    store_index_count_segments (store_index_t *self, int64_t counts [4]);
+
+//  Count value files.
+int
+    store_index_count_value_files (store_index_t *self, int64_t *count_p);
+
+#endif

@@ -1,0 +1,96 @@
+/*  =========================================================================
+    value_store - the set of value files across one or more volumes
+
+    The writer appends records through the store; the store picks the file:
+    it keeps one current value file open for appending, rolls over to a new
+    one when the next record would pass the configured maximum file size
+    (a record larger than that gets a file of its own), and opens each new
+    file on the volume with the most free space, keeping a configured
+    reserve free on every volume. When no volume has room for a record
+    (record size + reserve), append fails with -ENOSPC and nothing is
+    written.
+
+    Files are named <volume>/values/<file-id as 16 hex digits>.val; file ids
+    increase monotonically across all volumes (the store starts after the
+    highest id it finds on disk, or first_file_id if higher).
+
+    The store remembers which files were written since the last sync;
+    value_store_sync fdatasyncs exactly those. A file whose append or sync
+    failed is retired (closed for writing) and the next append starts a new
+    file.
+    =========================================================================
+*/
+#ifndef STRATA_VALUE_STORE_H_INCLUDED
+#define STRATA_VALUE_STORE_H_INCLUDED
+
+#include "value_file.h"
+
+typedef struct _value_store_t value_store_t;
+
+//  Called when the store creates a new value file, so the owner can record
+//  it (in the index). Called before the first record is appended to it.
+typedef void (value_store_new_file_fn) (void *arg, uint64_t file_id, const char *volume, const char *path);
+
+//  Create a store over volume_count volume directories (each created if
+//  missing, with a values/ subdirectory). max_file_size: roll over past this
+//  many bytes. reserve_bytes: free space kept on every volume. Returns NULL
+//  (and logs one line why) if a volume cannot be created or used.
+value_store_t *
+    value_store_new (const char **volumes, size_t volume_count,
+                     uint64_t max_file_size, uint64_t reserve_bytes,
+                     uint64_t first_file_id);
+
+//  Sync (best effort), close every file, free, set the caller's pointer to
+//  NULL. Accepts NULL.
+void
+    value_store_destroy (value_store_t **self_p);
+
+//  Set the callback for new files (may be NULL).
+void
+    value_store_set_new_file_callback (value_store_t *self, value_store_new_file_fn *fn, void *arg);
+
+//  Append one record (see value_file_append) to the current file, rolling
+//  over or choosing a volume as needed. Sets *file_id_p and *offset_p.
+//  Returns 0, -ENOSPC (no volume has room; nothing written), or another
+//  -errno (the file is retired; nothing acknowledged should depend on it).
+int
+    value_store_append (value_store_t *self, const value_record_t *record,
+                        const void *descriptor, const struct iovec *payload,
+                        int payload_count, uint64_t *file_id_p, uint64_t *offset_p);
+
+//  fdatasync every file appended to since the last sync. Returns 0 when all
+//  synced, or -errno of the first failure (every file that failed is
+//  retired; the caller must treat every write since the last sync as
+//  failed). Returns 0 at once when nothing was written.
+int
+    value_store_sync (value_store_t *self);
+
+//  Bytes appended since the last sync (for the group-commit byte budget).
+uint64_t
+    value_store_unsynced_bytes (value_store_t *self);
+
+//  Number of value files appended to since the last sync (those the next
+//  value_store_sync will fdatasync).
+size_t
+    value_store_unsynced_files (value_store_t *self);
+
+//  Number of value files the store has created or found.
+uint64_t
+    value_store_file_count (value_store_t *self);
+
+//  Free space of a volume in bytes into *free_p; returns 0, or -1 if it
+//  cannot be found (the volume then counts as full).
+typedef int (value_store_free_space_fn) (void *arg, const char *volume, uint64_t *free_p);
+
+//  Replace how the store measures free space (default: statvfs, f_bavail *
+//  f_frsize). For tests, which cannot fill a disk or give two directories
+//  of one disk different free space; NULL restores the default.
+void
+    value_store_set_free_space_fn (value_store_t *self, value_store_free_space_fn *fn, void *arg);
+
+//  Build the path of value file file_id on volume into out (room out_size).
+//  Returns 0, or -1 if it does not fit.
+int
+    value_store_path (const char *volume, uint64_t file_id, char *out, size_t out_size);
+
+#endif

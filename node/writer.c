@@ -1,0 +1,1011 @@
+/*  =========================================================================
+    writer - the writer actor: stores what the dispatcher hands it
+
+    The data path: work item -> dispatch table -> handler -> value file
+    append + index rows (inside the batch transaction, one savepoint per
+    request) -> pending list -> group commit (fdatasync value files, update
+    their synced sizes, COMMIT) -> success replies.
+
+    If the sync or the commit fails, nothing of the batch is acknowledged:
+    every pending request is answered io-error, the transaction is rolled
+    back, and the in-memory view of active segments is reloaded from the
+    index so it matches what is durable.
+
+    Active segments (started, not finished or cancelled) are kept in memory
+    (identity -> segment row) for cheap checks of duplicate, unknown and
+    out-of-order sequences; the index is the durable copy, loaded at start.
+    =========================================================================
+*/
+#include "writer.h"
+#include "work.h"
+#include "reply.h"
+#include "reply_cache.h"
+#include "store_index.h"
+#include "value_store.h"
+#include "timestamp.h"
+
+//  One active segment, keyed by its identity
+typedef struct {
+    int64_t segment_id;             //  index row
+    uint64_t unified_id;            //  identity: unified-id
+    uint32_t conjoined_part;        //  identity: conjoined-part
+    uint8_t segment_num;            //  identity: segment-num
+    uint32_t collection_id;         //  what the start said
+    char *key;                      //  what the start said
+    int64_t timestamp_us;           //  the segment's timestamp
+    int64_t source_node_id;         //  who sent it
+    int64_t last_sequence_num;      //  the next sequence must be this + 1
+} s_active_t;
+
+typedef struct _writer_t writer_t;
+
+//  A handler returns 0 when its success is pending the next group commit,
+//  1 when it has answered already, and -1 when work->verdict says why the
+//  request failed (answered at once by the caller).
+typedef int (s_handler_fn) (writer_t *self, work_t *work);
+
+struct _writer_t {
+    zsock_t *pipe;                  //  actor pipe
+    zsock_t *queue;                 //  PAIR: work items from the dispatcher
+    const node_config_t *config;    //  settings
+    cluster_config_t *cluster;      //  cluster or NULL
+    node_stats_t *stats;            //  shared counters
+    store_index_t *index;           //  the SQLite index
+    value_store_t *values;          //  value files
+    reply_cache_t *replies;         //  reply sockets
+    zhashx_t *active;               //  identity text -> s_active_t
+    zlistx_t *pending;              //  work_t * awaiting the group commit
+    int64_t first_pending_us;       //  when the oldest pending request was queued
+    bool force_commit;              //  sync-value-file asked for a commit now
+    bool terminated;                //  $TERM received
+    uint64_t registered_file_id;    //  last value file known to be in the index
+    zhashx_t *file_volumes;         //  file id text -> volume (new files)
+    msgpack_sbuffer descriptor;     //  record descriptor buffer, reused
+    struct iovec *iov;              //  payload pieces, reused
+    int iov_size;                   //  entries allocated in iov
+    reply_t *reply;                 //  reply being built, reused
+    int64_t last_expire_us;         //  last reply cache expiry
+};
+
+static void s_active_destroy (s_active_t **active_p);
+
+//  --------------------------------------------------------------------------
+//  Active segments
+
+static void
+s_identity (char *buffer, size_t size, uint64_t unified_id, uint32_t conjoined_part, uint8_t segment_num)
+{
+    snprintf (buffer, size, "%" PRIu64 "/%" PRIu32 "/%u", unified_id, conjoined_part, segment_num);
+}
+
+static s_active_t *
+s_active_find (writer_t *self, const request_t *request)
+{
+    char identity [64];
+    s_identity (identity, sizeof (identity), request->unified_id, request->conjoined_part,
+                request->segment_num);
+    return (s_active_t *) zhashx_lookup (self->active, identity);
+}
+
+static void
+s_active_add (writer_t *self, int64_t segment_id, uint64_t unified_id, uint32_t conjoined_part,
+              uint8_t segment_num, uint32_t collection_id, const char *key, int64_t timestamp_us,
+              int64_t source_node_id, int64_t last_sequence_num)
+{
+    s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
+    active->segment_id = segment_id;
+    active->unified_id = unified_id;
+    active->conjoined_part = conjoined_part;
+    active->segment_num = segment_num;
+    active->collection_id = collection_id;
+    active->key = strdup (key);
+    active->timestamp_us = timestamp_us;
+    active->source_node_id = source_node_id;
+    active->last_sequence_num = last_sequence_num;
+    char identity [64];
+    s_identity (identity, sizeof (identity), unified_id, conjoined_part, segment_num);
+    zhashx_update (self->active, identity, active);
+}
+
+static void
+s_active_remove (writer_t *self, s_active_t *active)
+{
+    char identity [64];
+    s_identity (identity, sizeof (identity), active->unified_id, active->conjoined_part,
+                active->segment_num);
+    zhashx_delete (self->active, identity);
+}
+
+static void
+s_active_destroy (s_active_t **active_p)
+{
+    s_active_t *active = *active_p;
+    if (active) {
+        free (active->key);
+        free (active);
+        *active_p = NULL;
+    }
+}
+
+static void
+s_active_loaded (void *arg, const index_active_t *row)
+{
+    writer_t *self = (writer_t *) arg;
+    s_active_add (self, row->segment_id, row->unified_id, row->conjoined_part, row->segment_num,
+                  row->collection_id, row->key? row->key: "", row->timestamp_us,
+                  row->source_node_id, row->last_sequence_num);
+}
+
+//  Make the in-memory state agree with the index (after a rollback)
+static void
+s_reload (writer_t *self)
+{
+    zhashx_purge (self->active);
+    if (store_index_load_active (self->index, s_active_loaded, self))
+        zsys_error ("writer: cannot reload active segments from the index");
+    int64_t counts [4];
+    if (store_index_count_segments (self->index, counts) == 0) {
+        atomic_store (&self->stats->segments_active, counts [0]);
+        atomic_store (&self->stats->segments_finished, counts [1]);
+        atomic_store (&self->stats->segments_cancelled, counts [2]);
+        atomic_store (&self->stats->segments_tombstone, counts [3]);
+    }
+    int64_t files;
+    if (store_index_count_value_files (self->index, &files) == 0)
+        atomic_store (&self->stats->value_files, (uint64_t) files);
+    self->registered_file_id = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Replies
+
+static void
+s_reply_now (writer_t *self, work_t *work, result_t result, const char *message)
+{
+    node_stats_result (self->stats, result);
+    if (!(work->request.present & FIELD_CLIENT_ADDRESS))
+        return;
+    reply_prepare (self->reply, &work->request, result, message);
+    if (work->request.type == MSG_DESTROY_KEY) {
+        self->reply->fields |= REPLY_FIELD_UNIFIED_ID;
+        self->reply->unified_id = work->request.unified_id;
+    }
+    reply_cache_send (self->replies, self->reply, NULL);
+}
+
+static void
+s_fail_now (writer_t *self, work_t *work)
+{
+    s_reply_now (self, work, work->verdict, work->verdict_message);
+}
+
+//  --------------------------------------------------------------------------
+//  Storage helpers
+
+static void
+s_new_file (void *arg, uint64_t file_id, const char *volume, const char *path)
+{
+    writer_t *self = (writer_t *) arg;
+    char id_text [32];
+    snprintf (id_text, sizeof (id_text), "%" PRIu64, file_id);
+    zhashx_update (self->file_volumes, id_text, strdup (volume));
+    atomic_fetch_add (&self->stats->value_files, 1);
+    zsys_info ("writer: new value file %s", path);
+}
+
+//  Make sure the value file a record went to has its index row
+static int
+s_register_file (writer_t *self, uint64_t file_id)
+{
+    if (file_id == self->registered_file_id)
+        return 0;
+    char id_text [32];
+    snprintf (id_text, sizeof (id_text), "%" PRIu64, file_id);
+    const char *volume = (const char *) zhashx_lookup (self->file_volumes, id_text);
+    if (volume && store_index_add_value_file (self->index, file_id, volume, timestamp_now ()))
+        return -1;
+    self->registered_file_id = file_id;
+    return 0;
+}
+
+//  Append a record for this request (descriptor = the request header as
+//  re-encoded, payload = its data frames). On failure sets the verdict.
+static int
+s_append (writer_t *self, work_t *work, record_type_t type, uint64_t *file_id_p, uint64_t *offset_p)
+{
+    request_t *request = &work->request;
+    self->descriptor.size = 0;
+    request_encode (request, &self->descriptor);
+
+    int pieces = 0;
+    if (type == RECORD_SEQUENCE) {
+        int frames = (int) zmsg_size (work->payload);
+        if (frames > self->iov_size) {
+            self->iov = (struct iovec *) realloc (self->iov, (size_t) frames * sizeof (struct iovec));
+            assert (self->iov);
+            self->iov_size = frames;
+        }
+        for (zframe_t *frame = zmsg_first (work->payload); frame; frame = zmsg_next (work->payload)) {
+            if (zframe_size (frame) == 0)
+                continue;
+            self->iov [pieces].iov_base = zframe_data (frame);
+            self->iov [pieces].iov_len = zframe_size (frame);
+            pieces++;
+        }
+    }
+    value_record_t record = {
+        .type = (uint16_t) type,
+        .collection_id = request->collection_id,
+        .unified_id = request->unified_id,
+        .conjoined_part = request->conjoined_part,
+        .segment_num = request->segment_num,
+        .sequence_num = request->sequence_num,
+        .descriptor_size = (uint32_t) self->descriptor.size,
+        .payload_size = type == RECORD_SEQUENCE? work->payload_size: 0,
+    };
+    if (type == RECORD_SEQUENCE)
+        memcpy (record.payload_md5, request->segment_md5, DIGEST_MD5_SIZE);
+    else
+        digest_md5 (NULL, 0, record.payload_md5);
+
+    uint64_t file_id = 0, offset = 0;
+    int rc = value_store_append (self->values, &record, self->descriptor.data,
+                                 self->iov, pieces, &file_id, &offset);
+    if (rc == -ENOSPC) {
+        work_fail (work, RESULT_OUT_OF_SPACE, "no volume has room for %" PRIu64 " bytes",
+                   value_file_record_size (record.descriptor_size, record.payload_size));
+        return -1;
+    }
+    if (rc) {
+        work_fail (work, RESULT_IO_ERROR, "value file write failed: %s", strerror (-rc));
+        return -1;
+    }
+    if (s_register_file (self, file_id)) {
+        work_fail (work, RESULT_IO_ERROR, "index update failed");
+        return -1;
+    }
+    if (file_id_p)
+        *file_id_p = file_id;
+    if (offset_p)
+        *offset_p = offset;
+    return 0;
+}
+
+static int
+s_begin (writer_t *self, work_t *work)
+{
+    if (store_index_begin (self->index) == 0 && store_index_savepoint (self->index) == 0)
+        return 0;
+    work_fail (work, RESULT_IO_ERROR, "index: cannot start a transaction");
+    return -1;
+}
+
+//  Undo the current request's index changes after a failure
+static void s_abort_batch (writer_t *self, const char *why);
+
+static int
+s_undo (writer_t *self, work_t *work)
+{
+    if (store_index_undo (self->index)) {
+        s_abort_batch (self, "index rollback failed");
+        if (work->verdict == RESULT_SUCCESS)
+            work_fail (work, RESULT_IO_ERROR, "index rollback failed");
+    }
+    self->registered_file_id = 0;
+    return -1;
+}
+
+static int
+s_index_failed (writer_t *self, work_t *work)
+{
+    work_fail (work, RESULT_IO_ERROR, "index update failed");
+    return s_undo (self, work);
+}
+
+//  Queue a success for the next group commit
+static int
+s_pending (writer_t *self, work_t *work)
+{
+    if (store_index_release (self->index))
+        return s_index_failed (self, work);
+    if (zlistx_size (self->pending) == 0)
+        self->first_pending_us = timestamp_now ();
+    return 0;
+}
+
+//  Resolve source and handoff node ids; unknown-node if a cluster is
+//  configured and a name is not in it.
+static int
+s_node_ids (writer_t *self, work_t *work, int64_t *source_id_p, int64_t *handoff_id_p)
+{
+    request_t *request = &work->request;
+    if (self->cluster) {
+        if ((request->present & FIELD_SOURCE_NODE_NAME)
+        &&  cluster_config_node_index (self->cluster, request->source_node_name) < 0) {
+            work_fail (work, RESULT_UNKNOWN_NODE, "source-node-name: '%s' is not a node of cluster '%s'",
+                       request->source_node_name, cluster_config_name (self->cluster));
+            return -1;
+        }
+        if ((request->present & FIELD_HANDOFF_NODE_NAME)
+        &&  cluster_config_node_index (self->cluster, request->handoff_node_name) < 0) {
+            work_fail (work, RESULT_UNKNOWN_NODE, "handoff-node-name: '%s' is not a node of cluster '%s'",
+                       request->handoff_node_name, cluster_config_name (self->cluster));
+            return -1;
+        }
+    }
+    *source_id_p = 0;
+    *handoff_id_p = 0;
+    return 0;
+}
+
+//  Look the ids up (inside the savepoint: may insert names)
+static int
+s_node_rows (writer_t *self, work_t *work, int64_t *source_id_p, int64_t *handoff_id_p)
+{
+    request_t *request = &work->request;
+    *source_id_p = store_index_node_id (self->index,
+        (request->present & FIELD_SOURCE_NODE_NAME)? request->source_node_name: "");
+    *handoff_id_p = 0;
+    if (request->present & FIELD_HANDOFF_NODE_NAME)
+        *handoff_id_p = store_index_node_id (self->index, request->handoff_node_name);
+    return (*source_id_p < 0 || *handoff_id_p < 0)? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Handlers: archive-key-entire / start / next / final
+
+static int
+s_handle_archive (writer_t *self, work_t *work)
+{
+    request_t *request = &work->request;
+    message_type_t type = request->type;
+    bool first = type == MSG_ARCHIVE_KEY_ENTIRE || type == MSG_ARCHIVE_KEY_START;
+    bool last = type == MSG_ARCHIVE_KEY_ENTIRE || type == MSG_ARCHIVE_KEY_FINAL;
+    int64_t source_id, handoff_id;
+    if (s_node_ids (self, work, &source_id, &handoff_id))
+        return -1;
+
+    s_active_t *active = s_active_find (self, request);
+    if (first && active) {
+        work_fail (work, RESULT_DUPLICATE_SEGMENT,
+                   "segment %" PRIu64 "/%" PRIu32 "/%u is already active",
+                   request->unified_id, request->conjoined_part, request->segment_num);
+        return -1;
+    }
+    if (!first) {
+        if (!active) {
+            work_fail (work, RESULT_UNKNOWN_SEGMENT,
+                       "unified-id: no active segment %" PRIu64 "/%" PRIu32 "/%u",
+                       request->unified_id, request->conjoined_part, request->segment_num);
+            return -1;
+        }
+        if (active->collection_id != request->collection_id || strcmp (active->key, request->key)) {
+            work_fail (work, RESULT_INVALID_REQUEST,
+                       "key: collection-id/key differ from those of the active segment");
+            return -1;
+        }
+        if ((int64_t) request->sequence_num != active->last_sequence_num + 1) {
+            work_fail (work, RESULT_INVALID_REQUEST, "sequence-num: expected %" PRId64 ", got %" PRIu32,
+                       active->last_sequence_num + 1, request->sequence_num);
+            return -1;
+        }
+    }
+    if (s_begin (self, work))
+        return -1;
+    int64_t segment_id;
+    if (first) {
+        if (s_node_rows (self, work, &source_id, &handoff_id))
+            return s_index_failed (self, work);
+        index_segment_t segment = {
+            .collection_id = request->collection_id,
+            .key = request->key,
+            .unified_id = request->unified_id,
+            .timestamp_us = request->timestamp,
+            .conjoined_part = request->conjoined_part,
+            .segment_num = request->segment_num,
+            .status = 'A',
+            .source_node_id = source_id,
+            .handoff_node_id = handoff_id,
+            .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
+        };
+        if (store_index_insert_segment (self->index, &segment, &segment_id))
+            return s_index_failed (self, work);
+    }
+    else
+        segment_id = active->segment_id;
+
+    uint64_t file_id, offset;
+    if (s_append (self, work, RECORD_SEQUENCE, &file_id, &offset))
+        return s_undo (self, work);
+    index_sequence_t sequence = {
+        .segment_id = segment_id,
+        .sequence_num = request->sequence_num,
+        .value_file_id = file_id,
+        .record_offset = offset,
+        .record_size = value_file_record_size ((uint32_t) self->descriptor.size, work->payload_size),
+        .segment_size = work->payload_size,
+        .zfec_padding_size = request->zfec_padding_size,
+        .has_adler32 = (request->present & FIELD_SEGMENT_ADLER32) != 0,
+        .adler32 = request->segment_adler32,
+    };
+    memcpy (sequence.md5, request->segment_md5, DIGEST_MD5_SIZE);
+    if (store_index_insert_sequence (self->index, &sequence))
+        return s_index_failed (self, work);
+    if (last) {
+        index_finish_t finish = {
+            .file_size = request->file_size,
+            .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
+            .file_adler32 = request->file_adler32,
+            .meta = request->meta,
+            .meta_size = request->meta_size,
+        };
+        memcpy (finish.file_hash, request->file_hash, DIGEST_MD5_SIZE);
+        if (store_index_finish_segment (self->index, segment_id, &finish))
+            return s_index_failed (self, work);
+    }
+    if (s_pending (self, work))
+        return -1;
+
+    //  The index agrees; now the in-memory view
+    if (type == MSG_ARCHIVE_KEY_START) {
+        s_active_add (self, segment_id, request->unified_id, request->conjoined_part,
+                      request->segment_num, request->collection_id, request->key,
+                      request->timestamp, source_id, request->sequence_num);
+        atomic_fetch_add (&self->stats->segments_active, 1);
+    }
+    else
+    if (type == MSG_ARCHIVE_KEY_NEXT)
+        active->last_sequence_num = request->sequence_num;
+    else
+    if (type == MSG_ARCHIVE_KEY_FINAL) {
+        s_active_remove (self, active);
+        atomic_fetch_sub (&self->stats->segments_active, 1);
+        atomic_fetch_add (&self->stats->segments_finished, 1);
+    }
+    else
+        atomic_fetch_add (&self->stats->segments_finished, 1);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  archive-key-cancel
+
+static int
+s_cancel_active (writer_t *self, work_t *work, s_active_t *active)
+{
+    //  The record names the cancelled segment, whatever the request was
+    request_t *request = &work->request;
+    uint64_t saved_unified_id = request->unified_id;
+    uint32_t saved_part = request->conjoined_part;
+    uint8_t saved_segment = request->segment_num;
+    request->unified_id = active->unified_id;
+    request->conjoined_part = active->conjoined_part;
+    request->segment_num = active->segment_num;
+    int rc = s_append (self, work, RECORD_CANCEL, NULL, NULL);
+    request->unified_id = saved_unified_id;
+    request->conjoined_part = saved_part;
+    request->segment_num = saved_segment;
+    if (rc)
+        return -1;
+    if (store_index_set_status (self->index, active->segment_id, 'C')) {
+        work_fail (work, RESULT_IO_ERROR, "index update failed");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_handle_cancel (writer_t *self, work_t *work)
+{
+    request_t *request = &work->request;
+    s_active_t *active = s_active_find (self, request);
+    if (!active) {
+        work_fail (work, RESULT_UNKNOWN_SEGMENT,
+                   "unified-id: no active segment %" PRIu64 "/%" PRIu32 "/%u to cancel",
+                   request->unified_id, request->conjoined_part, request->segment_num);
+        return -1;
+    }
+    if (s_begin (self, work))
+        return -1;
+    if (s_cancel_active (self, work, active))
+        return s_undo (self, work);
+    if (s_pending (self, work))
+        return -1;
+    s_active_remove (self, active);
+    atomic_fetch_sub (&self->stats->segments_active, 1);
+    atomic_fetch_add (&self->stats->segments_cancelled, 1);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  destroy-key
+
+static int
+s_handle_destroy (writer_t *self, work_t *work)
+{
+    request_t *request = &work->request;
+    int64_t source_id, handoff_id;
+    if (s_node_ids (self, work, &source_id, &handoff_id) || s_begin (self, work))
+        return -1;
+    if (s_node_rows (self, work, &source_id, &handoff_id))
+        return s_index_failed (self, work);
+    index_segment_t tombstone = {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .unified_id = request->unified_id,
+        .timestamp_us = request->timestamp,
+        .segment_num = request->segment_num,
+        .status = 'T',
+        .source_node_id = source_id,
+        .handoff_node_id = handoff_id,
+        .has_delete_unified_id = (request->present & FIELD_UNIFIED_ID_TO_DELETE) != 0,
+        .delete_unified_id = request->unified_id_to_delete,
+        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
+    };
+    int64_t segment_id;
+    if (store_index_insert_segment (self->index, &tombstone, &segment_id))
+        return s_index_failed (self, work);
+    if (s_append (self, work, RECORD_TOMBSTONE, NULL, NULL))
+        return s_undo (self, work);
+    if (s_pending (self, work))
+        return -1;
+    atomic_fetch_add (&self->stats->segments_tombstone, 1);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Conjoined archives
+
+static int
+s_handle_conjoined (writer_t *self, work_t *work)
+{
+    request_t *request = &work->request;
+    int64_t source_id, handoff_id;
+    if (s_node_ids (self, work, &source_id, &handoff_id))
+        return -1;
+    int64_t conjoined_id = 0;
+    if (store_index_find_active_conjoined (self->index, request->collection_id, request->key,
+                                           request->unified_id, &conjoined_id)) {
+        work_fail (work, RESULT_IO_ERROR, "index lookup failed");
+        return -1;
+    }
+    if (request->type == MSG_START_CONJOINED_ARCHIVE && conjoined_id) {
+        work_fail (work, RESULT_DUPLICATE_SEGMENT,
+                   "unified-id: conjoined archive %" PRIu64 " is already active", request->unified_id);
+        return -1;
+    }
+    if (request->type != MSG_START_CONJOINED_ARCHIVE && !conjoined_id) {
+        work_fail (work, RESULT_UNKNOWN_SEGMENT,
+                   "unified-id: no active conjoined archive %" PRIu64 " for this key", request->unified_id);
+        return -1;
+    }
+    if (s_begin (self, work))
+        return -1;
+    int rc = 0;
+    int cancelled = 0;
+    if (request->type == MSG_START_CONJOINED_ARCHIVE) {
+        if (s_node_rows (self, work, &source_id, &handoff_id))
+            return s_index_failed (self, work);
+        rc = store_index_insert_conjoined (self->index, request->collection_id, request->key,
+                                           request->unified_id, request->timestamp, handoff_id);
+    }
+    else
+    if (request->type == MSG_FINISH_CONJOINED_ARCHIVE)
+        rc = store_index_set_conjoined_status (self->index, conjoined_id, 'F');
+    else {
+        rc = store_index_set_conjoined_status (self->index, conjoined_id, 'C');
+        if (rc == 0)
+            rc = store_index_cancel_conjoined_parts (self->index, request->collection_id,
+                                                     request->key, request->unified_id, &cancelled);
+    }
+    if (rc)
+        return s_index_failed (self, work);
+    if (s_append (self, work, RECORD_CONJOINED, NULL, NULL))
+        return s_undo (self, work);
+    if (s_pending (self, work))
+        return -1;
+    if (cancelled) {
+        //  Forget active parts of the aborted archive; counts from the index
+        zlistx_t *doomed = zlistx_new ();
+        for (s_active_t *active = (s_active_t *) zhashx_first (self->active); active;
+             active = (s_active_t *) zhashx_next (self->active))
+            if (active->unified_id == request->unified_id && active->conjoined_part >= 1
+            &&  active->collection_id == request->collection_id && streq (active->key, request->key))
+                zlistx_add_end (doomed, active);
+        for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active;
+             active = (s_active_t *) zlistx_next (doomed))
+            s_active_remove (self, active);
+        zlistx_destroy (&doomed);
+        int64_t counts [4];
+        if (store_index_count_segments (self->index, counts) == 0) {
+            atomic_store (&self->stats->segments_active, counts [0]);
+            atomic_store (&self->stats->segments_finished, counts [1]);
+            atomic_store (&self->stats->segments_cancelled, counts [2]);
+        }
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  web-writer-start: a restarted sender abandons its older active segments
+
+static int
+s_handle_web_writer_start (writer_t *self, work_t *work)
+{
+    request_t *request = &work->request;
+    int64_t source_id, handoff_id;
+    if (s_node_ids (self, work, &source_id, &handoff_id) || s_begin (self, work))
+        return -1;
+    source_id = store_index_node_id (self->index, request->source_node_name);
+    if (source_id < 0)
+        return s_index_failed (self, work);
+
+    zlistx_t *doomed = zlistx_new ();
+    for (s_active_t *active = (s_active_t *) zhashx_first (self->active); active;
+         active = (s_active_t *) zhashx_next (self->active))
+        if (active->source_node_id == source_id && active->timestamp_us < request->timestamp)
+            zlistx_add_end (doomed, active);
+    int rc = 0;
+    for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active && rc == 0;
+         active = (s_active_t *) zlistx_next (doomed))
+        rc = s_cancel_active (self, work, active);
+    if (rc == 0 && zlistx_size (doomed) == 0)
+        //  Nothing to cancel: still record the event, so the log is complete
+        rc = s_append (self, work, RECORD_CANCEL, NULL, NULL);
+    if (rc) {
+        zlistx_destroy (&doomed);
+        return s_undo (self, work);
+    }
+    if (s_pending (self, work)) {
+        zlistx_destroy (&doomed);
+        return -1;
+    }
+    for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active;
+         active = (s_active_t *) zlistx_next (doomed)) {
+        s_active_remove (self, active);
+        atomic_fetch_sub (&self->stats->segments_active, 1);
+        atomic_fetch_add (&self->stats->segments_cancelled, 1);
+    }
+    if (zlistx_size (doomed))
+        zsys_info ("writer: web-writer-start from '%s' cancelled %zu active segments",
+                   request->source_node_name, zlistx_size (doomed));
+    zlistx_destroy (&doomed);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Service messages
+
+static int
+s_handle_sync (writer_t *self, work_t *work)
+{
+    if (zlistx_size (self->pending) == 0)
+        self->first_pending_us = timestamp_now ();
+    self->force_commit = true;
+    (void) work;
+    return 0;
+}
+
+static int
+s_handle_ping (writer_t *self, work_t *work)
+{
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    if (!(work->request.present & FIELD_CLIENT_ADDRESS))
+        return 1;
+    reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
+    self->reply->fields |= REPLY_FIELD_NODE_NAME | REPLY_FIELD_VERSION | REPLY_FIELD_UPTIME;
+    snprintf (self->reply->node_name, sizeof (self->reply->node_name), "%s", self->config->name);
+    snprintf (self->reply->version, sizeof (self->reply->version), "%s", STRATA_VERSION);
+    self->reply->uptime_seconds = node_stats_uptime (self->stats);
+    reply_cache_send (self->replies, self->reply, NULL);
+    return 1;
+}
+
+static int
+s_handle_stats (writer_t *self, work_t *work)
+{
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    if (!(work->request.present & FIELD_CLIENT_ADDRESS))
+        return 1;
+    reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    node_stats_encode (self->stats, &buffer);
+    reply_set_stats (self->reply, (const uint8_t *) buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+    self->reply->fields |= REPLY_FIELD_STATS;
+    reply_cache_send (self->replies, self->reply, NULL);
+    return 1;
+}
+
+static int
+s_handle_wrong_endpoint (writer_t *self, work_t *work)
+{
+    (void) self;
+    work_fail (work, RESULT_INVALID_REQUEST,
+               "message-type: %s is served on the reader endpoint", message_type_name (work->request.type));
+    return -1;
+}
+
+//  The dispatch table, keyed by message type
+static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
+    [MSG_ARCHIVE_KEY_ENTIRE] = s_handle_archive,
+    [MSG_ARCHIVE_KEY_START] = s_handle_archive,
+    [MSG_ARCHIVE_KEY_NEXT] = s_handle_archive,
+    [MSG_ARCHIVE_KEY_FINAL] = s_handle_archive,
+    [MSG_ARCHIVE_KEY_CANCEL] = s_handle_cancel,
+    [MSG_DESTROY_KEY] = s_handle_destroy,
+    [MSG_START_CONJOINED_ARCHIVE] = s_handle_conjoined,
+    [MSG_ABORT_CONJOINED_ARCHIVE] = s_handle_conjoined,
+    [MSG_FINISH_CONJOINED_ARCHIVE] = s_handle_conjoined,
+    [MSG_WEB_WRITER_START] = s_handle_web_writer_start,
+    [MSG_SYNC_VALUE_FILE] = s_handle_sync,
+    [MSG_PING] = s_handle_ping,
+    [MSG_STATS] = s_handle_stats,
+    [MSG_RETRIEVE_KEY_START] = s_handle_wrong_endpoint,
+    [MSG_RETRIEVE_KEY_NEXT] = s_handle_wrong_endpoint,
+};
+
+//  --------------------------------------------------------------------------
+//  Group commit
+
+//  Answer every pending request io-error and roll back the batch
+static void
+s_abort_batch (writer_t *self, const char *why)
+{
+    zsys_error ("writer: group commit failed (%s): %zu requests answered io-error",
+                why, zlistx_size (self->pending));
+    store_index_rollback (self->index);
+    work_t *work;
+    while ((work = (work_t *) zlistx_detach (self->pending, NULL))) {
+        s_reply_now (self, work, RESULT_IO_ERROR, why);
+        work_destroy (&work);
+    }
+    atomic_fetch_add (&self->stats->sync_failures, 1);
+    self->force_commit = false;
+    s_reload (self);
+}
+
+static void
+s_commit (writer_t *self)
+{
+    if (zlistx_size (self->pending) == 0 && !store_index_in_transaction (self->index)) {
+        self->force_commit = false;
+        return;
+    }
+    int64_t started = timestamp_now ();
+    if (self->config->test_sync_delay_ms > 0)
+        zclock_sleep (self->config->test_sync_delay_ms);
+
+    int rc = value_store_sync (self->values);
+    if (rc) {
+        char why [128];
+        snprintf (why, sizeof (why), "value file sync failed: %s", strerror (-rc));
+        s_abort_batch (self, why);
+        return;
+    }
+    if (store_index_commit (self->index)) {
+        s_abort_batch (self, "index commit failed");
+        return;
+    }
+    node_stats_sync_latency (self->stats, (uint64_t) (timestamp_now () - started));
+    atomic_fetch_add (&self->stats->syncs, 1);
+
+    work_t *work;
+    while ((work = (work_t *) zlistx_detach (self->pending, NULL))) {
+        if (work->request.type >= MSG_ARCHIVE_KEY_ENTIRE && work->request.type <= MSG_ARCHIVE_KEY_FINAL)
+            atomic_fetch_add (&self->stats->bytes_stored, work->payload_size);
+        s_reply_now (self, work, RESULT_SUCCESS, NULL);
+        work_destroy (&work);
+    }
+    self->force_commit = false;
+}
+
+static bool
+s_commit_due (writer_t *self)
+{
+    if (self->force_commit)
+        return true;
+    if (zlistx_size (self->pending) == 0)
+        return false;
+    if (value_store_unsynced_bytes (self->values) >= self->config->group_commit_bytes)
+        return true;
+    return timestamp_now () - self->first_pending_us >= (int64_t) self->config->group_commit_delay_us;
+}
+
+//  --------------------------------------------------------------------------
+//  The work loop
+
+static void
+s_process (writer_t *self, work_t *work)
+{
+    atomic_fetch_sub (&self->stats->queue_depth, 1);
+    atomic_fetch_sub (&self->stats->queue_bytes, (int64_t) work->payload_size);
+    int rc;
+    if (work->verdict != RESULT_SUCCESS)
+        rc = -1;
+    else {
+        s_handler_fn *handler = s_dispatch [work->request.type];
+        if (handler)
+            rc = handler (self, work);
+        else {
+            work_fail (work, RESULT_UNKNOWN_MESSAGE_TYPE, "message-type: not served by the writer");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        //  Pending: keep the request, free the payload now
+        zmsg_destroy (&work->payload);
+        zlistx_add_end (self->pending, work);
+        return;
+    }
+    if (rc < 0)
+        s_fail_now (self, work);
+    work_destroy (&work);
+}
+
+//  Receive one work item without waiting; NULL if the queue is empty
+static work_t *
+s_receive (writer_t *self)
+{
+    work_t *work = NULL;
+    int size = zmq_recv (zsock_resolve (self->queue), &work, sizeof (work), ZMQ_DONTWAIT);
+    return size == (int) sizeof (work)? work: NULL;
+}
+
+static writer_t *
+s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size)
+{
+    const node_config_t *config = args->config;
+    writer_t *self = (writer_t *) zmalloc (sizeof (writer_t));
+    self->pipe = pipe;
+    self->config = config;
+    self->cluster = args->cluster;
+    self->stats = args->stats;
+    self->active = zhashx_new ();
+    zhashx_set_destructor (self->active, (zhashx_destructor_fn *) s_active_destroy);
+    self->pending = zlistx_new ();
+    self->file_volumes = zhashx_new ();
+    zhashx_set_destructor (self->file_volumes, (zhashx_destructor_fn *) zstr_free);
+    self->reply = reply_new ();
+    msgpack_sbuffer_init (&self->descriptor);
+    self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
+                                     config->reply_idle_seconds, config->reply_send_timeout_ms,
+                                     config->reply_hwm);
+
+    if (zsys_dir_create ("%s", config->data_dir)) {
+        snprintf (error, error_size, "%s: cannot create the data directory: %s",
+                  config->data_dir, strerror (errno));
+        return self;
+    }
+    char path [1100];
+    snprintf (path, sizeof (path), "%s/index.db", config->data_dir);
+    self->index = store_index_open (path, error, error_size);
+    if (!self->index)
+        return self;
+    if (store_index_close_value_files (self->index)) {
+        snprintf (error, error_size, "%s: cannot update the index", path);
+        return self;
+    }
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    for (size_t index = 0; index < config->volume_count; index++)
+        volumes [index] = config->volumes [index];
+    self->values = value_store_new (volumes, config->volume_count, config->value_file_max_bytes,
+                                    config->reserve_bytes,
+                                    store_index_max_value_file_id (self->index) + 1);
+    if (!self->values) {
+        snprintf (error, error_size, "cannot open the value-file volumes (see the log above)");
+        return self;
+    }
+    value_store_set_new_file_callback (self->values, s_new_file, self);
+    s_reload (self);
+
+    self->queue = zsock_new (ZMQ_PAIR);
+    int hwm = config->queue_depth / 2 > 0? config->queue_depth / 2: 1;
+    zsock_set_rcvhwm (self->queue, hwm);
+    zsock_set_sndhwm (self->queue, hwm);
+    if (zsock_bind (self->queue, "%s", args->queue_endpoint) != 0) {
+        snprintf (error, error_size, "cannot bind the writer queue %s", args->queue_endpoint);
+        return self;
+    }
+    *error = 0;
+    return self;
+}
+
+static void
+s_writer_destroy (writer_t **self_p)
+{
+    writer_t *self = *self_p;
+    if (!self)
+        return;
+    work_t *work;
+    while ((work = (work_t *) zlistx_detach (self->pending, NULL)))
+        work_destroy (&work);
+    zlistx_destroy (&self->pending);
+    zhashx_destroy (&self->active);
+    zhashx_destroy (&self->file_volumes);
+    reply_cache_destroy (&self->replies);
+    value_store_destroy (&self->values);
+    store_index_destroy (&self->index);
+    zsock_destroy (&self->queue);
+    reply_destroy (&self->reply);
+    msgpack_sbuffer_destroy (&self->descriptor);
+    free (self->iov);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Process everything queued now, then commit
+static void
+s_drain (writer_t *self)
+{
+    work_t *work;
+    while ((work = s_receive (self)))
+        s_process (self, work);
+    s_commit (self);
+}
+
+void
+writer_actor (zsock_t *pipe, void *args)
+{
+    char error [512] = "";
+    writer_t *self = s_writer_new (pipe, (writer_args_t *) args, error, sizeof (error));
+    zsock_signal (pipe, 0);
+    if (*error) {
+        zstr_sendx (pipe, "ERROR", error, NULL);
+        s_writer_destroy (&self);
+        //  Wait for $TERM so zactor_destroy returns
+        char *command = zstr_recv (pipe);
+        zstr_free (&command);
+        return;
+    }
+    zstr_send (pipe, "READY");
+
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->queue), 0, ZMQ_POLLIN, 0 },
+    };
+    while (!self->terminated) {
+        long timeout = 1000;
+        if (zlistx_size (self->pending)) {
+            int64_t due = self->first_pending_us + (int64_t) self->config->group_commit_delay_us;
+            int64_t wait = (due - timestamp_now ()) / 1000;
+            timeout = wait > 0? (long) wait: 0;
+        }
+        if (self->force_commit)
+            timeout = 0;
+        int rc = zmq_poll (items, 2, timeout);
+        if (rc < 0 && errno != EINTR)
+            break;
+
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                self->terminated = true;
+            zstr_free (&command);
+        }
+        if (items [1].revents & ZMQ_POLLIN) {
+            //  A burst: until the queue runs dry or a budget is reached
+            work_t *work;
+            while ((work = s_receive (self))) {
+                s_process (self, work);
+                if (s_commit_due (self))
+                    break;
+            }
+            if (!work || s_commit_due (self))
+                s_commit (self);
+        }
+        else
+        if (s_commit_due (self))
+            s_commit (self);
+
+        int64_t now = timestamp_now ();
+        if (now - self->last_expire_us > 1000000) {
+            reply_cache_expire (self->replies);
+            self->last_expire_us = now;
+        }
+    }
+    //  Shutting down: the dispatcher has stopped; store what was received
+    s_drain (self);
+    s_writer_destroy (&self);
+}
