@@ -26,6 +26,7 @@
 #include "digest.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +35,6 @@
 #include <isa-l/crc.h>
 #include <openssl/evp.h>
 #include <zlib.h>
-
-//  Largest int (the length type of ISA-L and EVP_*Block). Not from
-//  <limits.h>: with common/ on the include path that name finds
-//  common/limits.h instead of the system header.
-#define S_INT_MAX   ((int) (~0u >> 1))
 
 //  Incremental MD5 context
 struct _digest_md5_t {
@@ -173,7 +169,7 @@ digest_crc32c (uint32_t crc, const void *data, size_t size)
     const unsigned char *bytes = (const unsigned char *) data;
     unsigned int state = ~crc;  //  Raw CRC register as ISA-L sees it
     while (size > 0) {
-        size_t chunk = size > (size_t) S_INT_MAX? (size_t) S_INT_MAX: size;
+        size_t chunk = size > (size_t) INT_MAX? (size_t) INT_MAX: size;
         state = crc32_iscsi ((unsigned char *) bytes, (int) chunk, state);
         bytes += chunk;
         size -= chunk;
@@ -206,7 +202,7 @@ digest_base64_encode (const uint8_t *data, size_t size, char *out, size_t out_si
     if (!out || out_size == 0)
         return -1;
     //  The text must fit an int (EVP_EncodeBlock's length and our return)
-    if (size > (size_t) (S_INT_MAX / 4 - 1) * 3)
+    if (size > (size_t) (INT_MAX / 4 - 1) * 3)
         return -1;
     size_t text_size = (size + 2) / 3 * 4;      //  Characters, no null
     if (out_size < text_size + 1)
@@ -247,7 +243,7 @@ digest_base64_decode (const char *text, size_t text_size, uint8_t *out, size_t o
 {
     if (text_size == 0)
         return 0;
-    if (!text || text_size % 4 != 0 || text_size > (size_t) S_INT_MAX)
+    if (!text || text_size % 4 != 0 || text_size > (size_t) INT_MAX)
         return -1;
 
     //  Padding: at most two '=' and only at the very end

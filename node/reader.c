@@ -1,62 +1,601 @@
 /*  =========================================================================
-    reader - the reader actor (placeholder until the read path lands):
-    binds the reader endpoint and answers ping; retrievals are not-found.
+    reader - the reader actor: owns the reader endpoint, serves retrievals
+
+    The read path: socket -> frames (limits; retrieval requests carry no
+    payload, so nothing past the header is kept) -> request_decode ->
+    allow-list -> index lookup (index_reader: its own SQLite connection on
+    the WAL, so reads never wait for the writer's transaction or its syncs)
+    -> value file (an fd from a bounded LRU cache) -> read the record header,
+    check it names the sequence the index says it holds -> pread the
+    payload straight into the reply's data frame while verifying the
+    record's CRC32C -> reply. A record that fails any check is answered
+    md5-mismatch, recorded in the index's damaged table and counted; its
+    bytes are never sent.
+
+    Replies go through the reader's own reply cache, which never blocks: a
+    requester that does not read loses its own replies only.
+
+    Semantics are documented in docs/reading.md.
     =========================================================================
 */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "reader.h"
+#include "index_reader.h"
 #include "request.h"
 #include "reply.h"
 #include "reply_cache.h"
+#include "timestamp.h"
+#include "value_file.h"
+#include "value_store.h"
+
+#define S_FILE_CACHE_MAX        64      //  value files kept open
+#define S_DAMAGE_BACKLOG_MAX    1024    //  damage rows waiting for the index
+#define S_BUSY_TIMEOUT_MS       250     //  longest a damage INSERT waits for the writer
+#define S_BURST                 256     //  requests taken before looking at the pipe
+#define S_HOUSEKEEPING_US       1000000 //  reply-cache expiry and damage retries
+
+//  An open value file
+typedef struct {
+    char key [24];                  //  file id as decimal text (hash key)
+    int fd;                         //  read-only descriptor
+    void *recency_handle;           //  handle in the recency list
+} s_open_file_t;
+
+//  A damage row the index could not take yet (writer busy)
+typedef struct {
+    uint64_t file_id;               //  value file
+    uint64_t record_offset;         //  record in it
+    int64_t segment_id;             //  segment row
+    int64_t sequence_num;           //  sequence of the segment
+    int64_t detected_us;            //  when it was found
+    char reason [200];              //  what was wrong
+} s_damage_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  actor pipe
+    zsock_t *pull;                  //  the reader endpoint
+    const node_config_t *config;    //  settings
+    node_stats_t *stats;            //  shared counters
+    index_reader_t *index;          //  the reader's index connection
+    reply_cache_t *replies;         //  reply sockets
+    request_t *request;             //  request being served, reused
+    reply_t *reply;                 //  reply being built, reused
+    index_found_t found;            //  lookup result, reused
+    zhashx_t *files;                //  file id text -> s_open_file_t
+    zlistx_t *recency;              //  s_open_file_t *, least recently used first
+    zlistx_t *backlog;              //  s_damage_t * not yet in the index
+    uint64_t dropped_logged;        //  dropped requests logged so far
+    int64_t last_housekeeping_us;   //  last expiry / retry pass
+} reader_t;
+
+//  --------------------------------------------------------------------------
+//  Value file cache
+
+static void
+s_file_close (reader_t *self, s_open_file_t *file)
+{
+    zlistx_delete (self->recency, file->recency_handle);
+    zhashx_delete (self->files, file->key);
+    close (file->fd);
+    free (file);
+}
+
+//  Open value file file_id: on the volume the index names, else on any
+//  configured volume. Returns the fd, or -errno.
+static int
+s_file_open (reader_t *self, uint64_t file_id, const char *volume)
+{
+    char path [1200];
+    int error = ENOENT;
+    if (*volume) {
+        if (value_store_path (volume, file_id, path, sizeof (path)))
+            return -ENAMETOOLONG;
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        error = errno;
+        if (error != ENOENT)
+            return -error;
+    }
+    for (size_t index = 0; index < self->config->volume_count; index++) {
+        const char *candidate = self->config->volumes [index];
+        if (streq (candidate, volume)
+        ||  value_store_path (candidate, file_id, path, sizeof (path)))
+            continue;
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+    }
+    return -error;
+}
+
+//  The fd of value file file_id (cached); -errno if it cannot be opened
+static int
+s_file_fd (reader_t *self, uint64_t file_id, const char *volume)
+{
+    char key [24];
+    snprintf (key, sizeof (key), "%" PRIu64, file_id);
+    s_open_file_t *file = (s_open_file_t *) zhashx_lookup (self->files, key);
+    if (file) {
+        zlistx_move_end (self->recency, file->recency_handle);
+        return file->fd;
+    }
+    int fd = s_file_open (self, file_id, volume);
+    if (fd < 0)
+        return fd;
+    while (zhashx_size (self->files) >= S_FILE_CACHE_MAX)
+        s_file_close (self, (s_open_file_t *) zlistx_first (self->recency));
+    file = (s_open_file_t *) zmalloc (sizeof (s_open_file_t));
+    memcpy (file->key, key, sizeof (key));
+    file->fd = fd;
+    file->recency_handle = zlistx_add_end (self->recency, file);
+    zhashx_insert (self->files, file->key, file);
+    return fd;
+}
+
+//  --------------------------------------------------------------------------
+//  Damage
+
+//  Try to write the backlog into the index; stop at the first failure
+static void
+s_damage_flush (reader_t *self)
+{
+    s_damage_t *damage;
+    while ((damage = (s_damage_t *) zlistx_first (self->backlog))) {
+        if (index_reader_record_damage (self->index, damage->file_id, damage->record_offset,
+                                        damage->segment_id, damage->sequence_num,
+                                        damage->detected_us, damage->reason))
+            return;
+        zlistx_detach (self->backlog, NULL);
+        free (damage);
+    }
+}
+
+static bool
+s_damage_pending (reader_t *self, uint64_t file_id, uint64_t record_offset)
+{
+    for (s_damage_t *damage = (s_damage_t *) zlistx_first (self->backlog); damage;
+         damage = (s_damage_t *) zlistx_next (self->backlog))
+        if (damage->file_id == file_id && damage->record_offset == record_offset)
+            return true;
+    return false;
+}
+
+//  A record failed verification: log, record in the index (or the backlog
+//  when the index is busy), count once per record
+static void
+s_damaged (reader_t *self, const index_found_t *found, const char *reason)
+{
+    if (index_reader_damage_known (self->index, found->value_file_id, found->record_offset) == 1
+    ||  s_damage_pending (self, found->value_file_id, found->record_offset))
+        return;
+    zsys_error ("reader: damaged record: value file %016" PRIx64 " offset %" PRIu64
+                " (segment %" PRId64 ", sequence %" PRIu32 "): %s",
+                found->value_file_id, found->record_offset, found->segment_id,
+                found->sequence_num, reason);
+    atomic_fetch_add (&self->stats->damaged_records, 1);
+    s_damage_t *damage = (s_damage_t *) zmalloc (sizeof (s_damage_t));
+    damage->file_id = found->value_file_id;
+    damage->record_offset = found->record_offset;
+    damage->segment_id = found->segment_id;
+    damage->sequence_num = found->sequence_num;
+    damage->detected_us = timestamp_now ();
+    snprintf (damage->reason, sizeof (damage->reason), "%s", reason);
+    if (zlistx_size (self->backlog) >= S_DAMAGE_BACKLOG_MAX) {
+        s_damage_t *oldest = (s_damage_t *) zlistx_detach (self->backlog, NULL);
+        zsys_error ("reader: damage backlog full; value file %016" PRIx64 " offset %" PRIu64
+                    " not recorded in the index", oldest->file_id, oldest->record_offset);
+        free (oldest);
+    }
+    zlistx_add_end (self->backlog, damage);
+    s_damage_flush (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Reading one sequence
+
+//  Read and verify the record found names. On success returns
+//  RESULT_SUCCESS and sets *frame_p to the payload (NULL when empty). On
+//  damage returns RESULT_MD5_MISMATCH, on any other failure
+//  RESULT_IO_ERROR, with problem filled.
+static result_t
+s_read_sequence (reader_t *self, const index_found_t *found, zframe_t **frame_p,
+                 char *problem, size_t problem_size)
+{
+    *frame_p = NULL;
+    int fd = s_file_fd (self, found->value_file_id, found->volume);
+    if (fd < 0) {
+        snprintf (problem, problem_size, "value file %016" PRIx64 " cannot be opened: %s",
+                  found->value_file_id, strerror (-fd));
+        return RESULT_IO_ERROR;
+    }
+    struct stat status;
+    if (fstat (fd, &status)) {
+        snprintf (problem, problem_size, "value file %016" PRIx64 ": %s",
+                  found->value_file_id, strerror (errno));
+        return RESULT_IO_ERROR;
+    }
+    value_record_t record;
+    int rc = value_file_read_header (fd, found->record_offset, (uint64_t) status.st_size, &record);
+    if (rc == -1) {
+        snprintf (problem, problem_size, "record header at offset %" PRIu64
+                  " is malformed or runs past the end of the file", found->record_offset);
+        return RESULT_MD5_MISMATCH;
+    }
+    if (rc < 0) {
+        snprintf (problem, problem_size, "value file %016" PRIx64 ": read failed: %s",
+                  found->value_file_id, strerror (-rc));
+        return RESULT_IO_ERROR;
+    }
+    //  The record must be the sequence the index says is there
+    const char *field = NULL;
+    if (record.type != RECORD_SEQUENCE)
+        field = "type";
+    else
+    if (record.unified_id != found->unified_id)
+        field = "unified-id";
+    else
+    if (record.collection_id != self->request->collection_id)
+        field = "collection-id";
+    else
+    if (record.conjoined_part != self->request->conjoined_part)
+        field = "conjoined-part";
+    else
+    if (record.segment_num != self->request->segment_num)
+        field = "segment-num";
+    else
+    if (record.sequence_num != found->sequence_num)
+        field = "sequence-num";
+    else
+    if (record.payload_size != found->segment_size)
+        field = "payload size";
+    else
+    if (value_file_record_size (record.descriptor_size, record.payload_size) != found->record_size)
+        field = "record size";
+    else
+    if (memcmp (record.payload_md5, found->md5, DIGEST_MD5_SIZE) != 0)
+        field = "payload MD5";
+    if (field) {
+        snprintf (problem, problem_size, "record header at offset %" PRIu64
+                  " does not match the index (%s differs)", found->record_offset, field);
+        return RESULT_MD5_MISMATCH;
+    }
+    //  The payload goes straight from the file into the frame ZeroMQ sends
+    zframe_t *frame = NULL;
+    if (record.payload_size > 0) {
+        frame = zframe_new (NULL, (size_t) record.payload_size);
+        if (!frame) {
+            snprintf (problem, problem_size, "no memory for %" PRIu64 " bytes", record.payload_size);
+            return RESULT_IO_ERROR;
+        }
+    }
+    rc = value_file_read_record (fd, found->record_offset, &record, NULL,
+                                 frame? zframe_data (frame): NULL);
+    if (rc == 0) {
+        *frame_p = frame;
+        return RESULT_SUCCESS;
+    }
+    zframe_destroy (&frame);
+    if (rc == -1) {
+        snprintf (problem, problem_size, "record at offset %" PRIu64 " fails its CRC32C check",
+                  found->record_offset);
+        return RESULT_MD5_MISMATCH;
+    }
+    snprintf (problem, problem_size, "value file %016" PRIx64 ": read failed: %s",
+              found->value_file_id, strerror (-rc));
+    return RESULT_IO_ERROR;
+}
+
+//  --------------------------------------------------------------------------
+//  Replies
+
+//  Count a result and answer it when the request has a reply address
+static void
+s_answer (reader_t *self, result_t result, const char *message)
+{
+    node_stats_result (self->stats, result);
+    if (!(self->request->present & FIELD_CLIENT_ADDRESS))
+        return;
+    reply_prepare (self->reply, self->request, result, message);
+    reply_cache_send (self->replies, self->reply, NULL);
+}
+
+static void
+s_dropped (reader_t *self, const char *why, const char *address)
+{
+    atomic_fetch_add (&self->stats->requests_dropped, 1);
+    //  The first few, then one in a thousand: a flood must not flood the log
+    if (self->dropped_logged < 10 || self->dropped_logged % 1000 == 0)
+        zsys_warning ("reader: request dropped (%s)%s%s", why,
+                      address? ": client-address ": "", address? address: "");
+    self->dropped_logged++;
+}
+
+static void
+s_ping (reader_t *self)
+{
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    if (!(self->request->present & FIELD_CLIENT_ADDRESS))
+        return;
+    reply_t *reply = self->reply;
+    reply_prepare (reply, self->request, RESULT_SUCCESS, NULL);
+    reply->fields |= REPLY_FIELD_NODE_NAME | REPLY_FIELD_VERSION | REPLY_FIELD_UPTIME;
+    snprintf (reply->node_name, sizeof (reply->node_name), "%s", self->config->name);
+    snprintf (reply->version, sizeof (reply->version), "%s", STRATA_VERSION);
+    reply->uptime_seconds = node_stats_uptime (self->stats);
+    reply_cache_send (self->replies, reply, NULL);
+}
+
+//  retrieve-key-start / retrieve-key-next (the request has a reply address)
+static void
+s_retrieve (reader_t *self)
+{
+    request_t *request = self->request;
+    index_found_t *found = &self->found;
+    index_query_t query = {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .conjoined_part = request->conjoined_part,
+        .segment_num = request->segment_num,
+        .handoff_node_name = (request->present & FIELD_HANDOFF_NODE_NAME)? request->handoff_node_name: NULL,
+        .has_unified_id = (request->present & FIELD_UNIFIED_ID) != 0,
+        .unified_id = request->unified_id,
+        .first = request->type == MSG_RETRIEVE_KEY_START,
+        .sequence_num = request->sequence_num,
+    };
+    int rc = index_reader_lookup (self->index, &query, found);
+    if (rc < 0) {
+        s_answer (self, RESULT_IO_ERROR, "index: lookup failed");
+        return;
+    }
+    if (rc > 0) {
+        s_answer (self, RESULT_NOT_FOUND, found->why);
+        return;
+    }
+    char problem [200];
+    zframe_t *frame = NULL;
+    result_t result = s_read_sequence (self, found, &frame, problem, sizeof (problem));
+    if (result == RESULT_MD5_MISMATCH) {
+        s_damaged (self, found, problem);
+        char message [256];
+        snprintf (message, sizeof (message), "stored data failed verification: %s", problem);
+        s_answer (self, RESULT_MD5_MISMATCH, message);
+        return;
+    }
+    if (result != RESULT_SUCCESS) {
+        zsys_error ("reader: %s", problem);
+        s_answer (self, result, problem);
+        return;
+    }
+    reply_t *reply = self->reply;
+    reply_prepare (reply, request, RESULT_SUCCESS, NULL);
+    if (reply_set_meta (reply, found->meta, found->meta_size)) {
+        zframe_destroy (&frame);
+        s_answer (self, RESULT_OVERLOADED, "meta: out of memory");
+        return;
+    }
+    reply->fields |= REPLY_FIELDS_RETRIEVE;
+    reply->unified_id = found->unified_id;
+    reply->timestamp = found->timestamp_us;
+    reply->conjoined_part = request->conjoined_part;
+    reply->segment_num = request->segment_num;
+    reply->file_size = found->file_size;
+    if (found->has_file_adler32) {
+        reply->fields |= REPLY_HAS_FILE_ADLER32;
+        reply->file_adler32 = found->file_adler32;
+    }
+    memcpy (reply->file_hash, found->file_hash, DIGEST_MD5_SIZE);
+    reply->sequence_count = found->sequence_count;
+    reply->sequence_num = found->sequence_num;
+    reply->segment_size = found->segment_size;
+    reply->zfec_padding_size = found->zfec_padding_size;
+    memcpy (reply->segment_md5, found->md5, DIGEST_MD5_SIZE);
+    if (found->has_adler32) {
+        reply->fields |= REPLY_HAS_SEGMENT_ADLER32;
+        reply->segment_adler32 = found->adler32;
+    }
+    reply->completed = found->sequence_num == found->last_sequence_num;
+
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    zmsg_t *data = NULL;
+    if (frame) {
+        data = zmsg_new ();
+        zmsg_append (data, &frame);
+    }
+    if (reply_cache_send (self->replies, reply, &data) == 0)
+        atomic_fetch_add (&self->stats->retrieved_bytes, found->segment_size);
+}
+
+//  --------------------------------------------------------------------------
+//  Receiving
+
+//  Receive and answer one request (the socket is readable)
+static void
+s_receive (reader_t *self)
+{
+    zframe_t *header = zframe_recv (self->pull);
+    if (!header)
+        return;
+    size_t frames = 1;
+    uint64_t bytes = zframe_size (header);
+    bool more = zframe_more (header);
+    while (more) {
+        //  Retrieval requests have no payload: nothing past the header is kept
+        zframe_t *frame = zframe_recv (self->pull);
+        if (!frame)
+            break;
+        more = zframe_more (frame);
+        frames++;
+        bytes += zframe_size (frame);
+        zframe_destroy (&frame);
+    }
+    request_t *request = self->request;
+    request_error_t error;
+    int rc = request_decode (request, zframe_data (header), zframe_size (header), &error);
+    zframe_destroy (&header);
+    node_stats_request (self->stats, request->type);
+
+    bool has_address = (request->present & FIELD_CLIENT_ADDRESS) != 0;
+    if (has_address && !reply_cache_allowed (self->replies, request->client_address)) {
+        s_dropped (self, "reply address not allowed", request->client_address);
+        return;
+    }
+    if (rc != 0) {
+        if (has_address)
+            s_answer (self, error.result, error.message);
+        else
+            s_dropped (self, error.message, NULL);
+        return;
+    }
+    char message [160];
+    if (frames > (size_t) self->config->max_frames) {
+        snprintf (message, sizeof (message), "message: more than %d frames", self->config->max_frames);
+        s_answer (self, RESULT_INVALID_REQUEST, message);
+        return;
+    }
+    if (bytes > self->config->max_message_bytes) {
+        snprintf (message, sizeof (message), "message: more than %" PRIu64 " bytes",
+                  self->config->max_message_bytes);
+        s_answer (self, RESULT_INVALID_REQUEST, message);
+        return;
+    }
+    if (request->type == MSG_PING)
+        s_ping (self);
+    else
+    if (request->type == MSG_RETRIEVE_KEY_START || request->type == MSG_RETRIEVE_KEY_NEXT) {
+        if (has_address)
+            s_retrieve (self);
+        else
+            s_dropped (self, "retrieval without client-address", NULL);
+    }
+    else {
+        snprintf (message, sizeof (message), "message-type: %s is served on the writer endpoint",
+                  message_type_name (request->type));
+        s_answer (self, RESULT_INVALID_REQUEST, message);
+    }
+    if (self->config->log_verbose)
+        zsys_info ("reader: %s %s", message_type_name (request->type), request->message_id);
+}
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+static void
+s_reader_destroy (reader_t **self_p)
+{
+    reader_t *self = *self_p;
+    if (!self)
+        return;
+    s_open_file_t *file;
+    while (self->recency && (file = (s_open_file_t *) zlistx_first (self->recency)))
+        s_file_close (self, file);
+    zlistx_destroy (&self->recency);
+    zhashx_destroy (&self->files);
+    s_damage_flush (self);
+    s_damage_t *damage;
+    while (self->backlog && (damage = (s_damage_t *) zlistx_detach (self->backlog, NULL))) {
+        zsys_error ("reader: damage of value file %016" PRIx64 " offset %" PRIu64
+                    " not recorded in the index (shutting down)", damage->file_id, damage->record_offset);
+        free (damage);
+    }
+    zlistx_destroy (&self->backlog);
+    zsock_destroy (&self->pull);
+    reply_cache_destroy (&self->replies);
+    index_reader_destroy (&self->index);
+    request_destroy (&self->request);
+    reply_destroy (&self->reply);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Set up; on failure error holds one line (and self is still returned,
+//  to be destroyed)
+static reader_t *
+s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size)
+{
+    const node_config_t *config = args->config;
+    reader_t *self = (reader_t *) zmalloc (sizeof (reader_t));
+    self->pipe = pipe;
+    self->config = config;
+    self->stats = args->stats;
+    self->files = zhashx_new ();
+    self->recency = zlistx_new ();
+    self->backlog = zlistx_new ();
+    self->request = request_new ();
+    self->reply = reply_new ();
+    self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
+                                     config->reply_idle_seconds, config->reply_send_timeout_ms,
+                                     config->reply_hwm);
+    self->last_housekeeping_us = timestamp_now ();
+    if (!self->request || !self->reply) {
+        snprintf (error, error_size, "reader: out of memory");
+        return self;
+    }
+    char path [1100];
+    snprintf (path, sizeof (path), "%s/index.db", config->data_dir);
+    self->index = index_reader_open (path, S_BUSY_TIMEOUT_MS, error, error_size);
+    if (!self->index)
+        return self;
+
+    self->pull = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (self->pull, config->receive_hwm);
+    zsock_set_maxmsgsize (self->pull, (int64_t) config->max_message_bytes);
+    zsock_set_linger (self->pull, 0);
+    if (zsock_bind (self->pull, "%s", config->reader) < 0) {
+        snprintf (error, error_size, "cannot bind the reader endpoint %s: %s",
+                  config->reader, zmq_strerror (zmq_errno ()));
+        return self;
+    }
+    *error = 0;
+    return self;
+}
 
 void
-reader_actor (zsock_t *pipe, void *args_)
+reader_actor (zsock_t *pipe, void *args)
 {
-    reader_args_t *args = (reader_args_t *) args_;
+    char error [512] = "";
+    reader_t *self = s_reader_new (pipe, (reader_args_t *) args, error, sizeof (error));
     zsock_signal (pipe, 0);
-    zsock_t *pull = zsock_new (ZMQ_PULL);
-    if (zsock_bind (pull, "%s", args->config->reader) < 0) {
-        zstr_sendx (pipe, "ERROR", "cannot bind the reader endpoint", NULL);
-        zsock_destroy (&pull);
+    if (*error) {
+        zstr_sendx (pipe, "ERROR", error, NULL);
+        s_reader_destroy (&self);
+        //  Wait for $TERM so zactor_destroy returns
         char *command = zstr_recv (pipe);
         zstr_free (&command);
         return;
     }
     zstr_send (pipe, "READY");
-    reply_cache_t *replies = reply_cache_new (args->allow, args->stats, 64, 30, 0, 1000);
-    request_t *request = request_new ();
-    reply_t *reply = reply_new ();
-    zpoller_t *poller = zpoller_new (pipe, pull, NULL);
-    while (true) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == pipe || !which)
+
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 },
+    };
+    bool terminated = false;
+    while (!terminated) {
+        int rc = zmq_poll (items, 2, S_HOUSEKEEPING_US / 1000);
+        if (rc < 0 && errno != EINTR)
             break;
-        zmsg_t *msg = zmsg_recv (pull);
-        if (!msg)
-            continue;
-        zframe_t *header = zmsg_first (msg);
-        request_error_t error;
-        int rc = request_decode (request, zframe_data (header), zframe_size (header), &error);
-        if ((request->present & FIELD_CLIENT_ADDRESS) && reply_cache_allowed (replies, request->client_address)) {
-            if (rc)
-                reply_prepare (reply, request, error.result, error.message);
-            else
-            if (request->type == MSG_PING) {
-                reply_prepare (reply, request, RESULT_SUCCESS, NULL);
-                reply->fields |= REPLY_FIELD_NODE_NAME | REPLY_FIELD_VERSION | REPLY_FIELD_UPTIME;
-                snprintf (reply->node_name, sizeof (reply->node_name), "%s", args->config->name);
-                snprintf (reply->version, sizeof (reply->version), "%s", STRATA_VERSION);
-                reply->uptime_seconds = node_stats_uptime (args->stats);
-            }
-            else
-                reply_prepare (reply, request, RESULT_NOT_FOUND, "retrieval not available yet");
-            node_stats_result (args->stats, reply->result);
-            reply_cache_send (replies, reply, NULL);
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                terminated = true;
+            zstr_free (&command);
         }
-        zmsg_destroy (&msg);
+        if (!terminated && (items [1].revents & ZMQ_POLLIN)) {
+            for (int count = 0; count < S_BURST; count++) {
+                s_receive (self);
+                if (!(zsock_events (self->pull) & ZMQ_POLLIN))
+                    break;
+            }
+        }
+        int64_t now = timestamp_now ();
+        if (now - self->last_housekeeping_us >= S_HOUSEKEEPING_US) {
+            reply_cache_expire (self->replies);
+            s_damage_flush (self);
+            self->last_housekeeping_us = now;
+        }
     }
-    zpoller_destroy (&poller);
-    reply_destroy (&reply);
-    request_destroy (&request);
-    reply_cache_destroy (&replies);
-    zsock_destroy (&pull);
+    s_reader_destroy (&self);
 }

@@ -137,7 +137,7 @@ s_walk (const uint8_t *data, size_t size, size_t *end_p, const char **why_p)
                 elements *= 2;
             declared += elements;
             if (declared > size) {
-                *why_p = "truncated (containers declare more elements than there are bytes)";
+                *why_p = "truncated: its containers declare more elements than there are bytes";
                 return -1;
             }
             if (elements > 0) {

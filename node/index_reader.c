@@ -1,0 +1,387 @@
+/*  =========================================================================
+    index_reader - the reader's own connection to the node's SQLite index
+
+    A lookup is one read transaction (BEGIN ... COMMIT, deferred: in WAL
+    mode it takes a snapshot and no lock the writer needs): resolve the
+    handoff node name, find the segment row (the visible version, or the
+    one asked for), then the sequence row and the segment's sequence span.
+    Statements are prepared once and reset after each use.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <sqlite3.h>
+#include "index_reader.h"
+#include "store_index.h"
+
+//  The prepared statements, by purpose
+typedef enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_NODE_SELECT,
+    S_SEGMENT_VISIBLE, S_SEGMENT_VERSION,
+    S_SEQUENCE_FIRST, S_SEQUENCE_AT, S_SEQUENCE_SPAN,
+    S_FILE_VOLUME,
+    S_DAMAGE_KNOWN, S_DAMAGE_INSERT,
+    S_COUNT
+} s_statement_t;
+
+//  Not deleted by a tombstone of the same collection/key and copy
+#define S_NOT_DELETED \
+    " AND NOT EXISTS (SELECT 1 FROM segment AS t" \
+    "  WHERE t.collection_id = ?1 AND t.key = ?2 AND t.status = 'T'" \
+    "  AND t.handoff_node_id IS ?5" \
+    "  AND (t.delete_unified_id = s.unified_id" \
+    "       OR (t.delete_unified_id IS NULL AND t.unified_id > s.unified_id)))"
+
+#define S_SEGMENT_COLUMNS \
+    "SELECT s.id, s.unified_id, s.timestamp_us, s.file_size, s.file_adler32, s.file_hash, s.meta" \
+    " FROM segment AS s" \
+    " WHERE s.collection_id = ?1 AND s.key = ?2 AND s.conjoined_part = ?3" \
+    " AND s.segment_num = ?4 AND s.status = 'F' AND s.handoff_node_id IS ?5"
+
+#define S_SEQUENCE_COLUMNS \
+    "SELECT q.sequence_num, q.value_file_id, q.record_offset, q.record_size, q.segment_size," \
+    " q.zfec_padding_size, q.md5, q.adler32, f.volume" \
+    " FROM sequence AS q LEFT JOIN value_file AS f ON f.id = q.value_file_id" \
+    " WHERE q.segment_id = ?1"
+
+static const char *s_sql [S_COUNT] = {
+    [S_BEGIN] = "BEGIN",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_NODE_SELECT] = "SELECT id FROM node_name WHERE name = ?1",
+    [S_SEGMENT_VISIBLE] =
+        S_SEGMENT_COLUMNS S_NOT_DELETED " ORDER BY s.unified_id DESC, s.id DESC LIMIT 1",
+    [S_SEGMENT_VERSION] =
+        S_SEGMENT_COLUMNS " AND s.unified_id = ?6" S_NOT_DELETED " ORDER BY s.id DESC LIMIT 1",
+    [S_SEQUENCE_FIRST] = S_SEQUENCE_COLUMNS " ORDER BY q.sequence_num LIMIT 1",
+    [S_SEQUENCE_AT] = S_SEQUENCE_COLUMNS " AND q.sequence_num = ?2",
+    [S_SEQUENCE_SPAN] =
+        "SELECT COUNT (*), IFNULL (MAX (sequence_num), 0) FROM sequence WHERE segment_id = ?1",
+    [S_FILE_VOLUME] = "SELECT volume FROM value_file WHERE id = ?1",
+    [S_DAMAGE_KNOWN] = "SELECT 1 FROM damaged WHERE value_file_id = ?1 AND record_offset = ?2",
+    [S_DAMAGE_INSERT] =
+        "INSERT OR IGNORE INTO damaged (value_file_id, record_offset, segment_id, sequence_num,"
+        " detected_us, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+struct _index_reader_t {
+    sqlite3 *db;                            //  the reader's connection
+    sqlite3_stmt *statements [S_COUNT];     //  prepared once
+    uint8_t *meta;                          //  meta of the last lookup (found->meta)
+    size_t meta_room;                       //  bytes allocated in meta
+};
+
+//  Log an SQLite failure of a statement once; returns -1
+static int
+s_fail (index_reader_t *self, s_statement_t which)
+{
+    zsys_error ("index reader: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
+    return -1;
+}
+
+static void
+s_done (index_reader_t *self, s_statement_t which)
+{
+    sqlite3_reset (self->statements [which]);
+    sqlite3_clear_bindings (self->statements [which]);
+}
+
+//  Run a statement that returns no rows (after binding); reset it.
+static int
+s_run (index_reader_t *self, s_statement_t which)
+{
+    int rc = sqlite3_step (self->statements [which]);
+    s_done (self, which);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return s_fail (self, which);
+    return 0;
+}
+
+index_reader_t *
+index_reader_open (const char *path, int busy_timeout_ms, char *error, size_t error_size)
+{
+    assert (path);
+    assert (error);
+    index_reader_t *self = (index_reader_t *) zmalloc (sizeof (index_reader_t));
+    //  No SQLITE_OPEN_CREATE: the writer creates the index and its schema
+    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf (error, error_size, "%s: cannot open the index for reading: %s", path,
+                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
+        goto failed;
+    }
+    //  WAL mode is a property of the database file, set by the writer
+    sqlite3_busy_timeout (self->db, busy_timeout_ms);
+    for (int which = 0; which < S_COUNT; which++)
+        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->statements [which], NULL) != SQLITE_OK) {
+            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
+                      sqlite3_errmsg (self->db));
+            goto failed;
+        }
+    return self;
+
+failed:
+    index_reader_destroy (&self);
+    return NULL;
+}
+
+void
+index_reader_destroy (index_reader_t **self_p)
+{
+    assert (self_p);
+    index_reader_t *self = *self_p;
+    if (!self)
+        return;
+    for (int which = 0; which < S_COUNT; which++)
+        sqlite3_finalize (self->statements [which]);
+    sqlite3_close (self->db);
+    free (self->meta);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Copy a blob column of 16 bytes into digest; false if NULL or not 16 bytes
+static bool
+s_digest_column (sqlite3_stmt *statement, int column, uint8_t *digest)
+{
+    if (sqlite3_column_type (statement, column) != SQLITE_BLOB
+    ||  sqlite3_column_bytes (statement, column) != DIGEST_MD5_SIZE) {
+        memset (digest, 0, DIGEST_MD5_SIZE);
+        return false;
+    }
+    memcpy (digest, sqlite3_column_blob (statement, column), DIGEST_MD5_SIZE);
+    return true;
+}
+
+//  Find the segment row; 0 found, 1 none, -1 error (inside the transaction)
+static int
+s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handoff_node_id,
+                index_found_t *found)
+{
+    s_statement_t which = query->has_unified_id? S_SEGMENT_VERSION: S_SEGMENT_VISIBLE;
+    sqlite3_stmt *statement = self->statements [which];
+    sqlite3_bind_int64 (statement, 1, query->collection_id);
+    sqlite3_bind_text (statement, 2, query->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, query->conjoined_part);
+    sqlite3_bind_int (statement, 4, query->segment_num);
+    if (handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 5, handoff_node_id);
+    else
+        sqlite3_bind_null (statement, 5);
+    if (query->has_unified_id)
+        sqlite3_bind_int64 (statement, 6, store_index_uid_to_db (query->unified_id));
+
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_DONE) {
+        s_done (self, which);
+        if (query->has_unified_id)
+            snprintf (found->why, sizeof (found->why),
+                      "unified-id: version %" PRIu64 " is not stored here finished and not deleted",
+                      query->unified_id);
+        else
+            snprintf (found->why, sizeof (found->why),
+                      "key: no visible version for this collection-id, key, conjoined-part and segment-num");
+        return 1;
+    }
+    if (rc != SQLITE_ROW) {
+        s_fail (self, which);
+        s_done (self, which);
+        return -1;
+    }
+    found->segment_id = sqlite3_column_int64 (statement, 0);
+    found->unified_id = store_index_uid_from_db (sqlite3_column_int64 (statement, 1));
+    found->timestamp_us = sqlite3_column_int64 (statement, 2);
+    found->file_size = (uint64_t) sqlite3_column_int64 (statement, 3);
+    found->has_file_adler32 = sqlite3_column_type (statement, 4) != SQLITE_NULL;
+    found->file_adler32 = (uint32_t) sqlite3_column_int64 (statement, 4);
+    found->has_file_hash = s_digest_column (statement, 5, found->file_hash);
+    found->meta = NULL;
+    found->meta_size = 0;
+    if (sqlite3_column_type (statement, 6) == SQLITE_BLOB) {
+        size_t size = (size_t) sqlite3_column_bytes (statement, 6);
+        if (size > self->meta_room) {
+            uint8_t *meta = (uint8_t *) realloc (self->meta, size);
+            if (!meta) {
+                s_done (self, which);
+                zsys_error ("index reader: out of memory for %zu bytes of meta", size);
+                return -1;
+            }
+            self->meta = meta;
+            self->meta_room = size;
+        }
+        if (size) {
+            memcpy (self->meta, sqlite3_column_blob (statement, 6), size);
+            found->meta = self->meta;
+            found->meta_size = size;
+        }
+    }
+    s_done (self, which);
+    return 0;
+}
+
+//  Find the sequence row and the segment's span; 0, 1 none, -1 error
+static int
+s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t *found)
+{
+    s_statement_t which = query->first? S_SEQUENCE_FIRST: S_SEQUENCE_AT;
+    sqlite3_stmt *statement = self->statements [which];
+    sqlite3_bind_int64 (statement, 1, found->segment_id);
+    if (!query->first)
+        sqlite3_bind_int64 (statement, 2, query->sequence_num);
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_DONE) {
+        s_done (self, which);
+        if (query->first)
+            snprintf (found->why, sizeof (found->why),
+                      "unified-id: version %" PRIu64 " has no stored sequence", found->unified_id);
+        else
+            snprintf (found->why, sizeof (found->why),
+                      "sequence-num: version %" PRIu64 " has no sequence %" PRIu32,
+                      found->unified_id, query->sequence_num);
+        return 1;
+    }
+    if (rc != SQLITE_ROW) {
+        s_fail (self, which);
+        s_done (self, which);
+        return -1;
+    }
+    found->sequence_num = (uint32_t) sqlite3_column_int64 (statement, 0);
+    found->value_file_id = (uint64_t) sqlite3_column_int64 (statement, 1);
+    found->record_offset = (uint64_t) sqlite3_column_int64 (statement, 2);
+    found->record_size = (uint64_t) sqlite3_column_int64 (statement, 3);
+    found->segment_size = (uint64_t) sqlite3_column_int64 (statement, 4);
+    found->zfec_padding_size = (uint32_t) sqlite3_column_int64 (statement, 5);
+    s_digest_column (statement, 6, found->md5);
+    found->has_adler32 = sqlite3_column_type (statement, 7) != SQLITE_NULL;
+    found->adler32 = (uint32_t) sqlite3_column_int64 (statement, 7);
+    const unsigned char *volume = sqlite3_column_text (statement, 8);
+    snprintf (found->volume, sizeof (found->volume), "%s", volume? (const char *) volume: "");
+    s_done (self, which);
+
+    statement = self->statements [S_SEQUENCE_SPAN];
+    sqlite3_bind_int64 (statement, 1, found->segment_id);
+    rc = sqlite3_step (statement);
+    if (rc != SQLITE_ROW) {
+        s_fail (self, S_SEQUENCE_SPAN);
+        s_done (self, S_SEQUENCE_SPAN);
+        return -1;
+    }
+    found->sequence_count = (uint32_t) sqlite3_column_int64 (statement, 0);
+    found->last_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 1);
+    s_done (self, S_SEQUENCE_SPAN);
+    return 0;
+}
+
+//  The id of a node name: > 0, 0 if unknown, -1 on error
+static int64_t
+s_node_id (index_reader_t *self, const char *name)
+{
+    sqlite3_stmt *statement = self->statements [S_NODE_SELECT];
+    sqlite3_bind_text (statement, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (statement);
+    int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
+    s_done (self, S_NODE_SELECT);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return s_fail (self, S_NODE_SELECT);
+    return id;
+}
+
+int
+index_reader_lookup (index_reader_t *self, const index_query_t *query, index_found_t *found)
+{
+    assert (self);
+    assert (query);
+    assert (query->key);
+    assert (found);
+    memset (found, 0, sizeof (*found));
+    if (s_run (self, S_BEGIN))
+        return -1;
+
+    int rc = 0;
+    int64_t handoff_node_id = 0;
+    if (query->handoff_node_name && *query->handoff_node_name) {
+        handoff_node_id = s_node_id (self, query->handoff_node_name);
+        if (handoff_node_id < 0)
+            rc = -1;
+        else
+        if (handoff_node_id == 0) {
+            snprintf (found->why, sizeof (found->why),
+                      "handoff-node-name: this node holds nothing for '%.100s'", query->handoff_node_name);
+            rc = 1;
+        }
+    }
+    if (rc == 0)
+        rc = s_find_segment (self, query, handoff_node_id, found);
+    if (rc == 0)
+        rc = s_find_sequence (self, query, found);
+
+    if (s_run (self, S_COMMIT)) {
+        s_run (self, S_ROLLBACK);
+        return -1;
+    }
+    return rc;
+}
+
+int
+index_reader_file_volume (index_reader_t *self, uint64_t file_id, char *volume, size_t volume_size)
+{
+    assert (self);
+    assert (volume);
+    sqlite3_stmt *statement = self->statements [S_FILE_VOLUME];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text (statement, 0);
+        snprintf (volume, volume_size, "%s", text? (const char *) text: "");
+    }
+    s_done (self, S_FILE_VOLUME);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return 1;
+    return s_fail (self, S_FILE_VOLUME);
+}
+
+int
+index_reader_damage_known (index_reader_t *self, uint64_t file_id, uint64_t record_offset)
+{
+    assert (self);
+    sqlite3_stmt *statement = self->statements [S_DAMAGE_KNOWN];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
+    int rc = sqlite3_step (statement);
+    s_done (self, S_DAMAGE_KNOWN);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return s_fail (self, S_DAMAGE_KNOWN);
+}
+
+int
+index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t record_offset,
+                            int64_t segment_id, int64_t sequence_num, int64_t detected_us,
+                            const char *reason)
+{
+    assert (self);
+    assert (reason);
+    sqlite3_stmt *statement = self->statements [S_DAMAGE_INSERT];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
+    if (segment_id >= 0)
+        sqlite3_bind_int64 (statement, 3, segment_id);
+    if (sequence_num >= 0)
+        sqlite3_bind_int64 (statement, 4, sequence_num);
+    sqlite3_bind_int64 (statement, 5, detected_us);
+    sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (statement);
+    s_done (self, S_DAMAGE_INSERT);
+    if (rc == SQLITE_DONE)
+        return 0;
+    //  Busy is expected under a heavy write load: the caller retries, so
+    //  only other failures are worth a log line
+    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        s_fail (self, S_DAMAGE_INSERT);
+    return -1;
+}

@@ -1,0 +1,119 @@
+/*  =========================================================================
+    index_reader - the reader's own connection to the node's SQLite index
+
+    The reader thread looks segments and sequences up through this module;
+    all of its SQL lives here. It opens <data-dir>/index.db (created by the
+    writer, which starts first) on a connection of its own: in WAL mode a
+    reader sees the last committed state and never waits for the writer's
+    open transaction or its syncs.
+
+    Visibility (protocol.md §3 rule 7, §6; docs/reading.md): for a
+    (collection-id, key, conjoined-part, segment-num) and a copy (the node's
+    own, or the handoff copy held for one node), the visible version is the
+    highest unified-id among Finished segment rows of that copy that no
+    tombstone of the same collection/key and copy deletes. A tombstone
+    deletes version U when its delete_unified_id is U, or when it has none
+    and U is below the tombstone's own unified-id; it applies whatever its
+    segment-num and whenever it arrived. Several finished rows with one
+    unified-id (a resend): the newest row wins.
+
+    The module also records damaged records (the only thing the reader
+    writes): a short autocommit INSERT that waits at most the busy timeout
+    for the writer's transaction to end.
+
+    Every statement is prepared once. unified-ids are passed as uint64 and
+    converted with store_index_uid_to_db / store_index_uid_from_db.
+    =========================================================================
+*/
+#ifndef STRATA_INDEX_READER_H_INCLUDED
+#define STRATA_INDEX_READER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "digest.h"
+
+typedef struct _index_reader_t index_reader_t;
+
+//  What a retrieval asks for
+typedef struct {
+    uint32_t collection_id;
+    const char *key;                    //  null-terminated UTF-8
+    uint32_t conjoined_part;
+    uint8_t segment_num;
+    const char *handoff_node_name;      //  NULL or "": the node's own copy
+    bool has_unified_id;                //  false: the visible version
+    uint64_t unified_id;
+    bool first;                         //  true: the lowest sequence (start)
+    uint32_t sequence_num;              //  else: this stored sequence-num (next)
+} index_query_t;
+
+//  One sequence of one segment, as a lookup found it
+typedef struct {
+    //  The segment
+    int64_t segment_id;                 //  segment row id
+    uint64_t unified_id;                //  the version found
+    int64_t timestamp_us;
+    uint64_t file_size;                 //  whole-object values from the final message
+    bool has_file_adler32;
+    uint32_t file_adler32;
+    bool has_file_hash;
+    uint8_t file_hash [DIGEST_MD5_SIZE];
+    const uint8_t *meta;                //  raw MessagePack map or NULL; owned by the
+    size_t meta_size;                   //  index_reader, valid until its next lookup
+    uint32_t sequence_count;            //  sequences stored for the segment
+    uint32_t last_sequence_num;         //  highest of them
+    //  This sequence
+    uint32_t sequence_num;
+    uint64_t value_file_id;
+    uint64_t record_offset;             //  of the record header
+    uint64_t record_size;               //  header + descriptor + payload
+    uint64_t segment_size;              //  payload bytes
+    uint32_t zfec_padding_size;
+    uint8_t md5 [DIGEST_MD5_SIZE];      //  payload MD5
+    bool has_adler32;
+    uint32_t adler32;
+    char volume [1024];                 //  the value file's volume, "" if not recorded
+    //  Why nothing was found (lookup returned 1)
+    char why [160];
+} index_found_t;
+
+//  Open the index at path (it must exist) for reading and for recording
+//  damage; busy_timeout_ms bounds how long a damage INSERT waits for the
+//  writer. Returns NULL and writes one line into error on failure.
+index_reader_t *
+    index_reader_open (const char *path, int busy_timeout_ms, char *error, size_t error_size);
+
+//  Finalize statements, close, free; set the caller's pointer to NULL.
+//  Accepts NULL.
+void
+    index_reader_destroy (index_reader_t **self_p);
+
+//  Find the segment and the sequence query asks for, in one read
+//  transaction (one consistent snapshot). Returns 0 and fills *found when
+//  found; 1 when there is nothing visible to return (found->why says what
+//  was missing, naming the field: unknown handoff node, no visible or no
+//  such version, no such sequence); -1 on an SQLite error (logged).
+int
+    index_reader_lookup (index_reader_t *self, const index_query_t *query, index_found_t *found);
+
+//  Volume of value file file_id into volume (volume_size bytes). Returns 0,
+//  1 if the file is not recorded, -1 on error.
+int
+    index_reader_file_volume (index_reader_t *self, uint64_t file_id, char *volume, size_t volume_size);
+
+//  Is the record at (file_id, record_offset) recorded as damaged? Returns
+//  1 yes, 0 no, -1 on error.
+int
+    index_reader_damage_known (index_reader_t *self, uint64_t file_id, uint64_t record_offset);
+
+//  Record a damaged record (INSERT OR IGNORE into damaged, autocommit).
+//  segment_id < 0 or sequence_num < 0 store NULL. Returns 0 when recorded
+//  (or already there), -1 if the index was busy past the busy timeout or
+//  the INSERT failed (the caller may retry later).
+int
+    index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t record_offset,
+                                int64_t segment_id, int64_t sequence_num, int64_t detected_us,
+                                const char *reason);
+
+#endif
