@@ -62,10 +62,13 @@ struct _value_store_t {
     bool current_dirty;                 //  current is on the dirty list
     value_file_t **dirty;               //  files written since the last sync;
                                         //  all but current are owned here
+    uint64_t *dirty_ids;                //  file ids of the dirty files
     size_t dirty_count;                 //  entries in dirty
     size_t dirty_max;                   //  allocated entries in dirty
     uint64_t unsynced_bytes;            //  bytes appended since the last sync
     value_store_new_file_fn *new_file_fn;       //  new-file callback or NULL
+    value_store_synced_fn *synced_fn;   //  synced-file callback or NULL
+    void *synced_arg;                   //  its argument
     void *new_file_arg;                 //  its argument
     value_store_free_space_fn *free_space_fn;   //  free-space probe
     void *free_space_arg;               //  its argument
@@ -350,6 +353,7 @@ value_store_destroy (value_store_t **self_p)
             fprintf (stderr, "value_store: sync at close failed: %s\n", strerror (-rc));
         value_file_destroy (&self->current);
         free (self->dirty);
+        free (self->dirty_ids);
         if (self->volumes)
             for (size_t index = 0; index < self->volume_count; index++)
                 free (self->volumes [index]);
@@ -369,6 +373,18 @@ value_store_set_new_file_callback (value_store_t *self, value_store_new_file_fn 
     assert (self);
     self->new_file_fn = fn;
     self->new_file_arg = arg;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Set the callback for synced files
+
+void
+value_store_set_synced_callback (value_store_t *self, value_store_synced_fn *fn, void *arg)
+{
+    assert (self);
+    self->synced_fn = fn;
+    self->synced_arg = arg;
 }
 
 
@@ -411,6 +427,10 @@ s_reserve_dirty (value_store_t *self)
     if (!dirty)
         return -ENOMEM;
     self->dirty = dirty;
+    uint64_t *dirty_ids = (uint64_t *) realloc (self->dirty_ids, max * sizeof (uint64_t));
+    if (!dirty_ids)
+        return -ENOMEM;
+    self->dirty_ids = dirty_ids;
     self->dirty_max = max;
     return 0;
 }
@@ -542,6 +562,7 @@ value_store_append (value_store_t *self, const value_record_t *record,
         return rc;
     }
     if (!self->current_dirty) {
+        self->dirty_ids [self->dirty_count] = self->current_id;
         self->dirty [self->dirty_count++] = self->current;
         self->current_dirty = true;
     }
@@ -570,6 +591,9 @@ value_store_sync (value_store_t *self)
             if (first == 0)
                 first = rc;
         }
+        else
+        if (self->synced_fn)
+            self->synced_fn (self->synced_arg, self->dirty_ids [index], value_file_size (file));
         if (file == self->current) {
             self->current_dirty = false;
             if (rc != 0)

@@ -49,6 +49,15 @@ void
 void
     value_store_set_new_file_callback (value_store_t *self, value_store_new_file_fn *fn, void *arg);
 
+//  Called by value_store_sync for each file it synced successfully, with
+//  the file's size (every byte below it is durable), so the owner can
+//  record how far each file is known good.
+typedef void (value_store_synced_fn) (void *arg, uint64_t file_id, uint64_t synced_size);
+
+//  Set the callback for synced files (may be NULL).
+void
+    value_store_set_synced_callback (value_store_t *self, value_store_synced_fn *fn, void *arg);
+
 //  Append one record (see value_file_append) to the current file, rolling
 //  over or choosing a volume as needed. Sets *file_id_p and *offset_p.
 //  Returns 0, -ENOSPC (no volume has room; nothing written), or another

@@ -65,6 +65,7 @@ struct _writer_t {
     int iov_size;                   //  entries allocated in iov
     reply_t *reply;                 //  reply being built, reused
     int64_t last_expire_us;         //  last reply cache expiry
+    bool synced_update_failed;      //  recording a synced size failed in this commit
 };
 
 static void s_active_destroy (s_active_t **active_p);
@@ -191,6 +192,15 @@ s_new_file (void *arg, uint64_t file_id, const char *volume, const char *path)
     zhashx_update (self->file_volumes, id_text, strdup (volume));
     atomic_fetch_add (&self->stats->value_files, 1);
     zsys_info ("writer: new value file %s", path);
+}
+
+//  A value file is durable up to synced_size: record it in the batch
+static void
+s_file_synced (void *arg, uint64_t file_id, uint64_t synced_size)
+{
+    writer_t *self = (writer_t *) arg;
+    if (store_index_set_file_synced (self->index, file_id, synced_size))
+        self->synced_update_failed = true;
 }
 
 //  Make sure the value file a record went to has its index row
@@ -777,7 +787,10 @@ s_commit (writer_t *self)
     if (self->config->test_sync_delay_ms > 0)
         zclock_sleep (self->config->test_sync_delay_ms);
 
+    self->synced_update_failed = false;
     int rc = value_store_sync (self->values);
+    if (rc == 0 && self->synced_update_failed)
+        rc = -EIO;
     if (rc) {
         char why [128];
         snprintf (why, sizeof (why), "value file sync failed: %s", strerror (-rc));
@@ -898,6 +911,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
         return self;
     }
     value_store_set_new_file_callback (self->values, s_new_file, self);
+    value_store_set_synced_callback (self->values, s_file_synced, self);
     s_reload (self);
 
     self->queue = zsock_new (ZMQ_PAIR);
