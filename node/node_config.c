@@ -76,11 +76,24 @@ s_uint64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
             if (s_uint64 (text, (min), (max), &value)) { \
                 snprintf (error, error_size, "%s: %s must be a number in %llu..%llu, not '%s'", \
                           file, path, (unsigned long long) (min), (unsigned long long) (max), text); \
-                return -1; \
+                goto done; \
             } \
             config->field = (__typeof__ (config->field)) value; \
         } \
     } while (0)
+
+//  Load a ZPL file. czmq's zconfig_load () leaks its zfile_t when the text
+//  does not parse, so read the file ourselves and parse the chunk.
+static zconfig_t *
+s_zpl_load (const char *path)
+{
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    if (!chunk)
+        return NULL;
+    zconfig_t *root = zconfig_chunk_load (chunk);
+    zchunk_destroy (&chunk);
+    return root;
+}
 
 static int
 s_bool (const char *text)
@@ -96,7 +109,7 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         snprintf (error, error_size, "%s: no such configuration file", file);
         return -1;
     }
-    zconfig_t *root = zconfig_load (file);
+    zconfig_t *root = s_zpl_load (file);
     if (!root) {
         snprintf (error, error_size, "%s: cannot parse the configuration file (ZPL)", file);
         return -1;
@@ -186,10 +199,12 @@ node_config_load (node_config_t *config, int argc, char **argv,
         { "version",  no_argument,       0, 'V' },
         { 0, 0, 0, 0 }
     };
-    //  Two passes: first find --config, --help, --version; then flags
+    //  Two passes: first find --config, --help, --version; then flags.
+    //  optind = 0 makes glibc's getopt start afresh (optind = 1 would keep
+    //  a half-parsed "-xy" from an earlier call).
     const char *config_file = NULL;
     opterr = 0;
-    optind = 1;
+    optind = 0;
     int option;
     while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
         if (option == 'c')
@@ -223,11 +238,14 @@ node_config_load (node_config_t *config, int argc, char **argv,
         return NODE_CONFIG_ERROR;
 
     bool writer_given = false, reader_given = false;
-    optind = 1;
-    while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
+    optind = 0;
+    int long_index = 0;
+    while ((option = getopt_long (argc, argv, ":", options, &long_index)) != -1) {
         char *field = NULL;
         size_t size = 0;
-        const char *what = argv [optind - 1];
+        //  Name the option itself: with "--name VALUE", argv [optind - 1]
+        //  is the value
+        const char *what = options [long_index].name;
         switch (option) {
             case 'n': field = config->name; size = sizeof (config->name); break;
             case 'd': field = config->data_dir; size = sizeof (config->data_dir); break;
@@ -237,7 +255,7 @@ node_config_load (node_config_t *config, int argc, char **argv,
             default: break;
         }
         if (field && s_copy (field, size, optarg)) {
-            snprintf (error, error_size, "%s: value is empty or too long", what);
+            snprintf (error, error_size, "--%s: value is empty or too long", what);
             return NODE_CONFIG_ERROR;
         }
     }

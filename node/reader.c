@@ -35,6 +35,8 @@
 #define S_BUSY_TIMEOUT_MS       250     //  longest a damage INSERT waits for the writer
 #define S_BURST                 256     //  requests taken before looking at the pipe
 #define S_HOUSEKEEPING_US       1000000 //  reply-cache expiry and damage retries
+#define S_REPLY_HWM_MAX         32      //  replies queued per address (each may hold
+                                        //  a whole sequence): reply/hwm if lower
 
 //  An open value file
 typedef struct {
@@ -525,9 +527,9 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->backlog = zlistx_new ();
     self->request = request_new ();
     self->reply = reply_new ();
+    int hwm = config->reply_hwm < S_REPLY_HWM_MAX? config->reply_hwm: S_REPLY_HWM_MAX;
     self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
-                                     config->reply_idle_seconds, config->reply_send_timeout_ms,
-                                     config->reply_hwm);
+                                     config->reply_idle_seconds, config->reply_send_timeout_ms, hwm);
     self->last_housekeeping_us = timestamp_now ();
     if (!self->request || !self->reply) {
         snprintf (error, error_size, "reader: out of memory");

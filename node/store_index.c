@@ -201,6 +201,10 @@ store_index_commit (store_index_t *self)
     if (!self->in_transaction)
         return 0;
     int rc = s_run (self, S_COMMIT);
+    if (rc != 0)
+        //  The batch may be rolled back (now by SQLite, or next by the
+        //  caller); node ids it created must not stay cached
+        zhashx_purge (self->node_ids);
     if (rc == 0 || sqlite3_get_autocommit (self->db))
         self->in_transaction = false;
     return rc;

@@ -10,8 +10,12 @@
     - a length or a declared element that runs past the end (truncated);
     - containers whose declared elements add up to more than the buffer's
       bytes (each element takes at least one byte, so such a buffer is
-      truncated too; this is the check that bounds msgpack-c's allocation);
+      truncated too; this only makes the walk stop early);
     - nesting deeper than msgpack-c accepts, and the never-used byte 0xc1.
+
+    So msgpack-c only ever sees one complete object, in which every declared
+    element is actually present: what it allocates for containers is at
+    most sizeof (msgpack_object) per input byte.
 
     UTF-8 validation is OpenSSL's UTF8_getc (), base64 is digest.h's.
     =========================================================================
