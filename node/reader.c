@@ -495,7 +495,8 @@ s_reader_destroy (reader_t **self_p)
         s_file_close (self, file);
     zlistx_destroy (&self->recency);
     zhashx_destroy (&self->files);
-    s_damage_flush (self);
+    if (self->index)
+        s_damage_flush (self);
     s_damage_t *damage;
     while (self->backlog && (damage = (s_damage_t *) zlistx_detach (self->backlog, NULL))) {
         zsys_error ("reader: damage of value file %016" PRIx64 " offset %" PRIu64

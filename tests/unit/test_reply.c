@@ -199,7 +199,7 @@ Test (reply, round_trip_every_reply_type)
             cr_assert_str_eq (s_decoded->message_type, message_type_reply_name (type));
             message_type_t back = message_type_from_reply_name (s_decoded->message_type,
                                                                 strlen (s_decoded->message_type));
-            cr_assert_eq (back, type == MSG_ARCHIVE_KEY_ENTIRE? MSG_ARCHIVE_KEY_FINAL: type);
+            cr_assert_eq ((int) back, type == MSG_ARCHIVE_KEY_ENTIRE? (int) MSG_ARCHIVE_KEY_FINAL: type);
             msgpack_sbuffer_destroy (&buffer);
         }
 }
