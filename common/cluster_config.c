@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include <czmq.h>
+#include "config_file.h"
 #include "cluster_config.h"
 #include "endpoint.h"
 #include "protocol_limits.h"
@@ -40,25 +41,12 @@ s_parse_int (const char *text, int *value_p)
     return 0;
 }
 
-//  Load a ZPL file. czmq's zconfig_load () leaks its zfile_t when the text
-//  does not parse, so read the file ourselves and parse the chunk.
-static zconfig_t *
-s_zpl_load (const char *path)
-{
-    zchunk_t *chunk = zchunk_slurp (path, 0);
-    if (!chunk)
-        return NULL;
-    zconfig_t *root = zconfig_chunk_load (chunk);
-    zchunk_destroy (&chunk);
-    return root;
-}
-
 cluster_config_t *
 cluster_config_load (const char *path, char *error, size_t error_size)
 {
     assert (path);
     assert (error);
-    zconfig_t *root = s_zpl_load (path);
+    zconfig_t *root = config_file_load (path);
     if (!root) {
         snprintf (error, error_size, "%s: cannot read or parse the cluster file", path);
         return NULL;

@@ -6,6 +6,7 @@
     =========================================================================
 */
 #include <czmq.h>
+#include "config_file.h"
 #include <getopt.h>
 #include "node_config.h"
 
@@ -82,19 +83,6 @@ s_uint64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
         } \
     } while (0)
 
-//  Load a ZPL file. czmq's zconfig_load () leaks its zfile_t when the text
-//  does not parse, so read the file ourselves and parse the chunk.
-static zconfig_t *
-s_zpl_load (const char *path)
-{
-    zchunk_t *chunk = zchunk_slurp (path, 0);
-    if (!chunk)
-        return NULL;
-    zconfig_t *root = zconfig_chunk_load (chunk);
-    zchunk_destroy (&chunk);
-    return root;
-}
-
 static int
 s_bool (const char *text)
 {
@@ -109,7 +97,7 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         snprintf (error, error_size, "%s: no such configuration file", file);
         return -1;
     }
-    zconfig_t *root = s_zpl_load (file);
+    zconfig_t *root = config_file_load (file);
     if (!root) {
         snprintf (error, error_size, "%s: cannot parse the configuration file (ZPL)", file);
         return -1;

@@ -4,7 +4,7 @@
 
     A request is a flat struct with one member per protocol field and a
     bitmask saying which fields were present. Strings are copied into fixed
-    buffers sized by limits.h, so decoding allocates nothing but `meta`, which
+    buffers sized by protocol_limits.h, so decoding allocates nothing but `meta`, which
     is kept as its validated raw MessagePack map (stored and returned as is).
 
     request_decode () validates everything protocol.md says about the header
@@ -24,16 +24,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-//  msgpack.h needs CHAR_MIN from the system <limits.h>, but with common/ on
-//  the include path <limits.h> finds common/limits.h (the protocol limits)
-//  instead; define it from the compiler's own macros if it is missing.
-#ifndef CHAR_MIN
-#   ifdef __CHAR_UNSIGNED__
-#       define CHAR_MIN 0
-#   else
-#       define CHAR_MIN (-__SCHAR_MAX__ - 1)
-#   endif
-#endif
 #include <msgpack.h>
 #include "protocol_limits.h"
 #include "result.h"

@@ -27,16 +27,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-//  msgpack.h needs CHAR_MIN from the system <limits.h>, but with common/ on
-//  the include path <limits.h> finds common/limits.h (the protocol limits)
-//  instead; define it from the compiler's own macros if it is missing.
-#ifndef CHAR_MIN
-#   ifdef __CHAR_UNSIGNED__
-#       define CHAR_MIN 0
-#   else
-#       define CHAR_MIN (-__SCHAR_MAX__ - 1)
-#   endif
-#endif
 #include <msgpack.h>
 #include "digest.h"
 
