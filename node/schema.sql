@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS sequence (
     adler32         INTEGER,                -- segment-adler32 as sent, NULL when not given
     PRIMARY KEY (segment_id, sequence_num)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sequence_by_file
+    ON sequence (value_file_id, record_offset);
 
 -- Conjoined (multipart) archives.
 CREATE TABLE IF NOT EXISTS conjoined (

@@ -20,7 +20,7 @@ typedef enum {
     S_SEGMENT_INSERT, S_SEQUENCE_INSERT, S_SEGMENT_ADVANCE, S_SEGMENT_FINISH,
     S_SEGMENT_STATUS, S_CANCEL_PARTS,
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
-    S_ACTIVE_SELECT, S_COUNT_SEGMENTS,
+    S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT,
     S_COUNT
 } s_statement_t;
 
@@ -70,6 +70,13 @@ static const char *s_sql [S_COUNT] = {
         " source_node_id, IFNULL (handoff_node_id, 0), IFNULL (last_sequence_num, -1),"
         " sequence_count FROM segment WHERE status = 'A'",
     [S_COUNT_SEGMENTS] = "SELECT status, COUNT (*) FROM segment GROUP BY status",
+    [S_OPEN_FILES] = "SELECT id, volume, synced_size FROM value_file WHERE closed = 0 ORDER BY id",
+    [S_FILE_TAIL] =
+        "SELECT segment_id, sequence_num, record_offset, record_size FROM sequence"
+        " WHERE value_file_id = ?1 ORDER BY record_offset DESC LIMIT ?2",
+    [S_DAMAGED_INSERT] =
+        "INSERT OR IGNORE INTO damaged (value_file_id, record_offset, segment_id, sequence_num,"
+        " detected_us, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct _store_index_t {
@@ -495,4 +502,53 @@ store_index_count_segments (store_index_t *self, int64_t counts [4])
     }
     sqlite3_reset (statement);
     return rc == SQLITE_DONE? 0: s_fail (self, S_COUNT_SEGMENTS);
+}
+
+int
+store_index_open_value_files (store_index_t *self, store_index_file_fn *fn, void *arg)
+{
+    assert (self);
+    sqlite3_stmt *statement = self->statements [S_OPEN_FILES];
+    int rc;
+    while ((rc = sqlite3_step (statement)) == SQLITE_ROW) {
+        const char *volume = (const char *) sqlite3_column_text (statement, 1);
+        fn (arg, (uint64_t) sqlite3_column_int64 (statement, 0), volume? volume: "",
+            (uint64_t) sqlite3_column_int64 (statement, 2));
+    }
+    sqlite3_reset (statement);
+    return rc == SQLITE_DONE? 0: s_fail (self, S_OPEN_FILES);
+}
+
+int
+store_index_file_tail (store_index_t *self, uint64_t file_id, int limit,
+                       store_index_record_fn *fn, void *arg)
+{
+    assert (self);
+    sqlite3_stmt *statement = self->statements [S_FILE_TAIL];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_int (statement, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
+        fn (arg, sqlite3_column_int64 (statement, 0), (uint32_t) sqlite3_column_int64 (statement, 1),
+            (uint64_t) sqlite3_column_int64 (statement, 2), (uint64_t) sqlite3_column_int64 (statement, 3));
+    sqlite3_reset (statement);
+    sqlite3_clear_bindings (statement);
+    return rc == SQLITE_DONE? 0: s_fail (self, S_FILE_TAIL);
+}
+
+int
+store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_offset,
+                         int64_t segment_id, uint32_t sequence_num, const char *reason)
+{
+    assert (self);
+    sqlite3_stmt *statement = self->statements [S_DAMAGED_INSERT];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
+    if (segment_id > 0) {
+        sqlite3_bind_int64 (statement, 3, segment_id);
+        sqlite3_bind_int64 (statement, 4, sequence_num);
+    }
+    sqlite3_bind_int64 (statement, 5, timestamp_now ());
+    sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
+    return s_run (self, S_DAMAGED_INSERT);
 }

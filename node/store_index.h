@@ -188,4 +188,24 @@ int
 int
     store_index_count_value_files (store_index_t *self, int64_t *count_p);
 
+typedef void (store_index_file_fn) (void *arg, uint64_t file_id, const char *volume, uint64_t synced_size);
+typedef void (store_index_record_fn) (void *arg, int64_t segment_id, uint32_t sequence_num,
+                                      uint64_t record_offset, uint64_t record_size);
+
+//  Call fn for every value file not marked closed (open when the node last
+//  stopped), in id order, with its volume and the size known durable.
+int
+    store_index_open_value_files (store_index_t *self, store_index_file_fn *fn, void *arg);
+
+//  Call fn for the last `limit` sequence records of a value file (highest
+//  offsets first).
+int
+    store_index_file_tail (store_index_t *self, uint64_t file_id, int limit,
+                           store_index_record_fn *fn, void *arg);
+
+//  Record a damaged record (INSERT OR IGNORE). segment_id 0: unknown.
+int
+    store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_offset,
+                             int64_t segment_id, uint32_t sequence_num, const char *reason);
+
 #endif
