@@ -23,6 +23,7 @@
 #include "store_index.h"
 #include "value_store.h"
 #include "timestamp.h"
+#include "recovery.h"
 
 //  One active segment, keyed by its identity
 typedef struct {
@@ -896,10 +897,15 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     self->index = store_index_open (path, error, error_size);
     if (!self->index)
         return self;
-    if (store_index_close_value_files (self->index)) {
-        snprintf (error, error_size, "%s: cannot update the index", path);
+    recovery_report_t recovery;
+    if (recovery_run (self->index, &recovery)) {
+        snprintf (error, error_size, "%s: start-up recovery failed (see the log above)", path);
         return self;
     }
+    if (recovery.files_checked)
+        zsys_info ("recovery: %" PRIu64 " open value files, %" PRIu64 " bytes cut, %" PRIu64
+                   " records verified, %" PRIu64 " damaged", recovery.files_checked,
+                   recovery.bytes_truncated, recovery.records_verified, recovery.records_damaged);
     const char *volumes [NODE_CONFIG_MAX_VOLUMES];
     for (size_t index = 0; index < config->volume_count; index++)
         volumes [index] = config->volumes [index];
@@ -940,6 +946,9 @@ s_writer_destroy (writer_t **self_p)
     zhashx_destroy (&self->file_volumes);
     reply_cache_destroy (&self->replies);
     value_store_destroy (&self->values);
+    //  A clean stop: nothing is open, recovery has nothing to do next time
+    if (self->index && !store_index_in_transaction (self->index))
+        store_index_close_value_files (self->index);
     store_index_destroy (&self->index);
     zsock_destroy (&self->queue);
     reply_destroy (&self->reply);

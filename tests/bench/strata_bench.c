@@ -148,6 +148,7 @@ typedef struct {
     double w1_rate;                     //  best W1 acks/s measured
     uint64_t failures;                  //  node failures seen
     bool node_dead;                     //  the node died: stop
+    atomic_bool abort;                  //  senders: stop now, the node is gone
 } s_bench_t;
 
 //  One workload, shared read-only by its sender threads
@@ -210,6 +211,7 @@ typedef struct {
     pthread_t thread;                   //  closed loop, or the open loop's receiver
     pthread_t pacer;                    //  open loop: the paced sender
     atomic_bool pacer_done;             //  open loop: nothing more will be sent
+    atomic_int done;                    //  1 when the (receiving) thread has finished
 } s_worker_t;
 
 //  What a workload measured
@@ -882,12 +884,14 @@ s_closed_loop (void *args)
     if (!items) {
         for (int index = 0; index < count; index++)
             s_failure (&senders [index], "out of memory");
+        atomic_fetch_add (&worker->done, 1);
         return NULL;
     }
     for (int index = 0; index < count; index++) {
         items [index].socket = zsock_resolve (senders [index].client->pull);
         items [index].events = ZMQ_POLLIN;
     }
+    int64_t last_progress = s_now_ns ();   //  when a reply last came
     while (true) {
         int64_t now = s_now_ns ();
         int active = 0;
@@ -916,16 +920,22 @@ s_closed_loop (void *args)
         }
         if (!active)
             break;
-        int rc = zmq_poll (items, count, S_REPLY_TIMEOUT_MS);
+        int rc = zmq_poll (items, count, 100);
         if (rc < 0 && zmq_errno () == EINTR)
             continue;
-        if (rc <= 0) {
+        now = s_now_ns ();
+        if (rc > 0)
+            last_progress = now;
+        bool aborted = atomic_load (&senders [0].bench->abort);
+        if (rc < 0 || aborted || now - last_progress > S_REPLY_TIMEOUT_MS * 1000000LL) {
             for (int index = 0; index < count; index++) {
                 s_sender_t *self = &senders [index];
                 if (self->finished)
                     continue;
                 if (!*self->error)
-                    snprintf (self->error, sizeof (self->error), "%" PRIu64 " replies not received within %d s",
+                    snprintf (self->error, sizeof (self->error), aborted
+                              ? "%" PRIu64 " replies not received: the node is gone"
+                              : "%" PRIu64 " replies not received within %d s",
                               self->outstanding, S_REPLY_TIMEOUT_MS / 1000);
                 self->lost += self->outstanding;
                 self->outstanding = 0;
@@ -933,6 +943,8 @@ s_closed_loop (void *args)
             }
             break;
         }
+        if (rc == 0)
+            continue;
         for (int index = 0; index < count; index++) {
             if (!(items [index].revents & ZMQ_POLLIN))
                 continue;
@@ -944,6 +956,7 @@ s_closed_loop (void *args)
         }
     }
     free (items);
+    atomic_fetch_add (&worker->done, 1);
     return NULL;
 }
 
@@ -962,13 +975,14 @@ s_pacer (void *args)
     int64_t next = spec->start_ns + interval * worker->index / worker->workers;
     uint64_t turn = 0;
     bool broken = false;
-    while (next < spec->deadline_ns && !broken) {
+    while (next < spec->deadline_ns && !broken && !atomic_load (&senders [0].bench->abort)) {
         struct timespec wake = { (time_t) (next / 1000000000LL), (long) (next % 1000000000LL) };
         while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL) == EINTR)
             ;
         s_sender_t *self = &senders [turn++ % (uint64_t) worker->count];
         uint64_t issued = atomic_load (&self->issued);
-        while (issued - atomic_load (&self->replied) >= (uint64_t) spec->window)
+        while (issued - atomic_load (&self->replied) >= (uint64_t) spec->window
+        &&     !atomic_load (&self->bench->abort))
             zclock_sleep (1);
         if (s_issue (self, issued, next) != 0) {
             self->send_errors++;
@@ -998,6 +1012,7 @@ s_receiver (void *args)
         s_failure (&senders [0], "out of memory");
         while (!atomic_load (&worker->pacer_done))
             zclock_sleep (10);
+        atomic_fetch_add (&worker->done, 1);
         return NULL;
     }
     for (int index = 0; index < count; index++) {
@@ -1021,8 +1036,8 @@ s_receiver (void *args)
                     while (s_take (&senders [index]))
                         ;
         }
-        else
-        if (owed && now - last_progress > S_REPLY_TIMEOUT_MS * 1000000LL) {
+        bool aborted = atomic_load (&senders [0].bench->abort);
+        if (aborted || (owed && now - last_progress > S_REPLY_TIMEOUT_MS * 1000000LL)) {
             //  Wait for the pacer, which may still be sending
             while (!atomic_load (&worker->pacer_done))
                 zclock_sleep (10);
@@ -1030,13 +1045,16 @@ s_receiver (void *args)
                 s_sender_t *self = &senders [index];
                 self->lost = atomic_load (&self->issued) - atomic_load (&self->replied);
                 if (self->lost && !*self->error)
-                    snprintf (self->error, sizeof (self->error), "%" PRIu64 " replies not received within %d s",
+                    snprintf (self->error, sizeof (self->error), aborted
+                              ? "%" PRIu64 " replies not received: the node is gone"
+                              : "%" PRIu64 " replies not received within %d s",
                               self->lost, S_REPLY_TIMEOUT_MS / 1000);
             }
             break;
         }
     }
     free (items);
+    atomic_fetch_add (&worker->done, 1);
     return NULL;
 }
 
@@ -1241,7 +1259,18 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
         workers_started++;
         started += worker->count;
     }
+    //  Watch the node while the workers run: if it dies, they stop at once
+    //  instead of waiting out the reply timeout
+    int status = 0;
+    bool exited = false;
     for (int index = 0; index < workers_started; index++) {
+        while (!atomic_load (&workers [index].done)) {
+            if (!exited && s_node_exited (self, &status)) {
+                exited = true;
+                atomic_store (&self->abort, true);
+            }
+            zclock_sleep (20);
+        }
         if (spec->rate > 0)
             pthread_join (workers [index].pacer, NULL);
         pthread_join (workers [index].thread, NULL);
@@ -1318,8 +1347,7 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES)
         self->bytes_stored += result->bytes;
     self->failures += result->errors + result->lost;
-    int status;
-    if (s_node_exited (self, &status)) {
+    if (exited || s_node_exited (self, &status)) {
         char text [64];
         fprintf (stderr, "strata-bench: the node exited during the workload (%s)\n",
                  s_exit_text (status, text, sizeof (text)));
@@ -1488,9 +1516,11 @@ static void
 s_workload_w2 (s_bench_t *self)
 {
     const s_options_t *options = self->options;
-    s_note ("W2: raw baseline (1 MiB writes, fdatasync every 16 MiB) for %.0f s", options->seconds);
-    double baseline = s_baseline (self, options->seconds);
     for (int which = 0; which < options->window_count && !self->node_dead; which++) {
+        //  Each run is paired with a baseline measured just before it, so
+        //  that both see the disk in the same state
+        s_note ("W2: raw baseline (1 MiB writes, fdatasync every 16 MiB) for %.0f s", options->seconds);
+        double baseline = s_baseline (self, options->seconds);
         s_spec_t spec = s_spec (self, S_KIND_SEQUENCES, options->senders, options->windows [which]);
         s_note ("W2: 1 MiB sequences of 16 MiB segments, %d senders, window %d, %.0f s",
                 spec.senders, spec.window, spec.seconds);

@@ -1,0 +1,43 @@
+/*  =========================================================================
+    recovery - make the value files agree with the index at start-up
+
+    Runs before the writer takes any request. Only value files the index
+    says were open when the node stopped (closed = 0: a crash, or a kill)
+    are looked at, so the time it takes depends on what was in flight, not
+    on how much is stored:
+
+    * bytes past the file's synced size (recorded with every group commit)
+      were never acknowledged: they are cut off (ftruncate + fdatasync). A
+      torn last record is always among them.
+    * a file shorter than its synced size lost acknowledged data (the disk
+      lied): the missing records are recorded as damaged and logged.
+    * the last records the index references in the file are re-read and
+      their CRC32C checked; a failure is recorded as damaged.
+
+    Then every value file is marked closed. Active segments are left alone:
+    they are in the index, and their senders may continue.
+    =========================================================================
+*/
+#ifndef STRATA_RECOVERY_H_INCLUDED
+#define STRATA_RECOVERY_H_INCLUDED
+
+#include <stdint.h>
+#include "store_index.h"
+
+#define RECOVERY_TAIL_RECORDS 16        //  records re-verified per open file
+
+typedef struct {
+    uint64_t files_checked;             //  value files that were open
+    uint64_t bytes_truncated;           //  unacknowledged bytes cut off
+    uint64_t records_verified;          //  tail records whose CRC was checked
+    uint64_t records_damaged;           //  records found damaged or missing
+    uint64_t files_missing;             //  open files not found on disk
+} recovery_report_t;
+
+//  Run recovery on the index (autocommit; no transaction may be open).
+//  Fills *report. Returns 0, or -1 if the index could not be read or
+//  updated or a file could not be truncated (the node must not start).
+int
+    recovery_run (store_index_t *index, recovery_report_t *report);
+
+#endif
