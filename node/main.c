@@ -18,6 +18,35 @@
 #include "writer.h"
 #include "dispatcher.h"
 #include "reader.h"
+#include "index_check.h"
+#include "index_rebuild.h"
+#include <sys/file.h>
+
+//  Take the data directory's lock, so two nodes (or a node and --check)
+//  never use one directory at once. Returns the locked fd, or -1 with a
+//  line on stderr.
+static int
+s_lock_data_dir (const char *data_dir)
+{
+    if (zsys_dir_create ("%s", data_dir)) {
+        fprintf (stderr, "strata-node: %s: cannot create the data directory: %s\n",
+                 data_dir, strerror (errno));
+        return -1;
+    }
+    char path [1100];
+    snprintf (path, sizeof (path), "%s/lock", data_dir);
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf (stderr, "strata-node: %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    if (flock (fd, LOCK_EX | LOCK_NB)) {
+        fprintf (stderr, "strata-node: %s is in use by another strata-node process\n", data_dir);
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
 
 //  Start an actor and wait for its READY / ERROR line
 static zactor_t *
@@ -58,6 +87,21 @@ main (int argc, char **argv)
         fprintf (stderr, "strata-node: %s\n", error);
         free (config);
         return 2;
+    }
+    int lock_fd = s_lock_data_dir (config->data_dir);
+    if (lock_fd < 0) {
+        cluster_config_destroy (&cluster);
+        free (config);
+        return 1;
+    }
+    if (config->check || config->rebuild_index) {
+        zsys_set_logstream (stderr);
+        int rc = config->check? index_check_run (config, stdout): index_rebuild_run (config, stdout);
+        close (lock_fd);
+        cluster_config_destroy (&cluster);
+        free (config);
+        zsys_shutdown ();
+        return rc == 0? 0: 1;
     }
     //  Signals are taken by sigwait below, in this thread only: block them
     //  before any thread starts so no actor is interrupted by them.
@@ -116,6 +160,7 @@ main (int argc, char **argv)
     node_stats_destroy (&stats);
     cluster_config_destroy (&cluster);
     free (config);
+    close (lock_fd);
     zsys_shutdown ();
     return exit_code;
 }

@@ -13,12 +13,20 @@
 static const char *s_usage =
     "usage: strata-node [--config FILE] [--name NAME] [--data-dir DIR]\n"
     "                   [--writer ENDPOINT] [--reader ENDPOINT] [--cluster FILE]\n"
-    "                   [--help] [--version]\n"
+    "                   [--check | --rebuild-index] [--help] [--version]\n"
     "\n"
     "Runs a Strata storage node. With no options it runs on embedded defaults:\n"
     "name 'local', data under ./var/<name>, writer tcp://127.0.0.1:8100,\n"
     "reader tcp://127.0.0.1:8101. Flags override the configuration file;\n"
-    "config/strata-node.cfg lists every setting with its default.\n";
+    "config/strata-node.cfg lists every setting with its default.\n"
+    "\n"
+    "  --check           verify the index against the value files (every\n"
+    "                    record's CRC32C and MD5, sizes, references), print a\n"
+    "                    summary and each problem; exit 0 if clean, 1 if not\n"
+    "  --rebuild-index   rebuild the index from the value files alone into a\n"
+    "                    new file, then swap it in (the old one is kept as\n"
+    "                    index.db.old)\n"
+    "Both run instead of the node, on a node that is stopped.\n";
 
 static void
 s_set_defaults (node_config_t *config)
@@ -185,6 +193,8 @@ node_config_load (node_config_t *config, int argc, char **argv,
         { "cluster",  required_argument, 0, 'C' },
         { "help",     no_argument,       0, 'h' },
         { "version",  no_argument,       0, 'V' },
+        { "check",    no_argument,       0, 'K' },
+        { "rebuild-index", no_argument,  0, 'R' },
         { 0, 0, 0, 0 }
     };
     //  Two passes: first find --config, --help, --version; then flags.
@@ -240,12 +250,18 @@ node_config_load (node_config_t *config, int argc, char **argv,
             case 'w': field = config->writer; size = sizeof (config->writer); writer_given = true; break;
             case 'r': field = config->reader; size = sizeof (config->reader); reader_given = true; break;
             case 'C': field = config->cluster_path; size = sizeof (config->cluster_path); break;
+            case 'K': config->check = true; break;
+            case 'R': config->rebuild_index = true; break;
             default: break;
         }
         if (field && s_copy (field, size, optarg)) {
             snprintf (error, error_size, "--%s: value is empty or too long", what);
             return NODE_CONFIG_ERROR;
         }
+    }
+    if (config->check && config->rebuild_index) {
+        snprintf (error, error_size, "--check and --rebuild-index cannot be combined");
+        return NODE_CONFIG_ERROR;
     }
     //  Node name: safe as a directory name
     for (const char *c = config->name; *c; c++)

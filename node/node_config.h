@@ -43,6 +43,8 @@ typedef struct {
     bool log_syslog;                    //  also log to syslog
     bool log_verbose;                   //  log every request
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
+    bool check;                         //  --check: verify and exit
+    bool rebuild_index;                 //  --rebuild-index: rebuild and exit
 } node_config_t;
 
 //  Result of parsing the command line
