@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "reader.h"
 #include "index_reader.h"
+#include "intake.h"
 #include "request.h"
 #include "reply.h"
 #include "reply_cache.h"
@@ -62,13 +63,13 @@ typedef struct {
     node_stats_t *stats;            //  shared counters
     index_reader_t *index;          //  the reader's index connection
     reply_cache_t *replies;         //  reply sockets
-    request_t *request;             //  request being served, reused
+    request_t *request;             //  request being served (in its work item)
     reply_t *reply;                 //  reply being built, reused
     index_found_t found;            //  lookup result, reused
     zhashx_t *files;                //  file id text -> s_open_file_t
     zlistx_t *recency;              //  s_open_file_t *, least recently used first
     zlistx_t *backlog;              //  s_damage_t * not yet in the index
-    uint64_t dropped_logged;        //  dropped requests logged so far
+    intake_t *intake;               //  receives and judges requests
     int64_t last_housekeeping_us;   //  last expiry / retry pass
 } reader_t;
 
@@ -305,17 +306,6 @@ s_answer (reader_t *self, result_t result, const char *message)
 }
 
 static void
-s_dropped (reader_t *self, const char *why, const char *address)
-{
-    atomic_fetch_add (&self->stats->requests_dropped, 1);
-    //  The first few, then one in a thousand: a flood must not flood the log
-    if (self->dropped_logged < 10 || self->dropped_logged % 1000 == 0)
-        zsys_warning ("reader: request dropped (%s)%s%s", why,
-                      address? ": client-address ": "", address? address: "");
-    self->dropped_logged++;
-}
-
-static void
 s_ping (reader_t *self)
 {
     node_stats_result (self->stats, RESULT_SUCCESS);
@@ -323,10 +313,7 @@ s_ping (reader_t *self)
         return;
     reply_t *reply = self->reply;
     reply_prepare (reply, self->request, RESULT_SUCCESS, NULL);
-    reply->fields |= REPLY_FIELD_NODE_NAME | REPLY_FIELD_VERSION | REPLY_FIELD_UPTIME;
-    snprintf (reply->node_name, sizeof (reply->node_name), "%s", self->config->name);
-    snprintf (reply->version, sizeof (reply->version), "%s", STRATA_VERSION);
-    reply->uptime_seconds = node_stats_uptime (self->stats);
+    reply_set_ping (reply, self->config->name, node_stats_uptime (self->stats));
     reply_cache_send (self->replies, reply, NULL);
 }
 
@@ -417,68 +404,34 @@ s_retrieve (reader_t *self)
 static void
 s_receive (reader_t *self)
 {
-    zframe_t *header = zframe_recv (self->pull);
-    if (!header)
-        return;
-    size_t frames = 1;
-    uint64_t bytes = zframe_size (header);
-    bool more = zframe_more (header);
-    while (more) {
-        //  Retrieval requests have no payload: nothing past the header is kept
-        zframe_t *frame = zframe_recv (self->pull);
-        if (!frame)
-            break;
-        more = zframe_more (frame);
-        frames++;
-        bytes += zframe_size (frame);
-        zframe_destroy (&frame);
-    }
+    work_t *work = intake_receive (self->intake, self->pull);
+    if (!work)
+        return;                     //  dropped (counted by the intake)
+    self->request = &work->request;
     request_t *request = self->request;
-    request_error_t error;
-    int rc = request_decode (request, zframe_data (header), zframe_size (header), &error);
-    zframe_destroy (&header);
-    node_stats_request (self->stats, request->type);
-
     bool has_address = (request->present & FIELD_CLIENT_ADDRESS) != 0;
-    if (has_address && !reply_cache_allowed (self->replies, request->client_address)) {
-        s_dropped (self, "reply address not allowed", request->client_address);
-        return;
-    }
-    if (rc != 0) {
-        if (has_address)
-            s_answer (self, error.result, error.message);
-        else
-            s_dropped (self, error.message, NULL);
-        return;
-    }
-    char message [160];
-    if (frames > (size_t) self->config->max_frames) {
-        snprintf (message, sizeof (message), "message: more than %d frames", self->config->max_frames);
-        s_answer (self, RESULT_INVALID_REQUEST, message);
-        return;
-    }
-    if (bytes > self->config->max_message_bytes) {
-        snprintf (message, sizeof (message), "message: more than %" PRIu64 " bytes",
-                  self->config->max_message_bytes);
-        s_answer (self, RESULT_INVALID_REQUEST, message);
-        return;
-    }
+    if (work->verdict != RESULT_SUCCESS)
+        s_answer (self, work->verdict, work->verdict_message);
+    else
     if (request->type == MSG_PING)
         s_ping (self);
     else
     if (request->type == MSG_RETRIEVE_KEY_START || request->type == MSG_RETRIEVE_KEY_NEXT) {
         if (has_address)
             s_retrieve (self);
-        else
-            s_dropped (self, "retrieval without client-address", NULL);
+        else {
+            //  Nobody to give the data to
+            atomic_fetch_add (&self->stats->requests_dropped, 1);
+        }
     }
     else {
+        char message [160];
         snprintf (message, sizeof (message), "message-type: %s is served on the writer endpoint",
                   message_type_name (request->type));
         s_answer (self, RESULT_INVALID_REQUEST, message);
     }
-    if (self->config->log_verbose)
-        zsys_info ("reader: %s %s", message_type_name (request->type), request->message_id);
+    self->request = NULL;
+    work_destroy (&work);
 }
 
 //  --------------------------------------------------------------------------
@@ -507,7 +460,7 @@ s_reader_destroy (reader_t **self_p)
     zsock_destroy (&self->pull);
     reply_cache_destroy (&self->replies);
     index_reader_destroy (&self->index);
-    request_destroy (&self->request);
+    intake_destroy (&self->intake);
     reply_destroy (&self->reply);
     free (self);
     *self_p = NULL;
@@ -526,13 +479,13 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->files = zhashx_new ();
     self->recency = zlistx_new ();
     self->backlog = zlistx_new ();
-    self->request = request_new ();
+    self->intake = intake_new ("reader", args->config, args->stats, args->allow, false);
     self->reply = reply_new ();
     int hwm = config->reply_hwm < S_REPLY_HWM_MAX? config->reply_hwm: S_REPLY_HWM_MAX;
     self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
                                      config->reply_idle_seconds, config->reply_send_timeout_ms, hwm);
     self->last_housekeeping_us = timestamp_now ();
-    if (!self->request || !self->reply) {
+    if (!self->intake || !self->reply) {
         snprintf (error, error_size, "reader: out of memory");
         return self;
     }

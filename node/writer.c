@@ -704,10 +704,7 @@ s_handle_ping (writer_t *self, work_t *work)
     if (!(work->request.present & FIELD_CLIENT_ADDRESS))
         return 1;
     reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
-    self->reply->fields |= REPLY_FIELD_NODE_NAME | REPLY_FIELD_VERSION | REPLY_FIELD_UPTIME;
-    snprintf (self->reply->node_name, sizeof (self->reply->node_name), "%s", self->config->name);
-    snprintf (self->reply->version, sizeof (self->reply->version), "%s", STRATA_VERSION);
-    self->reply->uptime_seconds = node_stats_uptime (self->stats);
+    reply_set_ping (self->reply, self->config->name, node_stats_uptime (self->stats));
     reply_cache_send (self->replies, self->reply, NULL);
     return 1;
 }

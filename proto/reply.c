@@ -517,3 +517,14 @@ done:
     }
     return rc;
 }
+
+void
+reply_set_ping (reply_t *self, const char *node_name, uint64_t uptime_seconds)
+{
+    assert (self);
+    assert (node_name);
+    self->fields |= REPLY_FIELD_NODE_NAME | REPLY_FIELD_VERSION | REPLY_FIELD_UPTIME;
+    snprintf (self->node_name, sizeof (self->node_name), "%s", node_name);
+    snprintf (self->version, sizeof (self->version), "%s", STRATA_VERSION);
+    self->uptime_seconds = uptime_seconds;
+}

@@ -114,6 +114,11 @@ int
 int
     reply_set_stats (reply_t *self, const uint8_t *stats, size_t stats_size);
 
+//  Fill the fields of a ping-reply: node-name, version (this build's),
+//  uptime-seconds.
+void
+    reply_set_ping (reply_t *self, const char *node_name, uint64_t uptime_seconds);
+
 //  Encode the reply as a MessagePack map into buffer (appending).
 void
     reply_encode (const reply_t *self, msgpack_sbuffer *buffer);
