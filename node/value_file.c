@@ -600,3 +600,77 @@ value_file_read_record (int fd, uint64_t offset, const value_record_t *record,
         return rc;
     return crc == record->crc32c? 0: -1;
 }
+
+
+//  --------------------------------------------------------------------------
+//  Continue crc (and md5 when not NULL) over size bytes at offset, streamed
+//  through buffer. Returns 0, -1 at end of file, or -errno.
+
+static int
+s_stream_crc (int fd, uint64_t offset, uint64_t size, uint8_t *buffer, size_t buffer_size,
+              uint32_t *crc, digest_md5_t *md5)
+{
+    while (size > 0) {
+        size_t chunk = size < buffer_size? (size_t) size: buffer_size;
+        int rc = s_read_exact (fd, offset, buffer, chunk);
+        if (rc != 0)
+            return rc;
+        *crc = digest_crc32c (*crc, buffer, chunk);
+        if (md5)
+            digest_md5_update (md5, buffer, chunk);
+        offset += chunk;
+        size -= chunk;
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Verify the record at offset, streaming the payload through the caller's
+//  buffer and computing its MD5 if asked
+
+int
+value_file_verify_record (int fd, uint64_t offset, const value_record_t *record,
+                          void *descriptor, void *buffer, size_t buffer_size,
+                          uint8_t *payload_md5)
+{
+    assert (record);
+    assert (buffer);
+    assert (buffer_size > 0);
+    if (record->descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
+        return -1;
+    uint64_t record_size = value_file_record_size (record->descriptor_size,
+                                                   record->payload_size);
+    if (record_size == UINT64_MAX || offset > UINT64_MAX - record_size)
+        return -1;
+
+    //  The header as it is on disk with the crc field zero (see
+    //  value_file_read_record)
+    uint8_t header [VALUE_RECORD_HEADER_SIZE];
+    s_encode_header (record, 0, header);
+    uint32_t crc = digest_crc32c (0, header, sizeof (header));
+    uint64_t position = offset + VALUE_RECORD_HEADER_SIZE;
+    int rc = descriptor?
+        s_read_crc (fd, position, record->descriptor_size, descriptor, &crc):
+        s_stream_crc (fd, position, record->descriptor_size, (uint8_t *) buffer, buffer_size,
+                      &crc, NULL);
+    if (rc != 0)
+        return rc;
+    position += record->descriptor_size;
+
+    digest_md5_t *md5 = NULL;
+    if (payload_md5) {
+        md5 = digest_md5_new ();
+        if (!md5)
+            return -ENOMEM;
+    }
+    rc = s_stream_crc (fd, position, record->payload_size, (uint8_t *) buffer, buffer_size,
+                       &crc, md5);
+    if (md5) {
+        digest_md5_final (md5, payload_md5);
+        digest_md5_destroy (&md5);
+    }
+    if (rc != 0)
+        return rc;
+    return crc == record->crc32c? 0: -1;
+}

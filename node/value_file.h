@@ -132,4 +132,19 @@ int
     value_file_read_record (int fd, uint64_t offset, const value_record_t *record,
                             void *descriptor, void *payload);
 
+//  Verify the record at offset whose header was already read into *record,
+//  as value_file_read_record does, without ever holding the payload whole
+//  (for --check and --rebuild-index, which meet payloads of any size): the
+//  descriptor is read into descriptor (room for record->descriptor_size
+//  bytes; may be NULL to skip), the payload is streamed through buffer
+//  (buffer_size > 0 bytes of the caller's scratch space), and the CRC32C is
+//  verified over all of it. When payload_md5 is not NULL the payload's MD5
+//  is computed into it on the way. Returns 0 if intact, -1 on CRC mismatch
+//  or if the file ends before the record does, -errno on read error
+//  (-ENOMEM if no MD5 context could be made).
+int
+    value_file_verify_record (int fd, uint64_t offset, const value_record_t *record,
+                              void *descriptor, void *buffer, size_t buffer_size,
+                              uint8_t *payload_md5);
+
 #endif

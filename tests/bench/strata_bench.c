@@ -12,9 +12,9 @@
     W1  4 KiB archive-key-entire, closed loop: each sender keeps --window
         requests in flight and sends the next when a reply comes back.
     W2  1 MiB sequences (start, next..., final; 16 per 16 MiB segment),
-        closed loop, against a raw baseline measured in the same run (one
-        thread appending 1 MiB blocks to a file in the same data dir, with
-        an fdatasync every 16 MiB).
+        closed loop, against a raw baseline measured just before each run
+        (one thread appending 1 MiB blocks to a file in the same data dir,
+        with an fdatasync every 16 MiB).
     W3  4 KiB entire, open loop at half of W1's rate: each sender sends at
         fixed intervals whatever the replies do; latency is measured from
         the scheduled send time, so a stalled node cannot hide its stall.
@@ -29,11 +29,14 @@
     is decoded (reply_decode) and checked. Payloads and their MD5 digests
     are computed before timing; payload frames are sent without copying.
     Each sender has its own PUSH socket to the node and its own PULL socket
-    bound on loopback, whose address travels in client-address; by default
-    each sender has its own thread (two in open loop), --threads T shares
-    the senders among T threads. The bench's own CPU time (all threads, as
-    % of one core) is printed beside each figure, so a bench that is the
-    bottleneck shows itself.
+    bound on loopback, whose address travels in client-address. The
+    senders are driven by --threads worker threads (default one per CPU;
+    each worker polls its group of senders, two threads per worker in open
+    loop: a pacer and a receiver): on a 2-core machine a thread per sender
+    costs the bench more CPU in context switches than the messages
+    themselves, CPU the node then lacks. The bench's own CPU time (all
+    threads, as % of one core) is printed beside each figure, so a bench
+    that is the bottleneck shows itself.
     =========================================================================
 */
 #include <czmq.h>
@@ -109,7 +112,7 @@ typedef struct {
     double restart_gib;                 //  RESTART: GiB stored before the kill
     double w3_rate;                     //  W3 total rate (0 = half of W1)
     int io_threads;                     //  ZeroMQ I/O threads of the bench
-    int threads;                        //  closed-loop threads (0 = one per sender)
+    int threads;                        //  worker threads the senders share
     uint64_t small_keys;                //  W4: 4 KiB segments stored in set-up
     uint64_t large_segments;            //  W5: 16 MiB segments stored in set-up
 } s_options_t;
@@ -156,7 +159,7 @@ typedef struct {
     s_kind_t kind;                      //  what each request is
     int senders;                        //  senders (requesters, each with its own sockets)
     int window;                         //  closed loop: in flight per sender; open loop: the cap
-    int threads;                        //  worker threads (0 = one per sender)
+    int threads;                        //  worker threads the senders share (<= senders)
     double rate;                        //  open loop: requests/s per sender; 0 = closed loop
     size_t payload_size;                //  entire: bytes per request
     uint64_t count;                     //  per sender: requests (entire) or segments (sequences); 0 = no limit
@@ -248,6 +251,7 @@ s_random_next (uint64_t *state)
     return z ^ (z >> 31);
 }
 
+//  Fill data with the splitmix64 sequence of seed
 static void
 s_random_fill (uint8_t *data, size_t size, uint64_t seed)
 {
@@ -275,6 +279,7 @@ s_free_port (void)
     return port;
 }
 
+//  nftw callback of s_remove_tree
 static int
 s_remove_entry (const char *path, const struct stat *status, int flag, struct FTW *ftw)
 {
@@ -289,13 +294,14 @@ s_remove_tree (const char *path)
     return nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-//  Format a byte count per second as decimal MB/s text
+//  Bytes as decimal megabytes (10^6)
 static double
 s_mb (uint64_t bytes)
 {
     return (double) bytes / 1e6;
 }
 
+//  CPU seconds (user + system) of every thread of the bench so far
 static double
 s_cpu_seconds_self (void)
 {
@@ -1784,8 +1790,8 @@ s_usage (FILE *out)
         "  --keep                keep the data dir\n"
         "  --writer ENDPOINT     use a running node's writer endpoint (with --reader)\n"
         "  --reader ENDPOINT     use a running node's reader endpoint\n"
-        "  --threads T           closed-loop threads; the senders are shared among them\n"
-        "                        (default: one thread per sender)\n"
+        "  --threads T           worker threads driving the senders (default: one per\n"
+        "                        CPU; --threads N = --senders N gives each its own)\n"
         "  --io-threads N        ZeroMQ I/O threads of the bench (default 1)\n"
         "  --help\n");
 }
@@ -2030,6 +2036,12 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         if (!restart_gib_given)
             options->restart_gib = 0.25;
     }
+    if (options->threads == 0) {
+        //  One worker thread per CPU: more threads only add context
+        //  switches, which take CPU time from the node on the same machine
+        long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+        options->threads = cpus > 0? (int) cpus: 1;
+    }
     if (!*options->node_binary) {
         //  <dir of strata-bench>/../../strata-node
         char self [PATH_MAX];
@@ -2171,8 +2183,9 @@ main (int argc, char **argv)
     }
     printf ("strata-bench: node %s (writer %s, reader %s), data %s\n",
             self->node_pid? options->node_binary: "external", self->writer, self->reader, self->data_dir);
-    printf ("strata-bench: %d senders, %.1f s per workload, frame size %zu, %ld CPUs\n",
-            options->senders, options->seconds, options->frame_size, sysconf (_SC_NPROCESSORS_ONLN));
+    printf ("strata-bench: %d senders on %d threads, %.1f s per workload, frame size %zu, %ld CPUs\n",
+            options->senders, options->threads < options->senders? options->threads: options->senders,
+            options->seconds, options->frame_size, sysconf (_SC_NPROCESSORS_ONLN));
     fflush (stdout);
 
     //  Warm up: every connection made, a value file open, the index warm
