@@ -17,7 +17,7 @@
 typedef enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_NODE_SELECT,
-    S_SEGMENT_VISIBLE, S_SEGMENT_VERSION,
+    S_SEGMENT_VISIBLE, S_SEGMENT_VERSION, S_SEGMENT_LIST,
     S_SEQUENCE_FIRST, S_SEQUENCE_AT, S_SEQUENCE_SPAN,
     S_FILE_VOLUME,
     S_DAMAGE_KNOWN, S_DAMAGE_INSERT,
@@ -53,6 +53,8 @@ static const char *s_sql [S_COUNT] = {
         S_SEGMENT_COLUMNS S_NOT_DELETED " ORDER BY s.unified_id DESC, s.id DESC LIMIT 1",
     [S_SEGMENT_VERSION] =
         S_SEGMENT_COLUMNS " AND s.unified_id = ?6" S_NOT_DELETED " ORDER BY s.id DESC LIMIT 1",
+    [S_SEGMENT_LIST] =
+        S_SEGMENT_COLUMNS S_NOT_DELETED " ORDER BY s.unified_id DESC, s.id DESC LIMIT ?6",
     [S_SEQUENCE_FIRST] = S_SEQUENCE_COLUMNS " ORDER BY q.sequence_num LIMIT 1",
     [S_SEQUENCE_AT] = S_SEQUENCE_COLUMNS " AND q.sequence_num = ?2",
     [S_SEQUENCE_SPAN] =
@@ -384,4 +386,58 @@ index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t rec
     if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         s_fail (self, S_DAMAGE_INSERT);
     return -1;
+}
+
+int
+index_reader_list_versions (index_reader_t *self, const index_query_t *query, int limit,
+                            index_version_fn *fn, void *arg)
+{
+    assert (self);
+    assert (query && query->key);
+    assert (fn);
+    if (s_run (self, S_BEGIN))
+        return -1;
+    int rc = 0;
+    int64_t handoff_node_id = 0;
+    if (query->handoff_node_name && *query->handoff_node_name) {
+        handoff_node_id = s_node_id (self, query->handoff_node_name);
+        if (handoff_node_id <= 0)
+            rc = handoff_node_id < 0? -1: 1;        //  unknown name: holds nothing
+    }
+    if (rc == 0) {
+        sqlite3_stmt *statement = self->statements [S_SEGMENT_LIST];
+        sqlite3_bind_int64 (statement, 1, query->collection_id);
+        sqlite3_bind_text (statement, 2, query->key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (statement, 3, query->conjoined_part);
+        sqlite3_bind_int (statement, 4, query->segment_num);
+        if (handoff_node_id > 0)
+            sqlite3_bind_int64 (statement, 5, handoff_node_id);
+        else
+            sqlite3_bind_null (statement, 5);
+        sqlite3_bind_int (statement, 6, limit);
+        bool have_last = false;
+        uint64_t last = 0;              //  previous version listed (resends repeat it)
+        int step;
+        while ((step = sqlite3_step (statement)) == SQLITE_ROW) {
+            uint64_t unified_id = store_index_uid_from_db (sqlite3_column_int64 (statement, 1));
+            if (have_last && unified_id == last)
+                continue;
+            have_last = true;
+            last = unified_id;
+            uint8_t file_hash [DIGEST_MD5_SIZE];
+            s_digest_column (statement, 5, file_hash);
+            fn (arg, unified_id, sqlite3_column_int64 (statement, 2),
+                (uint64_t) sqlite3_column_int64 (statement, 3), file_hash);
+        }
+        if (step != SQLITE_DONE) {
+            s_fail (self, S_SEGMENT_LIST);
+            rc = -1;
+        }
+        s_done (self, S_SEGMENT_LIST);
+    }
+    if (s_run (self, S_COMMIT)) {
+        s_run (self, S_ROLLBACK);
+        return -1;
+    }
+    return rc < 0? -1: 0;
 }

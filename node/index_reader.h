@@ -97,6 +97,18 @@ void
 int
     index_reader_lookup (index_reader_t *self, const index_query_t *query, index_found_t *found);
 
+typedef void (index_version_fn) (void *arg, uint64_t unified_id, int64_t timestamp_us,
+                                  uint64_t file_size, const uint8_t file_hash [DIGEST_MD5_SIZE]);
+
+//  Call fn for each visible version (finished, not deleted) of the segment
+//  query names (collection-id, key, conjoined-part, segment-num, handoff
+//  copy), newest first, at most limit of them, in one read transaction
+//  (unified_id/first/sequence_num of query are ignored). An unknown handoff
+//  node name lists nothing. Returns 0, or -1 on an SQLite error.
+int
+    index_reader_list_versions (index_reader_t *self, const index_query_t *query, int limit,
+                                index_version_fn *fn, void *arg);
+
 //  Volume of value file file_id into volume (volume_size bytes). Returns 0,
 //  1 if the file is not recorded, -1 on error.
 int

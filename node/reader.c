@@ -34,6 +34,7 @@
 #define S_FILE_CACHE_MAX        64      //  value files kept open
 #define S_DAMAGE_BACKLOG_MAX    1024    //  damage rows waiting for the index
 #define S_BUSY_TIMEOUT_MS       250     //  longest a damage INSERT waits for the writer
+#define S_VERSIONS_MAX          1000    //  versions listed by list-versions
 #define S_BURST                 256     //  requests taken before looking at the pipe
 #define S_HOUSEKEEPING_US       1000000 //  reply-cache expiry and damage retries
 #define S_REPLY_HWM_MAX         32      //  replies queued per address (each may hold
@@ -317,6 +318,81 @@ s_ping (reader_t *self)
     reply_cache_send (self->replies, reply, NULL);
 }
 
+//  list-versions: one map per visible version
+typedef struct {
+    msgpack_packer packer;          //  into the reader's versions buffer
+    uint32_t count;                 //  versions packed
+} s_version_list_t;
+
+static void
+s_pack_str (msgpack_packer *packer, const char *text)
+{
+    size_t size = strlen (text);
+    msgpack_pack_str (packer, size);
+    msgpack_pack_str_body (packer, text, size);
+}
+
+static void
+s_version_found (void *arg, uint64_t unified_id, int64_t timestamp_us,
+                 uint64_t file_size, const uint8_t file_hash [DIGEST_MD5_SIZE])
+{
+    s_version_list_t *list = (s_version_list_t *) arg;
+    char timestamp [TIMESTAMP_TEXT_SIZE];
+    char digest [DIGEST_MD5_BASE64_SIZE];
+    digest_md5_to_base64 (file_hash, digest);
+    msgpack_pack_map (&list->packer, 4);
+    s_pack_str (&list->packer, "unified-id");
+    msgpack_pack_uint64 (&list->packer, unified_id);
+    s_pack_str (&list->packer, "timestamp-repr");
+    s_pack_str (&list->packer, timestamp_format (timestamp_us, timestamp));
+    s_pack_str (&list->packer, "file-size");
+    msgpack_pack_uint64 (&list->packer, file_size);
+    s_pack_str (&list->packer, "file-hash");
+    s_pack_str (&list->packer, digest);
+    list->count++;
+}
+
+static void
+s_list_versions (reader_t *self)
+{
+    request_t *request = self->request;
+    index_query_t query = {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .conjoined_part = request->conjoined_part,
+        .segment_num = request->segment_num,
+        .handoff_node_name = (request->present & FIELD_HANDOFF_NODE_NAME)? request->handoff_node_name: NULL,
+    };
+    //  Pack the maps first, then prefix the array header with their count
+    msgpack_sbuffer items;
+    msgpack_sbuffer_init (&items);
+    s_version_list_t list = { .count = 0 };
+    msgpack_packer_init (&list.packer, &items, msgpack_sbuffer_write);
+    if (index_reader_list_versions (self->index, &query, S_VERSIONS_MAX, s_version_found, &list)) {
+        msgpack_sbuffer_destroy (&items);
+        s_answer (self, RESULT_IO_ERROR, "index: lookup failed");
+        return;
+    }
+    msgpack_sbuffer versions;
+    msgpack_sbuffer_init (&versions);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &versions, msgpack_sbuffer_write);
+    msgpack_pack_array (&packer, list.count);
+    msgpack_sbuffer_write (&versions, items.data, items.size);
+    msgpack_sbuffer_destroy (&items);
+
+    reply_prepare (self->reply, request, RESULT_SUCCESS, NULL);
+    int rc = reply_set_versions (self->reply, (const uint8_t *) versions.data, versions.size);
+    msgpack_sbuffer_destroy (&versions);
+    if (rc) {
+        s_answer (self, RESULT_OVERLOADED, "versions: out of memory");
+        return;
+    }
+    self->reply->fields |= REPLY_FIELD_VERSIONS;
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    reply_cache_send (self->replies, self->reply, NULL);
+}
+
 //  retrieve-key-start / retrieve-key-next (the request has a reply address)
 static void
 s_retrieve (reader_t *self)
@@ -416,7 +492,11 @@ s_receive (reader_t *self)
     if (request->type == MSG_PING)
         s_ping (self);
     else
-    if (request->type == MSG_RETRIEVE_KEY_START || request->type == MSG_RETRIEVE_KEY_NEXT) {
+    if (request->type == MSG_RETRIEVE_KEY_START || request->type == MSG_RETRIEVE_KEY_NEXT
+    ||  request->type == MSG_LIST_VERSIONS) {
+        if (has_address && request->type == MSG_LIST_VERSIONS)
+            s_list_versions (self);
+        else
         if (has_address)
             s_retrieve (self);
         else {

@@ -752,6 +752,7 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
     [MSG_STATS] = s_handle_stats,
     [MSG_RETRIEVE_KEY_START] = s_handle_wrong_endpoint,
     [MSG_RETRIEVE_KEY_NEXT] = s_handle_wrong_endpoint,
+    [MSG_LIST_VERSIONS] = s_handle_wrong_endpoint,
 };
 
 //  --------------------------------------------------------------------------

@@ -39,6 +39,7 @@ typedef enum {
     S_KIND_DIGEST,
     S_KIND_MAP_OR_NIL,          //  raw copy (meta)
     S_KIND_MAP,                 //  raw copy (stats)
+    S_KIND_ARRAY,               //  raw copy (versions)
     S_KIND_BOOL
 } s_kind_t;
 
@@ -77,6 +78,7 @@ static const s_key_t s_keys [] = {
     { "version",            S_KIND_TEXT,            REPLY_FIELD_VERSION, 0 },
     { "uptime-seconds",     S_KIND_U64,             REPLY_FIELD_UPTIME, 0 },
     { "stats",              S_KIND_MAP,             REPLY_FIELD_STATS, 0 },
+    { "versions",           S_KIND_ARRAY,           REPLY_FIELD_VERSIONS, 0 },
 };
 #define S_KEY_COUNT (sizeof s_keys / sizeof s_keys [0])
 
@@ -109,6 +111,7 @@ s_clear (reply_t *self)
 {
     free (self->meta);
     free (self->stats);
+    free (self->versions);
     memset (self, 0, sizeof *self);
 }
 
@@ -302,6 +305,13 @@ s_encode_entries (const reply_t *self, wire_out_t *out)
         else
             wire_out_raw (out, "stats", empty_map, sizeof empty_map);
     }
+    if (fields & REPLY_FIELD_VERSIONS) {
+        static const uint8_t empty_array [] = { 0x90 };
+        if (self->versions && self->versions_size)
+            wire_out_raw (out, "versions", self->versions, self->versions_size);
+        else
+            wire_out_raw (out, "versions", empty_array, sizeof empty_array);
+    }
 }
 
 
@@ -459,6 +469,11 @@ s_read_key (reply_t *self, const s_key_t *key, const msgpack_object *value, bool
                 return -1;
             break;
         }
+        case S_KIND_ARRAY:
+            if (value->type != MSGPACK_OBJECT_ARRAY
+            ||  wire_pack_object (value, &self->versions, &self->versions_size))
+                return -1;
+            break;
         case S_KIND_BOOL:
             if (value->type != MSGPACK_OBJECT_BOOLEAN)
                 return -1;
@@ -512,8 +527,9 @@ done:
     if (rc) {
         free (self->meta);
         free (self->stats);
-        self->meta = self->stats = NULL;
-        self->meta_size = self->stats_size = 0;
+        free (self->versions);
+        self->meta = self->stats = self->versions = NULL;
+        self->meta_size = self->stats_size = self->versions_size = 0;
     }
     return rc;
 }
@@ -527,4 +543,11 @@ reply_set_ping (reply_t *self, const char *node_name, uint64_t uptime_seconds)
     snprintf (self->node_name, sizeof (self->node_name), "%s", node_name);
     snprintf (self->version, sizeof (self->version), "%s", STRATA_VERSION);
     self->uptime_seconds = uptime_seconds;
+}
+
+int
+reply_set_versions (reply_t *self, const uint8_t *versions, size_t versions_size)
+{
+    assert (self);
+    return s_set_raw (&self->versions, &self->versions_size, versions, versions_size);
 }

@@ -13,6 +13,7 @@
     destroy-key-reply       unified-id
     ping-reply              node-name, version, uptime-seconds
     stats-reply             stats (a raw MessagePack map)
+    list-versions-reply     versions (a raw MessagePack array of maps)
     retrieve-key-*-reply    unified-id, timestamp-repr, conjoined-part,
                             segment-num, file-size, file-adler32, file-hash,
                             meta, sequence-count, sequence-num, segment-size,
@@ -46,6 +47,7 @@
 #define REPLY_FIELD_VERSION             (1U << 16)
 #define REPLY_FIELD_UPTIME              (1U << 17)
 #define REPLY_FIELD_STATS               (1U << 18)
+#define REPLY_FIELD_VERSIONS            (1U << 19)  //  list-versions-reply: raw array
 #define REPLY_HAS_FILE_ADLER32          (1U << 24)  //  file_adler32 holds a value
 #define REPLY_HAS_SEGMENT_ADLER32       (1U << 25)  //  segment_adler32 holds a value
 
@@ -86,6 +88,8 @@ typedef struct {
     uint64_t uptime_seconds;                        //  ping-reply
     uint8_t *stats;                                 //  raw MessagePack map, owned (stats-reply)
     size_t stats_size;
+    uint8_t *versions;                              //  raw MessagePack array, owned (list-versions-reply)
+    size_t versions_size;
 } reply_t;
 
 //  Create an empty reply. NULL on out-of-memory.
@@ -113,6 +117,12 @@ int
 //  Take a copy of a raw MessagePack map as the reply's stats. 0 or -1.
 int
     reply_set_stats (reply_t *self, const uint8_t *stats, size_t stats_size);
+
+//  Take a copy of a raw MessagePack array as the reply's versions
+//  (list-versions-reply: maps of unified-id, timestamp-repr, file-size,
+//  file-hash). 0 or -1.
+int
+    reply_set_versions (reply_t *self, const uint8_t *versions, size_t versions_size);
 
 //  Fill the fields of a ping-reply: node-name, version (this build's),
 //  uptime-seconds.

@@ -125,6 +125,8 @@ static const s_rules_t s_rules [MSG_TYPE_COUNT] = {
     [MSG_RETRIEVE_KEY_NEXT]     = { FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID
                                   | FIELD_SEGMENT_NUM | FIELD_SEQUENCE_NUM,
                                     FIELD_CONJOINED_PART | FIELD_HANDOFF_NODE_NAME, false },
+    [MSG_LIST_VERSIONS]         = { FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM,
+                                    FIELD_CONJOINED_PART | FIELD_HANDOFF_NODE_NAME, false },
 };
 
 //  Echo fields, read for every request before anything else
