@@ -12,7 +12,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
 
-.PHONY: run test deps build build-asan test-asan fuzz bench clean
+.PHONY: run test deps build build-asan test-asan fuzz bench soak clean
 
 run: build
 	$(BUILD)/strata-node
@@ -56,6 +56,13 @@ fuzz: deps
 
 bench: build
 	$(BUILD)/tests/bench/strata-bench
+
+# Crash-safety soak: the kill test (tests/integration/test_crash.py) with
+# ROUNDS SIGKILL/restart rounds instead of the suite's 20.
+ROUNDS ?= 200
+soak: build
+	STRATA_BUILD_DIR=$(BUILD) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/integration/soak_crash.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1285,7 +1285,7 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     int64_t end_ns = s_now_ns ();
     double cpu_after = s_cpu_seconds_self ();
     double node_cpu_after = s_node_cpu_seconds (self);
-    int64_t syncs_after = s_node_syncs (self);
+    int64_t syncs_after = exited? -1: s_node_syncs (self);
 
     //  Merge what the senders saw
     size_t latency_count = 0;
@@ -1774,7 +1774,7 @@ s_usage (FILE *out)
         "  --workloads LIST      W1,W2,W3,W4,W5,OVERLOAD,RESTART or all\n"
         "                        (default W1,W2,W3,W4,W5,OVERLOAD)\n"
         "  --seconds S           per workload (default 5)\n"
-        "  --senders N           sender threads (default 16)\n"
+        "  --senders N           concurrent senders, each with its own sockets (default 16)\n"
         "  --window LIST         requests in flight per sender, closed loop; each value\n"
         "                        is one run of W1, W2, W4, W5 (default 1,8)\n"
         "  --frame-size BYTES    split payloads into frames of this size (default: one frame)\n"

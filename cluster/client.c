@@ -1,0 +1,1450 @@
+/*  =========================================================================
+    client - the C client of strata-router (cluster/ROUTER.md)
+
+    A DEALER socket connected to the router, plus a PAIR socket receiving
+    that DEALER's socket events (zmq_socket_monitor), which is how a call
+    knows within the connect timeout that no router is listening, and knows
+    at once when the router goes away while the call waits for it.
+
+    Request-ids are "<random tag>-<counter>", unique per client. A call
+    sends a header (frame 0, a MessagePack map) plus data frames, then reads
+    replies until one carries its request-id; replies with other ids are
+    late answers to abandoned calls and are dropped.
+
+    Transfers: a put of up to max-put-bytes is one `put` message (data cut
+    in 1 MiB frames); anything larger, or of unknown length, is a streamed
+    upload (put-start, put-data of slice-size each, one in flight, then
+    put-finish; put-abort on any failure). A get reads slice after slice
+    (get, then get-next) and hands each data frame to the caller's write
+    callback while computing the MD5 the router promised.
+    =========================================================================
+*/
+
+#include <assert.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <czmq.h>
+#include <msgpack.h>
+
+#include "client.h"
+#include "endpoint.h"
+#include "reply.h"
+#include "request.h"
+#include "wire.h"
+
+#define S_FRAME_BYTES       (1024 * 1024)           //  data frame size of a put
+#define S_MAX_CHUNK_BYTES   (64 * 1024 * 1024)      //  largest put-data we send
+#define S_MAX_SLICE_BYTES   (1ULL << 32)            //  largest slice-size we accept
+#define S_MAX_REPLY_HEADER  (64 * 1024 * 1024)      //  largest reply frame 0
+#define S_ABORT_WAIT_MS     2000                    //  longest wait for put-abort-reply
+
+struct _client_t {
+    char *endpoint;                 //  the router's endpoint, as given
+    zsock_t *dealer;                //  DEALER connected to the router
+    zsock_t *monitor;               //  PAIR receiving the dealer's socket events
+    bool connected;                 //  handshake done, no disconnect since
+    bool retried;                   //  a connection attempt failed since the last success
+    int timeout_ms;                 //  longest wait for one reply
+    int connect_timeout_ms;         //  longest wait for a connection
+    size_t max_put_bytes;           //  larger objects are streamed
+    client_progress_fn *progress;   //  progress callback, or NULL
+    void *progress_arg;             //  its argument
+    char tag [20];                  //  request-id prefix, random per client
+    uint64_t counter;               //  request-ids used so far
+    msgpack_sbuffer buffer;         //  header being encoded
+    msgpack_packer packer;          //  packs into buffer
+    bool pack_failed;               //  a pack call failed (out of memory)
+    char error [512];               //  last failure; "" after a success
+};
+
+//  One reply from the router, frame 0 decoded
+typedef struct {
+    zmsg_t *msg;                    //  the whole message (frame 0, data frames)
+    msgpack_unpacked unpacked;      //  frame 0, unpacked
+    const msgpack_object *map;      //  the header map (inside unpacked)
+} s_reply_t;
+
+static const char *s_result_names [CLIENT_RESULT_COUNT] = {
+    "ok", "not-found", "invalid-request", "unknown-message-type",
+    "unavailable", "data-error", "io-error", "timeout", "overloaded",
+    "no-reply", "protocol-error", "callback-error", "system-error"
+};
+
+//  The router's result names, in client_result_t order (CLIENT_OK first)
+static const char *s_router_results [] = {
+    "success", "not-found", "invalid-request", "unknown-message-type",
+    "unavailable", "data-error", "io-error", "timeout", "overloaded"
+};
+
+static _Atomic unsigned s_monitor_sequence;     //  makes monitor endpoints unique
+
+
+//  --------------------------------------------------------------------------
+//  Errors
+
+static client_result_t
+s_fail (client_t *self, client_result_t result, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof self->error, format, args);
+    va_end (args);
+    return result;
+}
+
+const char *
+client_result_name (client_result_t result)
+{
+    if ((int) result < 0 || result >= CLIENT_RESULT_COUNT)
+        return "unknown";
+    return s_result_names [result];
+}
+
+const char *
+client_error (client_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Socket setup: the DEALER and its event monitor
+
+static void
+s_socket_close (client_t *self)
+{
+    if (self->dealer && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->dealer);
+    self->connected = false;
+    self->retried = false;
+}
+
+static int
+s_socket_open (client_t *self)
+{
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer)
+        return -1;
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_sndtimeo (self->dealer, self->timeout_ms);
+    char monitor_endpoint [64];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://strata-client-monitor-%u-%u",
+              (unsigned) getpid (), atomic_fetch_add (&s_monitor_sequence, 1));
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), monitor_endpoint, ZMQ_EVENT_ALL) != 0)
+        goto fail;
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", monitor_endpoint) != 0)
+        goto fail;
+    if (zsock_connect (self->dealer, "%s", self->endpoint) != 0)
+        goto fail;
+    return 0;
+fail:
+    s_socket_close (self);
+    return -1;
+}
+
+//  Read one socket event from the monitor (which has one ready) and update
+//  the connection state. Returns the event number, or 0 if none was read.
+static int
+s_monitor_read (client_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->monitor);
+    if (!msg)
+        return 0;
+    int event = 0;
+    zframe_t *first = zmsg_first (msg);
+    if (first && zframe_size (first) >= 2) {
+        uint16_t number;
+        memcpy (&number, zframe_data (first), sizeof number);
+        event = number;
+    }
+    zmsg_destroy (&msg);
+#ifdef ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+#else
+    if (event == ZMQ_EVENT_CONNECTED) {
+#endif
+        self->connected = true;
+        self->retried = false;
+    }
+    else
+    if (event == ZMQ_EVENT_DISCONNECTED)
+        self->connected = false;
+    else
+    if (event == ZMQ_EVENT_CONNECT_RETRIED)
+        self->retried = true;
+    return event;
+}
+
+static bool
+s_monitor_ready (client_t *self, int wait_ms)
+{
+    zmq_pollitem_t item = { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 };
+    return zmq_poll (&item, 1, wait_ms) == 1 && (item.revents & ZMQ_POLLIN);
+}
+
+//  Before a request: take the socket events that arrived, and wait at most
+//  the connect timeout for a connection if there is none.
+static client_result_t
+s_ready (client_t *self)
+{
+    self->error [0] = 0;
+    if (!self->dealer && s_socket_open (self) != 0)
+        return s_fail (self, CLIENT_SYSTEM_ERROR, "cannot create a socket for %s: %s",
+                       self->endpoint, zmq_strerror (zmq_errno ()));
+    while (s_monitor_ready (self, 0))
+        s_monitor_read (self);
+    int64_t deadline = zclock_mono () + self->connect_timeout_ms;
+    while (!self->connected) {
+        int64_t remaining = deadline - zclock_mono ();
+        if (remaining <= 0)
+            return s_fail (self, CLIENT_NO_REPLY,
+                           "cannot connect to the router at %s within %.1f s (%s)",
+                           self->endpoint, self->connect_timeout_ms / 1000.0,
+                           self->retried? "connection refused or unreachable; is strata-router running?"
+                                        : "no answer");
+        if (zsys_interrupted)
+            return s_fail (self, CLIENT_SYSTEM_ERROR, "interrupted");
+        if (s_monitor_ready (self, (int) remaining))
+            s_monitor_read (self);
+    }
+    return CLIENT_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Constructor, destructor, settings
+
+client_t *
+client_new (const char *endpoint)
+{
+    assert (endpoint);
+    endpoint_t parsed;
+    if (endpoint_parse (endpoint, &parsed) != 0)
+        return NULL;
+    if (parsed.scheme == ENDPOINT_TCP && (parsed.port == 0 || streq (parsed.host, "*")))
+        return NULL;            //  a wildcard can be bound, not connected to
+
+    client_t *self = (client_t *) calloc (1, sizeof (client_t));
+    if (!self)
+        return NULL;
+    self->endpoint = strdup (endpoint);
+    self->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    self->connect_timeout_ms = CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
+    self->max_put_bytes = CLIENT_DEFAULT_MAX_PUT_BYTES;
+    msgpack_sbuffer_init (&self->buffer);
+    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
+    uint32_t random_tag;
+    if (getrandom (&random_tag, sizeof random_tag, GRND_NONBLOCK) != (ssize_t) sizeof random_tag)
+        random_tag = (uint32_t) zclock_usecs () ^ ((uint32_t) getpid () << 16);
+    snprintf (self->tag, sizeof self->tag, "%08x", random_tag);
+    if (!self->endpoint || s_socket_open (self) != 0) {
+        client_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+client_destroy (client_t **self_p)
+{
+    assert (self_p);
+    client_t *self = *self_p;
+    if (!self)
+        return;
+    s_socket_close (self);
+    msgpack_sbuffer_destroy (&self->buffer);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+client_set_timeout (client_t *self, int timeout_ms)
+{
+    assert (self);
+    assert (timeout_ms > 0);
+    self->timeout_ms = timeout_ms;
+    if (self->dealer)
+        zsock_set_sndtimeo (self->dealer, timeout_ms);
+}
+
+void
+client_set_connect_timeout (client_t *self, int timeout_ms)
+{
+    assert (self);
+    assert (timeout_ms > 0);
+    self->connect_timeout_ms = timeout_ms;
+}
+
+void
+client_set_max_put_bytes (client_t *self, size_t max_put_bytes)
+{
+    assert (self);
+    assert (max_put_bytes >= 1);
+    self->max_put_bytes = max_put_bytes;
+}
+
+void
+client_set_progress (client_t *self, client_progress_fn *progress, void *arg)
+{
+    assert (self);
+    self->progress = progress;
+    self->progress_arg = arg;
+}
+
+static void
+s_progress (client_t *self, uint64_t done, uint64_t total)
+{
+    if (self->progress)
+        self->progress (self->progress_arg, done, total);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Argument checks (before anything is sent)
+
+bool
+client_key_valid (const char *key)
+{
+    if (!key)
+        return false;
+    size_t size = strlen (key);
+    return size >= 1 && size <= LIMIT_KEY_MAX && wire_utf8_valid (key, size, false);
+}
+
+static client_result_t
+s_check_key (client_t *self, const char *key)
+{
+    assert (key);
+    if (!client_key_valid (key))
+        return s_fail (self, CLIENT_INVALID_REQUEST,
+                       "key: must be 1..%d bytes of UTF-8 without null bytes (got %zu bytes)",
+                       LIMIT_KEY_MAX, strlen (key));
+    return CLIENT_OK;
+}
+
+static client_result_t
+s_check_meta (client_t *self, const char *const *meta)
+{
+    if (!meta)
+        return CLIENT_OK;
+    size_t index;
+    for (index = 0; meta [index]; index += 2) {
+        if (index / 2 >= LIMIT_META_ENTRIES)
+            return s_fail (self, CLIENT_INVALID_REQUEST, "meta: more than %d entries", LIMIT_META_ENTRIES);
+        const char *name = meta [index];
+        const char *value = meta [index + 1];
+        if (!value)
+            return s_fail (self, CLIENT_INVALID_REQUEST, "meta: name without a value");
+        size_t name_size = strlen (name);
+        size_t value_size = strlen (value);
+        if (name_size < 1 || name_size > LIMIT_META_STRING_MAX
+        ||  !wire_utf8_valid (name, name_size, false))
+            return s_fail (self, CLIENT_INVALID_REQUEST,
+                           "meta: names must be 1..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
+        if (value_size > LIMIT_META_STRING_MAX || !wire_utf8_valid (value, value_size, false))
+            return s_fail (self, CLIENT_INVALID_REQUEST,
+                           "meta: values must be 0..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
+    }
+    return CLIENT_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Header encoding
+
+static void
+s_pack_str (client_t *self, const char *text)
+{
+    size_t size = strlen (text);
+    if (msgpack_pack_str (&self->packer, size) || msgpack_pack_str_body (&self->packer, text, size))
+        self->pack_failed = true;
+}
+
+static void
+s_pack_uint (client_t *self, const char *name, uint64_t value)
+{
+    s_pack_str (self, name);
+    if (msgpack_pack_uint64 (&self->packer, value))
+        self->pack_failed = true;
+}
+
+//  Start a header: a map of 2 + entries entries, message-type and a new
+//  request-id (written into request_id) first.
+static void
+s_header_begin (client_t *self, const char *type, uint32_t entries, char request_id [64])
+{
+    msgpack_sbuffer_clear (&self->buffer);
+    self->pack_failed = false;
+    snprintf (request_id, 64, "%s-%" PRIu64, self->tag, ++self->counter);
+    if (msgpack_pack_map (&self->packer, 2 + entries))
+        self->pack_failed = true;
+    s_pack_str (self, "message-type");
+    s_pack_str (self, type);
+    s_pack_str (self, "request-id");
+    s_pack_str (self, request_id);
+}
+
+//  The fields that name an object: collection-id, key (2 entries)
+static void
+s_pack_object (client_t *self, uint32_t collection_id, const char *key)
+{
+    s_pack_uint (self, "collection-id", collection_id);
+    s_pack_str (self, "key");
+    s_pack_str (self, key);
+}
+
+//  meta (1 entry), already checked
+static void
+s_pack_meta (client_t *self, const char *const *meta)
+{
+    size_t pairs = 0;
+    while (meta [pairs * 2])
+        pairs++;
+    s_pack_str (self, "meta");
+    if (msgpack_pack_map (&self->packer, pairs))
+        self->pack_failed = true;
+    for (size_t index = 0; index < pairs * 2; index++)
+        s_pack_str (self, meta [index]);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sending and receiving
+
+//  Send the header in self->buffer, then size bytes of data in frames.
+static client_result_t
+s_send (client_t *self, const void *data, size_t size)
+{
+    if (self->pack_failed)
+        return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory encoding a request");
+    void *handle = zsock_resolve (self->dealer);
+    const uint8_t *bytes = (const uint8_t *) data;
+    size_t offset = 0;
+    bool header = true;
+    while (header || offset < size) {
+        const void *frame = header? (const void *) self->buffer.data: (const void *) (bytes + offset);
+        size_t frame_size = header? self->buffer.size: size - offset;
+        if (!header && frame_size > S_FRAME_BYTES)
+            frame_size = S_FRAME_BYTES;
+        bool more = header? size > 0: offset + frame_size < size;
+        if (zmq_send (handle, frame, frame_size, more? ZMQ_SNDMORE: 0) == -1) {
+            int error = zmq_errno ();
+            if (error == EINTR && !zsys_interrupted)
+                continue;
+            //  Part of a multipart message may be queued: start afresh
+            bool first = header;
+            s_socket_close (self);
+            if (error == EAGAIN && first)
+                return s_fail (self, CLIENT_NO_REPLY, "the router at %s did not take the request within %.1f s",
+                               self->endpoint, self->timeout_ms / 1000.0);
+            return s_fail (self, CLIENT_SYSTEM_ERROR, "cannot send to the router at %s: %s",
+                           self->endpoint, error == EINTR? "interrupted": zmq_strerror (error));
+        }
+        if (header)
+            header = false;
+        else
+            offset += frame_size;
+    }
+    return CLIENT_OK;
+}
+
+static void
+s_reply_init (s_reply_t *reply)
+{
+    reply->msg = NULL;
+    msgpack_unpacked_init (&reply->unpacked);
+    reply->map = NULL;
+}
+
+static void
+s_reply_reset (s_reply_t *reply)
+{
+    zmsg_destroy (&reply->msg);
+    msgpack_unpacked_destroy (&reply->unpacked);
+    msgpack_unpacked_init (&reply->unpacked);
+    reply->map = NULL;
+}
+
+//  The value of field name in a header map, or NULL
+static const msgpack_object *
+s_field (const msgpack_object *map, const char *name)
+{
+    size_t size = strlen (name);
+    for (uint32_t index = 0; index < map->via.map.size; index++) {
+        const msgpack_object_kv *entry = &map->via.map.ptr [index];
+        if (entry->key.type == MSGPACK_OBJECT_STR
+        &&  entry->key.via.str.size == size
+        &&  memcmp (entry->key.via.str.ptr, name, size) == 0)
+            return &entry->val;
+    }
+    return NULL;
+}
+
+//  Copy a string value into out (null-terminated). 0 if it is a string
+//  that fits; -1 otherwise.
+static int
+s_get_str (const msgpack_object *value, char *out, size_t out_size)
+{
+    if (!value || value->type != MSGPACK_OBJECT_STR || value->via.str.size >= out_size)
+        return -1;
+    memcpy (out, value->via.str.ptr, value->via.str.size);
+    out [value->via.str.size] = 0;
+    return 0;
+}
+
+//  A reply field the call needs was missing or ill-typed
+static client_result_t
+s_bad_field (client_t *self, const char *reply_type, const char *field)
+{
+    return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's %s has no usable '%s'", reply_type, field);
+}
+
+static client_result_t
+s_uint_field (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
+              uint64_t max, uint64_t *value_p)
+{
+    const msgpack_object *value = s_field (reply->map, name);
+    if (!value || wire_get_uint (value, 0, max, value_p) != 0)
+        return s_bad_field (self, reply_type, name);
+    return CLIENT_OK;
+}
+
+static client_result_t
+s_digest_field (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
+                uint8_t digest [DIGEST_MD5_SIZE])
+{
+    const msgpack_object *value = s_field (reply->map, name);
+    if (!value || wire_get_digest (value, digest) != 0)
+        return s_bad_field (self, reply_type, name);
+    return CLIENT_OK;
+}
+
+//  Turn a reply's result and error-message into the call's result
+static client_result_t
+s_reply_result (client_t *self, const s_reply_t *reply, const char *request_type)
+{
+    const msgpack_object *result = s_field (reply->map, "result");
+    char name [64];
+    if (s_get_str (result, name, sizeof name) != 0)
+        return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no result", request_type);
+    if (streq (name, "success"))
+        return CLIENT_OK;
+    char message [300] = "";
+    const msgpack_object *text = s_field (reply->map, "error-message");
+    if (text && text->type == MSGPACK_OBJECT_STR)
+        wire_sanitize (text->via.str.ptr, text->via.str.size, message, sizeof message);
+    for (size_t index = 1; index < sizeof s_router_results / sizeof s_router_results [0]; index++)
+        if (streq (name, s_router_results [index]))
+            return s_fail (self, (client_result_t) index, "%s: %s", name,
+                           *message? message: "(the router gave no error-message)");
+    char safe [80];
+    wire_sanitize (name, strlen (name), safe, sizeof safe);
+    return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with unknown result '%s': %s",
+                   request_type, safe, message);
+}
+
+//  Wait at most the timeout for the reply to request_id, dropping replies to
+//  other requests. On CLIENT_OK the reply succeeded and has reply_type; any
+//  router failure is returned as its result code.
+static client_result_t
+s_recv (client_t *self, const char *request_id, const char *request_type,
+        const char *reply_type, s_reply_t *reply)
+{
+    s_reply_reset (reply);
+    int64_t deadline = zclock_mono () + self->timeout_ms;
+    bool disconnected = false;
+    while (true) {
+        int64_t remaining = deadline - zclock_mono ();
+        if (disconnected)
+            remaining = 0;          //  one last look for a reply already queued
+        else
+        if (remaining <= 0)
+            return s_fail (self, CLIENT_NO_REPLY, "no reply from the router at %s to %s within %.1f s",
+                           self->endpoint, request_type, self->timeout_ms / 1000.0);
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 }
+        };
+        int rc = zmq_poll (items, disconnected? 1: 2, (long) remaining);
+        if (rc == -1) {
+            if (zmq_errno () == EINTR && !zsys_interrupted)
+                continue;
+            return s_fail (self, CLIENT_SYSTEM_ERROR, "waiting for the router: %s",
+                           zmq_errno () == EINTR? "interrupted": zmq_strerror (zmq_errno ()));
+        }
+        if (items [0].revents & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (self->dealer);
+            if (!msg)
+                continue;
+            zframe_t *frame = zmsg_first (msg);
+            const char *why = NULL;
+            msgpack_unpacked_destroy (&reply->unpacked);
+            msgpack_unpacked_init (&reply->unpacked);
+            if (!frame || wire_unpack (&reply->unpacked, zframe_data (frame), zframe_size (frame),
+                                       S_MAX_REPLY_HEADER, &why) != 0
+            ||  reply->unpacked.data.type != MSGPACK_OBJECT_MAP) {
+                zmsg_destroy (&msg);
+                return s_fail (self, CLIENT_PROTOCOL_ERROR,
+                               "the router sent a reply whose header is not a MessagePack map (%s)",
+                               why? why: "not a map");
+            }
+            reply->map = &reply->unpacked.data;
+            reply->msg = msg;
+            char id [LIMIT_ID_MAX + 1];
+            if (s_get_str (s_field (reply->map, "request-id"), id, sizeof id) != 0) {
+                //  Cannot be matched; if it says why, that is the best we know
+                client_result_t result = s_reply_result (self, reply, request_type);
+                if (result == CLIENT_OK)
+                    result = s_fail (self, CLIENT_PROTOCOL_ERROR,
+                                     "the router sent a reply without request-id");
+                return result;
+            }
+            if (!streq (id, request_id)) {
+                s_reply_reset (reply);      //  a late reply to an abandoned call
+                continue;
+            }
+            client_result_t result = s_reply_result (self, reply, request_type);
+            if (result != CLIENT_OK)
+                return result;
+            char type [LIMIT_MESSAGE_TYPE_MAX + 8];
+            if (s_get_str (s_field (reply->map, "message-type"), type, sizeof type) != 0
+            ||  !streq (type, reply_type))
+                return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with %s, not %s",
+                               request_type, s_get_str (s_field (reply->map, "message-type"), type,
+                                                        sizeof type) == 0? type: "a reply without message-type",
+                               reply_type);
+            return CLIENT_OK;
+        }
+        if (disconnected)
+            return s_fail (self, CLIENT_NO_REPLY, "lost the connection to the router at %s while waiting for %s",
+                           self->endpoint, reply_type);
+        if (items [1].revents & ZMQ_POLLIN)
+            if (s_monitor_read (self) == ZMQ_EVENT_DISCONNECTED)
+                disconnected = true;
+    }
+}
+
+//  Send the header in self->buffer (plus data) and receive its reply
+static client_result_t
+s_exchange (client_t *self, const char *request_id, const char *request_type, const void *data,
+            size_t size, const char *reply_type, s_reply_t *reply)
+{
+    client_result_t result = s_send (self, data, size);
+    if (result == CLIENT_OK)
+        result = s_recv (self, request_id, request_type, reply_type, reply);
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  put
+
+//  Check what a put-reply says was stored against what was sent
+static client_result_t
+s_put_reply (client_t *self, const s_reply_t *reply, uint64_t size, const uint8_t md5 [DIGEST_MD5_SIZE],
+             uint64_t *unified_id_p)
+{
+    uint64_t unified_id, stored_size;
+    uint8_t stored_md5 [DIGEST_MD5_SIZE];
+    client_result_t result = s_uint_field (self, reply, "put-reply", "unified-id", UINT64_MAX, &unified_id);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, reply, "put-reply", "size", UINT64_MAX, &stored_size);
+    if (result == CLIENT_OK)
+        result = s_digest_field (self, reply, "put-reply", "file-hash", stored_md5);
+    if (result != CLIENT_OK)
+        return result;
+    if (stored_size != size)
+        return s_fail (self, CLIENT_DATA_ERROR, "the router stored %" PRIu64 " bytes, but %" PRIu64 " were sent",
+                       stored_size, size);
+    if (memcmp (stored_md5, md5, DIGEST_MD5_SIZE) != 0) {
+        char sent [DIGEST_MD5_BASE64_SIZE], stored [DIGEST_MD5_BASE64_SIZE];
+        digest_md5_to_base64 (md5, sent);
+        digest_md5_to_base64 (stored_md5, stored);
+        return s_fail (self, CLIENT_DATA_ERROR, "the router stored MD5 %s, but the object sent has MD5 %s",
+                       stored, sent);
+    }
+    if (unified_id_p)
+        *unified_id_p = unified_id;
+    return CLIENT_OK;
+}
+
+static client_result_t
+s_put_whole (client_t *self, uint32_t collection_id, const char *key, const void *data, size_t size,
+             const char *const *meta, uint64_t *unified_id_p)
+{
+    client_result_t result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+    uint8_t md5 [DIGEST_MD5_SIZE];
+    digest_md5 (data, size, md5);
+    char request_id [64];
+    s_header_begin (self, "put", meta? 3: 2, request_id);
+    s_pack_object (self, collection_id, key);
+    if (meta)
+        s_pack_meta (self, meta);
+    s_reply_t reply;
+    s_reply_init (&reply);
+    result = s_send (self, data, size);
+    if (result == CLIENT_OK) {
+        s_progress (self, size, size);
+        result = s_recv (self, request_id, "put", "put-reply", &reply);
+    }
+    if (result == CLIENT_OK)
+        result = s_put_reply (self, &reply, size, md5, unified_id_p);
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    return result;
+}
+
+//  Fill buffer [*filled .. size) from read until full or the end.
+//  Returns 0 (with *end_p set at the end of the object) or -1.
+static int
+s_read_fill (client_read_fn *read, void *arg, uint8_t *buffer, size_t size, size_t *filled, bool *end_p)
+{
+    while (*filled < size) {
+        ssize_t got = read (arg, buffer + *filled, size - *filled);
+        if (got < 0 || (size_t) got > size - *filled)
+            return -1;
+        if (got == 0) {
+            *end_p = true;
+            break;
+        }
+        *filled += (size_t) got;
+    }
+    return 0;
+}
+
+//  Abort an upload, best effort; keeps the error of the failure that led here
+static void
+s_put_abort (client_t *self, const char *upload_id, client_result_t why)
+{
+    char saved [sizeof self->error];
+    memcpy (saved, self->error, sizeof saved);
+    int timeout_ms = self->timeout_ms;
+    if (self->timeout_ms > S_ABORT_WAIT_MS)
+        self->timeout_ms = S_ABORT_WAIT_MS;
+    if (self->dealer && why != CLIENT_NO_REPLY) {
+        char request_id [64];
+        s_header_begin (self, "put-abort", 1, request_id);
+        s_pack_str (self, "upload-id");
+        s_pack_str (self, upload_id);
+        s_reply_t reply;
+        s_reply_init (&reply);
+        s_exchange (self, request_id, "put-abort", NULL, 0, "put-abort-reply", &reply);
+        s_reply_reset (&reply);
+        msgpack_unpacked_destroy (&reply.unpacked);
+    }
+    self->timeout_ms = timeout_ms;
+    memcpy (self->error, saved, sizeof saved);
+}
+
+//  A streamed upload. buffer holds the first filled bytes of the object
+//  (read from read/arg, which supplies the rest); buffer is taken over.
+static client_result_t
+s_put_streamed (client_t *self, uint32_t collection_id, const char *key, const char *const *meta,
+                uint8_t *buffer, size_t filled, client_read_fn *read, void *arg, uint64_t *unified_id_p)
+{
+    digest_md5_t *md5 = digest_md5_new ();
+    s_reply_t reply;
+    s_reply_init (&reply);
+    char upload_id [LIMIT_ADDRESS_MAX + 1] = "";
+    client_result_t result = md5? s_ready (self):
+                             s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    if (result != CLIENT_OK)
+        goto done;
+
+    //  put-start
+    char request_id [64];
+    s_header_begin (self, "put-start", meta? 3: 2, request_id);
+    s_pack_object (self, collection_id, key);
+    if (meta)
+        s_pack_meta (self, meta);
+    result = s_exchange (self, request_id, "put-start", NULL, 0, "put-start-reply", &reply);
+    if (result != CLIENT_OK)
+        goto done;
+    uint64_t slice_size;
+    if (s_get_str (s_field (reply.map, "upload-id"), upload_id, sizeof upload_id) != 0 || !*upload_id) {
+        result = s_bad_field (self, "put-start-reply", "upload-id");
+        goto done;
+    }
+    result = s_uint_field (self, &reply, "put-start-reply", "slice-size", S_MAX_SLICE_BYTES, &slice_size);
+    if (result == CLIENT_OK && slice_size == 0)
+        result = s_bad_field (self, "put-start-reply", "slice-size");
+    if (result != CLIENT_OK)
+        goto done;
+    size_t chunk = slice_size < S_MAX_CHUNK_BYTES? (size_t) slice_size: S_MAX_CHUNK_BYTES;
+    if (chunk > filled) {
+        uint8_t *bigger = (uint8_t *) realloc (buffer, chunk);
+        if (!bigger) {
+            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory for a %zu-byte slice", chunk);
+            goto done;
+        }
+        buffer = bigger;
+    }
+
+    //  put-data, one slice at a time, each after the previous one's reply
+    uint64_t sent = 0;
+    bool end = false;
+    while (true) {
+        if (!end && filled < chunk && s_read_fill (read, arg, buffer, chunk, &filled, &end) != 0) {
+            result = s_fail (self, CLIENT_CALLBACK_ERROR, "reading the object failed after %" PRIu64 " bytes",
+                             sent + filled);
+            goto done;
+        }
+        if (filled == 0)
+            break;
+        size_t piece = filled < chunk? filled: chunk;
+        s_header_begin (self, "put-data", 1, request_id);
+        s_pack_str (self, "upload-id");
+        s_pack_str (self, upload_id);
+        result = s_exchange (self, request_id, "put-data", buffer, piece, "put-data-reply", &reply);
+        if (result != CLIENT_OK)
+            goto done;
+        digest_md5_update (md5, buffer, piece);
+        sent += piece;
+        memmove (buffer, buffer + piece, filled - piece);
+        filled -= piece;
+        s_progress (self, sent, 0);
+        if (end && filled == 0)
+            break;
+    }
+
+    //  put-finish
+    s_header_begin (self, "put-finish", 1, request_id);
+    s_pack_str (self, "upload-id");
+    s_pack_str (self, upload_id);
+    result = s_exchange (self, request_id, "put-finish", NULL, 0, "put-reply", &reply);
+    if (result == CLIENT_OK) {
+        uint8_t digest [DIGEST_MD5_SIZE];
+        digest_md5_final (md5, digest);
+        result = s_put_reply (self, &reply, sent, digest, unified_id_p);
+        *upload_id = 0;             //  finished: nothing to abort
+    }
+done:
+    if (result != CLIENT_OK && *upload_id)
+        s_put_abort (self, upload_id, result);
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    digest_md5_destroy (&md5);
+    free (buffer);
+    return result;
+}
+
+//  Reads an object held in memory (a client_put () larger than max-put-bytes)
+typedef struct {
+    const uint8_t *data;        //  the object
+    size_t size;                //  its bytes
+    size_t offset;              //  bytes handed out so far
+} s_memory_t;
+
+static ssize_t
+s_memory_read (void *arg, void *buffer, size_t size)
+{
+    s_memory_t *memory = (s_memory_t *) arg;
+    size_t left = memory->size - memory->offset;
+    if (size > left)
+        size = left;
+    if (size > SSIZE_MAX)
+        size = SSIZE_MAX;
+    memcpy (buffer, memory->data + memory->offset, size);
+    memory->offset += size;
+    return (ssize_t) size;
+}
+
+client_result_t
+client_put (client_t *self, uint32_t collection_id, const char *key, const void *data, size_t size,
+            const char *const *meta, uint64_t *unified_id_p)
+{
+    assert (self);
+    assert (data || size == 0);
+    self->error [0] = 0;
+    client_result_t result = s_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = s_check_meta (self, meta);
+    if (result != CLIENT_OK)
+        return result;
+    if (size <= self->max_put_bytes)
+        return s_put_whole (self, collection_id, key, data, size, meta, unified_id_p);
+    s_memory_t memory = { (const uint8_t *) data, size, 0 };
+    return s_put_streamed (self, collection_id, key, meta, NULL, 0, s_memory_read, &memory, unified_id_p);
+}
+
+client_result_t
+client_put_stream (client_t *self, uint32_t collection_id, const char *key, client_read_fn *read,
+                   void *arg, const char *const *meta, uint64_t *unified_id_p)
+{
+    assert (self);
+    assert (read);
+    self->error [0] = 0;
+    client_result_t result = s_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = s_check_meta (self, meta);
+    if (result != CLIENT_OK)
+        return result;
+    size_t probe = CLIENT_STREAM_PROBE_BYTES < self->max_put_bytes? CLIENT_STREAM_PROBE_BYTES:
+                                                                      self->max_put_bytes;
+    uint8_t *buffer = (uint8_t *) malloc (probe);
+    if (!buffer)
+        return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    size_t filled = 0;
+    bool end = false;
+    if (s_read_fill (read, arg, buffer, probe, &filled, &end) != 0) {
+        free (buffer);
+        return s_fail (self, CLIENT_CALLBACK_ERROR, "reading the object failed after %zu bytes", filled);
+    }
+    if (end && filled < probe) {
+        result = s_put_whole (self, collection_id, key, buffer, filled, meta, unified_id_p);
+        free (buffer);
+        return result;
+    }
+    return s_put_streamed (self, collection_id, key, meta, buffer, filled, read, arg, unified_id_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  get
+
+void
+client_object_clear (client_object_t *object)
+{
+    if (!object)
+        return;
+    free (object->meta);
+    memset (object, 0, sizeof *object);
+}
+
+//  Read the fields of a get-reply or get-next-reply
+static client_result_t
+s_get_fields (client_t *self, const s_reply_t *reply, const char *reply_type, client_object_t *object,
+              uint64_t *slice_num_p, bool *completed_p)
+{
+    uint64_t slice_count;
+    client_result_t result = s_uint_field (self, reply, reply_type, "unified-id", UINT64_MAX, &object->unified_id);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, reply, reply_type, "size", UINT64_MAX, &object->size);
+    if (result == CLIENT_OK)
+        result = s_digest_field (self, reply, reply_type, "file-hash", object->file_hash);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, reply, reply_type, "slice-count", UINT32_MAX, &slice_count);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, reply, reply_type, "slice-num", UINT32_MAX, slice_num_p);
+    if (result != CLIENT_OK)
+        return result;
+    object->slice_count = (uint32_t) slice_count;
+    const msgpack_object *completed = s_field (reply->map, "completed");
+    if (!completed || completed->type != MSGPACK_OBJECT_BOOLEAN)
+        return s_bad_field (self, reply_type, "completed");
+    *completed_p = completed->via.boolean;
+    const msgpack_object *timestamp = s_field (reply->map, "timestamp");
+    if (timestamp && s_get_str (timestamp, object->timestamp, sizeof object->timestamp) != 0)
+        return s_bad_field (self, reply_type, "timestamp");
+    return CLIENT_OK;
+}
+
+client_result_t
+client_get (client_t *self, uint32_t collection_id, const char *key, const uint64_t *unified_id,
+            client_write_fn *write, void *arg, client_object_t *object)
+{
+    assert (self);
+    assert (write);
+    client_object_t local;
+    if (!object)
+        object = &local;
+    memset (object, 0, sizeof *object);
+    self->error [0] = 0;
+    client_result_t result = s_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+
+    digest_md5_t *md5 = digest_md5_new ();
+    if (!md5)
+        return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    s_reply_t reply;
+    s_reply_init (&reply);
+    char request_id [64];
+    s_header_begin (self, "get", unified_id? 3: 2, request_id);
+    s_pack_object (self, collection_id, key);
+    if (unified_id)
+        s_pack_uint (self, "unified-id", *unified_id);
+    result = s_exchange (self, request_id, "get", NULL, 0, "get-reply", &reply);
+    uint64_t slice_num = 0;
+    bool completed = false;
+    if (result == CLIENT_OK)
+        result = s_get_fields (self, &reply, "get-reply", object, &slice_num, &completed);
+    if (result == CLIENT_OK && slice_num != 0)
+        result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's get-reply carries slice %" PRIu64
+                         ", not 0", slice_num);
+    if (result == CLIENT_OK && unified_id && object->unified_id != *unified_id)
+        result = s_fail (self, CLIENT_PROTOCOL_ERROR, "asked for version %" PRIu64 ", the router sent %"
+                         PRIu64, *unified_id, object->unified_id);
+    if (result == CLIENT_OK) {
+        const msgpack_object *meta = s_field (reply.map, "meta");
+        if (meta && meta->type == MSGPACK_OBJECT_MAP
+        &&  wire_pack_object (meta, &object->meta, &object->meta_size) != 0)
+            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    }
+    uint64_t version = object->unified_id;
+    uint64_t received = 0;
+    while (result == CLIENT_OK) {
+        //  The data frames of this slice
+        zframe_t *frame = zmsg_first (reply.msg);         //  frame 0, the header
+        for (frame = zmsg_next (reply.msg); frame; frame = zmsg_next (reply.msg)) {
+            size_t size = zframe_size (frame);
+            if (size > object->size - received) {
+                result = s_fail (self, CLIENT_DATA_ERROR, "the router sent more than the object's %" PRIu64
+                                 " bytes", object->size);
+                break;
+            }
+            if (size == 0)
+                continue;
+            if (write (arg, zframe_data (frame), size) != 0) {
+                result = s_fail (self, CLIENT_CALLBACK_ERROR, "writing the object failed after %" PRIu64
+                                 " bytes", received);
+                break;
+            }
+            digest_md5_update (md5, zframe_data (frame), size);
+            received += size;
+            s_progress (self, received, object->size);
+        }
+        if (result != CLIENT_OK || completed)
+            break;
+
+        //  The next slice
+        slice_num++;
+        if (slice_num >= object->slice_count) {
+            result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's slice %" PRIu64 " of %" PRIu32
+                             " is not marked completed", slice_num - 1, object->slice_count);
+            break;
+        }
+        s_header_begin (self, "get-next", 4, request_id);
+        s_pack_object (self, collection_id, key);
+        s_pack_uint (self, "unified-id", version);
+        s_pack_uint (self, "slice-num", slice_num);
+        result = s_exchange (self, request_id, "get-next", NULL, 0, "get-next-reply", &reply);
+        if (result != CLIENT_OK)
+            break;
+        uint64_t next_num;
+        client_object_t next;
+        memset (&next, 0, sizeof next);
+        result = s_get_fields (self, &reply, "get-next-reply", &next, &next_num, &completed);
+        if (result == CLIENT_OK
+        &&  (next_num != slice_num || next.unified_id != version || next.size != object->size
+          || memcmp (next.file_hash, object->file_hash, DIGEST_MD5_SIZE) != 0))
+            result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's get-next-reply for slice %" PRIu64
+                             " does not match the request or the object", slice_num);
+    }
+    if (result == CLIENT_OK) {
+        uint8_t digest [DIGEST_MD5_SIZE];
+        digest_md5_final (md5, digest);
+        if (received != object->size)
+            result = s_fail (self, CLIENT_DATA_ERROR, "received %" PRIu64 " bytes of a %" PRIu64 "-byte object",
+                             received, object->size);
+        else
+        if (memcmp (digest, object->file_hash, DIGEST_MD5_SIZE) != 0) {
+            char got [DIGEST_MD5_BASE64_SIZE], expected [DIGEST_MD5_BASE64_SIZE];
+            digest_md5_to_base64 (digest, got);
+            digest_md5_to_base64 (object->file_hash, expected);
+            result = s_fail (self, CLIENT_DATA_ERROR, "the object received has MD5 %s, not its file-hash %s",
+                             got, expected);
+        }
+    }
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    digest_md5_destroy (&md5);
+    if (object == &local)
+        client_object_clear (&local);
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  delete, list-versions, ping
+
+client_result_t
+client_delete (client_t *self, uint32_t collection_id, const char *key, const uint64_t *unified_id,
+               uint64_t *tombstone_p)
+{
+    assert (self);
+    self->error [0] = 0;
+    client_result_t result = s_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+    char request_id [64];
+    s_header_begin (self, "delete", unified_id? 3: 2, request_id);
+    s_pack_object (self, collection_id, key);
+    if (unified_id)
+        s_pack_uint (self, "unified-id", *unified_id);
+    s_reply_t reply;
+    s_reply_init (&reply);
+    result = s_exchange (self, request_id, "delete", NULL, 0, "delete-reply", &reply);
+    uint64_t tombstone = 0;
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, &reply, "delete-reply", "unified-id", UINT64_MAX, &tombstone);
+    if (result == CLIENT_OK && tombstone_p)
+        *tombstone_p = tombstone;
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    return result;
+}
+
+client_result_t
+client_versions (client_t *self, uint32_t collection_id, const char *key, client_version_t **versions_p,
+                 size_t *count_p)
+{
+    assert (self);
+    assert (versions_p);
+    assert (count_p);
+    *versions_p = NULL;
+    *count_p = 0;
+    self->error [0] = 0;
+    client_result_t result = s_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+    char request_id [64];
+    s_header_begin (self, "list-versions", 2, request_id);
+    s_pack_object (self, collection_id, key);
+    s_reply_t reply;
+    s_reply_init (&reply);
+    result = s_exchange (self, request_id, "list-versions", NULL, 0, "list-versions-reply", &reply);
+    const msgpack_object *list = result == CLIENT_OK? s_field (reply.map, "versions"): NULL;
+    if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
+        result = s_bad_field (self, "list-versions-reply", "versions");
+    client_version_t *versions = NULL;
+    size_t count = result == CLIENT_OK? list->via.array.size: 0;
+    if (count > 0) {
+        versions = (client_version_t *) calloc (count, sizeof (client_version_t));
+        if (!versions)
+            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    }
+    for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
+        const msgpack_object *entry = &list->via.array.ptr [index];
+        client_version_t *version = &versions [index];
+        bool usable = entry->type == MSGPACK_OBJECT_MAP;
+        const msgpack_object *id = usable? s_field (entry, "unified-id"): NULL;
+        const msgpack_object *size = usable? s_field (entry, "size"): NULL;
+        const msgpack_object *hash = usable? s_field (entry, "file-hash"): NULL;
+        const msgpack_object *timestamp = usable? s_field (entry, "timestamp"): NULL;
+        usable = usable && id && size && hash
+              && wire_get_uint (id, 0, UINT64_MAX, &version->unified_id) == 0
+              && wire_get_uint (size, 0, UINT64_MAX, &version->size) == 0
+              && wire_get_digest (hash, version->file_hash) == 0
+              && (!timestamp || s_get_str (timestamp, version->timestamp, sizeof version->timestamp) == 0);
+        if (!usable)
+            result = s_fail (self, CLIENT_PROTOCOL_ERROR,
+                             "the router's list-versions-reply has an unusable entry %zu", index);
+    }
+    if (result == CLIENT_OK) {
+        *versions_p = versions;
+        *count_p = count;
+    }
+    else
+        free (versions);
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    return result;
+}
+
+void
+client_ping_clear (client_ping_t *ping)
+{
+    if (!ping)
+        return;
+    free (ping->nodes);
+    memset (ping, 0, sizeof *ping);
+}
+
+client_result_t
+client_ping (client_t *self, client_ping_t *ping)
+{
+    assert (self);
+    assert (ping);
+    memset (ping, 0, sizeof *ping);
+    client_result_t result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+    char request_id [64];
+    s_header_begin (self, "ping", 0, request_id);
+    s_reply_t reply;
+    s_reply_init (&reply);
+    result = s_exchange (self, request_id, "ping", NULL, 0, "ping-reply", &reply);
+    uint64_t value;
+    if (result == CLIENT_OK && s_field (reply.map, "cluster")
+    &&  s_get_str (s_field (reply.map, "cluster"), ping->cluster, sizeof ping->cluster) != 0)
+        result = s_bad_field (self, "ping-reply", "cluster");
+    if (result == CLIENT_OK && s_field (reply.map, "version")
+    &&  s_get_str (s_field (reply.map, "version"), ping->version, sizeof ping->version) != 0)
+        result = s_bad_field (self, "ping-reply", "version");
+    if (result == CLIENT_OK && s_field (reply.map, "data-shards")) {
+        result = s_uint_field (self, &reply, "ping-reply", "data-shards", 255, &value);
+        ping->data_shards = (int) value;
+    }
+    if (result == CLIENT_OK && s_field (reply.map, "total-shards")) {
+        result = s_uint_field (self, &reply, "ping-reply", "total-shards", 255, &value);
+        ping->total_shards = (int) value;
+    }
+    const msgpack_object *nodes = result == CLIENT_OK? s_field (reply.map, "nodes"): NULL;
+    if (nodes && nodes->type != MSGPACK_OBJECT_ARRAY)
+        result = s_bad_field (self, "ping-reply", "nodes");
+    else
+    if (nodes && nodes->via.array.size > 0) {
+        ping->nodes = (client_node_t *) calloc (nodes->via.array.size, sizeof (client_node_t));
+        if (!ping->nodes)
+            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+        for (uint32_t index = 0; result == CLIENT_OK && index < nodes->via.array.size; index++) {
+            const msgpack_object *entry = &nodes->via.array.ptr [index];
+            const msgpack_object *reachable = entry->type == MSGPACK_OBJECT_MAP?
+                                              s_field (entry, "reachable"): NULL;
+            if (entry->type != MSGPACK_OBJECT_MAP
+            ||  s_get_str (s_field (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
+            ||  !reachable || reachable->type != MSGPACK_OBJECT_BOOLEAN)
+                result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
+                                 (unsigned) index);
+            else
+                ping->nodes [index].reachable = reachable->via.boolean;
+            ping->node_count = index + 1;
+        }
+    }
+    if (result != CLIENT_OK) {
+        char saved [sizeof self->error];
+        memcpy (saved, self->error, sizeof saved);
+        client_ping_clear (ping);
+        memcpy (self->error, saved, sizeof saved);
+    }
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  A node's stats (node protocol)
+
+static client_result_t
+s_stats_fail (char *error, size_t error_size, client_result_t result, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    return result;
+}
+
+static bool
+s_host_is_loopback (const char *host)
+{
+    return streq (host, "localhost") || strncmp (host, "127.", 4) == 0 || streq (host, "::1");
+}
+
+//  Find the local address that routes to host:port, as text (IPv6 in
+//  brackets). 0 or -1.
+static int
+s_local_address (const char *host, int port, char *out, size_t out_size)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+    struct addrinfo *found = NULL;
+    char service [16];
+    snprintf (service, sizeof service, "%d", port);
+    if (getaddrinfo (host, service, &hints, &found) != 0 || !found)
+        return -1;
+    int rc = -1;
+    int fd = socket (found->ai_family, SOCK_DGRAM, 0);
+    struct sockaddr_storage local;
+    socklen_t local_size = sizeof local;
+    if (fd >= 0 && connect (fd, found->ai_addr, found->ai_addrlen) == 0
+    &&  getsockname (fd, (struct sockaddr *) &local, &local_size) == 0) {
+        char text [INET6_ADDRSTRLEN];
+        if (local.ss_family == AF_INET
+        &&  inet_ntop (AF_INET, &((struct sockaddr_in *) &local)->sin_addr, text, sizeof text)) {
+            snprintf (out, out_size, "%s", text);
+            rc = 0;
+        }
+        else
+        if (local.ss_family == AF_INET6
+        &&  inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &local)->sin6_addr, text, sizeof text)) {
+            snprintf (out, out_size, "[%s]", text);
+            rc = 0;
+        }
+    }
+    if (fd >= 0)
+        close (fd);
+    freeaddrinfo (found);
+    return rc;
+}
+
+//  Bind pull for the reply; writes the address to send as client-address
+static client_result_t
+s_stats_bind (zsock_t *pull, const endpoint_t *node, const char *reply_endpoint, char *address,
+              size_t address_size, char *error, size_t error_size)
+{
+    char bind [300];
+    if (reply_endpoint)
+        snprintf (bind, sizeof bind, "%s", reply_endpoint);
+    else
+    if (node->scheme == ENDPOINT_IPC) {
+        uint32_t random_part = (uint32_t) zclock_usecs ();
+        snprintf (bind, sizeof bind, "ipc:///tmp/strata-stat-%d-%08x", (int) getpid (), random_part);
+    }
+    else
+    if (s_host_is_loopback (node->host))
+        snprintf (bind, sizeof bind, strchr (node->host, ':')? "tcp://[::1]:*": "tcp://127.0.0.1:*");
+    else {
+        char local [INET6_ADDRSTRLEN + 2];
+        if (s_local_address (node->host, node->port, local, sizeof local) != 0)
+            return s_stats_fail (error, error_size, CLIENT_NO_REPLY,
+                                 "cannot find a local address that reaches %s", node->host);
+        snprintf (bind, sizeof bind, "tcp://%s:*", local);
+    }
+    if (strchr (bind, '['))
+        zsock_set_ipv6 (pull, 1);
+    int port = zsock_bind (pull, "%s", bind);
+    if (port == -1)
+        return s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "cannot bind %s for the reply", bind);
+    if (strncmp (bind, "tcp://", 6) == 0 && strstr (bind, ":*")) {
+        size_t host_size = (size_t) (strstr (bind, ":*") - bind);
+        snprintf (address, address_size, "%.*s:%d", (int) host_size, bind, port);
+    }
+    else
+        snprintf (address, address_size, "%s", bind);
+    return CLIENT_OK;
+}
+
+static client_result_t
+s_node_result (result_t result)
+{
+    switch (result) {
+        case RESULT_SUCCESS:                return CLIENT_OK;
+        case RESULT_NOT_FOUND:              return CLIENT_NOT_FOUND;
+        case RESULT_INVALID_REQUEST:        return CLIENT_INVALID_REQUEST;
+        case RESULT_UNKNOWN_MESSAGE_TYPE:   return CLIENT_UNKNOWN_MESSAGE_TYPE;
+        case RESULT_IO_ERROR:               return CLIENT_IO_ERROR;
+        case RESULT_OVERLOADED:             return CLIENT_OVERLOADED;
+        default:                            return CLIENT_PROTOCOL_ERROR;
+    }
+}
+
+client_result_t
+client_node_stats (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                   uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
+{
+    assert (node_endpoint);
+    assert (timeout_ms > 0);
+    assert (stats_p);
+    assert (stats_size_p);
+    assert (error && error_size > 0);
+    *stats_p = NULL;
+    *stats_size_p = 0;
+    *error = 0;
+    endpoint_t node;
+    if (endpoint_parse (node_endpoint, &node) != 0
+    ||  (node.scheme == ENDPOINT_TCP && (node.port == 0 || streq (node.host, "*"))))
+        return s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST,
+                             "'%s' is not a node endpoint (tcp://HOST:PORT or ipc://PATH)", node_endpoint);
+
+    client_result_t result = CLIENT_OK;
+    request_t *request = request_new ();
+    reply_t *reply = reply_new ();
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    if (!request || !reply || !pull || !push) {
+        result = s_stats_fail (error, error_size, CLIENT_SYSTEM_ERROR, "out of memory or sockets");
+        goto done;
+    }
+    zsock_set_linger (pull, 0);
+    zsock_set_linger (push, 0);
+    zsock_set_sndtimeo (push, timeout_ms);
+    char address [LIMIT_ADDRESS_MAX + 1];
+    result = s_stats_bind (pull, &node, reply_endpoint, address, sizeof address, error, error_size);
+    if (result != CLIENT_OK)
+        goto done;
+    if (zsock_connect (push, "%s", node_endpoint) != 0) {
+        result = s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "cannot connect to %s", node_endpoint);
+        goto done;
+    }
+    request->type = MSG_STATS;
+    snprintf (request->message_id, sizeof request->message_id, "stat-%08x%08x",
+              (unsigned) getpid (), (unsigned) zclock_usecs ());
+    snprintf (request->client_tag, sizeof request->client_tag, "strata-stat");
+    snprintf (request->client_address, sizeof request->client_address, "%s", address);
+    request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS;
+    if (request_encode (request, &buffer) != 0
+    ||  zmq_send (zsock_resolve (push), buffer.data, buffer.size, 0) == -1) {
+        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY, "cannot send the stats request to %s: %s",
+                               node_endpoint, zmq_strerror (zmq_errno ()));
+        goto done;
+    }
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t remaining = deadline - zclock_mono ();
+        zmq_pollitem_t item = { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 };
+        if (remaining <= 0 || zmq_poll (&item, 1, (long) remaining) == 0) {
+            result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
+                                   "no stats reply from the node at %s within %.1f s", node_endpoint,
+                                   timeout_ms / 1000.0);
+            break;
+        }
+        if (!(item.revents & ZMQ_POLLIN))
+            continue;               //  interrupted
+        zmsg_t *msg = zmsg_recv (pull);
+        zframe_t *frame = msg? zmsg_first (msg): NULL;
+        if (!frame) {
+            zmsg_destroy (&msg);
+            continue;
+        }
+        int rc = reply_decode (reply, zframe_data (frame), zframe_size (frame));
+        zmsg_destroy (&msg);
+        if (rc != 0) {
+            result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
+                                   "the node at %s sent a reply that is not a protocol reply", node_endpoint);
+            break;
+        }
+        if (!streq (reply->message_id, request->message_id))
+            continue;
+        if (reply->result != RESULT_SUCCESS) {
+            result = s_stats_fail (error, error_size, s_node_result (reply->result), "%s: %s",
+                                   result_name (reply->result), reply->error_message);
+            break;
+        }
+        if (!streq (reply->message_type, "stats-reply") || !(reply->fields & REPLY_FIELD_STATS) || !reply->stats) {
+            result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
+                                   "the node at %s answered stats with %s without a stats map",
+                                   node_endpoint, reply->message_type);
+            break;
+        }
+        *stats_p = reply->stats;
+        *stats_size_p = reply->stats_size;
+        reply->stats = NULL;        //  taken over
+        reply->stats_size = 0;
+        break;
+    }
+done:
+    msgpack_sbuffer_destroy (&buffer);
+    zsock_destroy (&push);
+    zsock_destroy (&pull);
+    reply_destroy (&reply);
+    request_destroy (&request);
+    return result;
+}

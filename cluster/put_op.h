@@ -1,0 +1,89 @@
+/*  =========================================================================
+    put_op - one object being stored: a `put`, or a streamed upload
+
+    The object's bytes arrive in pieces (put_op_feed); the op cuts them into
+    slices (router/slice-size), and for each slice, in order: feeds it to
+    the object's MD5, erasure-codes it, and sends share i to target i
+    (archive-key-entire when the object is one slice, else
+    archive-key-start / -next / -final, one sequence per slice, one data
+    frame per 32 KiB block). A slice is done when every target has answered
+    success (durably stored); at most two slices are in flight. When the
+    last slice is done the client that finished the upload gets put-reply.
+
+    Targets: target i stores share i as segment-num i+1 with
+    source-node-name = node i's name. Today target i is node i itself; a
+    target is the unit a later hinted handoff will redirect (another node
+    holding the share with handoff-node-name set).
+
+    Failure (a node answers anything but success, does not answer within
+    the node timeout, or cannot be reached): every target is sent
+    archive-key-cancel for its segment, and destroy-key for the version if
+    any entire/final was sent (a finished segment cannot be cancelled), and
+    the waiting client is answered io-error, timeout or unavailable naming
+    the node and what it said. A streamed upload whose client is not
+    waiting keeps the failure for its next put-data or put-finish.
+    =========================================================================
+*/
+#ifndef STRATA_PUT_OP_H_INCLUDED
+#define STRATA_PUT_OP_H_INCLUDED
+
+#include "op_env.h"
+
+typedef struct _put_op_t put_op_t;
+
+//  Create a put for request (put or put-start: collection-id, key, meta;
+//  copied). env is borrowed. NULL on out-of-memory.
+put_op_t *
+    put_op_new (op_env_t *env, router_request_t *request);
+
+//  Destroy without telling anyone; set the caller's pointer to NULL.
+//  Accepts NULL. (put_op_abort first to cancel on the nodes.)
+void
+    put_op_destroy (put_op_t **self_p);
+
+//  Begin: every target must be reachable. Assigns the unified-id and
+//  timestamp. Returns 0, or -1 with one line (naming the unreachable
+//  nodes) in error; then nothing was sent and the op is done.
+int
+    put_op_start (put_op_t *self, char *error, size_t error_size);
+
+//  The version's unified-id (after put_op_start).
+uint64_t
+    put_op_unified_id (put_op_t *self);
+
+//  Take the next bytes of the object (the frames of *data_p, consumed).
+//  client (may be NULL; consumed) is answered once the op has taken the
+//  bytes: at once while at most one slice of data is waiting, else when
+//  slices go out. A failed op answers it with the failure (and is done).
+void
+    put_op_feed (put_op_t *self, zmsg_t **data_p, op_client_t **client_p);
+
+//  No more data: client (consumed) gets put-reply once the last slice is
+//  durable on every target, or the failure.
+void
+    put_op_finish (put_op_t *self, op_client_t **client_p);
+
+//  Give up: cancel on every target (if anything was sent) and answer
+//  client (may be NULL; consumed) with a success put-abort-reply; any
+//  other waiting client gets result and why. The op is done.
+void
+    put_op_abort (put_op_t *self, op_client_t **client_p, router_result_t result, const char *why);
+
+//  A node's answer, or its timeout.
+void
+    put_op_on_event (put_op_t *self, node_event_t *event);
+
+//  True when the op has nothing more to do (its client has its answer).
+bool
+    put_op_done (put_op_t *self);
+
+//  True when the op waits for its client (a streamed upload between
+//  put-data messages, or failed with the failure not yet told).
+bool
+    put_op_waiting_for_client (put_op_t *self);
+
+//  Bytes of object data received so far.
+uint64_t
+    put_op_size (put_op_t *self);
+
+#endif

@@ -1,0 +1,196 @@
+/*  =========================================================================
+    router_config - strata-router's settings
+
+    Order of precedence: embedded defaults < the cluster file's `router`
+    section < flags. Numbers are checked for range; every problem is one
+    line naming the file and the key.
+    =========================================================================
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include "config_file.h"
+#include "endpoint.h"
+#include "router_config.h"
+#include "unified_id.h"
+
+static const char *s_usage =
+    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--help] [--version]\n"
+    "\n"
+    "Runs the Strata router: the front door of a cluster of strata-node\n"
+    "processes. Services connect a DEALER socket to the listen endpoint and\n"
+    "put, get, delete and list objects (cluster/ROUTER.md). The cluster file\n"
+    "gives the nodes and the erasure code; its `router` section the router's\n"
+    "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
+    "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
+    "max-buffered-bytes). --listen overrides router/listen.\n";
+
+void
+router_config_defaults (router_config_t *config)
+{
+    assert (config);
+    memset (config, 0, sizeof (*config));
+    snprintf (config->listen, sizeof (config->listen), "tcp://127.0.0.1:8000");
+    snprintf (config->reply, sizeof (config->reply), "tcp://127.0.0.1:*");
+    config->router_id = 0;
+    config->slice_size = 10 * 1024 * 1024;
+    config->max_put_bytes = 64 * 1024 * 1024;
+    config->node_timeout_ms = 10000;
+    config->upload_timeout_seconds = 60;
+    config->ping_interval_ms = 1000;
+    config->max_operations = 32;
+    config->max_buffered_bytes = 1024ULL * 1024 * 1024;
+}
+
+static int
+s_uint64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+{
+    if (!text || !*text || !isdigit ((unsigned char) *text))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return -1;
+    *value_p = value;
+    return 0;
+}
+
+//  The reply endpoint is bound and advertised: it needs a concrete host
+static int
+s_check_reply (const char *text)
+{
+    endpoint_t endpoint;
+    if (endpoint_parse (text, &endpoint))
+        return -1;
+    if (endpoint.scheme == ENDPOINT_TCP && streq (endpoint.host, "*"))
+        return -1;
+    return 0;
+}
+
+#define S_NUMBER(key, field, min, max) do { \
+        const char *text = zconfig_get (root, "router/" key, NULL); \
+        uint64_t value; \
+        if (text) { \
+            if (s_uint64 (text, (min), (max), &value)) { \
+                snprintf (error, error_size, "%s: router/%s must be a number in %llu..%llu, not '%s'", \
+                          path, key, (unsigned long long) (min), (unsigned long long) (max), text); \
+                goto done; \
+            } \
+            config->field = (__typeof__ (config->field)) value; \
+        } \
+    } while (0)
+
+int
+router_config_read_file (router_config_t *config, const char *path, char *error, size_t error_size)
+{
+    assert (config && path && error);
+    zconfig_t *root = config_file_load (path);
+    if (!root) {
+        snprintf (error, error_size, "%s: cannot read or parse the cluster file", path);
+        return -1;
+    }
+    int rc = -1;
+    const char *listen = zconfig_get (root, "router/listen", NULL);
+    const char *reply = zconfig_get (root, "router/reply", NULL);
+    if (listen) {
+        if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {
+            snprintf (error, error_size, "%s: router/listen '%s' is not tcp://HOST:PORT or ipc://PATH",
+                      path, listen);
+            goto done;
+        }
+        snprintf (config->listen, sizeof (config->listen), "%s", listen);
+    }
+    if (reply) {
+        if (s_check_reply (reply) || strlen (reply) >= sizeof (config->reply)) {
+            snprintf (error, error_size, "%s: router/reply '%s' must be tcp://HOST:PORT (a host the "
+                      "nodes can connect to, port may be *) or ipc://PATH", path, reply);
+            goto done;
+        }
+        snprintf (config->reply, sizeof (config->reply), "%s", reply);
+    }
+    S_NUMBER ("id", router_id, 0, UNIFIED_ID_ROUTER_MAX);
+    S_NUMBER ("slice-size", slice_size, 1024, 64ULL * 1024 * 1024);
+    S_NUMBER ("max-put-bytes", max_put_bytes, 0, 1ULL << 40);
+    S_NUMBER ("node-timeout-ms", node_timeout_ms, 10, 3600000);
+    S_NUMBER ("upload-timeout-seconds", upload_timeout_seconds, 1, 86400);
+    S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
+    S_NUMBER ("max-operations", max_operations, 1, 100000);
+    S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
+    rc = 0;
+done:
+    zconfig_destroy (&root);
+    return rc;
+}
+
+router_config_status_t
+router_config_load (router_config_t *config, int argc, char **argv,
+                    cluster_config_t **cluster_p, char *error, size_t error_size)
+{
+    assert (config && cluster_p && error);
+    router_config_defaults (config);
+    *cluster_p = NULL;
+    static struct option options [] = {
+        { "cluster", required_argument, 0, 'C' },
+        { "listen",  required_argument, 0, 'l' },
+        { "help",    no_argument,       0, 'h' },
+        { "version", no_argument,       0, 'V' },
+        { 0, 0, 0, 0 }
+    };
+    const char *cluster_path = NULL;
+    const char *listen = NULL;
+    opterr = 0;
+    optind = 0;
+    int option;
+    while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
+        switch (option) {
+            case 'C': cluster_path = optarg; break;
+            case 'l': listen = optarg; break;
+            case 'h':
+                fputs (s_usage, stdout);
+                return ROUTER_CONFIG_EXIT_OK;
+            case 'V':
+                printf ("strata-router %s\n", STRATA_VERSION);
+                return ROUTER_CONFIG_EXIT_OK;
+            case ':':
+                snprintf (error, error_size, "option '%s' needs a value (see --help)", argv [optind - 1]);
+                return ROUTER_CONFIG_ERROR;
+            default:
+                snprintf (error, error_size, "unknown option '%s' (see --help)", argv [optind - 1]);
+                return ROUTER_CONFIG_ERROR;
+        }
+    }
+    if (optind < argc) {
+        snprintf (error, error_size, "unexpected argument '%s' (see --help)", argv [optind]);
+        return ROUTER_CONFIG_ERROR;
+    }
+    if (!cluster_path || !*cluster_path) {
+        snprintf (error, error_size, "--cluster FILE is required (see --help)");
+        return ROUTER_CONFIG_ERROR;
+    }
+    if (strlen (cluster_path) >= sizeof (config->cluster_path)) {
+        snprintf (error, error_size, "--cluster: path is too long");
+        return ROUTER_CONFIG_ERROR;
+    }
+    snprintf (config->cluster_path, sizeof (config->cluster_path), "%s", cluster_path);
+    if (!zsys_file_exists (cluster_path)) {
+        snprintf (error, error_size, "%s: no such cluster file", cluster_path);
+        return ROUTER_CONFIG_ERROR;
+    }
+    cluster_config_t *cluster = cluster_config_load (cluster_path, error, error_size);
+    if (!cluster)
+        return ROUTER_CONFIG_ERROR;
+    if (router_config_read_file (config, cluster_path, error, error_size)) {
+        cluster_config_destroy (&cluster);
+        return ROUTER_CONFIG_ERROR;
+    }
+    if (listen) {
+        if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {
+            snprintf (error, error_size, "--listen '%s' is not tcp://HOST:PORT or ipc://PATH", listen);
+            cluster_config_destroy (&cluster);
+            return ROUTER_CONFIG_ERROR;
+        }
+        snprintf (config->listen, sizeof (config->listen), "%s", listen);
+    }
+    *cluster_p = cluster;
+    return ROUTER_CONFIG_RUN;
+}
