@@ -61,8 +61,17 @@ bench: build
 # ROUNDS SIGKILL/restart rounds instead of the suite's 20.
 ROUNDS ?= 200
 soak: build
-	STRATA_BUILD_DIR=$(BUILD) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/soak_crash.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+
+# A local cluster: strata-router and ten nodes on loopback, data and logs
+# under var/cluster/ (scripts/local_cluster.sh; README "A local cluster").
+.PHONY: cluster cluster-stop
+cluster: build
+	BUILD=$(BUILD) scripts/local_cluster.sh start
+
+cluster-stop:
+	BUILD=$(BUILD) scripts/local_cluster.sh stop

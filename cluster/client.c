@@ -623,12 +623,15 @@ s_recv (client_t *self, const char *request_id, const char *request_type,
             if (result != CLIENT_OK)
                 return result;
             char type [LIMIT_MESSAGE_TYPE_MAX + 8];
-            if (s_get_str (s_field (reply->map, "message-type"), type, sizeof type) != 0
-            ||  !streq (type, reply_type))
+            if (s_get_str (s_field (reply->map, "message-type"), type, sizeof type) != 0)
+                return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no message-type",
+                               request_type);
+            if (!streq (type, reply_type)) {
+                char safe [LIMIT_MESSAGE_TYPE_MAX + 8];
+                wire_sanitize (type, strlen (type), safe, sizeof safe);
                 return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with %s, not %s",
-                               request_type, s_get_str (s_field (reply->map, "message-type"), type,
-                                                        sizeof type) == 0? type: "a reply without message-type",
-                               reply_type);
+                               request_type, safe, reply_type);
+            }
             return CLIENT_OK;
         }
         if (disconnected)

@@ -82,6 +82,11 @@ bool
 bool
     put_op_waiting_for_client (put_op_t *self);
 
+//  True once the client has finished sending (put, or put-finish) and the
+//  op is not done: the last slices are on their way.
+bool
+    put_op_finishing (put_op_t *self);
+
 //  Bytes of object data received so far.
 uint64_t
     put_op_size (put_op_t *self);

@@ -17,14 +17,37 @@ typedef struct {
     intake_t *intake;               //  receives and judges requests
 } dispatcher_t;
 
-//  Hand a work item to the writer; blocks while its queue is full
+//  True while the payload bytes waiting for the writer leave no room for
+//  this request's (one request is always let through an empty queue)
+static bool
+s_queue_full (dispatcher_t *self, work_t *work)
+{
+    int64_t queued = atomic_load (&self->stats->queue_bytes);
+    return queued > 0 && (uint64_t) queued + work->payload_size > self->config->queue_bytes;
+}
+
+//  Hand a work item to the writer. While the writer's queue is full (by
+//  bytes) wait up to overload-wait-ms, meanwhile reading nothing, so
+//  ZeroMQ's high-water marks slow the senders down; past that, the request
+//  is answered overloaded (its payload dropped at once) so memory stays
+//  bounded however many senders there are. The hand-over itself blocks
+//  only on the queue's count bound.
 static void
 s_hand_over (dispatcher_t *self, work_t *work)
 {
-    //  Bound the bytes waiting for the writer, not only the count
-    while (atomic_load (&self->stats->queue_bytes) > 0
-    &&     (uint64_t) atomic_load (&self->stats->queue_bytes) + work->payload_size > self->config->queue_bytes)
-        zclock_sleep (1);
+    if (work->payload_size && s_queue_full (self, work)) {
+        int64_t deadline = zclock_mono () + self->config->overload_wait_ms;
+        while (s_queue_full (self, work) && zclock_mono () < deadline)
+            zclock_sleep (1);
+        if (s_queue_full (self, work)) {
+            work_fail (work, RESULT_OVERLOADED,
+                       "node: the writer queue is full (%" PRId64 " bytes waiting); retry later",
+                       (int64_t) atomic_load (&self->stats->queue_bytes));
+            zmsg_destroy (&work->payload);
+            work->payload = zmsg_new ();
+            work->payload_size = 0;
+        }
+    }
     atomic_fetch_add (&self->stats->queue_depth, 1);
     atomic_fetch_add (&self->stats->queue_bytes, (int64_t) work->payload_size);
     int rc = zmq_send (zsock_resolve (self->queue), &work, sizeof (work), 0);

@@ -39,11 +39,12 @@ s_set_defaults (node_config_t *config)
     config->reserve_bytes = 64ULL * 1024 * 1024;
     config->group_commit_delay_us = 2000;
     config->group_commit_bytes = 32ULL * 1024 * 1024;
-    config->queue_depth = 64;
-    config->queue_bytes = 64ULL * 1024 * 1024;
+    config->queue_depth = 256;
+    config->queue_bytes = 16ULL * 1024 * 1024;
+    config->overload_wait_ms = 1000;
     config->max_message_bytes = 64ULL * 1024 * 1024;
     config->max_frames = 20000;
-    config->receive_hwm = 1000;
+    config->receive_hwm = 2;
     config->reply_cache_size = 128;
     config->reply_idle_seconds = 30;
     config->reply_send_timeout_ms = 0;
@@ -135,6 +136,7 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         S_NUMBER ("node/max-message-bytes", max_message_bytes, 1024, 1ULL << 32);
         S_NUMBER ("node/max-frames", max_frames, 2, 1000000);
         S_NUMBER ("node/receive-hwm", receive_hwm, 1, 1000000);
+        S_NUMBER ("node/overload-wait-ms", overload_wait_ms, 0, 600000);
         S_NUMBER ("reply/cache-size", reply_cache_size, 1, 100000);
         S_NUMBER ("reply/idle-seconds", reply_idle_seconds, 1, 86400);
         S_NUMBER ("reply/send-timeout-ms", reply_send_timeout_ms, 0, 60000);

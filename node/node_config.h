@@ -30,6 +30,7 @@ typedef struct {
     uint64_t group_commit_bytes;        //  sync when this many bytes are unsynced
     int queue_depth;                    //  dispatcher -> writer queue, in requests
     uint64_t queue_bytes;               //  dispatcher -> writer queue, in payload bytes
+    int overload_wait_ms;               //  wait this long for queue room, then answer overloaded
     uint64_t max_message_bytes;         //  largest request accepted
     int max_frames;                     //  most frames in a request
     int receive_hwm;                    //  ZeroMQ receive HWM of the PULL sockets

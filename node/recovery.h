@@ -12,7 +12,15 @@
     * a file shorter than its synced size lost acknowledged data (the disk
       lied): the missing records are recorded as damaged and logged.
     * the last records the index references in the file are re-read and
-      their CRC32C checked; a failure is recorded as damaged.
+      their CRC32C checked; a failure is recorded as damaged. This is done
+      for the RECOVERY_NEWEST_FILES newest open files of each volume (the
+      ones written last, where a disk that lied about a sync would show)
+      and for any file whose size differed from its synced size. Older
+      open files the crash did not touch (rolled over, every byte synced:
+      the index marks files closed only at a clean stop) are only opened
+      and sized, so recovery reads at most RECOVERY_NEWEST_FILES x
+      RECOVERY_TAIL_RECORDS records per volume, however much was written
+      since the last clean start.
 
     Then every value file is marked closed. Active segments are left alone:
     they are in the index, and their senders may continue.
@@ -25,6 +33,7 @@
 #include "store_index.h"
 
 #define RECOVERY_TAIL_RECORDS 16        //  records re-verified per open file
+#define RECOVERY_NEWEST_FILES 2         //  open files per volume always re-verified
 
 typedef struct {
     uint64_t files_checked;             //  value files that were open

@@ -26,7 +26,10 @@
     failed append) stays open on the "dirty" list until the next sync, then
     is closed. A file whose append or sync failed is retired: never written
     again, but never deleted either (the index may reference earlier synced
-    records in it).
+    records in it). Except a file still empty after its failed append was
+    undone: it holds nothing to protect, and retiring it would leave one
+    more empty file behind for every request while a volume refuses writes
+    (ENOSPC, EIO); it stays current and the next append tries it again.
     =========================================================================
 */
 #include <assert.h>
@@ -558,7 +561,8 @@ value_store_append (value_store_t *self, const value_record_t *record,
     if (rc != 0) {
         fprintf (stderr, "value_store: append to value file %016" PRIx64 " failed: %s\n",
                  self->current_id, strerror (-rc));
-        s_retire_current (self);
+        if (value_file_size (self->current) > 0 || value_file_broken (self->current))
+            s_retire_current (self);
         return rc;
     }
     if (!self->current_dirty) {

@@ -4,7 +4,7 @@ when it holds several GiB (issue 5: recovery time must not grow with the
 data stored).
 
     /usr/bin/python3 tests/bench/recovery_time.py [--gib 4] [--dir DIR]
-        [--senders 4] [--window 8] [--check] [--keep]
+        [--senders 4] [--window 8] [--value-file-mib N] [--check] [--keep]
 
 1. Starts strata-node (STRATA_BUILD_DIR, default build/) on free loopback
    ports in a fresh data directory, and writes --gib GiB as 1 MiB
@@ -49,17 +49,24 @@ MiB = 1024 * 1024
 class BenchNode:
     """One strata-node process, started and timed by hand."""
 
-    def __init__(self, workdir, name):
+    def __init__(self, workdir, name, config=None):
         self.workdir = workdir
         self.name = name
+        self.config = config
         self.data_dir = os.path.join(workdir, "data-" + name)
         self.log_path = os.path.join(workdir, name + ".log")
         self.proc = None
         self.writer = self.reader = None
 
     def command(self):
-        return [NODE_BINARY, "--name", self.name, "--data-dir", self.data_dir,
-                "--writer", self.writer, "--reader", self.reader]
+        command = [NODE_BINARY, "--name", self.name, "--data-dir", self.data_dir,
+                   "--writer", self.writer, "--reader", self.reader]
+        if self.config:
+            path = os.path.join(self.workdir, self.name + ".cfg")
+            with open(path, "w") as handle:
+                handle.write(self.config)
+            command += ["--config", path]
+        return command
 
     def start(self, timeout=120.0):
         """Start; returns seconds from exec to the first ping reply."""
@@ -202,6 +209,8 @@ def main():
     parser.add_argument("--dir", help="work directory (default: a new one in /tmp)")
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--window", type=int, default=8)
+    parser.add_argument("--value-file-mib", type=int,
+                        help="node/value-file-max-bytes in MiB (default: the node's, 1024)")
     parser.add_argument("--check", action="store_true", help="also time --check")
     parser.add_argument("--keep", action="store_true", help="keep the data")
     args = parser.parse_args()
@@ -212,7 +221,10 @@ def main():
     try:
         results = []
         for name, size in (("small", 64 * MiB), ("big", int(args.gib * 1024) * MiB)):
-            node = BenchNode(workdir, name)
+            config = None
+            if args.value_file_mib:
+                config = "node\n    value-file-max-bytes = %d\n" % (args.value_file_mib * MiB)
+            node = BenchNode(workdir, name, config)
             node.start()
             acked, seconds = load(node, size, args.senders, args.window)
             print("%s: wrote %.2f GiB in %.1f s (%.0f MiB/s)"
@@ -232,8 +244,7 @@ def main():
             results.append((name, stored, recovery, clean))
             if args.check and name == "big":
                 began = time.monotonic()
-                done = subprocess.run([NODE_BINARY, "--check", "--name", name,
-                                       "--data-dir", node.data_dir],
+                done = subprocess.run([NODE_BINARY, "--check"] + node.command()[1:],
                                       capture_output=True, text=True)
                 print("%s: --check exit %d in %.1f s: %s"
                       % (name, done.returncode, time.monotonic() - began,

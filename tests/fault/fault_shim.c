@@ -33,19 +33,18 @@
     within one timestamp tick). Re-reading it resets every counter. One
     rule per line, `#` starts a comment:
 
-        OP ERRNO [N|always] [skip=K] [match=SUBSTR]
+        OP ERRNO [N|always] [skip=K] [match=SUBSTR] [partial]
             the next N matching calls (default: always) of OP fail with
             ERRNO (EIO, ENOSPC, EDQUOT, EROFS, EFBIG, ENOMEM, EBADF, EPERM,
             EACCES, EAGAIN, EINTR or a number), after letting K matching
             calls through. OP is write (every write call above), fdatasync,
-            fsync, sync (both), ftruncate or statvfs.
+            fsync, sync (both), ftruncate or statvfs. With partial (write
+            only) the failing call first writes the first half of its bytes
+            for real ("partial write N bytes PATH" in the log): a torn
+            record, as a short write followed by an error would leave.
         statvfs free=BYTES [N|always] [match=SUBSTR]
             statvfs/fstatvfs succeed but report BYTES free (f_bavail and
             f_bfree); statvfs rules match every path unless match= is given
-        ... partial
-            (write rules) the failing call first writes the first half of
-            its bytes for real, then fails: a torn record on disk, as a
-            short write followed by an error would leave
         trace
             log every call that a rule's op and path match, also once the
             rule is spent

@@ -17,6 +17,9 @@ import sys
 rounds = int(os.environ.get("STRATA_CRASH_ROUNDS") or os.environ.get("ROUNDS") or "200")
 os.environ["STRATA_CRASH_ROUNDS"] = str(rounds)
 os.environ.setdefault("STRATA_IT_SUITE_TIMEOUT", str(rounds * 8 + 600))
+if os.environ.get("STRATA_BUILD_DIR"):
+    # the node is started from a work directory: the path must be absolute
+    os.environ["STRATA_BUILD_DIR"] = os.path.abspath(os.environ["STRATA_BUILD_DIR"])
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

@@ -44,12 +44,10 @@ import sys
 import threading
 import time
 
-import zmq
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from strata_harness import (  # noqa: E402
-    NODE_BINARY, Client, ReplyTimeout, Segment, StrataTestCase,
+    NODE_BINARY, Client, Segment, StrataTestCase,
     destroy_header, new_unified_id, run_main,
 )
 
@@ -653,6 +651,39 @@ class TornWriteTest(StrataTestCase):
         if checked is not None:
             code, output = checked
             self.assertNotEqual(code, 0, "--check must report the cut record:\n%s" % output)
+
+
+class RecoveryBoundTest(StrataTestCase):
+    """Recovery re-reads a bounded number of records however many value
+    files were written since the last clean start (they all stay open in
+    the index until a clean stop)."""
+
+    node_config = "node\n    value-file-max-bytes = 65536\n"
+    test_timeout = 85
+
+    def test_recovery_reads_a_bounded_number_of_records(self):
+        rng = random.Random(9)
+        segments = []
+        for _ in range(200):
+            segment = Segment()
+            payload = rng.randbytes(20000)
+            reply = self.client.request(segment.entire(payload), [payload], timeout=10)
+            self.assertEqual(reply.get("result"), "success", reply)
+            segments.append((segment, payload))
+        self.node.kill()
+        self.node.start()
+        self.client = self.new_client()
+        match = re.search(r"recovery: (\d+) open value files, (\d+) bytes cut, "
+                          r"(\d+) records verified, (\d+) damaged", self.node.log_text())
+        self.assertIsNotNone(match, self.node.log_text()[-2000:])
+        files, _, verified, damaged = (int(group) for group in match.groups())
+        self.assertGreaterEqual(files, 50)
+        self.assertLessEqual(verified, 2 * 16, "recovery must not re-read every open file")
+        self.assertEqual(damaged, 0)
+        for segment, payload in segments[::10] + segments[-5:]:
+            headers, got = self.client.retrieve(segment, timeout=10)
+            self.assertEqual(headers[-1].get("result"), "success", headers[-1])
+            self.assertEqual(got, [payload])
 
 
 if __name__ == "__main__":

@@ -158,6 +158,10 @@ class FaultTestCase(StrataTestCase):
     def stat(self, name):
         return self.client.stats()[name]
 
+    def value_files_on_disk(self):
+        directory = os.path.join(self.node.data_dir, "volume0", "values")
+        return len([name for name in os.listdir(directory) if name.endswith(".val")])
+
     def restart_after_kill(self):
         self.node.kill()
         self.node.start()
@@ -182,6 +186,7 @@ class OutOfSpaceTest(FaultTestCase):
     def test_enospc_on_write_is_out_of_space_and_nothing_is_stored(self):
         kept, kept_payload, _ = self.entire()
         before = self.client.stats()
+        files_before = self.value_files_on_disk()
         self.faults.set("write ENOSPC always")
         refused = []
         for _ in range(3):
@@ -203,6 +208,9 @@ class OutOfSpaceTest(FaultTestCase):
             self.assertNotFound(segment)
         self.assertTrue(self.faults.faults("write"), "the shim injected no ENOSPC")
         self.assertIn("ENOSPC", self.faults.faults("write")[0])
+        # the full file is retired; the new one, still empty, is tried again
+        # by each request (not one more empty file per refused request)
+        self.assertLessEqual(self.value_files_on_disk(), files_before + 1)
 
         # space frees: writes succeed again, and stay
         self.faults.off()
@@ -288,6 +296,7 @@ class WriteErrorTest(FaultTestCase):
         for seed in range(5):
             segment, payload, _ = self.entire(seed=seed)
             kept.append((segment, payload))
+        files_before = self.value_files_on_disk()
         self.faults.set("write EIO always")
         failed = []
         for _ in range(4):
@@ -295,6 +304,7 @@ class WriteErrorTest(FaultTestCase):
             failed.append(segment)
             for segment_kept, payload in kept:
                 self.assertReadable(segment_kept, [payload])
+        self.assertLessEqual(self.value_files_on_disk(), files_before + 1)
         # a delete that cannot be written is not applied
         target, payload = kept[0]
         self.archive(destroy_header(target.collection_id, target.key, new_unified_id(),

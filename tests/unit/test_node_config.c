@@ -123,7 +123,9 @@ Test (node_config, defaults)
     cr_assert_str_eq (s_config.cluster_path, "");
     cr_assert_null (s_cluster);
     cr_assert_eq (s_config.value_file_max_bytes, 1024ULL * 1024 * 1024);
-    cr_assert_eq (s_config.queue_depth, 64);
+    cr_assert_eq (s_config.queue_depth, 256);
+    cr_assert_eq (s_config.queue_bytes, 16ULL * 1024 * 1024);
+    cr_assert_eq (s_config.overload_wait_ms, 1000);
     cr_assert_eq (s_config.reply_cache_size, 128);
     cr_assert_eq (s_config.reply_send_timeout_ms, 0);
     cr_assert (s_config.reply_ipc);
@@ -291,7 +293,7 @@ Test (node_config, config_file_values)
     cr_assert (s_config.log_verbose);
     cr_assert_not (s_config.log_syslog);
     //  Keys the file does not give keep their defaults
-    cr_assert_eq (s_config.receive_hwm, 1000);
+    cr_assert_eq (s_config.receive_hwm, 2);
     cr_assert_eq (s_config.reserve_bytes, 64ULL * 1024 * 1024);
 }
 

@@ -1,0 +1,153 @@
+/*  =========================================================================
+    delete_op - delete a key, or one version of it
+
+    One destroy-key per node, all answered or the first failure. See
+    delete_op.h.
+    =========================================================================
+*/
+#include "delete_op.h"
+#include "timestamp.h"
+
+struct _delete_op_t {
+    op_env_t *env;                  //  borrowed
+    op_client_t *client;            //  waiting for the answer
+    request_t *request;             //  node request being built, reused
+    uint32_t collection_id;         //  collection-id
+    char key [LIMIT_KEY_MAX + 1];   //  key
+    size_t key_size;                //  bytes of key
+    char request_id [LIMIT_ID_MAX + 1];     //  sent as user-request-id
+    bool one_version;               //  delete only version
+    uint64_t version;               //  the version to delete
+    uint64_t tombstone;             //  the tombstone's unified-id
+    size_t node_count;              //  n
+    size_t acked;                   //  nodes that answered success
+    bool done;                      //  client answered
+};
+
+delete_op_t *
+delete_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p)
+{
+    assert (env && request && client_p && *client_p);
+    delete_op_t *self = (delete_op_t *) calloc (1, sizeof (delete_op_t));
+    if (!self)
+        return NULL;
+    self->request = request_new ();
+    if (!self->request) {
+        free (self);
+        return NULL;
+    }
+    self->env = env;
+    self->collection_id = request->collection_id;
+    memcpy (self->key, request->key, request->key_size + 1);
+    self->key_size = request->key_size;
+    snprintf (self->request_id, sizeof self->request_id, "%s", request->request_id);
+    self->one_version = (request->present & ROUTER_FIELD_UNIFIED_ID) != 0;
+    self->version = request->unified_id;
+    self->node_count = cluster_config_node_count (env->cluster);
+    self->client = *client_p;
+    *client_p = NULL;
+    return self;
+}
+
+void
+delete_op_destroy (delete_op_t **self_p)
+{
+    assert (self_p);
+    delete_op_t *self = *self_p;
+    if (!self)
+        return;
+    op_client_destroy (&self->client);
+    request_destroy (&self->request);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+delete_op_done (delete_op_t *self)
+{
+    assert (self);
+    return self->done;
+}
+
+static void
+s_fail (delete_op_t *self, router_result_t result, const char *message)
+{
+    op_client_fail (&self->client, self->env, result, message);
+    self->done = true;
+}
+
+void
+delete_op_start (delete_op_t *self)
+{
+    assert (self);
+    char message [256];
+    if (op_env_reachable_count (self->env) < self->node_count) {
+        char names [200];
+        op_env_unreachable_names (self->env, names, sizeof names);
+        snprintf (message, sizeof message, "not every node is reachable (%s); a delete needs all %zu",
+                  names, self->node_count);
+        s_fail (self, ROUTER_UNAVAILABLE, message);
+        return;
+    }
+    self->tombstone = self->env->new_id (self->env);
+    int64_t now = timestamp_now ();
+    request_t *request = self->request;
+    for (size_t node = 0; node < self->node_count; node++) {
+        request_reset (request);
+        request->type = MSG_DESTROY_KEY;
+        request->collection_id = self->collection_id;
+        memcpy (request->key, self->key, self->key_size + 1);
+        request->key_size = self->key_size;
+        request->unified_id = self->tombstone;
+        request->timestamp = now;
+        request->segment_num = (uint8_t) (node + 1);
+        snprintf (request->source_node_name, sizeof request->source_node_name, "%s",
+                  cluster_config_node_name (self->env->cluster, node));
+        snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
+        request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP
+                         | FIELD_SEGMENT_NUM | FIELD_SOURCE_NODE_NAME | FIELD_USER_REQUEST_ID;
+        if (self->one_version) {
+            request->unified_id_to_delete = self->version;
+            request->present |= FIELD_UNIFIED_ID_TO_DELETE;
+        }
+        if (self->env->send (self->env, self, node, NODE_WRITER, request, NULL, 0)) {
+            snprintf (message, sizeof message, "%s: not reachable",
+                      cluster_config_node_name (self->env->cluster, node));
+            s_fail (self, ROUTER_UNAVAILABLE, message);
+            return;
+        }
+    }
+}
+
+void
+delete_op_on_event (delete_op_t *self, node_event_t *event)
+{
+    assert (self && event);
+    if (self->done)
+        return;
+    const char *name = cluster_config_node_name (self->env->cluster, event->node);
+    char message [256];
+    if (!event->reply) {
+        snprintf (message, sizeof message, "%s: no answer within %d ms", name,
+                  self->env->config->node_timeout_ms);
+        s_fail (self, ROUTER_TIMEOUT, message);
+        return;
+    }
+    if (event->reply->result != RESULT_SUCCESS) {
+        snprintf (message, sizeof message, "%s: %s: %s", name, result_name (event->reply->result),
+                  event->reply->error_message [0]? event->reply->error_message: "(no message)");
+        s_fail (self, event->reply->result == RESULT_OVERLOADED? ROUTER_OVERLOADED: ROUTER_IO_ERROR,
+                message);
+        return;
+    }
+    if (++self->acked < self->node_count)
+        return;
+    router_reply_t *reply = op_client_reply (self->client);
+    if (reply) {
+        router_reply_add_uint (reply, "unified-id", self->tombstone);
+        op_client_answer (&self->client, self->env, &reply, NULL);
+    }
+    else
+        op_client_destroy (&self->client);
+    self->done = true;
+}

@@ -1,0 +1,847 @@
+/*  =========================================================================
+    router - strata-router's engine, a czmq actor
+
+    One thread, one poll loop over three sockets: the actor pipe, the
+    clients' ROUTER socket and the node_link's reply socket. Everything the
+    router does is an operation (s_op_t wraps a put_op, get_op, delete_op
+    or list_op) driven by events: the client message that creates it, the
+    node answers and timeouts node_link hands back (matched to the
+    operation by the owner pointer the operation sent with), and for
+    streamed uploads the client's later put-data / put-finish / put-abort
+    (matched by upload-id and the client's routing id).
+
+    Bounds: at most max-operations operations at once and at most
+    max-buffered-bytes of object data held by them (an estimate made at
+    admission); client messages are received frame by frame and data past
+    the limits of the request type is dropped at once. Read sessions (the
+    object MD5 carried from a get to its get-next calls) are kept for at most
+    S_MAX_SESSIONS readers and expire after upload-timeout-seconds.
+    =========================================================================
+*/
+#include <inttypes.h>
+#include <stdarg.h>
+#include "router.h"
+#include "delete_op.h"
+#include "get_op.h"
+#include "list_op.h"
+#include "node_link.h"
+#include "op_env.h"
+#include "put_op.h"
+#include "router_reply.h"
+#include "router_request.h"
+#include "timestamp.h"
+#include "unified_id.h"
+
+#define S_MAX_DATA_FRAMES   65536       //  data frames kept from one client message
+#define S_MAX_SESSIONS      1024        //  read sessions kept
+#define S_BURST             64          //  messages taken from one socket per turn
+#define S_TICK_MS           100         //  longest poll wait
+#define S_CLIENT_HWM        1000        //  ROUTER high-water marks
+#define S_LINGER_MS         2000        //  replies still sent after close
+
+typedef enum {
+    S_OP_PUT, S_OP_GET, S_OP_DELETE, S_OP_LIST
+} s_kind_t;
+
+//  One operation in flight
+typedef struct {
+    s_kind_t kind;                  //  which of the ops below
+    void *op;                       //  put_op_t, get_op_t, delete_op_t or list_op_t
+    char owner_key [24];            //  op pointer as text (key in self->owners)
+    uint64_t cost;                  //  bytes reserved in the buffer budget
+    char upload_id [ROUTER_UPLOAD_ID_MAX + 1];      //  streamed upload, else ""
+    zframe_t *client;               //  routing id of the upload's client, or of the reader
+    uint32_t collection_id;         //  get: for the read session
+    char *key;                      //  get: for the read session (owned)
+    int64_t active_ms;              //  last client message (uploads)
+    void *list_handle;              //  handle in self->ops
+} s_op_t;
+
+//  The object's MD5 carried from one slice read to the next
+typedef struct {
+    char *name;                     //  hash key
+    digest_md5_t *md5;              //  over slices 0 .. next_slice - 1
+    uint32_t next_slice;            //  the slice it continues with
+    int64_t used_ms;                //  last use
+} s_session_t;
+
+typedef struct {
+    zsock_t *pipe;                  //  actor pipe
+    const router_config_t *config;  //  settings
+    cluster_config_t *cluster;      //  nodes, k, n
+    zsock_t *clients;               //  ROUTER for clients
+    node_link_t *link;              //  to the nodes
+    erasure_t *erasure;             //  the code
+    unified_id_t *ids;              //  version numbers
+    op_env_t env;                   //  what operations may do
+    zlistx_t *ops;                  //  s_op_t *, every operation in flight
+    zhashx_t *owners;               //  owner_key -> s_op_t * (not owned)
+    zhashx_t *uploads;              //  upload-id -> s_op_t * (not owned)
+    zhashx_t *sessions;             //  session name -> s_session_t * (owned)
+    router_request_t *request;      //  client request being decoded, reused
+    uint64_t buffered;              //  bytes reserved by operations
+    bool stopping;                  //  STOP received
+    bool terminated;                //  $TERM received, or stopped
+    int64_t stop_deadline_ms;       //  give up on operations after this
+    int64_t next_housekeeping_ms;   //  upload and session expiry
+} router_t;
+
+
+//  --------------------------------------------------------------------------
+//  The environment operations run in
+
+static int
+s_env_send (op_env_t *env, void *op, size_t node, node_endpoint_t endpoint,
+            request_t *request, zmsg_t **data_p, uint64_t cookie)
+{
+    router_t *self = (router_t *) env->handle;
+    return node_link_send (self->link, node, endpoint, request, data_p, op, cookie, zclock_mono ());
+}
+
+static void
+s_env_post (op_env_t *env, size_t node, node_endpoint_t endpoint, request_t *request)
+{
+    router_t *self = (router_t *) env->handle;
+    node_link_post (self->link, node, endpoint, request);
+}
+
+static bool
+s_env_reachable (op_env_t *env, size_t node)
+{
+    router_t *self = (router_t *) env->handle;
+    return node_link_reachable (self->link, node, zclock_mono ());
+}
+
+static uint64_t
+s_env_new_id (op_env_t *env)
+{
+    router_t *self = (router_t *) env->handle;
+    return unified_id_next (self->ids, timestamp_now ());
+}
+
+static void
+s_env_answer (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p)
+{
+    router_t *self = (router_t *) env->handle;
+    zframe_t *address = zframe_dup (routing_id);
+    zmsg_prepend (*msg_p, &address);
+    //  Never blocks: a ROUTER drops what a client's full pipe cannot take
+    if (zmsg_send (msg_p, self->clients))
+        zmsg_destroy (msg_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Operations
+
+static void
+s_session_free (void **item_p)
+{
+    s_session_t *session = (s_session_t *) *item_p;
+    if (session) {
+        digest_md5_destroy (&session->md5);
+        free (session->name);
+        free (session);
+    }
+    *item_p = NULL;
+}
+
+//  Name of a read session: reader, collection, version, key
+static char *
+s_session_name (zframe_t *client, uint32_t collection_id, uint64_t unified_id, const char *key)
+{
+    char *hex = zframe_strhex (client);
+    char *name = zsys_sprintf ("%s/%" PRIu32 "/%" PRIu64 "/%s", hex, collection_id, unified_id, key);
+    free (hex);
+    return name;
+}
+
+static s_op_t *
+s_op_add (router_t *self, s_kind_t kind, void *op, uint64_t cost)
+{
+    s_op_t *wrapper = (s_op_t *) zmalloc (sizeof (s_op_t));
+    wrapper->kind = kind;
+    wrapper->op = op;
+    wrapper->cost = cost;
+    wrapper->active_ms = zclock_mono ();
+    snprintf (wrapper->owner_key, sizeof wrapper->owner_key, "%p", op);
+    wrapper->list_handle = zlistx_add_end (self->ops, wrapper);
+    zhashx_insert (self->owners, wrapper->owner_key, wrapper);
+    self->buffered += cost;
+    return wrapper;
+}
+
+static bool
+s_op_done (s_op_t *wrapper)
+{
+    switch (wrapper->kind) {
+        case S_OP_PUT:    return put_op_done ((put_op_t *) wrapper->op);
+        case S_OP_GET:    return get_op_done ((get_op_t *) wrapper->op);
+        case S_OP_DELETE: return delete_op_done ((delete_op_t *) wrapper->op);
+        case S_OP_LIST:   return list_op_done ((list_op_t *) wrapper->op);
+    }
+    return true;
+}
+
+//  A finished get that the client may continue: keep its MD5
+static void
+s_keep_session (router_t *self, s_op_t *wrapper)
+{
+    uint64_t unified_id;
+    uint32_t next_slice;
+    digest_md5_t *md5 = get_op_continuation ((get_op_t *) wrapper->op, &unified_id, &next_slice);
+    if (!md5 || !wrapper->client || !wrapper->key) {
+        digest_md5_destroy (&md5);
+        return;
+    }
+    if (zhashx_size (self->sessions) >= S_MAX_SESSIONS) {
+        //  Full: drop the least recently used
+        s_session_t *oldest = NULL;
+        for (s_session_t *session = (s_session_t *) zhashx_first (self->sessions); session;
+             session = (s_session_t *) zhashx_next (self->sessions))
+            if (!oldest || session->used_ms < oldest->used_ms)
+                oldest = session;
+        if (oldest)
+            zhashx_delete (self->sessions, oldest->name);
+    }
+    s_session_t *session = (s_session_t *) zmalloc (sizeof (s_session_t));
+    session->name = s_session_name (wrapper->client, wrapper->collection_id, unified_id, wrapper->key);
+    session->md5 = md5;
+    session->next_slice = next_slice;
+    session->used_ms = zclock_mono ();
+    zhashx_delete (self->sessions, session->name);
+    zhashx_insert (self->sessions, session->name, session);
+}
+
+//  Remove an operation: forget its pending node requests, free it
+static void
+s_op_remove (router_t *self, s_op_t *wrapper)
+{
+    node_link_forget (self->link, wrapper->op);
+    zhashx_delete (self->owners, wrapper->owner_key);
+    if (wrapper->upload_id [0])
+        zhashx_delete (self->uploads, wrapper->upload_id);
+    zlistx_delete (self->ops, wrapper->list_handle);
+    self->buffered -= wrapper->cost;
+    switch (wrapper->kind) {
+        case S_OP_PUT:    put_op_destroy ((put_op_t **) &wrapper->op); break;
+        case S_OP_GET:    get_op_destroy ((get_op_t **) &wrapper->op); break;
+        case S_OP_DELETE: delete_op_destroy ((delete_op_t **) &wrapper->op); break;
+        case S_OP_LIST:   list_op_destroy ((list_op_t **) &wrapper->op); break;
+    }
+    zframe_destroy (&wrapper->client);
+    free (wrapper->key);
+    free (wrapper);
+}
+
+//  After anything happened to an operation: remove it if it is done
+static void
+s_op_settle (router_t *self, s_op_t *wrapper)
+{
+    if (!s_op_done (wrapper))
+        return;
+    if (wrapper->kind == S_OP_GET)
+        s_keep_session (self, wrapper);
+    s_op_remove (self, wrapper);
+}
+
+//  A node answered (or timed out) for an operation
+static void
+s_node_event (router_t *self, node_event_t *event)
+{
+    char owner_key [24];
+    snprintf (owner_key, sizeof owner_key, "%p", event->owner);
+    s_op_t *wrapper = (s_op_t *) zhashx_lookup (self->owners, owner_key);
+    if (wrapper) {
+        switch (wrapper->kind) {
+            case S_OP_PUT:    put_op_on_event ((put_op_t *) wrapper->op, event); break;
+            case S_OP_GET:    get_op_on_event ((get_op_t *) wrapper->op, event); break;
+            case S_OP_DELETE: delete_op_on_event ((delete_op_t *) wrapper->op, event); break;
+            case S_OP_LIST:   list_op_on_event ((list_op_t *) wrapper->op, event); break;
+        }
+        s_op_settle (self, wrapper);
+    }
+    zmsg_destroy (&event->data);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Client requests
+
+//  Answer a request that failed before it became an operation
+static void
+s_refuse (router_t *self, zframe_t *client, router_request_t *request, router_result_t result,
+          const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_refuse (router_t *self, zframe_t *client, router_request_t *request, router_result_t result,
+          const char *format, ...)
+{
+    char message [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    router_reply_t *reply = router_reply_new (router_request_reply_type (request),
+                                              router_request_id (request));
+    if (!reply)
+        return;
+    router_reply_set_result (reply, result, "%s", message);
+    zmsg_t *msg = router_reply_encode (reply, NULL);
+    router_reply_destroy (&reply);
+    if (msg)
+        s_env_answer (&self->env, client, &msg);
+    zmsg_destroy (&msg);
+}
+
+//  Refuse new work when the router is at its limits. Returns 0 if admitted.
+static int
+s_admit (router_t *self, zframe_t *client, router_request_t *request, uint64_t cost)
+{
+    if (self->stopping) {
+        s_refuse (self, client, request, ROUTER_UNAVAILABLE, "router: stopping; send the request again to another router or later");
+        return -1;
+    }
+    if (zlistx_size (self->ops) >= (size_t) self->config->max_operations) {
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: %d operations in flight already (max-operations); retry later",
+                  self->config->max_operations);
+        return -1;
+    }
+    if (self->buffered + cost > self->config->max_buffered_bytes && zlistx_size (self->ops) > 0) {
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: %" PRIu64 " bytes of objects in flight already "
+                  "(max-buffered-bytes); retry later", self->buffered);
+        return -1;
+    }
+    return 0;
+}
+
+//  Estimated bytes an operation holds at its peak
+static uint64_t
+s_cost (router_t *self, router_msg_t type, uint64_t data_size)
+{
+    uint64_t slice = self->config->slice_size;
+    uint64_t n = (uint64_t) cluster_config_total_shards (self->cluster);
+    uint64_t k = (uint64_t) cluster_config_data_shards (self->cluster);
+    uint64_t shares = slice * n / k + n * ERASURE_BLOCK_SIZE;      //  one slice's shares
+    switch (type) {
+        case ROUTER_MSG_PUT:       return data_size + slice + 3 * shares;
+        case ROUTER_MSG_PUT_START: return 3 * slice + 3 * shares;
+        case ROUTER_MSG_GET:
+        case ROUTER_MSG_GET_NEXT:  return slice + shares;
+        default:                   return 0;
+    }
+}
+
+static void
+s_ping (router_t *self, zframe_t *client, router_request_t *request)
+{
+    router_reply_t *reply = router_reply_new (router_request_reply_type (request), router_request_id (request));
+    if (!reply)
+        return;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    size_t nodes = cluster_config_node_count (self->cluster);
+    int64_t now = zclock_mono ();
+    msgpack_pack_array (&packer, nodes);
+    for (size_t node = 0; node < nodes; node++) {
+        const char *name = cluster_config_node_name (self->cluster, node);
+        msgpack_pack_map (&packer, 2);
+        msgpack_pack_str_with_body (&packer, "name", 4);
+        msgpack_pack_str_with_body (&packer, name, strlen (name));
+        msgpack_pack_str_with_body (&packer, "reachable", 9);
+        if (node_link_reachable (self->link, node, now))
+            msgpack_pack_true (&packer);
+        else
+            msgpack_pack_false (&packer);
+    }
+    router_reply_add_str (reply, "cluster", cluster_config_name (self->cluster));
+    router_reply_add_raw (reply, "nodes", (const uint8_t *) buffer.data, buffer.size);
+    router_reply_add_uint (reply, "data-shards", (uint64_t) cluster_config_data_shards (self->cluster));
+    router_reply_add_uint (reply, "total-shards", (uint64_t) cluster_config_total_shards (self->cluster));
+    router_reply_add_str (reply, "version", STRATA_VERSION);
+    msgpack_sbuffer_destroy (&buffer);
+    zmsg_t *msg = router_reply_encode (reply, NULL);
+    router_reply_destroy (&reply);
+    if (msg)
+        s_env_answer (&self->env, client, &msg);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_put (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **data_p)
+{
+    uint64_t size = zmsg_content_size (*data_p);
+    if (s_admit (self, client, request, s_cost (self, request->type, size)))
+        return;
+    put_op_t *op = put_op_new (&self->env, request);
+    op_client_t *op_client = op_client_new (client, request);
+    if (!op || !op_client) {
+        put_op_destroy (&op);
+        op_client_destroy (&op_client);
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
+        return;
+    }
+    char error [256];
+    if (put_op_start (op, error, sizeof error)) {
+        put_op_destroy (&op);
+        op_client_fail (&op_client, &self->env, ROUTER_UNAVAILABLE, error);
+        return;
+    }
+    s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, size));
+    put_op_feed (op, data_p, NULL);
+    put_op_finish (op, &op_client);
+    s_op_settle (self, wrapper);
+}
+
+static void
+s_put_start (router_t *self, zframe_t *client, router_request_t *request)
+{
+    if (s_admit (self, client, request, s_cost (self, request->type, 0)))
+        return;
+    put_op_t *op = put_op_new (&self->env, request);
+    router_reply_t *reply = router_reply_new (router_request_reply_type (request), router_request_id (request));
+    if (!op || !reply) {
+        put_op_destroy (&op);
+        router_reply_destroy (&reply);
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
+        return;
+    }
+    char error [256];
+    if (put_op_start (op, error, sizeof error)) {
+        put_op_destroy (&op);
+        router_reply_destroy (&reply);
+        s_refuse (self, client, request, ROUTER_UNAVAILABLE, "%s", error);
+        return;
+    }
+    s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, 0));
+    snprintf (wrapper->upload_id, sizeof wrapper->upload_id, "upload-%016" PRIx64, put_op_unified_id (op));
+    wrapper->client = zframe_dup (client);
+    zhashx_insert (self->uploads, wrapper->upload_id, wrapper);
+    router_reply_add_str (reply, "upload-id", wrapper->upload_id);
+    router_reply_add_uint (reply, "slice-size", self->config->slice_size);
+    router_reply_add_uint (reply, "unified-id", put_op_unified_id (op));
+    zmsg_t *msg = router_reply_encode (reply, NULL);
+    router_reply_destroy (&reply);
+    if (msg)
+        s_env_answer (&self->env, client, &msg);
+    zmsg_destroy (&msg);
+}
+
+//  put-data, put-finish, put-abort
+static void
+s_upload (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **data_p)
+{
+    s_op_t *wrapper = (s_op_t *) zhashx_lookup (self->uploads, request->upload_id);
+    if (!wrapper && self->stopping) {
+        s_refuse (self, client, request, ROUTER_UNAVAILABLE, "router: stopping; uploads were cancelled");
+        return;
+    }
+    if (!wrapper || !zframe_eq (wrapper->client, client)) {
+        s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "upload-id: no upload '%s' in progress "
+                  "(finished, aborted, timed out, or started by another connection)", request->upload_id);
+        return;
+    }
+    put_op_t *op = (put_op_t *) wrapper->op;
+    wrapper->active_ms = zclock_mono ();
+    op_client_t *op_client = op_client_new (client, request);
+    if (!op_client) {
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
+        return;
+    }
+    if (request->type == ROUTER_MSG_PUT_DATA) {
+        uint64_t size = zmsg_content_size (*data_p);
+        if (size > self->config->slice_size) {
+            op_client_destroy (&op_client);
+            s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %" PRIu64 " bytes in one put-data, "
+                      "more than slice-size (%" PRIu64 ")", size, self->config->slice_size);
+            return;
+        }
+        put_op_feed (op, data_p, &op_client);
+    }
+    else
+    if (request->type == ROUTER_MSG_PUT_FINISH)
+        put_op_finish (op, &op_client);
+    else
+        put_op_abort (op, &op_client, ROUTER_INVALID_REQUEST, "upload-id: the upload was aborted by put-abort");
+    op_client_destroy (&op_client);
+    s_op_settle (self, wrapper);
+}
+
+static void
+s_get (router_t *self, zframe_t *client, router_request_t *request)
+{
+    if (s_admit (self, client, request, s_cost (self, request->type, 0)))
+        return;
+    digest_md5_t *md5 = NULL;
+    if (request->type == ROUTER_MSG_GET)
+        md5 = digest_md5_new ();
+    else {
+        //  get-next continuing a read in order carries the object's MD5 on
+        char *name = s_session_name (client, request->collection_id, request->unified_id, request->key);
+        s_session_t *session = (s_session_t *) zhashx_lookup (self->sessions, name);
+        if (session && session->next_slice == request->slice_num) {
+            md5 = session->md5;
+            session->md5 = NULL;
+        }
+        if (session)
+            zhashx_delete (self->sessions, name);
+        free (name);
+    }
+    op_client_t *op_client = op_client_new (client, request);
+    get_op_t *op = op_client? get_op_new (&self->env, request, &op_client, &md5): NULL;
+    if (!op) {
+        op_client_destroy (&op_client);
+        digest_md5_destroy (&md5);
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
+        return;
+    }
+    s_op_t *wrapper = s_op_add (self, S_OP_GET, op, s_cost (self, request->type, 0));
+    wrapper->client = zframe_dup (client);
+    wrapper->collection_id = request->collection_id;
+    wrapper->key = strdup (request->key);
+    get_op_start (op);
+    s_op_settle (self, wrapper);
+}
+
+static void
+s_delete_or_list (router_t *self, zframe_t *client, router_request_t *request)
+{
+    if (s_admit (self, client, request, 0))
+        return;
+    op_client_t *op_client = op_client_new (client, request);
+    void *op = NULL;
+    if (op_client)
+        op = request->type == ROUTER_MSG_DELETE
+           ? (void *) delete_op_new (&self->env, request, &op_client)
+           : (void *) list_op_new (&self->env, request, &op_client);
+    if (!op) {
+        op_client_destroy (&op_client);
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
+        return;
+    }
+    s_op_t *wrapper;
+    if (request->type == ROUTER_MSG_DELETE) {
+        wrapper = s_op_add (self, S_OP_DELETE, op, 0);
+        delete_op_start ((delete_op_t *) op);
+    }
+    else {
+        wrapper = s_op_add (self, S_OP_LIST, op, 0);
+        list_op_start ((list_op_t *) op);
+    }
+    s_op_settle (self, wrapper);
+}
+
+//  Receive one client message, frame by frame within the limits, and act
+static void
+s_client_message (router_t *self)
+{
+    zframe_t *client = zframe_recv (self->clients);
+    if (!client)
+        return;
+    zframe_t *header = zframe_more (client)? zframe_recv (self->clients): NULL;
+    zmsg_t *data = zmsg_new ();
+    uint64_t data_bytes = 0;
+    size_t data_frames = 0;
+    uint64_t max_data = self->config->max_put_bytes > self->config->slice_size
+                      ? self->config->max_put_bytes: self->config->slice_size;
+    bool too_many_frames = false, too_many_bytes = false;
+    while (header && zsock_rcvmore (self->clients)) {
+        zframe_t *frame = zframe_recv (self->clients);
+        if (!frame)
+            break;
+        data_frames++;
+        data_bytes += zframe_size (frame);
+        if (data_frames > S_MAX_DATA_FRAMES)
+            too_many_frames = true;
+        if (data_bytes > max_data)
+            too_many_bytes = true;
+        if (too_many_frames || too_many_bytes)
+            zframe_destroy (&frame);
+        else
+            zmsg_append (data, &frame);
+    }
+    if (!header) {
+        zframe_destroy (&client);
+        zmsg_destroy (&data);
+        return;                     //  nothing to answer to
+    }
+    if (too_many_frames || too_many_bytes)
+        zmsg_destroy (&data);
+
+    router_request_t *request = self->request;
+    router_result_t result;
+    char error [256];
+    if (router_request_decode (request, zframe_data (header), zframe_size (header), &result,
+                               error, sizeof error)) {
+        s_refuse (self, client, request, result, "%s", error);
+        goto done;
+    }
+    router_msg_t type = request->type;
+    bool takes_data = type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_DATA;
+    if (!takes_data && data_frames > 0) {
+        s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %s takes no data frames",
+                  router_msg_name (type));
+        goto done;
+    }
+    if (too_many_frames) {
+        s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: more than %d frames in one message",
+                  S_MAX_DATA_FRAMES);
+        goto done;
+    }
+    if (type == ROUTER_MSG_PUT && data_bytes > self->config->max_put_bytes) {
+        s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %" PRIu64 " bytes, more than "
+                  "max-put-bytes (%" PRIu64 "); stream it with put-start / put-data / put-finish",
+                  data_bytes, self->config->max_put_bytes);
+        goto done;
+    }
+    if (type == ROUTER_MSG_PUT_DATA && data_bytes > self->config->slice_size) {
+        s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %" PRIu64 " bytes in one put-data, "
+                  "more than slice-size (%" PRIu64 ")", data_bytes, self->config->slice_size);
+        goto done;
+    }
+    switch (type) {
+        case ROUTER_MSG_PING:           s_ping (self, client, request); break;
+        case ROUTER_MSG_PUT:            s_put (self, client, request, &data); break;
+        case ROUTER_MSG_PUT_START:      s_put_start (self, client, request); break;
+        case ROUTER_MSG_PUT_DATA:
+        case ROUTER_MSG_PUT_FINISH:
+        case ROUTER_MSG_PUT_ABORT:      s_upload (self, client, request, &data); break;
+        case ROUTER_MSG_GET:
+        case ROUTER_MSG_GET_NEXT:       s_get (self, client, request); break;
+        case ROUTER_MSG_DELETE:
+        case ROUTER_MSG_LIST_VERSIONS:  s_delete_or_list (self, client, request); break;
+        default:                        assert (false);
+    }
+done:
+    zframe_destroy (&client);
+    zframe_destroy (&header);
+    zmsg_destroy (&data);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Time
+
+static void
+s_housekeeping (router_t *self, int64_t now)
+{
+    //  Uploads idle too long, or every upload not finishing once stopping
+    s_op_t *wrapper = (s_op_t *) zlistx_first (self->ops);
+    while (wrapper) {
+        s_op_t *next = (s_op_t *) zlistx_next (self->ops);
+        if (wrapper->kind == S_OP_PUT && wrapper->upload_id [0]) {
+            put_op_t *op = (put_op_t *) wrapper->op;
+            if (self->stopping && !put_op_finishing (op)) {
+                put_op_abort (op, NULL, ROUTER_UNAVAILABLE, "router: stopping; the upload was cancelled");
+                s_op_settle (self, wrapper);
+            }
+            else
+            if (put_op_waiting_for_client (op)
+            &&  now - wrapper->active_ms > (int64_t) self->config->upload_timeout_seconds * 1000) {
+                zsys_info ("upload %s idle for %d s: aborted", wrapper->upload_id,
+                           self->config->upload_timeout_seconds);
+                put_op_abort (op, NULL, ROUTER_TIMEOUT, "upload-id: the upload was idle too long and was aborted");
+                s_op_settle (self, wrapper);
+            }
+        }
+        wrapper = next;
+    }
+    //  Read sessions not used for as long
+    zlistx_t *expired = zlistx_new ();
+    for (s_session_t *session = (s_session_t *) zhashx_first (self->sessions); session;
+         session = (s_session_t *) zhashx_next (self->sessions))
+        if (now - session->used_ms > (int64_t) self->config->upload_timeout_seconds * 1000)
+            zlistx_add_end (expired, session->name);
+    for (char *name = (char *) zlistx_first (expired); name; name = (char *) zlistx_next (expired))
+        zhashx_delete (self->sessions, name);
+    zlistx_destroy (&expired);
+}
+
+//  Give up on whatever is left at the end of a stop
+static void
+s_abandon_all (router_t *self)
+{
+    s_op_t *wrapper;
+    while ((wrapper = (s_op_t *) zlistx_first (self->ops))) {
+        if (wrapper->kind == S_OP_PUT)
+            put_op_abort ((put_op_t *) wrapper->op, NULL, ROUTER_UNAVAILABLE,
+                          "router: stopped before the nodes answered; the put was cancelled");
+        s_op_remove (self, wrapper);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Set-up and the loop
+
+static void
+s_destroy (router_t **self_p)
+{
+    router_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->ops)
+        s_abandon_all (self);
+    zlistx_destroy (&self->ops);
+    zhashx_destroy (&self->owners);
+    zhashx_destroy (&self->uploads);
+    zhashx_destroy (&self->sessions);
+    router_request_destroy (&self->request);
+    node_link_destroy (&self->link);
+    zsock_destroy (&self->clients);
+    erasure_destroy (&self->erasure);
+    unified_id_destroy (&self->ids);
+    free (self);
+    *self_p = NULL;
+}
+
+static router_t *
+s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
+{
+    router_t *self = (router_t *) zmalloc (sizeof (router_t));
+    self->pipe = pipe;
+    self->config = args->config;
+    self->cluster = args->cluster;
+    self->ops = zlistx_new ();
+    self->owners = zhashx_new ();
+    self->uploads = zhashx_new ();
+    self->sessions = zhashx_new ();
+    zhashx_set_destructor (self->sessions, s_session_free);
+    self->request = router_request_new ();
+    self->ids = unified_id_new (self->config->router_id);
+    self->erasure = erasure_new (cluster_config_data_shards (self->cluster),
+                                 cluster_config_total_shards (self->cluster));
+    if (!self->erasure) {
+        snprintf (error, error_size, "cannot create the erasure coder for k=%d n=%d",
+                  cluster_config_data_shards (self->cluster), cluster_config_total_shards (self->cluster));
+        goto failed;
+    }
+    uint64_t largest_share = self->config->slice_size > 64 * 1024 * 1024
+                           ? self->config->slice_size: 64 * 1024 * 1024;
+    self->link = node_link_new (self->cluster, self->config->reply, self->config->node_timeout_ms,
+                                self->config->ping_interval_ms, (size_t) largest_share + LIMIT_HEADER_MAX,
+                                error, error_size);
+    if (!self->link)
+        goto failed;
+
+    self->clients = zsock_new (ZMQ_ROUTER);
+    if (!self->clients) {
+        snprintf (error, error_size, "cannot create the client socket");
+        goto failed;
+    }
+    zsock_set_rcvhwm (self->clients, S_CLIENT_HWM);
+    zsock_set_sndhwm (self->clients, S_CLIENT_HWM);
+    zsock_set_sndtimeo (self->clients, 0);
+    zsock_set_linger (self->clients, S_LINGER_MS);
+    uint64_t max_frame = self->config->max_put_bytes > self->config->slice_size
+                       ? self->config->max_put_bytes: self->config->slice_size;
+    if (max_frame < (uint64_t) INT64_MAX - LIMIT_HEADER_MAX)
+        zsock_set_maxmsgsize (self->clients, (int64_t) (max_frame + LIMIT_HEADER_MAX));
+    if (zsock_bind (self->clients, "%s", self->config->listen) < 0) {
+        snprintf (error, error_size, "cannot bind the listen endpoint %s: %s",
+                  self->config->listen, zmq_strerror (zmq_errno ()));
+        goto failed;
+    }
+    self->env = (op_env_t) {
+        .handle = self, .cluster = self->cluster, .erasure = self->erasure, .config = self->config,
+        .send = s_env_send, .post = s_env_post, .reachable = s_env_reachable,
+        .new_id = s_env_new_id, .answer = s_env_answer
+    };
+    return self;
+
+failed:
+    s_destroy (&self);
+    return NULL;
+}
+
+//  A command on the actor pipe
+static void
+s_pipe_command (router_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "STOP") && !self->stopping) {
+        self->stopping = true;
+        self->stop_deadline_ms = zclock_mono () + self->config->node_timeout_ms + 1000;
+        zsys_info ("stopping: %zu operations in flight", zlistx_size (self->ops));
+        s_housekeeping (self, zclock_mono ());
+    }
+    zstr_free (&command);
+}
+
+void
+router_actor (zsock_t *pipe, void *args)
+{
+    char error [512] = "";
+    router_t *self = s_new (pipe, (router_args_t *) args, error, sizeof error);
+    if (!self) {
+        zsock_signal (pipe, 0);
+        zstr_sendx (pipe, "ERROR", error, NULL);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    char *listen = zsock_last_endpoint (self->clients);
+    zstr_sendx (pipe, "READY", listen? listen: self->config->listen,
+                node_link_reply_address (self->link), NULL);
+    zstr_free (&listen);
+    node_link_ping (self->link, zclock_mono ());
+
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->clients), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (node_link_socket (self->link)), 0, ZMQ_POLLIN, 0 },
+    };
+    while (!self->terminated) {
+        int64_t now = zclock_mono ();
+        int64_t wait = node_link_wait_ms (self->link, now);
+        if (wait > S_TICK_MS)
+            wait = S_TICK_MS;
+        if (zmq_poll (items, 3, (long) wait) < 0 && zmq_errno () != EINTR)
+            break;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_pipe_command (self);
+        //  Node answers first: they finish work and free memory
+        for (int burst = 0; burst < S_BURST
+             && (zsock_events (node_link_socket (self->link)) & ZMQ_POLLIN); burst++) {
+            node_event_t event;
+            if (node_link_receive (self->link, &event, zclock_mono ()) == 1)
+                s_node_event (self, &event);
+        }
+        for (int burst = 0; burst < S_BURST && (zsock_events (self->clients) & ZMQ_POLLIN); burst++)
+            s_client_message (self);
+
+        now = zclock_mono ();
+        node_link_ping (self->link, now);
+        node_event_t event;
+        while (node_link_expire (self->link, &event, now) == 1)
+            s_node_event (self, &event);
+        if (now >= self->next_housekeeping_ms) {
+            s_housekeeping (self, now);
+            self->next_housekeeping_ms = now + 1000;
+        }
+        if (self->stopping) {
+            if (zlistx_size (self->ops) > 0 && now > self->stop_deadline_ms) {
+                zsys_warning ("stopping: %zu operations did not finish in time; abandoned",
+                              zlistx_size (self->ops));
+                s_abandon_all (self);
+            }
+            if (zlistx_size (self->ops) == 0) {
+                zstr_send (self->pipe, "STOPPED");
+                //  Until $TERM, answer clients that the router is stopping
+                while (!self->terminated) {
+                    if (zmq_poll (items, 2, S_TICK_MS) < 0 && zmq_errno () != EINTR)
+                        break;
+                    if (items [0].revents & ZMQ_POLLIN)
+                        s_pipe_command (self);
+                    if (items [1].revents & ZMQ_POLLIN)
+                        s_client_message (self);
+                }
+            }
+        }
+    }
+    s_destroy (&self);
+}

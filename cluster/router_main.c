@@ -1,0 +1,80 @@
+/*  =========================================================================
+    strata-router - the front door of a Strata cluster
+
+        strata-router --cluster FILE [--listen ENDPOINT]
+
+    Loads the cluster file (nodes, erasure code, the `router` section),
+    starts the router actor, and waits for SIGTERM or SIGINT. On a signal
+    the router stops taking requests (they are answered `unavailable`),
+    aborts streamed uploads that are not finishing, lets the operations in
+    flight finish (at most the node timeout), and the process exits 0.
+
+    Exit codes: 0 after a clean stop (and for --help, --version); 2 for a
+    bad flag or cluster file (one line on stderr); 1 when the router cannot
+    start (an endpoint cannot be bound).
+    =========================================================================
+*/
+#include <czmq.h>
+#include <signal.h>
+#include "router.h"
+#include "router_config.h"
+
+int
+main (int argc, char **argv)
+{
+    router_config_t config;
+    cluster_config_t *cluster = NULL;
+    char error [1024] = "";
+    router_config_status_t status = router_config_load (&config, argc, argv, &cluster, error, sizeof error);
+    if (status == ROUTER_CONFIG_EXIT_OK)
+        return 0;
+    if (status == ROUTER_CONFIG_ERROR) {
+        fprintf (stderr, "strata-router: %s\n", error);
+        return 2;
+    }
+    //  Signals are taken by sigwait below, in this thread only: block them
+    //  before any thread starts so no thread is interrupted by them.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    zsys_handler_set (NULL);
+    zsys_init ();
+    zsys_set_logident ("strata-router");
+    zsys_set_logstream (stderr);
+
+    int exit_code = 1;
+    router_args_t args = { .config = &config, .cluster = cluster };
+    zactor_t *router = zactor_new (router_actor, &args);
+    char *state = NULL, *listen = NULL, *reply = NULL;
+    if (router)
+        zstr_recvx (router, &state, &listen, &reply, NULL);
+    if (!router || !state || !streq (state, "READY"))
+        fprintf (stderr, "strata-router: %s\n", listen? listen: "cannot start the router");
+    else {
+        zsys_info ("router ready: cluster '%s' (k=%d, n=%d), clients on %s, node replies on %s",
+                   cluster_config_name (cluster), cluster_config_data_shards (cluster),
+                   cluster_config_total_shards (cluster), listen, reply);
+        struct timespec tick = { 1, 0 };
+        while (true) {
+            int signal_number = sigtimedwait (&signals, NULL, &tick);
+            if (signal_number == SIGTERM || signal_number == SIGINT) {
+                zsys_info ("signal %d: stopping", signal_number);
+                break;
+            }
+        }
+        zstr_send (router, "STOP");
+        char *stopped = zstr_recv (router);
+        zstr_free (&stopped);
+        exit_code = 0;
+    }
+    zstr_free (&state);
+    zstr_free (&listen);
+    zstr_free (&reply);
+    zactor_destroy (&router);
+    cluster_config_destroy (&cluster);
+    zsys_shutdown ();
+    return exit_code;
+}

@@ -1,0 +1,858 @@
+/*  =========================================================================
+    strata - the command-line client of a Strata cluster
+
+    put, get, rm, versions and ping talk to strata-router through the
+    client library (client.h); stat asks one node for its stats with the
+    node protocol. Names, flags and exit codes are fixed by design.md
+    ("Programs and their flags"): 0 success, 2 usage error, 3 the key or
+    version does not exist, 1 anything else, with one line on stderr
+    saying why.
+
+    get to a FILE writes a temporary file in the same directory and renames
+    it over FILE only once the whole object arrived and its MD5 matched; to
+    stdout it streams, so a failed verification there comes after the data.
+    A progress bar is drawn on stderr for transfers over 4 MiB when stderr
+    is a terminal.
+    =========================================================================
+*/
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <czmq.h>
+#include <msgpack.h>
+
+#include "client.h"
+#include "digest.h"
+#include "wire.h"
+
+#define S_EXIT_OK           0
+#define S_EXIT_FAILURE      1
+#define S_EXIT_USAGE        2
+#define S_EXIT_NOT_FOUND    3
+
+#define S_PROGRESS_MIN      (4 * 1024 * 1024)   //  smaller transfers show no bar
+#define S_PROGRESS_EVERY_MS 100                 //  redraw at most this often
+#define S_MIB               (1024.0 * 1024.0)
+
+static const char *s_usage =
+    "usage: strata COMMAND [OPTIONS] ARGUMENTS\n"
+    "\n"
+    "Store and read objects in a Strata cluster through strata-router.\n"
+    "\n"
+    "  strata put      [--router ENDPOINT] [--collection ID] KEY [FILE|-]\n"
+    "  strata get      [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] KEY [FILE|-]\n"
+    "  strata rm       [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] KEY\n"
+    "  strata versions [--router ENDPOINT] [--collection ID] KEY\n"
+    "  strata ping     [--router ENDPOINT]\n"
+    "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
+    "\n"
+    "put      stores FILE (or stdin, with '-' or no FILE) as a new version of KEY\n"
+    "         and prints its unified-id on stdout.\n"
+    "get      writes the newest version of KEY (or --version UNIFIED-ID) to FILE or\n"
+    "         stdout. To a FILE it writes a temporary file next to it and renames it\n"
+    "         only once the whole object arrived and its MD5 matched. To stdout it\n"
+    "         streams: a failed verification then exits 1 after partial output.\n"
+    "rm       deletes every version of KEY (or only --version UNIFIED-ID).\n"
+    "versions lists the versions of KEY, newest first, one per line:\n"
+    "         UNIFIED-ID TIMESTAMP SIZE MD5 (base64), separated by tabs.\n"
+    "ping     shows the router's cluster and which nodes it reaches.\n"
+    "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
+    "         directly; --reply gives the endpoint to bind for its reply.\n"
+    "\n"
+    "Options:\n"
+    "  --router ENDPOINT   the router (default $STRATA_ROUTER, else " CLIENT_DEFAULT_ENDPOINT ")\n"
+    "  --collection ID     collection-id, 0..4294967295 (default 0)\n"
+    "  --version ID        a version (unified-id), for get and rm\n"
+    "  --timeout SECONDS   longest wait for any one reply (default 60)\n"
+    "  --help              show this help and exit\n"
+    "  --version           (before COMMAND) show the program version and exit\n"
+    "\n"
+    "A progress bar is shown on stderr for transfers over 4 MiB when stderr is a\n"
+    "terminal.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error, 3 the key or version\n"
+    "does not exist. On failure one line on stderr says why.\n";
+
+//  What the command line asked for
+typedef struct {
+    const char *command;            //  put, get, rm, versions, ping, stat
+    const char *router;             //  router endpoint
+    const char *node;               //  stat: the node's writer endpoint
+    const char *reply;              //  stat: endpoint to bind for the reply
+    uint32_t collection_id;         //  --collection
+    bool has_version;               //  --version given
+    uint64_t version;               //  --version
+    int timeout_ms;                 //  --timeout
+    const char *key;                //  KEY
+    const char *file;               //  FILE, NULL or "-" for stdin/stdout
+} s_args_t;
+
+//  A progress bar on stderr
+typedef struct {
+    bool terminal;                  //  stderr is a terminal
+    bool shown;                     //  the bar has been drawn
+    uint64_t total;                 //  bytes expected, 0 if not known
+    int64_t started_ms;             //  when the transfer started
+    int64_t drawn_ms;               //  when the bar was last drawn
+} s_progress_t;
+
+//  A file being read for put or written for get
+typedef struct {
+    int fd;                         //  the descriptor
+    const char *name;               //  for messages
+    int error;                      //  errno of a failed read or write, else 0
+} s_file_t;
+
+//  The temporary file of a get, removed if a signal ends the program
+static char s_temp_path [PATH_MAX + 64];
+static volatile sig_atomic_t s_temp_active;
+
+
+//  --------------------------------------------------------------------------
+//  Messages
+
+static int
+s_usage_error (const s_args_t *args, const char *format, ...)
+{
+    char message [600];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (message, sizeof message, format, list);
+    va_end (list);
+    if (args && args->command)
+        fprintf (stderr, "strata %s: %s (see strata %s --help)\n", args->command, message, args->command);
+    else
+        fprintf (stderr, "strata: %s (see strata --help)\n", message);
+    return S_EXIT_USAGE;
+}
+
+static int
+s_failure (const s_args_t *args, int code, const char *format, ...)
+{
+    char message [700];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (message, sizeof message, format, list);
+    va_end (list);
+    //  One line: no newlines from anywhere inside the message
+    for (char *at = message; *at; at++)
+        if (*at == '\n' || *at == '\r')
+            *at = ' ';
+    fprintf (stderr, "strata %s: %s\n", args->command, message);
+    return code;
+}
+
+//  The exit code for a client result
+static int
+s_exit_code (client_result_t result)
+{
+    return result == CLIENT_OK? S_EXIT_OK: result == CLIENT_NOT_FOUND? S_EXIT_NOT_FOUND: S_EXIT_FAILURE;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Progress bar
+
+static void
+s_progress_draw (s_progress_t *progress, uint64_t done, bool last)
+{
+    int64_t now = zclock_mono ();
+    double seconds = (now - progress->started_ms) / 1000.0;
+    double rate = seconds > 0? done / S_MIB / seconds: 0;
+    char line [160];
+    if (progress->total) {
+        int percent = (int) (done * 100 / progress->total);
+        int width = 30;
+        int filled = (int) (done * width / progress->total);
+        char bar [32];
+        for (int index = 0; index < width; index++)
+            bar [index] = index < filled? '=': index == filled? '>': ' ';
+        bar [width] = 0;
+        snprintf (line, sizeof line, "\r[%s] %3d%%  %.1f / %.1f MiB  %.1f MiB/s ", bar, percent,
+                  done / S_MIB, progress->total / S_MIB, rate);
+    }
+    else
+        snprintf (line, sizeof line, "\r%.1f MiB  %.1f MiB/s ", done / S_MIB, rate);
+    fputs (line, stderr);
+    if (last)
+        fputs ("\n", stderr);
+    fflush (stderr);
+    progress->shown = true;
+    progress->drawn_ms = now;
+}
+
+static void
+s_progress_update (void *arg, uint64_t done, uint64_t total)
+{
+    s_progress_t *progress = (s_progress_t *) arg;
+    if (total)
+        progress->total = total;
+    if (!progress->terminal)
+        return;
+    uint64_t size = progress->total? progress->total: done;
+    if (size <= S_PROGRESS_MIN)
+        return;
+    if (!progress->shown || zclock_mono () - progress->drawn_ms >= S_PROGRESS_EVERY_MS
+    ||  (progress->total && done == progress->total))
+        s_progress_draw (progress, done, false);
+}
+
+//  End the bar's line, so what follows starts on a line of its own
+static void
+s_progress_end (s_progress_t *progress)
+{
+    if (progress->shown) {
+        fputs ("\n", stderr);
+        fflush (stderr);
+        progress->shown = false;
+    }
+}
+
+static void
+s_progress_start (s_progress_t *progress, client_t *client, uint64_t total)
+{
+    memset (progress, 0, sizeof *progress);
+    progress->terminal = isatty (STDERR_FILENO) == 1;
+    progress->total = total;
+    progress->started_ms = zclock_mono ();
+    client_set_progress (client, s_progress_update, progress);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Reading and writing files
+
+static ssize_t
+s_file_read (void *arg, void *buffer, size_t size)
+{
+    s_file_t *file = (s_file_t *) arg;
+    while (true) {
+        ssize_t got = read (file->fd, buffer, size);
+        if (got >= 0)
+            return got;
+        if (errno != EINTR) {
+            file->error = errno;
+            return -1;
+        }
+    }
+}
+
+static int
+s_file_write (void *arg, const void *data, size_t size)
+{
+    s_file_t *file = (s_file_t *) arg;
+    const uint8_t *bytes = (const uint8_t *) data;
+    while (size > 0) {
+        ssize_t written = write (file->fd, bytes, size);
+        if (written < 0) {
+            if (errno == EINTR)
+                continue;
+            file->error = errno;
+            return -1;
+        }
+        bytes += written;
+        size -= (size_t) written;
+    }
+    return 0;
+}
+
+static void
+s_signal_handler (int signal_number)
+{
+    if (s_temp_active)
+        unlink (s_temp_path);
+    signal (signal_number, SIG_DFL);
+    raise (signal_number);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Parsing numbers
+
+//  Parse a decimal unsigned integer (no sign, no spaces) up to max
+static int
+s_parse_uint (const char *text, uint64_t max, uint64_t *value_p)
+{
+    if (!text || !*text || strspn (text, "0123456789") != strlen (text))
+        return -1;
+    errno = 0;
+    unsigned long long value = strtoull (text, NULL, 10);
+    if (errno || value > max)
+        return -1;
+    *value_p = value;
+    return 0;
+}
+
+static int
+s_parse_seconds (const char *text, int *timeout_ms_p)
+{
+    char *end = NULL;
+    errno = 0;
+    double seconds = text && *text? strtod (text, &end): -1;
+    if (errno || !end || *end || !(seconds > 0) || seconds > 86400 || isnan (seconds))
+        return -1;
+    *timeout_ms_p = (int) ceil (seconds * 1000);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+static client_t *
+s_client (const s_args_t *args)
+{
+    client_t *client = client_new (args->router);
+    if (client) {
+        client_set_timeout (client, args->timeout_ms);
+        client_set_connect_timeout (client, args->timeout_ms < CLIENT_DEFAULT_CONNECT_TIMEOUT_MS?
+                                            args->timeout_ms: CLIENT_DEFAULT_CONNECT_TIMEOUT_MS);
+    }
+    return client;
+}
+
+static int
+s_put (const s_args_t *args, client_t *client)
+{
+    bool from_stdin = !args->file || streq (args->file, "-");
+    s_file_t file = { STDIN_FILENO, "stdin", 0 };
+    if (!from_stdin) {
+        file.name = args->file;
+        file.fd = open (args->file, O_RDONLY | O_CLOEXEC);
+        if (file.fd < 0)
+            return s_failure (args, S_EXIT_FAILURE, "cannot open %s: %s", args->file, strerror (errno));
+    }
+    struct stat status;
+    bool known = fstat (file.fd, &status) == 0;
+    bool regular = known && S_ISREG (status.st_mode);
+    if (known && S_ISDIR (status.st_mode)) {
+        close (file.fd);
+        return s_failure (args, S_EXIT_FAILURE, "%s is a directory", file.name);
+    }
+    s_progress_t progress;
+    s_progress_start (&progress, client, regular? (uint64_t) status.st_size: 0);
+
+    client_result_t result;
+    uint64_t version = 0;
+    if (regular && (uint64_t) status.st_size <= CLIENT_DEFAULT_MAX_PUT_BYTES) {
+        //  Small enough for one message: read it whole
+        size_t size = (size_t) status.st_size;
+        uint8_t *data = (uint8_t *) malloc (size? size: 1);
+        size_t filled = 0;
+        bool grew = false;
+        while (data && filled < size) {
+            ssize_t got = s_file_read (&file, data + filled, size - filled);
+            if (got <= 0)
+                break;
+            filled += (size_t) got;
+        }
+        if (data && filled == size) {
+            char probe;             //  the file may have grown since fstat
+            grew = s_file_read (&file, &probe, 1) > 0;
+        }
+        if (!data) {
+            if (!from_stdin)
+                close (file.fd);
+            return s_failure (args, S_EXIT_FAILURE, "out of memory for %zu bytes", size);
+        }
+        if (file.error || filled != size || grew) {
+            free (data);
+            if (!from_stdin)
+                close (file.fd);
+            return s_failure (args, S_EXIT_FAILURE, "reading %s: %s", file.name,
+                              file.error? strerror (file.error): "the file changed while being read");
+        }
+        result = client_put (client, args->collection_id, args->key, data, size, NULL, &version);
+        free (data);
+    }
+    else
+        result = client_put_stream (client, args->collection_id, args->key, s_file_read, &file, NULL,
+                                    &version);
+    s_progress_end (&progress);
+    if (!from_stdin)
+        close (file.fd);
+    if (result == CLIENT_CALLBACK_ERROR && file.error)
+        return s_failure (args, S_EXIT_FAILURE, "reading %s: %s", file.name, strerror (file.error));
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result), "%s", client_error (client));
+    printf ("%" PRIu64 "\n", version);
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return S_EXIT_OK;
+}
+
+static int
+s_get (const s_args_t *args, client_t *client)
+{
+    bool to_stdout = !args->file || streq (args->file, "-");
+    s_file_t file = { STDOUT_FILENO, "stdout", 0 };
+    if (!to_stdout) {
+        struct stat status;
+        if (stat (args->file, &status) == 0 && S_ISDIR (status.st_mode))
+            return s_failure (args, S_EXIT_FAILURE, "%s is a directory", args->file);
+        char *copy_dir = strdup (args->file);
+        char *copy_base = strdup (args->file);
+        if (!copy_dir || !copy_base) {
+            free (copy_dir);
+            free (copy_base);
+            return s_failure (args, S_EXIT_FAILURE, "out of memory");
+        }
+        int length = snprintf (s_temp_path, sizeof s_temp_path, "%s/.%s.strata-XXXXXX",
+                               dirname (copy_dir), basename (copy_base));
+        free (copy_dir);
+        free (copy_base);
+        if (length < 0 || (size_t) length >= sizeof s_temp_path)
+            return s_failure (args, S_EXIT_FAILURE, "%s: path too long", args->file);
+        file.fd = mkostemp (s_temp_path, O_CLOEXEC);
+        if (file.fd < 0)
+            return s_failure (args, S_EXIT_FAILURE, "cannot create a temporary file for %s: %s",
+                              args->file, strerror (errno));
+        s_temp_active = 1;
+        file.name = args->file;
+    }
+    s_progress_t progress;
+    s_progress_start (&progress, client, 0);
+    client_object_t object;
+    client_result_t result = client_get (client, args->collection_id, args->key,
+                                         args->has_version? &args->version: NULL, s_file_write, &file, &object);
+    client_object_clear (&object);
+    s_progress_end (&progress);
+
+    int code = S_EXIT_OK;
+    if (result == CLIENT_CALLBACK_ERROR && file.error)
+        code = s_failure (args, S_EXIT_FAILURE, "writing %s: %s", file.name, strerror (file.error));
+    else
+    if (result != CLIENT_OK)
+        code = s_failure (args, s_exit_code (result), "%s", client_error (client));
+    if (to_stdout)
+        return code;
+
+    //  To a file: make it durable and put it in place, or remove it
+    if (code == S_EXIT_OK) {
+        mode_t mask = umask (0);
+        umask (mask);
+        if (fchmod (file.fd, 0666 & ~mask) != 0 || fsync (file.fd) != 0)
+            code = s_failure (args, S_EXIT_FAILURE, "writing %s: %s", args->file, strerror (errno));
+    }
+    if (close (file.fd) != 0 && code == S_EXIT_OK)
+        code = s_failure (args, S_EXIT_FAILURE, "writing %s: %s", args->file, strerror (errno));
+    if (code == S_EXIT_OK && rename (s_temp_path, args->file) != 0)
+        code = s_failure (args, S_EXIT_FAILURE, "cannot rename the temporary file to %s: %s",
+                          args->file, strerror (errno));
+    if (code != S_EXIT_OK)
+        unlink (s_temp_path);
+    s_temp_active = 0;
+    return code;
+}
+
+static int
+s_rm (const s_args_t *args, client_t *client)
+{
+    client_result_t result = client_delete (client, args->collection_id, args->key,
+                                            args->has_version? &args->version: NULL, NULL);
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result), "%s", client_error (client));
+    return S_EXIT_OK;
+}
+
+static int
+s_versions (const s_args_t *args, client_t *client)
+{
+    client_version_t *versions = NULL;
+    size_t count = 0;
+    client_result_t result = client_versions (client, args->collection_id, args->key, &versions, &count);
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result), "%s", client_error (client));
+    if (count == 0)
+        return s_failure (args, S_EXIT_NOT_FOUND, "not-found: the key has no versions");
+    for (size_t index = 0; index < count; index++) {
+        char hash [DIGEST_MD5_BASE64_SIZE];
+        digest_md5_to_base64 (versions [index].file_hash, hash);
+        printf ("%" PRIu64 "\t%s\t%" PRIu64 "\t%s\n", versions [index].unified_id,
+                *versions [index].timestamp? versions [index].timestamp: "-", versions [index].size, hash);
+    }
+    free (versions);
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return S_EXIT_OK;
+}
+
+static int
+s_ping (const s_args_t *args, client_t *client)
+{
+    client_ping_t ping;
+    client_result_t result = client_ping (client, &ping);
+    if (result != CLIENT_OK) {
+        client_ping_clear (&ping);
+        return s_failure (args, s_exit_code (result), "%s", client_error (client));
+    }
+    size_t reachable = 0;
+    for (size_t index = 0; index < ping.node_count; index++)
+        if (ping.nodes [index].reachable)
+            reachable++;
+    printf ("cluster %s: %zu of %zu nodes reachable (data-shards %d, total-shards %d; router %s)\n",
+            *ping.cluster? ping.cluster: "?", reachable, ping.node_count, ping.data_shards,
+            ping.total_shards, *ping.version? ping.version: "?");
+    for (size_t index = 0; index < ping.node_count; index++)
+        printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
+    client_ping_clear (&ping);
+    fflush (stdout);
+    return S_EXIT_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  stat: MessagePack to JSON
+
+static void
+s_json_string (FILE *out, const char *text, size_t size)
+{
+    bool valid = wire_utf8_valid (text, size, true);
+    fputc ('"', out);
+    for (size_t index = 0; index < size; index++) {
+        unsigned char byte = (unsigned char) text [index];
+        if (byte == '"' || byte == '\\')
+            fprintf (out, "\\%c", byte);
+        else
+        if (byte == '\n')
+            fputs ("\\n", out);
+        else
+        if (byte == '\t')
+            fputs ("\\t", out);
+        else
+        if (byte < 0x20 || byte == 0x7f)
+            fprintf (out, "\\u%04x", byte);
+        else
+        if (byte >= 0x80 && !valid)
+            fputs ("\\ufffd", out);     //  not UTF-8: JSON cannot carry it
+        else
+            fputc (byte, out);
+    }
+    fputc ('"', out);
+}
+
+static void
+s_json_indent (FILE *out, int depth)
+{
+    fputc ('\n', out);
+    for (int index = 0; index < depth; index++)
+        fputs ("  ", out);
+}
+
+static void
+s_json_value (FILE *out, const msgpack_object *value, int depth)
+{
+    switch (value->type) {
+        case MSGPACK_OBJECT_NIL:
+            fputs ("null", out);
+            break;
+        case MSGPACK_OBJECT_BOOLEAN:
+            fputs (value->via.boolean? "true": "false", out);
+            break;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            fprintf (out, "%" PRIu64, value->via.u64);
+            break;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            fprintf (out, "%" PRId64, value->via.i64);
+            break;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            if (isfinite (value->via.f64))
+                fprintf (out, "%.17g", value->via.f64);
+            else
+                fputs ("null", out);
+            break;
+        case MSGPACK_OBJECT_STR:
+            s_json_string (out, value->via.str.ptr, value->via.str.size);
+            break;
+        case MSGPACK_OBJECT_BIN: {
+            //  As base64 text
+            size_t room = (value->via.bin.size + 2) / 3 * 4 + 1;
+            char *text = (char *) malloc (room);
+            if (text && digest_base64_encode ((const uint8_t *) value->via.bin.ptr, value->via.bin.size,
+                                              text, room) >= 0)
+                s_json_string (out, text, strlen (text));
+            else
+                fputs ("null", out);
+            free (text);
+            break;
+        }
+        case MSGPACK_OBJECT_ARRAY:
+            fputc ('[', out);
+            for (uint32_t index = 0; index < value->via.array.size; index++) {
+                if (index)
+                    fputc (',', out);
+                s_json_indent (out, depth + 1);
+                s_json_value (out, &value->via.array.ptr [index], depth + 1);
+            }
+            if (value->via.array.size)
+                s_json_indent (out, depth);
+            fputc (']', out);
+            break;
+        case MSGPACK_OBJECT_MAP:
+            fputc ('{', out);
+            for (uint32_t index = 0; index < value->via.map.size; index++) {
+                const msgpack_object_kv *entry = &value->via.map.ptr [index];
+                if (index)
+                    fputc (',', out);
+                s_json_indent (out, depth + 1);
+                if (entry->key.type == MSGPACK_OBJECT_STR)
+                    s_json_string (out, entry->key.via.str.ptr, entry->key.via.str.size);
+                else {
+                    //  JSON keys are strings: write other keys as their JSON text
+                    char *text = NULL;
+                    size_t size = 0;
+                    FILE *memory = open_memstream (&text, &size);
+                    if (memory) {
+                        s_json_value (memory, &entry->key, 0);
+                        fclose (memory);
+                        s_json_string (out, text, size);
+                    }
+                    else
+                        fputs ("\"?\"", out);
+                    free (text);
+                }
+                fputs (": ", out);
+                s_json_value (out, &entry->val, depth + 1);
+            }
+            if (value->via.map.size)
+                s_json_indent (out, depth);
+            fputc ('}', out);
+            break;
+        default:
+            fputs ("null", out);    //  ext types have no JSON form
+            break;
+    }
+}
+
+static int
+s_stat (const s_args_t *args)
+{
+    uint8_t *stats = NULL;
+    size_t stats_size = 0;
+    char error [512];
+    client_result_t result = client_node_stats (args->node, args->reply, args->timeout_ms, &stats, &stats_size,
+                                                error, sizeof error);
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result), "%s", error);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const char *why = NULL;
+    int code = S_EXIT_OK;
+    if (wire_unpack (&unpacked, stats, stats_size, stats_size, &why) != 0)
+        code = s_failure (args, S_EXIT_FAILURE, "the node's stats are not MessagePack (%s)", why);
+    else {
+        s_json_value (stdout, &unpacked.data, 0);
+        fputc ('\n', stdout);
+        if (fflush (stdout) != 0 || ferror (stdout))
+            code = s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    free (stats);
+    return code;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Command line
+
+//  Which options each command takes
+typedef struct {
+    const char *name;               //  command
+    bool router;                    //  --router, --timeout
+    bool collection;                //  --collection
+    bool version;                   //  --version UNIFIED-ID
+    bool node;                      //  --node, --reply
+    int min_args;                   //  positional arguments
+    int max_args;
+    const char *arguments;          //  for messages
+} s_command_t;
+
+static const s_command_t s_commands [] = {
+    { "put",      true,  true,  false, false, 1, 2, "KEY [FILE|-]" },
+    { "get",      true,  true,  true,  false, 1, 2, "KEY [FILE|-]" },
+    { "rm",       true,  true,  true,  false, 1, 1, "KEY" },
+    { "versions", true,  true,  false, false, 1, 1, "KEY" },
+    { "ping",     true,  false, false, false, 0, 0, "no arguments" },
+    { "stat",     false, false, false, true,  0, 0, "no arguments" },
+    { NULL,       false, false, false, false, 0, 0, NULL }
+};
+
+static int
+s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
+{
+    const s_command_t *command = NULL;
+    for (const s_command_t *entry = s_commands; entry->name; entry++)
+        if (streq (argv [1], entry->name))
+            command = entry;
+    if (!command) {
+        char safe [80];
+        wire_sanitize (argv [1], strlen (argv [1]), safe, sizeof safe);
+        return s_usage_error (NULL, "unknown command '%s'", safe);
+    }
+    args->command = command->name;
+
+    static const struct option options [] = {
+        { "router",     required_argument, 0, 'r' },
+        { "collection", required_argument, 0, 'c' },
+        { "version",    required_argument, 0, 'v' },
+        { "timeout",    required_argument, 0, 't' },
+        { "node",       required_argument, 0, 'n' },
+        { "reply",      required_argument, 0, 'R' },
+        { "help",       no_argument,       0, 'h' },
+        { 0, 0, 0, 0 }
+    };
+    opterr = 0;
+    optind = 1;
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    while (true) {
+        int index = -1;
+        int option = getopt_long (sub_argc, sub_argv, ":h", options, &index);
+        if (option == -1)
+            break;
+        char safe [80];
+        if (index >= 0)
+            snprintf (safe, sizeof safe, "--%s", options [index].name);
+        else {
+            const char *given = sub_argv [optind - 1];
+            wire_sanitize (given, strlen (given), safe, sizeof safe);
+        }
+        if (option == '?')
+            return s_usage_error (args, "unknown option '%s'", safe);
+        if (option == ':')
+            return s_usage_error (args, "option '%s' needs a value", safe);
+        if (option == 'h') {
+            *help_p = true;
+            return S_EXIT_OK;
+        }
+        bool allowed = ((option == 'r' || option == 't') && command->router)
+                    || (option == 'c' && command->collection)
+                    || (option == 'v' && command->version)
+                    || ((option == 'n' || option == 'R') && command->node)
+                    || (option == 't' && command->node);
+        if (!allowed)
+            return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
+        uint64_t value;
+        switch (option) {
+            case 'r':
+                args->router = optarg;
+                break;
+            case 'c':
+                if (s_parse_uint (optarg, UINT32_MAX, &value) != 0)
+                    return s_usage_error (args, "--collection: '%s' is not a number 0..4294967295", optarg);
+                args->collection_id = (uint32_t) value;
+                break;
+            case 'v':
+                if (s_parse_uint (optarg, UINT64_MAX, &args->version) != 0)
+                    return s_usage_error (args, "--version: '%s' is not a unified-id (a decimal number)", optarg);
+                args->has_version = true;
+                break;
+            case 't':
+                if (s_parse_seconds (optarg, &args->timeout_ms) != 0)
+                    return s_usage_error (args, "--timeout: '%s' is not a number of seconds (0 < s <= 86400)",
+                                          optarg);
+                break;
+            case 'n':
+                args->node = optarg;
+                break;
+            case 'R':
+                args->reply = optarg;
+                break;
+        }
+    }
+    int positional = sub_argc - optind;
+    if (positional < command->min_args)
+        return s_usage_error (args, "KEY is missing (expected %s)", command->arguments);
+    if (positional > command->max_args)
+        return s_usage_error (args, "too many arguments (expected %s)", command->arguments);
+    if (positional >= 1) {
+        args->key = sub_argv [optind];
+        if (!client_key_valid (args->key))
+            return s_usage_error (args, "KEY must be 1..%d bytes of UTF-8", LIMIT_KEY_MAX);
+    }
+    if (positional >= 2)
+        args->file = sub_argv [optind + 1];
+    if (command->node && !args->node)
+        return s_usage_error (args, "--node ENDPOINT is required");
+    return S_EXIT_OK;
+}
+
+int
+main (int argc, char *argv [])
+{
+    //  Default signal behaviour (czmq would catch SIGINT), plus clean-up of
+    //  a get's temporary file
+    zsys_handler_set (NULL);
+    signal (SIGPIPE, SIG_IGN);
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_signal_handler;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGHUP, &action, NULL);
+
+    if (argc < 2)
+        return s_usage_error (NULL, "a COMMAND is missing");
+    if (streq (argv [1], "--help") || streq (argv [1], "-h") || streq (argv [1], "help")) {
+        fputs (s_usage, stdout);
+        return S_EXIT_OK;
+    }
+    if (streq (argv [1], "--version")) {
+        printf ("strata %s\n", STRATA_VERSION);
+        return S_EXIT_OK;
+    }
+    if (argv [1][0] == '-')
+        return s_usage_error (NULL, "COMMAND must come first, before '%s'", argv [1]);
+
+    s_args_t args;
+    memset (&args, 0, sizeof args);
+    args.router = getenv ("STRATA_ROUTER");
+    if (!args.router || !*args.router)
+        args.router = CLIENT_DEFAULT_ENDPOINT;
+    args.timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    bool help = false;
+    int code = s_parse (argc, argv, &args, &help);
+    if (code != S_EXIT_OK)
+        return code;
+    if (help) {
+        fputs (s_usage, stdout);
+        return S_EXIT_OK;
+    }
+    if (streq (args.command, "stat"))
+        return s_stat (&args);
+
+    client_t *client = s_client (&args);
+    if (!client)
+        return s_usage_error (&args, "--router: '%s' is not a router endpoint (tcp://HOST:PORT or ipc://PATH)",
+                              args.router);
+    if (streq (args.command, "put"))
+        code = s_put (&args, client);
+    else
+    if (streq (args.command, "get"))
+        code = s_get (&args, client);
+    else
+    if (streq (args.command, "rm"))
+        code = s_rm (&args, client);
+    else
+    if (streq (args.command, "versions"))
+        code = s_versions (&args, client);
+    else
+        code = s_ping (&args, client);
+    client_destroy (&client);
+    return code;
+}

@@ -1,0 +1,244 @@
+#!/bin/sh
+#   local_cluster.sh - a Strata cluster on this machine: strata-router and
+#   ten strata-node processes on loopback, each with its own data directory.
+#
+#   scripts/local_cluster.sh start     start it (what `make cluster` runs)
+#   scripts/local_cluster.sh stop      stop it: SIGTERM, then wait (`make cluster-stop`)
+#   scripts/local_cluster.sh status    show what is running
+#
+#   Layout (all under $STRATA_CLUSTER_DIR, default ./var/cluster):
+#       cluster.cfg             the cluster file (rewritten on every start)
+#       nodeNN/                 data directory of node NN
+#       nodeNN.log, router.log  their output
+#       nodeNN.pid, router.pid  their process ids while running
+#
+#   Node NN listens on writer 8100 + 2 * (NN - 1) and reader one above that
+#   (node01: 8100/8101 ... node10: 8118/8119); the router on 8000.
+#
+#   Settings (environment): BUILD (directory with the binaries, default
+#   build), STRATA_CLUSTER_DIR, STRATA_ROUTER_PORT (8000), STRATA_NODE_PORT
+#   (8100), STRATA_NODES (10), STRATA_DATA_SHARDS (8).
+
+set -eu
+
+BUILD=${BUILD:-build}
+DIR=${STRATA_CLUSTER_DIR:-var/cluster}
+ROUTER_PORT=${STRATA_ROUTER_PORT:-8000}
+NODE_PORT=${STRATA_NODE_PORT:-8100}
+NODES=${STRATA_NODES:-10}
+DATA_SHARDS=${STRATA_DATA_SHARDS:-8}
+READY_SECONDS=30                #   longest wait for everything to answer
+STOP_SECONDS=30                 #   longest wait for one process after SIGTERM
+
+ROUTER_ENDPOINT="tcp://127.0.0.1:$ROUTER_PORT"
+CLI="$BUILD/strata"
+
+say () { printf '%s\n' "$*"; }
+fail () { printf 'local_cluster: %s\n' "$*" >&2; exit 1; }
+
+node_name () { printf 'node%02d' "$1"; }
+node_writer () { printf 'tcp://127.0.0.1:%d' $((NODE_PORT + 2 * ($1 - 1))); }
+node_reader () { printf 'tcp://127.0.0.1:%d' $((NODE_PORT + 2 * ($1 - 1) + 1)); }
+
+#   The pid in a pid file if that process is still the program named, else nothing
+live_pid () {
+    pid_file=$1
+    program=$2
+    [ -f "$pid_file" ] || return 0
+    pid=$(cat "$pid_file" 2>/dev/null || true)
+    case "$pid" in
+        ''|*[!0-9]*) return 0 ;;
+    esac
+    if kill -0 "$pid" 2>/dev/null && [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = "$program" ]; then
+        printf '%s' "$pid"
+    fi
+}
+
+write_cluster_file () {
+    {
+        say "#   Written by scripts/local_cluster.sh on every start; edit the script's"
+        say "#   settings instead of this file."
+        say "cluster"
+        say "    name = local"
+        say "    data-shards = $DATA_SHARDS"
+        say "    total-shards = $NODES"
+        say "    nodes"
+        index=1
+        while [ "$index" -le "$NODES" ]; do
+            say "        $(node_name "$index")"
+            say "            writer = $(node_writer "$index")"
+            say "            reader = $(node_reader "$index")"
+            index=$((index + 1))
+        done
+        say "router"
+        say "    listen = $ROUTER_ENDPOINT"
+    } > "$DIR/cluster.cfg.new"
+    mv "$DIR/cluster.cfg.new" "$DIR/cluster.cfg"
+}
+
+#   Start one program in the background with its output in a log
+launch () {
+    name=$1
+    shift
+    printf '\n=== %s: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$*" >> "$DIR/$name.log"
+    nohup "$@" >> "$DIR/$name.log" 2>&1 < /dev/null &
+    printf '%s\n' "$!" > "$DIR/$name.pid"
+}
+
+#   Give up: say what failed with the tail of its log, stop what was started
+give_up () {
+    name=$1
+    reason=$2
+    printf 'local_cluster: %s %s; the end of %s/%s.log:\n' "$name" "$reason" "$DIR" "$name" >&2
+    tail -n 15 "$DIR/$name.log" >&2 || true
+    stop_cluster >&2 || true
+    exit 1
+}
+
+start_cluster () {
+    for program in strata-node strata-router strata; do
+        [ -x "$BUILD/$program" ] || fail "$BUILD/$program not found; run 'make build' first (or set BUILD)"
+    done
+    mkdir -p "$DIR"
+    if [ -n "$(live_pid "$DIR/router.pid" strata-router)" ]; then
+        fail "a cluster is already running from $DIR (scripts/local_cluster.sh stop, or make cluster-stop)"
+    fi
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        [ -z "$(live_pid "$DIR/$(node_name "$index").pid" strata-node)" ] \
+            || fail "$(node_name "$index") is already running from $DIR (make cluster-stop first)"
+        index=$((index + 1))
+    done
+    write_cluster_file
+
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        name=$(node_name "$index")
+        mkdir -p "$DIR/$name"
+        launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name"
+        index=$((index + 1))
+    done
+
+    #   Every node answers on its writer endpoint
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        name=$(node_name "$index")
+        waited=0
+        until "$CLI" stat --node "$(node_writer "$index")" --timeout 1 > /dev/null 2>&1; do
+            [ -n "$(live_pid "$DIR/$name.pid" strata-node)" ] || give_up "$name" "exited"
+            waited=$((waited + 1))
+            [ "$waited" -lt "$READY_SECONDS" ] || give_up "$name" "did not answer within $READY_SECONDS s"
+        done
+        index=$((index + 1))
+    done
+
+    launch router "$BUILD/strata-router" --cluster "$DIR/cluster.cfg"
+
+    #   The router answers and reaches every node
+    waited=0
+    until "$CLI" ping --router "$ROUTER_ENDPOINT" --timeout 1 2>/dev/null \
+            | grep -q "^cluster local: $NODES of $NODES nodes reachable"; do
+        [ -n "$(live_pid "$DIR/router.pid" strata-router)" ] || give_up router "exited"
+        sleep 0.5
+        waited=$((waited + 1))
+        [ "$waited" -lt $((READY_SECONDS * 2)) ] || give_up router "did not see all $NODES nodes within $READY_SECONDS s"
+    done
+
+    cat <<EOF
+A local Strata cluster is running: strata-router at $ROUTER_ENDPOINT and
+$NODES nodes (node01 .. $(node_name "$NODES") on ports $NODE_PORT..$((NODE_PORT + 2 * NODES - 1))), any $DATA_SHARDS of which rebuild an object.
+Data, logs and the cluster file: $DIR/
+
+    $CLI put greeting README.md        # prints the new version's unified-id
+    $CLI get greeting copy.md          # the newest version, verified
+    $CLI versions greeting             # every version, newest first
+    $CLI rm greeting
+    $CLI ping                          # the router and its nodes
+    $CLI stat --node $(node_writer 1)  # one node's counters, as JSON
+    python3 cluster/examples/strata_client.py   # a service in Python
+
+Stop it with: make cluster-stop   (or scripts/local_cluster.sh stop)
+EOF
+}
+
+#   Wait for process $2 (named $1) to exit after SIGTERM; SIGKILL it if it
+#   does not within STOP_SECONDS
+wait_exit () {
+    name=$1
+    pid=$2
+    waited=0
+    while kill -0 "$pid" 2>/dev/null; do
+        waited=$((waited + 1))
+        if [ "$waited" -gt $((STOP_SECONDS * 10)) ]; then
+            printf 'local_cluster: %s (pid %s) did not stop within %d s; killing it\n' \
+                "$name" "$pid" "$STOP_SECONDS" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            STOP_STATUS=1
+            return 0
+        fi
+        sleep 0.1
+    done
+    say "stopped $name (pid $pid)"
+}
+
+stop_cluster () {
+    STOP_STATUS=0
+    [ -d "$DIR" ] || { say "no cluster in $DIR"; return 0; }
+    #   The router first, so nothing new reaches the nodes
+    pid=$(live_pid "$DIR/router.pid" strata-router)
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_exit router "$pid"
+    fi
+    rm -f "$DIR/router.pid"
+    #   Then the nodes, all at once, and wait for each
+    pids=""
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        name=$(node_name "$index")
+        pid=$(live_pid "$DIR/$name.pid" strata-node)
+        if [ -n "$pid" ]; then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids="$pids $name:$pid"
+        fi
+        index=$((index + 1))
+    done
+    for entry in $pids; do
+        wait_exit "${entry%%:*}" "${entry#*:}"
+        rm -f "$DIR/${entry%%:*}.pid"
+    done
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        rm -f "$DIR/$(node_name "$index").pid"
+        index=$((index + 1))
+    done
+    return "$STOP_STATUS"
+}
+
+show_one () {
+    pid=$(live_pid "$DIR/$1.pid" "$2")
+    if [ -n "$pid" ]; then
+        say "$1: running (pid $pid)"
+        RUNNING=$((RUNNING + 1))
+    else
+        say "$1: not running"
+    fi
+}
+
+status_cluster () {
+    RUNNING=0
+    show_one router strata-router
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        show_one "$(node_name "$index")" strata-node
+        index=$((index + 1))
+    done
+    [ "$RUNNING" -gt 0 ]
+}
+
+case "${1:-}" in
+    start)  start_cluster ;;
+    stop)   stop_cluster ;;
+    status) status_cluster ;;
+    *)      printf 'usage: %s start|stop|status\n' "$0" >&2; exit 2 ;;
+esac

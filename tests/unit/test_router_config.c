@@ -1,0 +1,150 @@
+/*  =========================================================================
+    test_router_config - strata-router's settings and command line
+
+    Defaults, the cluster file's router section overriding them, flags
+    overriding both; every bad value is refused with one line naming the
+    file and the key (or the flag).
+    =========================================================================
+*/
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "router_config.h"
+
+static char s_dir [64];
+static char s_path [128];
+
+static void
+s_setup (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/strata-test-router-config-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    snprintf (s_path, sizeof s_path, "%s/cluster.cfg", s_dir);
+}
+
+static void
+s_teardown (void)
+{
+    unlink (s_path);
+    rmdir (s_dir);
+}
+
+TestSuite (router_config, .init = s_setup, .fini = s_teardown);
+
+//  A 3-node cluster (k = 2) with router_section appended
+static void
+s_write (const char *router_section)
+{
+    FILE *file = fopen (s_path, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "cluster\n    name = c\n    data-shards = 2\n    total-shards = 3\n    nodes\n");
+    for (int node = 0; node < 3; node++)
+        fprintf (file, "        n%d\n            writer = tcp://127.0.0.1:%d\n"
+                 "            reader = tcp://127.0.0.1:%d\n", node, 7000 + 2 * node, 7001 + 2 * node);
+    fputs (router_section, file);
+    fclose (file);
+}
+
+static router_config_status_t
+s_load (router_config_t *config, int argc, char **argv, char *error)
+{
+    cluster_config_t *cluster = NULL;
+    router_config_status_t status = router_config_load (config, argc, argv, &cluster, error, 512);
+    if (status == ROUTER_CONFIG_RUN)
+        cr_assert_not_null (cluster);
+    else
+        cr_assert_null (cluster);
+    cluster_config_destroy (&cluster);
+    return status;
+}
+
+Test (router_config, defaults)
+{
+    router_config_t config;
+    router_config_defaults (&config);
+    cr_assert_str_eq (config.listen, "tcp://127.0.0.1:8000");
+    cr_assert_str_eq (config.reply, "tcp://127.0.0.1:*");
+    cr_assert_eq (config.slice_size, 10 * 1024 * 1024);
+    cr_assert_eq (config.max_put_bytes, 64 * 1024 * 1024);
+    cr_assert_eq (config.node_timeout_ms, 10000);
+    cr_assert_eq (config.upload_timeout_seconds, 60);
+    cr_assert_eq (config.router_id, 0);
+}
+
+Test (router_config, file_and_flags)
+{
+    s_write ("router\n    listen = tcp://127.0.0.1:9000\n    id = 17\n    slice-size = 65536\n"
+             "    node-timeout-ms = 2500\n    reply = tcp://127.0.0.1:9001\n    max-operations = 4\n");
+    router_config_t config;
+    char error [512] = "";
+    char *argv [] = { "strata-router", "--cluster", s_path, NULL };
+    cr_assert_eq (s_load (&config, 3, argv, error), ROUTER_CONFIG_RUN, "%s", error);
+    cr_assert_str_eq (config.listen, "tcp://127.0.0.1:9000");
+    cr_assert_str_eq (config.reply, "tcp://127.0.0.1:9001");
+    cr_assert_eq (config.router_id, 17);
+    cr_assert_eq (config.slice_size, 65536);
+    cr_assert_eq (config.node_timeout_ms, 2500);
+    cr_assert_eq (config.max_operations, 4);
+    cr_assert_eq (config.ping_interval_ms, 1000, "untouched keys keep their default");
+
+    char *argv2 [] = { "strata-router", "--listen", "tcp://127.0.0.1:9100", "--cluster", s_path, NULL };
+    cr_assert_eq (s_load (&config, 5, argv2, error), ROUTER_CONFIG_RUN, "%s", error);
+    cr_assert_str_eq (config.listen, "tcp://127.0.0.1:9100", "--listen overrides the file");
+}
+
+Test (router_config, bad_values_are_named)
+{
+    struct { const char *section; const char *expected; } cases [] = {
+        { "router\n    id = 1024\n", "router/id" },
+        { "router\n    slice-size = 12x\n", "router/slice-size" },
+        { "router\n    slice-size = 100\n", "router/slice-size" },
+        { "router\n    node-timeout-ms = -5\n", "router/node-timeout-ms" },
+        { "router\n    listen = http://x\n", "router/listen" },
+        { "router\n    reply = tcp://*:5000\n", "router/reply" },
+        { "router\n    max-buffered-bytes = 1\n", "router/max-buffered-bytes" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        s_write (cases [index].section);
+        router_config_t config;
+        char error [512] = "";
+        char *argv [] = { "strata-router", "--cluster", s_path, NULL };
+        cr_assert_eq (s_load (&config, 3, argv, error), ROUTER_CONFIG_ERROR, "case %zu", index);
+        cr_assert_not_null (strstr (error, cases [index].expected), "'%s' lacks %s", error, cases [index].expected);
+        cr_assert_not_null (strstr (error, s_path), "'%s' lacks the file name", error);
+        cr_assert_null (strchr (error, '\n'), "one line");
+    }
+}
+
+Test (router_config, command_line)
+{
+    router_config_t config;
+    char error [512] = "";
+    char *no_cluster [] = { "strata-router", NULL };
+    cr_assert_eq (s_load (&config, 1, no_cluster, error), ROUTER_CONFIG_ERROR);
+    cr_assert_not_null (strstr (error, "--cluster"), "%s", error);
+
+    char *unknown [] = { "strata-router", "--frobnicate", NULL };
+    cr_assert_eq (s_load (&config, 2, unknown, error), ROUTER_CONFIG_ERROR);
+    cr_assert_not_null (strstr (error, "--frobnicate"), "%s", error);
+
+    char *missing_file [] = { "strata-router", "--cluster", "/nonexistent/cluster.cfg", NULL };
+    cr_assert_eq (s_load (&config, 3, missing_file, error), ROUTER_CONFIG_ERROR);
+    cr_assert_not_null (strstr (error, "/nonexistent/cluster.cfg"), "%s", error);
+
+    s_write ("");
+    char *bad_listen [] = { "strata-router", "--cluster", s_path, "--listen", "nowhere", NULL };
+    cr_assert_eq (s_load (&config, 5, bad_listen, error), ROUTER_CONFIG_ERROR);
+    cr_assert_not_null (strstr (error, "--listen"), "%s", error);
+
+    char *extra [] = { "strata-router", "--cluster", s_path, "surplus", NULL };
+    cr_assert_eq (s_load (&config, 4, extra, error), ROUTER_CONFIG_ERROR);
+    cr_assert_not_null (strstr (error, "surplus"), "%s", error);
+
+    FILE *saved = stdout;
+    stdout = fopen ("/dev/null", "w");
+    char *help [] = { "strata-router", "--help", NULL };
+    router_config_status_t status = s_load (&config, 2, help, error);
+    fclose (stdout);
+    stdout = saved;
+    cr_assert_eq (status, ROUTER_CONFIG_EXIT_OK);
+}
