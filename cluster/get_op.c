@@ -313,7 +313,8 @@ s_rebuild (get_op_t *self)
             zframe_t *joined = zframe_new (NULL, (size_t) node->segment_size);
             size_t offset = 0;
             for (zframe_t *frame = zmsg_first (node->data); frame; frame = zmsg_next (node->data)) {
-                memcpy (zframe_data (joined) + offset, zframe_data (frame), zframe_size (frame));
+                if (zframe_size (frame))
+                    memcpy (zframe_data (joined) + offset, zframe_data (frame), zframe_size (frame));
                 offset += zframe_size (frame);
             }
             zmsg_destroy (&node->data);

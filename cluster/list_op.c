@@ -227,7 +227,8 @@ s_finish (list_op_t *self)
                     answered, self->node_count, self->k, self->why);
         return;
     }
-    qsort (self->versions, self->version_count, sizeof (list_op_version_t), s_newest_first);
+    if (self->version_count > 1)
+        qsort (self->versions, self->version_count, sizeof (list_op_version_t), s_newest_first);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     msgpack_packer packer;

@@ -9,12 +9,16 @@ socket with pyzmq + msgpack, as any service would.
     RouterStreamTest    a 100 MiB object streamed in and read back (< 30 s)
     RouterProgramTest   flags, bad cluster files (exit 2, one line), a
                         cluster with every node down, SIGTERM (exit 0)
-    RouterFailureTest   a silent node (SIGSTOP) costs a timeout and the put
-                        is cancelled everywhere; a share corrupted on disk is
+    RouterFailureTest   a silent node (SIGSTOP) costs writes a timeout (they
+                        are cancelled everywhere) and reads nothing; the
+                        operation limit answers overloaded; idle uploads are
+                        aborted; a share corrupted on disk is
                         skipped (the object comes back intact, the node
                         records the damage); two nodes stopped: everything
                         still readable, writes refused `unavailable`; a third
-                        stopped: reads refused too; nodes back: writes work
+                        stopped: reads refused too; nodes back: writes work;
+                        SIGTERM lets operations in flight finish, refuses new
+                        ones, aborts uploads, exits 0
 
 Run: STRATA_BUILD_DIR=/work/main/build /usr/bin/python3 tests/integration/test_router.py
 """
@@ -422,6 +426,7 @@ def corrupt_share(node, key, sequence_num=0):
 
 
 class RouterFailureTest(RouterCase):
+    router_settings = dict(ROUTER_SETTINGS, **{"max-operations": 4, "upload-timeout-seconds": 2})
 
     def wait_reachable(self, count):
         self.cluster.wait_router(timeout=20, reachable=count)
@@ -440,26 +445,50 @@ class RouterFailureTest(RouterCase):
             objects[key] = payload(size, seed=size + 1)
             self.put(key, objects[key])
 
-        # -- a silent node: the put times out and is cancelled everywhere
+        # -- a silent node: puts time out and are cancelled everywhere, a
+        #    fifth put at once is refused (max-operations 4), reads go on
         silent = self.cluster.node(4)
         silent.proc.send_signal(signal.SIGSTOP)
         try:
-            key = new_key("silent")
+            silent_keys = [new_key("silent-%d" % index) for index in range(4)]
             started = time.monotonic()
-            reply = self.client.put(key, payload(MIB, seed=77))
-            self.assertIn(reply["result"], ("timeout", "unavailable"), reply)
+            sent = [self.client.send({"message-type": "put", "key": key},
+                                     [payload(MIB if index else SLICE + 1, seed=70 + index)])
+                    for index, key in enumerate(silent_keys[:3])]
+            time.sleep(0.3)
+            key, data = next(iter(objects.items()))
+            reply, got = self.get(key)
+            self.assertTrue(got == data, reply)
+            self.assertLess(time.monotonic() - started, 2.5, "a read waited for the silent node")
+            sent.append(self.client.send({"message-type": "put", "key": silent_keys[3]}, [b"w"]))
+            time.sleep(0.3)
+            reply = self.client.put(new_key("one-too-many"), b"x")
+            self.assertResult(reply, "overloaded", "max-operations")
+            for header in sent:
+                reply, _ = self.client.recv(header["request-id"])
+                self.assertResult(reply, "timeout", "node05")
             self.assertLess(time.monotonic() - started, 10)
-            # multi-slice too: archive-key-start ... then cancel
-            key2 = new_key("silent-multi")
-            reply = self.client.put(key2, payload(SLICE + 1, seed=78))
-            self.assertIn(reply["result"], ("timeout", "unavailable"), reply)
+            # by now the router has given up on the node: refused at once
+            reply = self.client.put(new_key("silent"), b"y")
+            self.assertResult(reply, "unavailable", "node05")
         finally:
             silent.proc.send_signal(signal.SIGCONT)
         self.wait_reachable(10)
-        for cancelled in (key, key2):
+        for cancelled in silent_keys:
             reply, _ = self.get(cancelled)
             self.assertResult(reply, "not-found")
             self.assertEqual(self.client.versions(cancelled)["versions"], [])
+
+        # -- an idle upload is aborted after upload-timeout-seconds
+        reply, _ = self.client.request({"message-type": "put-start", "key": new_key("idle")})
+        upload_id = reply["upload-id"]
+        reply, _ = self.client.request({"message-type": "put-data", "upload-id": upload_id},
+                                       [b"some"])
+        self.assertResult(reply, "success")
+        time.sleep(3.5)
+        reply, _ = self.client.request({"message-type": "put-data", "upload-id": upload_id},
+                                       [b"more"])
+        self.assertResult(reply, "invalid-request", "upload-id")
 
         # -- a share corrupted on disk: skipped, the object comes back intact
         small = [k for k, v in objects.items() if len(v) == MIB][0]
@@ -516,9 +545,9 @@ class RouterFailureTest(RouterCase):
         for index in (1, 6, 9):
             self.cluster.node(index).start()
         self.wait_reachable(10)
-        key = new_key("back")
-        self.put(key, b"after the storm")
-        self.assertEqual(self.get(key)[1], b"after the storm")
+        back_key = new_key("back")
+        self.put(back_key, b"after the storm")
+        self.assertEqual(self.get(back_key)[1], b"after the storm")
         for key, data in objects.items():
             self.assertTrue(self.get(key)[1] == data)
 
@@ -534,6 +563,33 @@ class RouterFailureTest(RouterCase):
         for index in (0, 1):
             self.cluster.node(index).start()
         self.wait_reachable(10)
+
+        # -- SIGTERM: operations in flight finish, new ones are refused,
+        #    idle uploads are aborted, exit 0
+        reply, _ = self.client.request({"message-type": "put-start", "key": new_key("stopping")})
+        upload_id = reply["upload-id"]
+        silent.proc.send_signal(signal.SIGSTOP)
+        try:
+            in_flight = self.client.send({"message-type": "put", "key": new_key("in-flight")},
+                                         [b"z" * 1000])
+            time.sleep(0.5)
+            self.cluster.router.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            late = self.cluster.router_client(timeout=10)
+            reply, _ = late.request({"message-type": "get", "key": back_key})
+            self.assertResult(reply, "unavailable", "stopping")
+            reply, _ = self.client.request({"message-type": "put-data", "upload-id": upload_id},
+                                           [b"more"])
+            self.assertResult(reply, "unavailable", "stopping")
+            reply, _ = self.client.recv(in_flight["request-id"])
+            self.assertResult(reply, "timeout", "node05")
+            self.assertEqual(self.cluster.router.proc.wait(timeout=10), 0)
+            self.cluster.router.expect_running = False
+        finally:
+            silent.proc.send_signal(signal.SIGCONT)
+        self.cluster.router.start()
+        self.wait_reachable(10)
+        self.assertEqual(self.get(back_key)[1], b"after the storm")
 
 
 class RouterProgramTest(unittest.TestCase):
