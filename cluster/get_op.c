@@ -248,11 +248,12 @@ s_give_up (get_op_t *self)
     }
     if (not_found >= self->node_count - self->k + 1) {
         if (self->target_known)
-            s_fail (self, ROUTER_NOT_FOUND, "unified-id: %" PRIu64 " of key not found (%zu of %zu nodes "
-                    "have no such version)", self->target, not_found, self->node_count);
+            s_fail (self, ROUTER_NOT_FOUND, "unified-id: version %" PRIu64 " of the key not found "
+                    "(%zu of %zu nodes answered not-found: it is not on the %zu needed)",
+                    self->target, not_found, self->node_count, self->k);
         else
-            s_fail (self, ROUTER_NOT_FOUND, "key: not found (%zu of %zu nodes have no version)",
-                    not_found, self->node_count);
+            s_fail (self, ROUTER_NOT_FOUND, "key: not found (%zu of %zu nodes answered not-found: "
+                    "no version is on the %zu needed)", not_found, self->node_count, self->k);
     }
     else
     if (missing > self->node_count - self->k)

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include "router.h"
 #include "delete_op.h"
+#include "endpoint.h"
 #include "get_op.h"
 #include "list_op.h"
 #include "node_link.h"
@@ -697,6 +698,30 @@ s_destroy (router_t **self_p)
     *self_p = NULL;
 }
 
+//  Nodes answer only addresses their allow-list takes: by default loopback
+//  and the hosts of the cluster file. Warn when the reply endpoint is
+//  neither (the nodes then need it in their reply/allow).
+static void
+s_check_reply_address (router_t *self)
+{
+    endpoint_allow_t *allow = endpoint_allow_new ();
+    if (!allow)
+        return;
+    endpoint_allow_add_host (allow, "127.0.0.1");
+    endpoint_allow_add_host (allow, "::1");
+    endpoint_allow_add_host (allow, "localhost");
+    endpoint_allow_set_ipc (allow, true);
+    for (size_t node = 0; node < cluster_config_node_count (self->cluster); node++) {
+        endpoint_allow_add_endpoint_host (allow, cluster_config_node_writer (self->cluster, node));
+        endpoint_allow_add_endpoint_host (allow, cluster_config_node_reader (self->cluster, node));
+    }
+    const char *address = node_link_reply_address (self->link);
+    if (!endpoint_allow_check (allow, address))
+        zsys_warning ("router/reply %s is neither loopback nor a host of the cluster file: "
+                      "nodes answer it only if their reply/allow lists its host", address);
+    endpoint_allow_destroy (&allow);
+}
+
 static router_t *
 s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
 {
@@ -725,6 +750,7 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
                                 error, error_size);
     if (!self->link)
         goto failed;
+    s_check_reply_address (self);
 
     self->clients = zsock_new (ZMQ_ROUTER);
     if (!self->clients) {

@@ -20,7 +20,7 @@ typedef enum {
     S_SEGMENT_INSERT, S_SEQUENCE_INSERT, S_SEGMENT_ADVANCE, S_SEGMENT_FINISH,
     S_SEGMENT_STATUS, S_CANCEL_PARTS,
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
-    S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT,
+    S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT, S_FILE_CLOSE,
     S_COUNT
 } s_statement_t;
 
@@ -70,6 +70,7 @@ static const char *s_sql [S_COUNT] = {
         " source_node_id, IFNULL (handoff_node_id, 0), IFNULL (last_sequence_num, -1),"
         " sequence_count FROM segment WHERE status = 'A'",
     [S_COUNT_SEGMENTS] = "SELECT status, COUNT (*) FROM segment GROUP BY status",
+    [S_FILE_CLOSE] = "UPDATE value_file SET closed = 1 WHERE id = ?1",
     [S_OPEN_FILES] = "SELECT id, volume, synced_size FROM value_file WHERE closed = 0 ORDER BY id",
     [S_FILE_TAIL] =
         "SELECT segment_id, sequence_num, record_offset, record_size FROM sequence"
@@ -551,4 +552,12 @@ store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_
     sqlite3_bind_int64 (statement, 5, timestamp_now ());
     sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
     return s_run (self, S_DAMAGED_INSERT);
+}
+
+int
+store_index_close_value_file (store_index_t *self, uint64_t file_id)
+{
+    assert (self);
+    sqlite3_bind_int64 (self->statements [S_FILE_CLOSE], 1, (int64_t) file_id);
+    return s_run (self, S_FILE_CLOSE);
 }

@@ -133,6 +133,11 @@ int
 int
     store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t synced_size);
 
+//  Mark one value file closed: it is no longer appended to and every byte
+//  up to its synced size is durable, so recovery has nothing to do in it.
+int
+    store_index_close_value_file (store_index_t *self, uint64_t file_id);
+
 //  Mark every value file closed (at start-up: nothing is being appended).
 int
     store_index_close_value_files (store_index_t *self);

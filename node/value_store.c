@@ -659,3 +659,25 @@ value_store_path (const char *volume, uint64_t file_id, char *out, size_t out_si
         return -1;
     return 0;
 }
+
+
+//  --------------------------------------------------------------------------
+//  Stop appending to the current value file
+
+void
+value_store_retire (value_store_t *self)
+{
+    assert (self);
+    s_retire_current (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Id of the file being appended to, or 0
+
+uint64_t
+value_store_current_id (value_store_t *self)
+{
+    assert (self);
+    return self->current? self->current_id: 0;
+}

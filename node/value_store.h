@@ -83,6 +83,18 @@ uint64_t
 size_t
     value_store_unsynced_files (value_store_t *self);
 
+//  Stop appending to the current value file: the next append starts a new
+//  one. Records already appended stay on the sync list. The writer does
+//  this after a batch or request failed, so records nobody acknowledged are
+//  never followed by acknowledged ones in the same file (they stay past the
+//  file's recorded synced size, where recovery cuts them off).
+void
+    value_store_retire (value_store_t *self);
+
+//  Id of the file being appended to, or 0 if none.
+uint64_t
+    value_store_current_id (value_store_t *self);
+
 //  Number of value files the store has created or found.
 uint64_t
     value_store_file_count (value_store_t *self);

@@ -67,6 +67,7 @@ struct _writer_t {
     reply_t *reply;                 //  reply being built, reused
     int64_t last_expire_us;         //  last reply cache expiry
     bool synced_update_failed;      //  recording a synced size failed in this commit
+    bool request_appended;          //  the current request appended a record
 };
 
 static void s_active_destroy (s_active_t **active_p);
@@ -202,6 +203,10 @@ s_file_synced (void *arg, uint64_t file_id, uint64_t synced_size)
     writer_t *self = (writer_t *) arg;
     if (store_index_set_file_synced (self->index, file_id, synced_size))
         self->synced_update_failed = true;
+    //  A file no longer appended to is complete once this commit lands
+    if (file_id != value_store_current_id (self->values)
+    &&  store_index_close_value_file (self->index, file_id))
+        self->synced_update_failed = true;
 }
 
 //  Make sure the value file a record went to has its index row
@@ -271,6 +276,7 @@ s_append (writer_t *self, work_t *work, record_type_t type, uint64_t *file_id_p,
         work_fail (work, RESULT_IO_ERROR, "value file write failed: %s", strerror (-rc));
         return -1;
     }
+    self->request_appended = true;
     if (s_register_file (self, file_id)) {
         work_fail (work, RESULT_IO_ERROR, "index update failed");
         return -1;
@@ -285,6 +291,7 @@ s_append (writer_t *self, work_t *work, record_type_t type, uint64_t *file_id_p,
 static int
 s_begin (writer_t *self, work_t *work)
 {
+    self->request_appended = false;
     if (store_index_begin (self->index) == 0 && store_index_savepoint (self->index) == 0)
         return 0;
     work_fail (work, RESULT_IO_ERROR, "index: cannot start a transaction");
@@ -297,6 +304,10 @@ static void s_abort_batch (writer_t *self, const char *why);
 static int
 s_undo (writer_t *self, work_t *work)
 {
+    //  A record this request appended must not be followed by acknowledged
+    //  ones in the same file
+    if (self->request_appended)
+        value_store_retire (self->values);
     if (store_index_undo (self->index)) {
         s_abort_batch (self, "index rollback failed");
         if (work->verdict == RESULT_SUCCESS)
@@ -765,6 +776,9 @@ s_abort_batch (writer_t *self, const char *why)
     zsys_error ("writer: group commit failed (%s): %zu requests answered io-error",
                 why, zlistx_size (self->pending));
     store_index_rollback (self->index);
+    //  What the batch appended stays past the recorded synced size of a
+    //  file that is no longer appended to: recovery cuts it after a crash
+    value_store_retire (self->values);
     work_t *work;
     while ((work = (work_t *) zlistx_detach (self->pending, NULL))) {
         s_reply_now (self, work, RESULT_IO_ERROR, why);

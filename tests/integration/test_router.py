@@ -373,6 +373,32 @@ class RouterTest(RouterCase):
         # Still serving
         self.assertResult(self.client.ping(), "success")
 
+    def test_random_requests_never_hurt(self):
+        """Random headers (random bytes, and maps of the protocol's keys with
+        values of random types) always get an answer; the router lives on."""
+        import random
+        rng = random.Random(6)
+        keys = ["message-type", "request-id", "collection-id", "key", "meta", "unified-id",
+                "slice-num", "upload-id"]
+        values = [None, True, -1, 0, 1 << 40, (1 << 64) - 1, 1.5, "", "x", "get", "put",
+                  "get-next", "put-data", "list-versions", "delete", "ping", b"\xff",
+                  [1, 2], {"a": "b"}, {"a": 1}, "k" * 2000]
+        results = {"success", "not-found", "invalid-request", "unknown-message-type",
+                   "unavailable", "data-error", "io-error", "timeout", "overloaded"}
+        for round_number in range(300):
+            if round_number % 3 == 0:
+                header = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 40)))
+            else:
+                fields = {rng.choice(keys): rng.choice(values) for _ in range(rng.randrange(0, 7))}
+                fields.setdefault("request-id", "fuzz-%d" % round_number)
+                header = msgpack.packb(fields, use_bin_type=True)
+            frames = [b"d" * rng.randrange(0, 100)] if rng.random() < 0.3 else []
+            reply = self.raw(header, frames)
+            self.assertIn(reply.get("result"), results, reply)
+            if reply["result"] != "success":
+                self.assertTrue(reply.get("error-message"), reply)
+        self.assertResult(self.client.ping(), "success")
+
     def test_put_too_large(self):
         reply, _ = self.client.request({"message-type": "put", "key": new_key("big")},
                                        [b"\0" * (32 * MIB), b"\0" * (32 * MIB), b"\0"])
