@@ -104,3 +104,31 @@ op_env_unreachable_names (op_env_t *env, char *out, size_t size)
         used += (size_t) written;
     }
 }
+
+int
+op_env_place (op_env_t *env, const char *what, placement_target_t *targets, size_t *count_p,
+              char *error, size_t error_size)
+{
+    assert (env && what && targets && count_p && error);
+    size_t nodes = cluster_config_node_count (env->cluster);
+    size_t k = (size_t) cluster_config_data_shards (env->cluster);
+    bool reachable [ERASURE_MAX_SHARES];
+    assert (nodes <= ERASURE_MAX_SHARES);
+    for (size_t node = 0; node < nodes; node++)
+        reachable [node] = env->reachable (env, node);
+    size_t up = 0, absent = 0;
+    placement_result_t rc = placement_compute (nodes, k, reachable, targets, count_p, &up, &absent);
+    if (rc == PLACEMENT_OK)
+        return 0;
+    char names [200];
+    op_env_unreachable_names (env, names, sizeof names);
+    if (rc == PLACEMENT_TOO_FEW)
+        snprintf (error, error_size, "only %zu of %zu nodes are reachable (down: %s); a %s needs "
+                  "at least %zu (data-shards)", up, nodes, names, what, k);
+    else
+        snprintf (error, error_size, "%s is not reachable and its share cannot be handed off: "
+                  "%zu of %zu nodes are reachable (down: %s), a %s needs %d holders for it",
+                  cluster_config_node_name (env->cluster, absent), up, nodes, names, what,
+                  PLACEMENT_HOLDERS);
+    return -1;
+}

@@ -18,6 +18,7 @@
 #include "cluster_config.h"
 #include "erasure.h"
 #include "node_link.h"
+#include "placement.h"
 #include "request.h"
 #include "router_config.h"
 #include "router_reply.h"
@@ -83,5 +84,14 @@ size_t
 //  Names of the unreachable nodes, comma separated, into out (cut to fit).
 void
     op_env_unreachable_names (op_env_t *env, char *out, size_t size);
+
+//  Place a write's shares on the nodes reachable now (placement.h):
+//  targets has room for PLACEMENT_MAX_TARGETS (n) entries; *count_p gets
+//  their number. what names the write in the error ("put", "delete").
+//  Returns 0, or -1 with one line in error saying how many nodes are
+//  reachable, which are down and what the write needs.
+int
+    op_env_place (op_env_t *env, const char *what, placement_target_t *targets, size_t *count_p,
+                  char *error, size_t error_size);
 
 #endif

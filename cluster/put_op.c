@@ -6,8 +6,10 @@
     op knows it is not the last), or whatever is left once the client has
     finished. A slice that lies inside one frame is coded straight from it;
     otherwise it is gathered into the slice buffer first. The n share
-    buffers are reused for every slice: each node's message gets its own
-    copy of its share, cut into one frame per block.
+    buffers are reused for every slice: each target's message gets its own
+    copy of its share, cut into one frame per block. A request's cookie is
+    (target << 32) | slice number, so an answer names its target even when
+    one node holds two shares (its own and a handoff).
     =========================================================================
 */
 #include <stdarg.h>
@@ -24,12 +26,6 @@ typedef struct {
     size_t acked;                   //  targets that answered success
 } s_slice_t;
 
-//  Where share i goes
-typedef struct {
-    size_t node;                    //  node that receives it (today: node i)
-    char handoff [LIMIT_NODE_NAME_MAX + 1];     //  handoff-node-name, "" for the owner
-} s_target_t;
-
 struct _put_op_t {
     op_env_t *env;                  //  borrowed
     uint32_t collection_id;         //  collection-id
@@ -38,8 +34,10 @@ struct _put_op_t {
     uint8_t *meta;                  //  raw meta map, owned; NULL if none
     size_t meta_size;               //  bytes of meta
     char request_id [LIMIT_ID_MAX + 1];         //  sent as user-request-id
-    size_t target_count;            //  n
-    s_target_t *targets;            //  per share
+    size_t share_count;             //  n: shares per slice
+    size_t target_count;            //  entries in targets (after start)
+    placement_target_t *targets;    //  who stores which share (after start)
+    size_t handoffs;                //  owners whose share went to holders
     uint64_t unified_id;            //  the version
     int64_t timestamp;              //  its timestamp (usec)
     size_t slice_size;              //  bytes per slice
@@ -86,8 +84,9 @@ put_op_new (op_env_t *env, router_request_t *request)
             self->meta_size = request->meta_size;
         }
     }
-    self->target_count = cluster_config_node_count (env->cluster);
-    self->targets = (s_target_t *) calloc (self->target_count, sizeof (s_target_t));
+    self->share_count = cluster_config_node_count (env->cluster);
+    self->targets = (placement_target_t *) calloc (PLACEMENT_MAX_TARGETS (self->share_count),
+                                                   sizeof (placement_target_t));
     self->slice_size = (size_t) env->config->slice_size;
     self->pending = zmsg_new ();
     self->md5 = digest_md5_new ();
@@ -96,8 +95,6 @@ put_op_new (op_env_t *env, router_request_t *request)
         put_op_destroy (&self);
         return NULL;
     }
-    for (size_t target = 0; target < self->target_count; target++)
-        self->targets [target].node = target;
     return self;
 }
 
@@ -105,7 +102,7 @@ static void
 s_free_buffers (put_op_t *self)
 {
     if (self->shares) {
-        for (size_t share = 0; share < self->target_count; share++)
+        for (size_t share = 0; share < self->share_count; share++)
             free (self->shares [share]);
         free (self->shares);
         self->shares = NULL;
@@ -137,14 +134,15 @@ int
 put_op_start (put_op_t *self, char *error, size_t error_size)
 {
     assert (self && !self->started);
-    if (op_env_reachable_count (self->env) < self->target_count) {
-        char names [200];
-        op_env_unreachable_names (self->env, names, sizeof names);
-        snprintf (error, error_size, "not every node is reachable (%s); a put needs all %zu",
-                  names, self->target_count);
+    if (op_env_place (self->env, "put", self->targets, &self->target_count, error, error_size)) {
         self->done = true;
         return -1;
     }
+    self->handoffs = 0;
+    for (size_t target = 0; target < self->target_count; target++)
+        if (self->targets [target].handoff)
+            self->handoffs++;
+    self->handoffs /= PLACEMENT_HOLDERS;
     self->unified_id = self->env->new_id (self->env);
     self->timestamp = timestamp_now ();
     self->started = true;
@@ -163,6 +161,13 @@ put_op_finishing (put_op_t *self)
 {
     assert (self);
     return self->finished && !self->done && !self->failed;
+}
+
+size_t
+put_op_handoffs (put_op_t *self)
+{
+    assert (self);
+    return self->done && !self->failed? self->handoffs: 0;
 }
 
 uint64_t
@@ -194,25 +199,40 @@ s_node_name (put_op_t *self, size_t node)
     return cluster_config_node_name (self->env->cluster, node);
 }
 
-//  The fields every archive and destroy message of target carries
+//  The fields every archive and destroy message of target carries: the
+//  share's segment-num and owner, and the owner as handoff-node-name when
+//  the target holds the share for it
 static void
 s_request_base (put_op_t *self, request_t *request, message_type_t type, size_t target)
 {
+    placement_target_t *place = &self->targets [target];
+    const char *owner = s_node_name (self, place->share);
     request_reset (request);
     request->type = type;
     request->collection_id = self->collection_id;
     memcpy (request->key, self->key, self->key_size + 1);
     request->key_size = self->key_size;
-    request->segment_num = (uint8_t) (target + 1);
-    snprintf (request->source_node_name, sizeof request->source_node_name, "%s", s_node_name (self, target));
+    request->segment_num = (uint8_t) (place->share + 1);
+    snprintf (request->source_node_name, sizeof request->source_node_name, "%s", owner);
     snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
     request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM | FIELD_SOURCE_NODE_NAME
                      | FIELD_USER_REQUEST_ID;
-    if (self->targets [target].handoff [0]) {
-        snprintf (request->handoff_node_name, sizeof request->handoff_node_name, "%s",
-                  self->targets [target].handoff);
+    if (place->handoff) {
+        snprintf (request->handoff_node_name, sizeof request->handoff_node_name, "%s", owner);
         request->present |= FIELD_HANDOFF_NODE_NAME;
     }
+}
+
+//  The target's node name, and whose share it holds if a handoff holder
+static void
+s_target_name (put_op_t *self, size_t target, char *out, size_t size)
+{
+    placement_target_t *place = &self->targets [target];
+    if (place->handoff)
+        snprintf (out, size, "%s (holding %s's share)", s_node_name (self, place->node),
+                  s_node_name (self, place->share));
+    else
+        snprintf (out, size, "%s", s_node_name (self, place->node));
 }
 
 //  Tell every target to drop what it has of this version
@@ -226,7 +246,7 @@ s_cancel_on_nodes (put_op_t *self)
             request_reset (request);
             request->type = MSG_ARCHIVE_KEY_CANCEL;
             request->unified_id = self->unified_id;
-            request->segment_num = (uint8_t) (target + 1);
+            request->segment_num = (uint8_t) (self->targets [target].share + 1);
             request->present = FIELD_UNIFIED_ID | FIELD_SEGMENT_NUM;
             self->env->post (self->env, node, NODE_WRITER, request);
         }
@@ -349,8 +369,8 @@ s_emit (put_op_t *self, size_t size, bool last)
     erasure_t *erasure = env->erasure;
     if (!self->shares) {
         size_t capacity = erasure_share_size (erasure, self->slice_size);
-        self->shares = (uint8_t **) calloc (self->target_count, sizeof (uint8_t *));
-        for (size_t share = 0; self->shares && share < self->target_count; share++)
+        self->shares = (uint8_t **) calloc (self->share_count, sizeof (uint8_t *));
+        for (size_t share = 0; self->shares && share < self->share_count; share++)
             if (!(self->shares [share] = (uint8_t *) malloc (capacity? capacity: 1))) {
                 s_fail (self, ROUTER_OVERLOADED, "router: out of memory");
                 return;
@@ -387,13 +407,14 @@ s_emit (put_op_t *self, size_t size, bool last)
     size_t block = erasure_block_share_size (erasure);
     request_t *request = self->request;
     for (size_t target = 0; target < self->target_count; target++) {
+        const uint8_t *share = self->shares [self->targets [target].share];
         s_request_base (self, request, type, target);
         request->unified_id = self->unified_id;
         request->timestamp = self->timestamp;
         request->sequence_num = sequence;
         request->segment_size = share_size;
         request->zfec_padding_size = padding;
-        digest_md5 (self->shares [target], share_size, request->segment_md5);
+        digest_md5 (share, share_size, request->segment_md5);
         request->present |= FIELD_UNIFIED_ID | FIELD_TIMESTAMP | FIELD_SEGMENT_SIZE
                           | FIELD_ZFEC_PADDING_SIZE | FIELD_SEGMENT_MD5;
         if (type != MSG_ARCHIVE_KEY_ENTIRE)
@@ -410,15 +431,19 @@ s_emit (put_op_t *self, size_t size, bool last)
         }
         zmsg_t *data = zmsg_new ();
         for (size_t offset = 0; offset < share_size; offset += block)
-            zmsg_addmem (data, self->shares [target] + offset,
+            zmsg_addmem (data, share + offset,
                          share_size - offset < block? share_size - offset: block);
         size_t node = self->targets [target].node;
-        int rc = env->send (env, self, node, NODE_WRITER, request, &data, sequence);
+        int rc = env->send (env, self, node, NODE_WRITER, request, &data,
+                            ((uint64_t) target << 32) | sequence);
         request->meta = NULL;
         request->meta_size = 0;
         zmsg_destroy (&data);
         if (rc) {
-            s_fail (self, ROUTER_UNAVAILABLE, "%s: not reachable", s_node_name (self, node));
+            char who [LIMIT_NODE_NAME_MAX * 2 + 40];
+            s_target_name (self, target, who, sizeof who);
+            s_fail (self, ROUTER_TIMEOUT, "%s: lost during the put (not connected); "
+                    "the put was cancelled, send it again", who);
             return;
         }
     }
@@ -534,14 +559,21 @@ put_op_on_event (put_op_t *self, node_event_t *event)
     assert (self && event);
     if (self->failed || self->done)
         return;                     //  late news
+    uint32_t sequence = (uint32_t) (event->cookie & 0xffffffffu);
+    size_t target = (size_t) (event->cookie >> 32);
     size_t index = 0;
-    while (index < self->in_flight_count && self->in_flight [index].sequence != event->cookie)
+    while (index < self->in_flight_count && self->in_flight [index].sequence != sequence)
         index++;
     if (index == self->in_flight_count)
         return;
-    const char *name = s_node_name (self, event->node);
+    char name [LIMIT_NODE_NAME_MAX * 2 + 40];
+    if (target < self->target_count && self->targets [target].node == event->node)
+        s_target_name (self, target, name, sizeof name);
+    else
+        snprintf (name, sizeof name, "%s", s_node_name (self, event->node));
     if (!event->reply) {
-        s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms", name, self->env->config->node_timeout_ms);
+        s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms; the put was cancelled",
+                name, self->env->config->node_timeout_ms);
         return;
     }
     reply_t *reply = event->reply;

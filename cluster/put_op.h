@@ -3,25 +3,30 @@
 
     The object's bytes arrive in pieces (put_op_feed); the op cuts them into
     slices (router/slice-size), and for each slice, in order: feeds it to
-    the object's MD5, erasure-codes it, and sends share i to target i
+    the object's MD5, erasure-codes it, and sends each target its share
     (archive-key-entire when the object is one slice, else
     archive-key-start / -next / -final, one sequence per slice, one data
     frame per 32 KiB block). A slice is done when every target has answered
     success (durably stored); at most two slices are in flight. When the
     last slice is done the client that finished the upload gets put-reply.
 
-    Targets: target i stores share i as segment-num i+1 with
-    source-node-name = node i's name. Today target i is node i itself; a
-    target is the unit a later hinted handoff will redirect (another node
-    holding the share with handoff-node-name set).
+    Targets (placement.h): share i belongs to node i and is stored as
+    segment-num i+1 with source-node-name = node i's name. A reachable owner
+    receives its own share; the share of an owner that is not reachable
+    when the put starts goes to two handoff holders (the next reachable
+    nodes after it) with handoff-node-name = the owner's name. A slice is
+    done when every target has answered success. The targets are fixed for
+    the whole put.
 
-    Failure (a node answers anything but success, does not answer within
-    the node timeout, or cannot be reached): every target is sent
-    archive-key-cancel for its segment, and destroy-key for the version if
-    any entire/final was sent (a finished segment cannot be cancelled), and
-    the waiting client is answered io-error, timeout or unavailable naming
-    the node and what it said. A streamed upload whose client is not
-    waiting keeps the failure for its next put-data or put-finish.
+    Failure (a target answers anything but success, does not answer within
+    the node timeout, or is found disconnected when sending): every target
+    is sent archive-key-cancel for the segment it holds (same unified-id
+    and segment-num), and destroy-key for the version (with the target's
+    handoff-node-name) if any entire/final was sent (a finished segment
+    cannot be cancelled), and the waiting client is answered io-error (or
+    overloaded) naming the node and what it said, or timeout for a node
+    lost midway. A streamed upload whose client is not waiting keeps the
+    failure for its next put-data or put-finish.
     =========================================================================
 */
 #ifndef STRATA_PUT_OP_H_INCLUDED
@@ -41,9 +46,11 @@ put_op_t *
 void
     put_op_destroy (put_op_t **self_p);
 
-//  Begin: every target must be reachable. Assigns the unified-id and
-//  timestamp. Returns 0, or -1 with one line (naming the unreachable
-//  nodes) in error; then nothing was sent and the op is done.
+//  Begin: place the shares on the nodes reachable now (at least k, and two
+//  handoff holders for each absent owner). Assigns the unified-id and
+//  timestamp. Returns 0, or -1 with one line (how many nodes are
+//  reachable, naming the others) in error; then nothing was sent and the
+//  op is done.
 int
     put_op_start (put_op_t *self, char *error, size_t error_size);
 
@@ -86,6 +93,11 @@ bool
 //  op is not done: the last slices are on their way.
 bool
     put_op_finishing (put_op_t *self);
+
+//  Number of owners whose share went to handoff holders, once the put has
+//  succeeded; 0 before, after a failure, or when every owner was reachable.
+size_t
+    put_op_handoffs (put_op_t *self);
 
 //  Bytes of object data received so far.
 uint64_t

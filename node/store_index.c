@@ -138,6 +138,7 @@ store_index_open (const char *path, char *error, size_t error_size)
     const char *setup =
         "PRAGMA journal_mode = WAL;"
         "PRAGMA synchronous = FULL;"
+        "PRAGMA temp_store = MEMORY;"
         "PRAGMA wal_autocheckpoint = 4096;";
     if (sqlite3_exec (self->db, setup, NULL, NULL, &message) != SQLITE_OK
     ||  sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {

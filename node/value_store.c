@@ -42,11 +42,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "value_store.h"
 
+#define S_PROBE_REUSE_US 2000         //  reuse a free-space probe this long
 #define S_VALUES_DIR        "values"
 #define S_ID_DIGITS         16
 #define S_SUFFIX            ".val"
@@ -74,6 +76,10 @@ struct _value_store_t {
     void *synced_arg;                   //  its argument
     void *new_file_arg;                 //  its argument
     value_store_free_space_fn *free_space_fn;   //  free-space probe
+    size_t probe_volume;                //  volume of the last probe
+    int64_t probe_us;                   //  when (monotonic), 0 = never
+    uint64_t probe_free;                //  free bytes it found
+    uint64_t probe_used;                //  bytes appended there since
     void *free_space_arg;               //  its argument
 };
 
@@ -258,9 +264,24 @@ s_statvfs_free (void *arg, const char *volume, uint64_t *free_p)
 static uint64_t
 s_free_space (value_store_t *self, size_t index)
 {
+    //  A probe is a syscall; under load appends come every few microseconds.
+    //  Reuse the last probe of the current volume for S_PROBE_REUSE_US,
+    //  minus what was appended since, so the answer is never more generous
+    //  than the disk was.
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    int64_t now_us = (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    if (index == self->probe_volume && self->probe_us
+    &&  now_us - self->probe_us < S_PROBE_REUSE_US)
+        return self->probe_free > self->probe_used? self->probe_free - self->probe_used: 0;
+
     uint64_t free_bytes = 0;
     if (self->free_space_fn (self->free_space_arg, self->volumes [index], &free_bytes) != 0)
-        return 0;
+        free_bytes = 0;
+    self->probe_volume = index;
+    self->probe_us = now_us;
+    self->probe_free = free_bytes;
+    self->probe_used = 0;
     return free_bytes;
 }
 
@@ -399,6 +420,7 @@ value_store_set_free_space_fn (value_store_t *self, value_store_free_space_fn *f
 {
     assert (self);
     self->free_space_fn = fn? fn: s_statvfs_free;
+    self->probe_us = 0;
     self->free_space_arg = fn? arg: NULL;
 }
 
@@ -571,6 +593,8 @@ value_store_append (value_store_t *self, const value_record_t *record,
         self->current_dirty = true;
     }
     self->unsynced_bytes = s_add (self->unsynced_bytes, record_size);
+    if (self->current_volume == self->probe_volume)
+        self->probe_used = s_add (self->probe_used, record_size);
     if (file_id_p)
         *file_id_p = self->current_id;
     if (offset_p)
