@@ -12,7 +12,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
 
-.PHONY: run test deps build build-asan test-asan fuzz bench soak clean
+.PHONY: run test deps build build-asan test-asan fuzz valgrind bench soak clean
 
 run: build
 	$(BUILD)/strata-node
@@ -53,6 +53,15 @@ fuzz: deps
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DSTRATA_FUZZ=ON
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
 	tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# Every Criterion unit test binary under valgrind memcheck (leaks, invalid
+# reads and writes, uninitialised memory), in its own RelWithDebInfo build
+# without sanitizers; zero errors required (tests/valgrind.sh).
+BUILD_VG ?= build-vg
+valgrind: deps
+	cmake -S . -B $(BUILD_VG) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=OFF -DSTRATA_FUZZ=OFF
+	cmake --build $(BUILD_VG) -j $(JOBS)
+	tests/valgrind.sh $(BUILD_VG) $(JOBS)
 
 bench: build
 	$(BUILD)/tests/bench/strata-bench

@@ -1207,6 +1207,9 @@ client_ping (client_t *self, client_ping_t *ping)
         result = s_uint_field (self, &reply, "ping-reply", "total-shards", 255, &value);
         ping->total_shards = (int) value;
     }
+    if (result == CLIENT_OK && s_field (reply.map, "handoff-writes"))
+        result = s_uint_field (self, &reply, "ping-reply", "handoff-writes", UINT64_MAX,
+                               &ping->handoff_writes);
     const msgpack_object *nodes = result == CLIENT_OK? s_field (reply.map, "nodes"): NULL;
     if (nodes && nodes->type != MSGPACK_OBJECT_ARRAY)
         result = s_bad_field (self, "ping-reply", "nodes");

@@ -113,6 +113,8 @@ typedef struct {
     int total_shards;                       //  n
     size_t node_count;                      //  entries in nodes
     client_node_t *nodes;                   //  owned; free with client_ping_clear ()
+    uint64_t handoff_writes;                //  writes stored with handoff copies (0 if
+                                            //  the router does not say)
 } client_ping_t;
 
 //  Create a client of the router at endpoint (tcp://HOST:PORT or

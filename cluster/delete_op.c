@@ -1,8 +1,9 @@
 /*  =========================================================================
     delete_op - delete a key, or one version of it
 
-    One destroy-key per node, all answered or the first failure. See
-    delete_op.h.
+    One destroy-key per target (placement.h: the owner, or the two holders
+    of an absent owner's share), all answered or the first failure. A
+    request's cookie is its target index. See delete_op.h.
     =========================================================================
 */
 #include "delete_op.h"
@@ -19,8 +20,11 @@ struct _delete_op_t {
     bool one_version;               //  delete only version
     uint64_t version;               //  the version to delete
     uint64_t tombstone;             //  the tombstone's unified-id
-    size_t node_count;              //  n
-    size_t acked;                   //  nodes that answered success
+    placement_target_t *targets;    //  who stores which share's tombstone
+    size_t target_count;            //  entries in targets
+    size_t handoffs;                //  owners whose tombstone went to holders
+    size_t acked;                   //  targets that answered success
+    bool succeeded;                 //  every target answered success
     bool done;                      //  client answered
 };
 
@@ -32,7 +36,11 @@ delete_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p)
     if (!self)
         return NULL;
     self->request = request_new ();
-    if (!self->request) {
+    self->targets = (placement_target_t *) calloc (
+        PLACEMENT_MAX_TARGETS (cluster_config_node_count (env->cluster)), sizeof (placement_target_t));
+    if (!self->request || !self->targets) {
+        request_destroy (&self->request);
+        free (self->targets);
         free (self);
         return NULL;
     }
@@ -43,7 +51,6 @@ delete_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p)
     snprintf (self->request_id, sizeof self->request_id, "%s", request->request_id);
     self->one_version = (request->present & ROUTER_FIELD_UNIFIED_ID) != 0;
     self->version = request->unified_id;
-    self->node_count = cluster_config_node_count (env->cluster);
     self->client = *client_p;
     *client_p = NULL;
     return self;
@@ -58,6 +65,7 @@ delete_op_destroy (delete_op_t **self_p)
         return;
     op_client_destroy (&self->client);
     request_destroy (&self->request);
+    free (self->targets);
     free (self);
     *self_p = NULL;
 }
@@ -69,6 +77,13 @@ delete_op_done (delete_op_t *self)
     return self->done;
 }
 
+size_t
+delete_op_handoffs (delete_op_t *self)
+{
+    assert (self);
+    return self->succeeded? self->handoffs: 0;
+}
+
 static void
 s_fail (delete_op_t *self, router_result_t result, const char *message)
 {
@@ -76,23 +91,43 @@ s_fail (delete_op_t *self, router_result_t result, const char *message)
     self->done = true;
 }
 
+static const char *
+s_name (delete_op_t *self, size_t node)
+{
+    return cluster_config_node_name (self->env->cluster, node);
+}
+
+//  The target's node name, and whose share it holds if a handoff holder
+static void
+s_target_name (delete_op_t *self, size_t target, char *out, size_t size)
+{
+    placement_target_t *place = &self->targets [target];
+    if (place->handoff)
+        snprintf (out, size, "%s (holding %s's share)", s_name (self, place->node),
+                  s_name (self, place->share));
+    else
+        snprintf (out, size, "%s", s_name (self, place->node));
+}
+
 void
 delete_op_start (delete_op_t *self)
 {
     assert (self);
-    char message [256];
-    if (op_env_reachable_count (self->env) < self->node_count) {
-        char names [200];
-        op_env_unreachable_names (self->env, names, sizeof names);
-        snprintf (message, sizeof message, "not every node is reachable (%s); a delete needs all %zu",
-                  names, self->node_count);
+    char message [512];
+    if (op_env_place (self->env, "delete", self->targets, &self->target_count, message, sizeof message)) {
         s_fail (self, ROUTER_UNAVAILABLE, message);
         return;
     }
+    for (size_t target = 0; target < self->target_count; target++)
+        if (self->targets [target].handoff)
+            self->handoffs++;
+    self->handoffs /= PLACEMENT_HOLDERS;
     self->tombstone = self->env->new_id (self->env);
     int64_t now = timestamp_now ();
     request_t *request = self->request;
-    for (size_t node = 0; node < self->node_count; node++) {
+    for (size_t target = 0; target < self->target_count; target++) {
+        placement_target_t *place = &self->targets [target];
+        const char *owner = s_name (self, place->share);
         request_reset (request);
         request->type = MSG_DESTROY_KEY;
         request->collection_id = self->collection_id;
@@ -100,20 +135,25 @@ delete_op_start (delete_op_t *self)
         request->key_size = self->key_size;
         request->unified_id = self->tombstone;
         request->timestamp = now;
-        request->segment_num = (uint8_t) (node + 1);
-        snprintf (request->source_node_name, sizeof request->source_node_name, "%s",
-                  cluster_config_node_name (self->env->cluster, node));
+        request->segment_num = (uint8_t) (place->share + 1);
+        snprintf (request->source_node_name, sizeof request->source_node_name, "%s", owner);
         snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
         request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP
                          | FIELD_SEGMENT_NUM | FIELD_SOURCE_NODE_NAME | FIELD_USER_REQUEST_ID;
+        if (place->handoff) {
+            snprintf (request->handoff_node_name, sizeof request->handoff_node_name, "%s", owner);
+            request->present |= FIELD_HANDOFF_NODE_NAME;
+        }
         if (self->one_version) {
             request->unified_id_to_delete = self->version;
             request->present |= FIELD_UNIFIED_ID_TO_DELETE;
         }
-        if (self->env->send (self->env, self, node, NODE_WRITER, request, NULL, 0)) {
-            snprintf (message, sizeof message, "%s: not reachable",
-                      cluster_config_node_name (self->env->cluster, node));
-            s_fail (self, ROUTER_UNAVAILABLE, message);
+        if (self->env->send (self->env, self, place->node, NODE_WRITER, request, NULL, target)) {
+            char who [LIMIT_NODE_NAME_MAX * 2 + 40];
+            s_target_name (self, target, who, sizeof who);
+            snprintf (message, sizeof message, "%s: lost during the delete (not connected); "
+                      "send it again", who);
+            s_fail (self, ROUTER_TIMEOUT, message);
             return;
         }
     }
@@ -125,23 +165,28 @@ delete_op_on_event (delete_op_t *self, node_event_t *event)
     assert (self && event);
     if (self->done)
         return;
-    const char *name = cluster_config_node_name (self->env->cluster, event->node);
-    char message [256];
+    char who [LIMIT_NODE_NAME_MAX * 2 + 40];
+    if (event->cookie < self->target_count && self->targets [event->cookie].node == event->node)
+        s_target_name (self, (size_t) event->cookie, who, sizeof who);
+    else
+        snprintf (who, sizeof who, "%s", s_name (self, event->node));
+    char message [512];
     if (!event->reply) {
-        snprintf (message, sizeof message, "%s: no answer within %d ms", name,
+        snprintf (message, sizeof message, "%s: no answer within %d ms", who,
                   self->env->config->node_timeout_ms);
         s_fail (self, ROUTER_TIMEOUT, message);
         return;
     }
     if (event->reply->result != RESULT_SUCCESS) {
-        snprintf (message, sizeof message, "%s: %s: %s", name, result_name (event->reply->result),
+        snprintf (message, sizeof message, "%s: %s: %s", who, result_name (event->reply->result),
                   event->reply->error_message [0]? event->reply->error_message: "(no message)");
         s_fail (self, event->reply->result == RESULT_OVERLOADED? ROUTER_OVERLOADED: ROUTER_IO_ERROR,
                 message);
         return;
     }
-    if (++self->acked < self->node_count)
+    if (++self->acked < self->target_count)
         return;
+    self->succeeded = true;
     router_reply_t *reply = op_client_reply (self->client);
     if (reply) {
         router_reply_add_uint (reply, "unified-id", self->tombstone);

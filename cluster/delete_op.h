@@ -1,14 +1,16 @@
 /*  =========================================================================
     delete_op - delete a key, or one version of it
 
-    Writes a tombstone on every node: destroy-key with a new unified-id (the
-    tombstone's own), unified-id-to-delete = the version (or nil: every
-    older version), segment-num i+1 and source-node-name = node i's name.
-    Succeeds (delete-reply with the tombstone's unified-id) once all n
-    nodes have acknowledged durably; needs every node reachable
-    (unavailable otherwise). A node's failure or silence answers io-error
-    or timeout at once; the tombstones already written stay (deleting again
-    is harmless).
+    Writes a tombstone for every share: destroy-key with a new unified-id
+    (the tombstone's own), unified-id-to-delete = the version (or nil:
+    every older version), segment-num i+1 and source-node-name = node i's
+    name, sent to node i if it is reachable, else to the two handoff
+    holders placement.h chooses, with handoff-node-name = node i's name.
+    Needs k reachable nodes (unavailable otherwise, as for a put).
+    Succeeds (delete-reply with the tombstone's unified-id) once every
+    target has acknowledged durably. A target's failure answers io-error
+    (or overloaded), its silence or loss timeout, at once; the tombstones
+    already written stay (deleting again is harmless).
     =========================================================================
 */
 #ifndef STRATA_DELETE_OP_H_INCLUDED
@@ -38,5 +40,10 @@ void
 //  True when the client has its answer.
 bool
     delete_op_done (delete_op_t *self);
+
+//  Number of owners whose tombstone went to handoff holders, once the
+//  delete has succeeded; 0 otherwise.
+size_t
+    delete_op_handoffs (delete_op_t *self);
 
 #endif

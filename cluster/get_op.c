@@ -1,12 +1,17 @@
 /*  =========================================================================
     get_op - read one slice of an object
 
-    Each node is in one state: waiting for its answer, have (a share of some
-    version), not-found, bad (answered a failure or something unusable), or
-    missing (not reachable, or no answer in time). After every answer
-    s_decide looks whether the slice can be rebuilt now, whether waiting
-    can still help, or whether the read has failed; see get_op.h for the
-    rules.
+    Every request the op sends belongs to a slot: which node was asked for
+    which share. Slots 0..n-1 are the owners (node i for share i); the
+    handoff fallback adds slots asking another node for the copy it holds
+    for a share's owner. A slot is in one state: waiting for its answer,
+    have (a share of some version), not-found, bad (answered a failure or
+    something unusable), or missing (not reachable, or no answer in time).
+    After every answer s_decide counts shares, not slots (a share is had if
+    any of its slots has it) and looks whether the slice can be rebuilt
+    now, whether waiting can still help, whether handoff copies should be
+    asked for, or whether the read has failed; see get_op.h for the rules.
+    A request's cookie is (slot << 32) | the slot's round.
     =========================================================================
 */
 #include <inttypes.h>
@@ -21,12 +26,15 @@ typedef enum {
     S_MISSING                       //  not reachable, or no answer in time
 } s_state_t;
 
-//  What one node said
+//  One node asked for one share, and what it said
 typedef struct {
     s_state_t state;                //  see above
+    size_t node;                    //  the node asked
+    size_t share;                   //  the share (segment-num share + 1)
+    bool handoff;                   //  asked for the copy held for the share's owner
     bool timed_out;                 //  missing because it did not answer in time
     bool reasked;                   //  asked again for an explicit version
-    uint64_t round;                 //  cookie of the request we wait for
+    uint32_t round;                 //  requests sent for this slot (cookie low half)
     uint64_t unified_id;            //  version of the share
     int64_t timestamp;              //  its timestamp
     uint64_t file_size;             //  the object's size
@@ -39,8 +47,15 @@ typedef struct {
     uint32_t padding;               //  zfec-padding-size
     bool completed;                 //  last slice
     zmsg_t *data;                   //  the share
-    char why [160];                 //  for bad: what was wrong
-} s_node_t;
+    char why [160];                 //  for bad or missing: what was wrong
+} s_slot_t;
+
+//  Shares counted for one version
+typedef struct {
+    size_t have;                    //  shares some slot has of the version
+    size_t higher;                  //  other shares with a higher version not yet re-asked
+    size_t waiting;                 //  other shares with a slot still waiting
+} s_tally_t;
 
 struct _get_op_t {
     op_env_t *env;                  //  borrowed
@@ -53,9 +68,12 @@ struct _get_op_t {
     uint32_t slice_num;             //  slice to read
     bool target_known;              //  the version is fixed
     uint64_t target;                //  the version
-    size_t node_count;              //  n
+    size_t node_count;              //  n, also the number of shares
     size_t k;                       //  shares needed
-    s_node_t *nodes;                //  per node
+    s_slot_t *slots;                //  owners first, then handoff copies
+    size_t slot_count;              //  slots in use
+    size_t slot_room;               //  slots allocated
+    bool fell_back;                 //  handoff copies were asked for
     digest_md5_t *md5;              //  the object's MD5 so far, or NULL
     bool done;                      //  client answered
     bool continues;                 //  answered a slice that was not the last
@@ -82,14 +100,21 @@ get_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p, di
     }
     self->node_count = cluster_config_node_count (env->cluster);
     self->k = (size_t) cluster_config_data_shards (env->cluster);
-    self->nodes = (s_node_t *) calloc (self->node_count, sizeof (s_node_t));
+    assert (self->node_count <= ERASURE_MAX_SHARES);
+    self->slot_room = self->node_count;
+    self->slots = (s_slot_t *) calloc (self->slot_room, sizeof (s_slot_t));
     self->request = request_new ();
-    if (!self->nodes || !self->request) {
-        free (self->nodes);
+    if (!self->slots || !self->request) {
+        free (self->slots);
         request_destroy (&self->request);
         free (self);
         return NULL;
     }
+    for (size_t index = 0; index < self->node_count; index++) {
+        self->slots [index].node = index;
+        self->slots [index].share = index;
+    }
+    self->slot_count = self->node_count;
     self->client = *client_p;
     *client_p = NULL;
     if (md5_p) {
@@ -100,12 +125,12 @@ get_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p, di
 }
 
 static void
-s_node_clear (s_node_t *node)
+s_slot_clear (s_slot_t *slot)
 {
-    free (node->meta);
-    node->meta = NULL;
-    node->meta_size = 0;
-    zmsg_destroy (&node->data);
+    free (slot->meta);
+    slot->meta = NULL;
+    slot->meta_size = 0;
+    zmsg_destroy (&slot->data);
 }
 
 void
@@ -115,9 +140,9 @@ get_op_destroy (get_op_t **self_p)
     get_op_t *self = *self_p;
     if (!self)
         return;
-    for (size_t node = 0; node < self->node_count; node++)
-        s_node_clear (&self->nodes [node]);
-    free (self->nodes);
+    for (size_t index = 0; index < self->slot_count; index++)
+        s_slot_clear (&self->slots [index]);
+    free (self->slots);
     digest_md5_destroy (&self->md5);
     op_client_destroy (&self->client);
     request_destroy (&self->request);
@@ -158,7 +183,7 @@ s_fail (get_op_t *self, router_result_t result, const char *format, ...)
 static void
 s_fail (get_op_t *self, router_result_t result, const char *format, ...)
 {
-    char message [256];
+    char message [512];
     va_list args;
     va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
@@ -167,21 +192,48 @@ s_fail (get_op_t *self, router_result_t result, const char *format, ...)
     self->done = true;
 }
 
-//  Ask node for its share: of the target version if known, else of its
-//  visible version. Marks it missing if it cannot be asked.
+//  A new slot asking node for the copy it holds of share's owner. Returns
+//  its index, or -1 out of memory.
+static ssize_t
+s_add_slot (get_op_t *self, size_t node, size_t share)
+{
+    if (self->slot_count == self->slot_room) {
+        size_t room = self->slot_room * 2;
+        s_slot_t *slots = (s_slot_t *) realloc (self->slots, room * sizeof (s_slot_t));
+        if (!slots)
+            return -1;
+        self->slots = slots;
+        self->slot_room = room;
+    }
+    s_slot_t *slot = &self->slots [self->slot_count];
+    memset (slot, 0, sizeof (*slot));
+    slot->node = node;
+    slot->share = share;
+    slot->handoff = true;
+    return (ssize_t) self->slot_count++;
+}
+
+//  Ask the slot's node for its share (or the copy it holds for the
+//  share's owner): of the target version if known, else of its visible
+//  version. Marks the slot missing if the node cannot be asked.
 static void
 s_ask (get_op_t *self, size_t index)
 {
-    s_node_t *node = &self->nodes [index];
+    s_slot_t *slot = &self->slots [index];
     request_t *request = self->request;
     request_reset (request);
     request->type = self->slice_num == 0? MSG_RETRIEVE_KEY_START: MSG_RETRIEVE_KEY_NEXT;
     request->collection_id = self->collection_id;
     memcpy (request->key, self->key, self->key_size + 1);
     request->key_size = self->key_size;
-    request->segment_num = (uint8_t) (index + 1);
+    request->segment_num = (uint8_t) (slot->share + 1);
     snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
     request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM | FIELD_USER_REQUEST_ID;
+    if (slot->handoff) {
+        snprintf (request->handoff_node_name, sizeof request->handoff_node_name, "%s",
+                  s_name (self, slot->share));
+        request->present |= FIELD_HANDOFF_NODE_NAME;
+    }
     if (self->target_known) {
         request->unified_id = self->target;
         request->present |= FIELD_UNIFIED_ID;
@@ -190,62 +242,128 @@ s_ask (get_op_t *self, size_t index)
         request->sequence_num = self->slice_num;
         request->present |= FIELD_SEQUENCE_NUM;
     }
-    node->round++;
-    node->state = S_WAITING;
-    if (self->env->send (self->env, self, index, NODE_READER, request, NULL, node->round)) {
-        node->state = S_MISSING;
-        snprintf (node->why, sizeof node->why, "not reachable");
+    slot->round++;
+    slot->state = S_WAITING;
+    uint64_t cookie = ((uint64_t) index << 32) | slot->round;
+    if (self->env->send (self->env, self, slot->node, NODE_READER, request, NULL, cookie)) {
+        slot->state = S_MISSING;
+        snprintf (slot->why, sizeof slot->why, "not reachable");
     }
 }
 
+//  Owner slots in state
 static size_t
-s_count (get_op_t *self, s_state_t state)
+s_count_owners (get_op_t *self, s_state_t state)
 {
     size_t count = 0;
-    for (size_t node = 0; node < self->node_count; node++)
-        if (self->nodes [node].state == state)
+    for (size_t index = 0; index < self->node_count; index++)
+        if (self->slots [index].state == state)
             count++;
     return count;
 }
 
-//  Nodes that have a share of version, and that have one of a higher version
-static void
-s_count_version (get_op_t *self, uint64_t version, size_t *have_p, size_t *higher_p)
+//  Shares with a slot still waiting
+static size_t
+s_shares_waiting (get_op_t *self)
 {
-    *have_p = *higher_p = 0;
-    for (size_t index = 0; index < self->node_count; index++) {
-        s_node_t *node = &self->nodes [index];
-        if (node->state != S_HAVE)
-            continue;
-        if (node->unified_id == version)
-            (*have_p)++;
-        else
-        if (node->unified_id > version && !node->reasked)
-            (*higher_p)++;
+    bool waiting [ERASURE_MAX_SHARES] = { false };
+    size_t count = 0;
+    for (size_t index = 0; index < self->slot_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state == S_WAITING && !waiting [slot->share]) {
+            waiting [slot->share] = true;
+            count++;
+        }
     }
+    return count;
 }
 
-//  The read cannot succeed: say why
+//  Count the shares of version: had, had in a higher version that could
+//  be asked again, or still waiting (each share counted once, first match)
+static s_tally_t
+s_tally (get_op_t *self, uint64_t version)
+{
+    uint8_t flags [ERASURE_MAX_SHARES] = { 0 };     //  1 have, 2 higher, 4 waiting
+    for (size_t index = 0; index < self->slot_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state == S_HAVE && slot->unified_id == version)
+            flags [slot->share] |= 1;
+        else
+        if (slot->state == S_HAVE && slot->unified_id > version && !slot->reasked)
+            flags [slot->share] |= 2;
+        else
+        if (slot->state == S_WAITING)
+            flags [slot->share] |= 4;
+    }
+    s_tally_t tally = { 0, 0, 0 };
+    for (size_t share = 0; share < self->node_count; share++) {
+        if (flags [share] & 1)
+            tally.have++;
+        else
+        if (flags [share] & 2)
+            tally.higher++;
+        else
+        if (flags [share] & 4)
+            tally.waiting++;
+    }
+    return tally;
+}
+
+//  Owners alone cannot give k shares: ask every other reachable node for
+//  the copy it may hold of each share whose owner is missing, has nothing,
+//  or has only an older version. Returns true if anything was asked.
+static bool
+s_fall_back (get_op_t *self)
+{
+    self->fell_back = true;
+    //  The version the copies should have: the target, else the highest seen
+    bool any = self->target_known;
+    uint64_t best = self->target;
+    if (!any)
+        for (size_t index = 0; index < self->slot_count; index++) {
+            s_slot_t *slot = &self->slots [index];
+            if (slot->state == S_HAVE && (!any || slot->unified_id > best)) {
+                best = slot->unified_id;
+                any = true;
+            }
+        }
+    bool lacking [ERASURE_MAX_SHARES];
+    for (size_t share = 0; share < self->node_count; share++) {
+        s_slot_t *owner = &self->slots [share];
+        lacking [share] = owner->state == S_MISSING || owner->state == S_NOT_FOUND
+                       || (owner->state == S_HAVE && any && owner->unified_id < best);
+    }
+    for (size_t index = 0; index < self->slot_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state == S_HAVE && any && slot->unified_id == best)
+            lacking [slot->share] = false;
+    }
+    size_t asked = 0;
+    for (size_t share = 0; share < self->node_count; share++) {
+        if (!lacking [share])
+            continue;
+        //  The likely holders (the next nodes after the owner) first
+        for (size_t step = 1; step < self->node_count; step++) {
+            size_t node = (share + step) % self->node_count;
+            if (!self->env->reachable (self->env, node))
+                continue;
+            ssize_t index = s_add_slot (self, node, share);
+            if (index < 0)
+                return asked > 0;
+            s_ask (self, (size_t) index);
+            if (self->slots [index].state == S_WAITING)
+                asked++;
+        }
+    }
+    return asked > 0;
+}
+
+//  The read cannot succeed with what was asked: ask for handoff copies
+//  once, else say why
 static void
 s_give_up (get_op_t *self)
 {
-    size_t not_found = s_count (self, S_NOT_FOUND);
-    size_t missing = s_count (self, S_MISSING);
-    bool timed_out = false;
-    char details [200] = "";
-    size_t used = 0;
-    for (size_t index = 0; index < self->node_count; index++) {
-        s_node_t *node = &self->nodes [index];
-        if (node->timed_out)
-            timed_out = true;
-        if ((node->state == S_BAD || node->state == S_MISSING) && used < sizeof details - 1) {
-            int written = snprintf (details + used, sizeof details - used, "%s%s: %s",
-                                    used? "; ": "", s_name (self, index), node->why);
-            used = written > 0? used + (size_t) written: used;
-            if (used >= sizeof details)
-                used = sizeof details - 1;
-        }
-    }
+    size_t not_found = s_count_owners (self, S_NOT_FOUND);
     if (not_found >= self->node_count - self->k + 1) {
         if (self->target_known)
             s_fail (self, ROUTER_NOT_FOUND, "unified-id: version %" PRIu64 " of the key not found "
@@ -254,12 +372,48 @@ s_give_up (get_op_t *self)
         else
             s_fail (self, ROUTER_NOT_FOUND, "key: not found (%zu of %zu nodes answered not-found: "
                     "no version is on the %zu needed)", not_found, self->node_count, self->k);
+        return;
     }
-    else
+    //  Handoff copies, asked for once every owner has answered (one that
+    //  has not may still say not-found, or have the share); not for bad
+    //  shares, so useless when more than n-k are bad
+    if (!self->fell_back && s_count_owners (self, S_BAD) <= self->node_count - self->k) {
+        if (s_count_owners (self, S_WAITING) > 0)
+            return;
+        if (s_fall_back (self))
+            return;             //  wait for the copies' answers
+    }
+
+    //  Shares that could not be read: owner missing, and no copy found
+    bool had [ERASURE_MAX_SHARES] = { false };
+    bool timed_out = false;
+    for (size_t index = 0; index < self->slot_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state == S_HAVE)
+            had [slot->share] = true;
+        if (slot->timed_out)
+            timed_out = true;
+    }
+    size_t missing = 0;
+    for (size_t share = 0; share < self->node_count; share++)
+        if (self->slots [share].state == S_MISSING && !had [share])
+            missing++;
+    char details [240] = "";
+    size_t used = 0;
+    for (size_t index = 0; index < self->node_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if ((slot->state == S_BAD || slot->state == S_MISSING) && used < sizeof details - 1) {
+            int written = snprintf (details + used, sizeof details - used, "%s%s: %s",
+                                    used? "; ": "", s_name (self, index), slot->why);
+            used = written > 0? used + (size_t) written: used;
+            if (used >= sizeof details)
+                used = sizeof details - 1;
+        }
+    }
     if (missing > self->node_count - self->k)
         s_fail (self, timed_out? ROUTER_TIMEOUT: ROUTER_UNAVAILABLE,
-                "%zu of %zu nodes could not be read, %zu shares are needed: %s",
-                missing, self->node_count, self->k, details);
+                "%zu of %zu nodes could not be read and no handoff copies of their shares were "
+                "found; %zu shares are needed: %s", missing, self->node_count, self->k, details);
     else
         s_fail (self, ROUTER_DATA_ERROR, "fewer than %zu good shares of slice %" PRIu32 ": %s",
                 self->k, self->slice_num, details [0]? details: "the nodes disagree about the version");
@@ -267,13 +421,13 @@ s_give_up (get_op_t *self)
 
 static void s_decide (get_op_t *self);
 
-//  Mark a node's share unusable and look again
+//  Mark a slot's share unusable
 static void
-s_bad (s_node_t *node, const char *why)
+s_bad (s_slot_t *slot, const char *why)
 {
-    s_node_clear (node);
-    node->state = S_BAD;
-    snprintf (node->why, sizeof node->why, "%s", why);
+    s_slot_clear (slot);
+    slot->state = S_BAD;
+    snprintf (slot->why, sizeof slot->why, "%s", why);
 }
 
 //  Rebuild the slice from k shares of the target version and answer
@@ -281,49 +435,49 @@ static void
 s_rebuild (get_op_t *self)
 {
     //  The first share is the reference; shares that disagree with it are bad
-    s_node_t *reference = NULL;
-    for (size_t index = 0; index < self->node_count; index++) {
-        s_node_t *node = &self->nodes [index];
-        if (node->state != S_HAVE || node->unified_id != self->target)
+    s_slot_t *reference = NULL;
+    for (size_t index = 0; index < self->slot_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state != S_HAVE || slot->unified_id != self->target)
             continue;
         if (!reference) {
-            reference = node;
+            reference = slot;
             continue;
         }
-        if (node->segment_size != reference->segment_size || node->padding != reference->padding
-        ||  node->sequence_count != reference->sequence_count || node->completed != reference->completed
-        ||  node->file_size != reference->file_size
-        ||  memcmp (node->file_hash, reference->file_hash, DIGEST_MD5_SIZE))
-            s_bad (node, "its share disagrees with the other nodes' (size, padding or object)");
+        if (slot->segment_size != reference->segment_size || slot->padding != reference->padding
+        ||  slot->sequence_count != reference->sequence_count || slot->completed != reference->completed
+        ||  slot->file_size != reference->file_size
+        ||  memcmp (slot->file_hash, reference->file_hash, DIGEST_MD5_SIZE))
+            s_bad (slot, "its share disagrees with the other nodes' (size, padding or object)");
     }
-    size_t have, higher;
-    s_count_version (self, self->target, &have, &higher);
-    if (have < self->k) {
+    if (s_tally (self, self->target).have < self->k) {
         s_decide (self);
         return;
     }
     const uint8_t *shares [ERASURE_MAX_SHARES];
     int share_nums [ERASURE_MAX_SHARES];
+    bool taken [ERASURE_MAX_SHARES] = { false };
     size_t used = 0;
-    for (size_t index = 0; index < self->node_count && used < self->k; index++) {
-        s_node_t *node = &self->nodes [index];
-        if (node->state != S_HAVE || node->unified_id != self->target)
+    for (size_t index = 0; index < self->slot_count && used < self->k; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state != S_HAVE || slot->unified_id != self->target || taken [slot->share])
             continue;
         //  Replies carry one data frame; anything else is joined into one
-        if (node->data && zmsg_size (node->data) > 1) {
-            zframe_t *joined = zframe_new (NULL, (size_t) node->segment_size);
+        if (slot->data && zmsg_size (slot->data) > 1) {
+            zframe_t *joined = zframe_new (NULL, (size_t) slot->segment_size);
             size_t offset = 0;
-            for (zframe_t *frame = zmsg_first (node->data); frame; frame = zmsg_next (node->data)) {
+            for (zframe_t *frame = zmsg_first (slot->data); frame; frame = zmsg_next (slot->data)) {
                 if (zframe_size (frame))
                     memcpy (zframe_data (joined) + offset, zframe_data (frame), zframe_size (frame));
                 offset += zframe_size (frame);
             }
-            zmsg_destroy (&node->data);
-            node->data = zmsg_new ();
-            zmsg_append (node->data, &joined);
+            zmsg_destroy (&slot->data);
+            slot->data = zmsg_new ();
+            zmsg_append (slot->data, &joined);
         }
-        shares [used] = node->data? zframe_data (zmsg_first (node->data)): NULL;
-        share_nums [used] = (int) index;
+        taken [slot->share] = true;
+        shares [used] = slot->data? zframe_data (zmsg_first (slot->data)): NULL;
+        share_nums [used] = (int) slot->share;
         used++;
     }
     size_t slice_size = 0;
@@ -384,17 +538,17 @@ s_rebuild (get_op_t *self)
     self->done = true;
 }
 
-//  Ask the nodes that answered with a higher version for version
+//  Ask the slots that answered with a higher version for version
 static void
 s_reask (get_op_t *self, uint64_t version)
 {
     self->target_known = true;
     self->target = version;
-    for (size_t index = 0; index < self->node_count; index++) {
-        s_node_t *node = &self->nodes [index];
-        if (node->state == S_HAVE && node->unified_id > version && !node->reasked) {
-            s_node_clear (node);
-            node->reasked = true;
+    for (size_t index = 0; index < self->slot_count; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->state == S_HAVE && slot->unified_id > version && !slot->reasked) {
+            s_slot_clear (slot);
+            slot->reasked = true;
             s_ask (self, index);
         }
     }
@@ -405,50 +559,47 @@ s_decide (get_op_t *self)
 {
     if (self->done)
         return;
-    size_t waiting = s_count (self, S_WAITING);
     if (self->target_known) {
-        size_t have, higher;
-        s_count_version (self, self->target, &have, &higher);
-        if (have >= self->k)
+        s_tally_t tally = s_tally (self, self->target);
+        if (tally.have >= self->k)
             s_rebuild (self);
         else
-        if (waiting == 0 && have + higher >= self->k) {
+        if (tally.waiting == 0 && tally.have + tally.higher >= self->k) {
             s_reask (self, self->target);
             s_decide (self);
         }
         else
-        if (have + higher + waiting < self->k)
+        if (tally.have + tally.higher + tally.waiting < self->k)
             s_give_up (self);
         return;
     }
-    //  Resolving: an unseen version could still win while k nodes are silent
-    if (waiting >= self->k)
+    //  Resolving: an unseen version could still win while k shares are silent
+    if (s_shares_waiting (self) >= self->k)
         return;
-    //  The highest version that k nodes may still give
+    //  The highest version that k shares may still give
     uint64_t ceiling = UINT64_MAX;
     while (true) {
         bool found = false;
         uint64_t version = 0;
-        for (size_t index = 0; index < self->node_count; index++) {
-            s_node_t *node = &self->nodes [index];
-            if (node->state == S_HAVE && node->unified_id < ceiling
-            &&  (!found || node->unified_id > version)) {
-                version = node->unified_id;
+        for (size_t index = 0; index < self->slot_count; index++) {
+            s_slot_t *slot = &self->slots [index];
+            if (slot->state == S_HAVE && slot->unified_id < ceiling
+            &&  (!found || slot->unified_id > version)) {
+                version = slot->unified_id;
                 found = true;
             }
         }
         if (!found)
             break;
-        size_t have, higher;
-        s_count_version (self, version, &have, &higher);
-        if (have + higher + waiting >= self->k) {
-            if (have >= self->k) {
+        s_tally_t tally = s_tally (self, version);
+        if (tally.have + tally.higher + tally.waiting >= self->k) {
+            if (tally.have >= self->k) {
                 self->target_known = true;
                 self->target = version;
                 s_rebuild (self);
             }
             else
-            if (waiting == 0) {
+            if (tally.waiting == 0) {
                 s_reask (self, version);
                 s_decide (self);
             }
@@ -463,23 +614,14 @@ void
 get_op_start (get_op_t *self)
 {
     assert (self);
-    size_t reachable = 0;
-    for (size_t index = 0; index < self->node_count; index++)
-        if (self->env->reachable (self->env, index))
-            reachable++;
-    if (reachable < self->k) {
-        char names [200];
-        op_env_unreachable_names (self->env, names, sizeof names);
-        s_fail (self, ROUTER_UNAVAILABLE, "only %zu of %zu nodes are reachable (down: %s); "
-                "%zu are needed to read", reachable, self->node_count, names, self->k);
-        return;
-    }
+    //  Owners that are not reachable are missing; handoff copies of their
+    //  shares are asked for if the others cannot give k shares
     for (size_t index = 0; index < self->node_count; index++) {
         if (self->env->reachable (self->env, index))
             s_ask (self, index);
         else {
-            self->nodes [index].state = S_MISSING;
-            snprintf (self->nodes [index].why, sizeof self->nodes [index].why, "not reachable");
+            self->slots [index].state = S_MISSING;
+            snprintf (self->slots [index].why, sizeof self->slots [index].why, "not reachable");
         }
     }
     s_decide (self);
@@ -489,28 +631,30 @@ void
 get_op_on_event (get_op_t *self, node_event_t *event)
 {
     assert (self && event);
-    if (self->done || event->node >= self->node_count)
+    size_t index = (size_t) (event->cookie >> 32);
+    if (self->done || index >= self->slot_count)
         return;
-    s_node_t *node = &self->nodes [event->node];
-    if (node->state != S_WAITING || event->cookie != node->round)
+    s_slot_t *slot = &self->slots [index];
+    if (slot->node != event->node || slot->state != S_WAITING
+    ||  (uint32_t) (event->cookie & 0xffffffffu) != slot->round)
         return;
     reply_t *reply = event->reply;
     if (!reply) {
-        node->state = S_MISSING;
-        node->timed_out = true;
-        snprintf (node->why, sizeof node->why, "no answer within %d ms", self->env->config->node_timeout_ms);
+        slot->state = S_MISSING;
+        slot->timed_out = true;
+        snprintf (slot->why, sizeof slot->why, "no answer within %d ms", self->env->config->node_timeout_ms);
     }
     else
     if (reply->result == RESULT_NOT_FOUND) {
-        node->state = S_NOT_FOUND;
-        snprintf (node->why, sizeof node->why, "not-found");
+        slot->state = S_NOT_FOUND;
+        snprintf (slot->why, sizeof slot->why, "not-found");
     }
     else
     if (reply->result != RESULT_SUCCESS) {
         char why [160];
         snprintf (why, sizeof why, "%s: %s", result_name (reply->result),
                   reply->error_message [0]? reply->error_message: "(no message)");
-        s_bad (node, why);
+        s_bad (slot, why);
     }
     else {
         const uint32_t needed = REPLY_FIELD_UNIFIED_ID | REPLY_FIELD_FILE_SIZE | REPLY_FIELD_FILE_HASH
@@ -519,35 +663,35 @@ get_op_on_event (get_op_t *self, node_event_t *event)
                               | REPLY_FIELD_COMPLETED | REPLY_FIELD_SEGMENT_NUM;
         size_t data_size = event->data? zmsg_content_size (event->data): 0;
         if ((reply->fields & needed) != needed)
-            s_bad (node, "reply lacks retrieval fields");
+            s_bad (slot, "reply lacks retrieval fields");
         else
-        if (reply->segment_num != event->node + 1 || reply->sequence_num != self->slice_num)
-            s_bad (node, "reply names another segment or sequence");
+        if (reply->segment_num != slot->share + 1 || reply->sequence_num != self->slice_num)
+            s_bad (slot, "reply names another segment or sequence");
         else
         if (self->target_known && reply->unified_id != self->target)
-            s_bad (node, "reply names another version");
+            s_bad (slot, "reply names another version");
         else
         if (data_size != reply->segment_size)
-            s_bad (node, "reply data size differs from its segment-size");
+            s_bad (slot, "reply data size differs from its segment-size");
         else {
-            node->state = S_HAVE;
-            node->unified_id = reply->unified_id;
-            node->timestamp = reply->timestamp;
-            node->file_size = reply->file_size;
-            memcpy (node->file_hash, reply->file_hash, DIGEST_MD5_SIZE);
-            node->sequence_count = reply->sequence_count;
-            node->sequence_num = reply->sequence_num;
-            node->segment_size = reply->segment_size;
-            node->padding = reply->zfec_padding_size;
-            node->completed = reply->completed;
+            slot->state = S_HAVE;
+            slot->unified_id = reply->unified_id;
+            slot->timestamp = reply->timestamp;
+            slot->file_size = reply->file_size;
+            memcpy (slot->file_hash, reply->file_hash, DIGEST_MD5_SIZE);
+            slot->sequence_count = reply->sequence_count;
+            slot->sequence_num = reply->sequence_num;
+            slot->segment_size = reply->segment_size;
+            slot->padding = reply->zfec_padding_size;
+            slot->completed = reply->completed;
             if (reply->meta && reply->meta_size) {
-                node->meta = (uint8_t *) malloc (reply->meta_size);
-                if (node->meta) {
-                    memcpy (node->meta, reply->meta, reply->meta_size);
-                    node->meta_size = reply->meta_size;
+                slot->meta = (uint8_t *) malloc (reply->meta_size);
+                if (slot->meta) {
+                    memcpy (slot->meta, reply->meta, reply->meta_size);
+                    slot->meta_size = reply->meta_size;
                 }
             }
-            node->data = event->data;
+            slot->data = event->data;
             event->data = NULL;
         }
     }

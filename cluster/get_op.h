@@ -8,9 +8,17 @@
     not-found, md5-mismatch (its stored share failed verification), any
     other failure, an inconsistent reply, or nothing in time is skipped.
 
+    Handoff copies: when the owners alone cannot give k shares of a
+    version, the op asks once, before giving up, every other reachable node
+    for the copy it may hold of each share it lacks (the same requests with
+    handoff-node-name = the share's owner; the target version if known,
+    else the copy's visible version). Such a copy counts as its share
+    (every share at most once); nodes holding nothing answer not-found,
+    which counts for nothing.
+
     Version resolution (get without unified-id): every node answers with
     its own visible version. The op takes the highest unified-id that k
-    nodes can give: when fewer than k answer with it, nodes that answered
+    shares can give: when fewer than k answer with it, nodes that answered
     with a higher version are asked again for that one explicitly.
 
     The object's MD5: the op carries an MD5 context over the slices before
@@ -18,10 +26,12 @@
     the last slice sends it only if the whole object's MD5 equals the
     file-hash the nodes stored, else answers data-error.
 
-    Failure: not-found when n-k+1 or more nodes say not-found (no version
-    can have k shares); unavailable (timeout, if a node timed out) when more
-    than n-k nodes could not be asked or did not answer; data-error
-    otherwise (fewer than k good shares, or the MD5 check failed).
+    Failure: not-found when n-k+1 or more owners say not-found (no version
+    can have k shares: a write reaches at least k owners); unavailable
+    (timeout, if a node timed out) when more than n-k shares could not be
+    asked for or were not answered, on their owner or as handoff copies;
+    data-error otherwise (fewer than k good shares, or the MD5 check
+    failed).
     =========================================================================
 */
 #ifndef STRATA_GET_OP_H_INCLUDED
@@ -45,7 +55,7 @@ get_op_t *
 void
     get_op_destroy (get_op_t **self_p);
 
-//  Send the requests. The op may be done at once (too few nodes).
+//  Send the requests. The op may be done at once (no node reachable).
 void
     get_op_start (get_op_t *self);
 

@@ -81,6 +81,7 @@ typedef struct {
     zhashx_t *sessions;             //  session name -> s_session_t * (owned)
     router_request_t *request;      //  client request being decoded, reused
     uint64_t buffered;              //  bytes reserved by operations
+    uint64_t handoff_writes;        //  writes that succeeded with handoff copies
     bool stopping;                  //  STOP received
     bool terminated;                //  $TERM received, or stopped
     int64_t stop_deadline_ms;       //  give up on operations after this
@@ -243,6 +244,9 @@ s_op_settle (router_t *self, s_op_t *wrapper)
         return;
     if (wrapper->kind == S_OP_GET)
         s_keep_session (self, wrapper);
+    if ((wrapper->kind == S_OP_PUT && put_op_handoffs ((put_op_t *) wrapper->op) > 0)
+    ||  (wrapper->kind == S_OP_DELETE && delete_op_handoffs ((delete_op_t *) wrapper->op) > 0))
+        self->handoff_writes++;
     s_op_remove (self, wrapper);
 }
 
@@ -324,9 +328,12 @@ s_cost (router_t *self, router_msg_t type, uint64_t data_size)
     uint64_t n = (uint64_t) cluster_config_total_shards (self->cluster);
     uint64_t k = (uint64_t) cluster_config_data_shards (self->cluster);
     uint64_t shares = slice * n / k + n * ERASURE_BLOCK_SIZE;      //  one slice's shares
+    //  A write's messages carry up to n - k more (absent owners' shares go
+    //  to two holders each)
+    uint64_t sent = slice * (2 * n - k) / k + (2 * n - k) * ERASURE_BLOCK_SIZE;
     switch (type) {
-        case ROUTER_MSG_PUT:       return data_size + slice + 3 * shares;
-        case ROUTER_MSG_PUT_START: return 3 * slice + 3 * shares;
+        case ROUTER_MSG_PUT:       return data_size + slice + shares + 2 * sent;
+        case ROUTER_MSG_PUT_START: return 3 * slice + shares + 2 * sent;
         case ROUTER_MSG_GET:
         case ROUTER_MSG_GET_NEXT:  return slice + shares;
         default:                   return 0;
@@ -362,6 +369,7 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     router_reply_add_uint (reply, "data-shards", (uint64_t) cluster_config_data_shards (self->cluster));
     router_reply_add_uint (reply, "total-shards", (uint64_t) cluster_config_total_shards (self->cluster));
     router_reply_add_str (reply, "version", STRATA_VERSION);
+    router_reply_add_uint (reply, "handoff-writes", self->handoff_writes);
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);

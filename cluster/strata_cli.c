@@ -503,9 +503,10 @@ s_ping (const s_args_t *args, client_t *client)
     for (size_t index = 0; index < ping.node_count; index++)
         if (ping.nodes [index].reachable)
             reachable++;
-    printf ("cluster %s: %zu of %zu nodes reachable (data-shards %d, total-shards %d; router %s)\n",
+    printf ("cluster %s: %zu of %zu nodes reachable (data-shards %d, total-shards %d; router %s;"
+            " %" PRIu64 " writes with handoff copies)\n",
             *ping.cluster? ping.cluster: "?", reachable, ping.node_count, ping.data_shards,
-            ping.total_shards, *ping.version? ping.version: "?");
+            ping.total_shards, *ping.version? ping.version: "?", ping.handoff_writes);
     for (size_t index = 0; index < ping.node_count; index++)
         printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
     client_ping_clear (&ping);

@@ -36,7 +36,8 @@ typedef enum {
     "SELECT s.id, s.unified_id, s.timestamp_us, s.file_size, s.file_adler32, s.file_hash, s.meta" \
     " FROM segment AS s" \
     " WHERE s.collection_id = ?1 AND s.key = ?2 AND s.conjoined_part = ?3" \
-    " AND s.segment_num = ?4 AND s.status = 'F' AND s.handoff_node_id IS ?5"
+    " AND s.segment_num = ?4 AND s.status = 'F' AND s.handoff_node_id IS ?5" \
+    " AND s.forwarded_us IS NULL"
 
 #define S_SEQUENCE_COLUMNS \
     "SELECT q.sequence_num, q.value_file_id, q.record_offset, q.record_size, q.segment_size," \

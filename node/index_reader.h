@@ -16,6 +16,8 @@
     and U is below the tombstone's own unified-id; it applies whatever its
     segment-num and whenever it arrived. Several finished rows with one
     unified-id (a resend): the newest row wins.
+    A handoff copy forwarded to its owner (forwarded_us set; see
+    node/handoff.h) is no longer visible, not even to handoff reads.
 
     The module also records damaged records (the only thing the reader
     writes): a short autocommit INSERT that waits at most the busy timeout

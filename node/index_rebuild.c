@@ -20,7 +20,10 @@
       segment (identity zero), which changes nothing;
     * tombstone records (destroy-key) insert a tombstone;
     * conjoined records start, finish or abort (cancelling parts >= 1 of
-      that unified-id and key) a conjoined archive.
+      that unified-id and key) a conjoined archive;
+    * purge records (purge-handoff) mark the handoff copies they name as
+      forwarded (forwarded_us = the time of the rebuild: the record does not
+      carry the original time).
 
     A record that cannot happen under those rules (a next without its start,
     a gap in sequence numbers, ...) is skipped and reported. A record whose
@@ -45,6 +48,7 @@
 #include "value_file.h"
 #include "value_store.h"
 #include "request.h"
+#include "timestamp.h"
 
 #define S_CHUNK_SIZE        (4 * 1024 * 1024)   //  payload bytes read at a time
 #define S_BATCH_RECORDS     20000               //  records per index transaction
@@ -423,6 +427,32 @@ s_replay_conjoined (s_rebuild_t *self)
     return 0;
 }
 
+static int
+s_replay_purge (s_rebuild_t *self)
+{
+    request_t *request = self->request;
+    if (request->type != MSG_PURGE_HANDOFF)
+        return s_skip (self, "a purge record with a %s descriptor", message_type_name (request->type));
+    index_purge_t purge = {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .unified_id = request->unified_id,
+        .conjoined_part = request->conjoined_part,
+        .has_segment_num = (request->present & FIELD_SEGMENT_NUM) != 0,
+        .segment_num = request->segment_num,
+        .handoff_node_id = store_index_node_id (self->index, request->handoff_node_name),
+        .forwarded_us = timestamp_now (),
+    };
+    int count = 0;
+    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count))
+        return -1;
+    if (count == 0)
+        return s_skip (self, "purge-handoff of %" PRIu64 "/%" PRIu32 "/%u held for '%s',"
+                       " which is not held", request->unified_id, request->conjoined_part,
+                       request->segment_num, request->handoff_node_name);
+    return 0;
+}
+
 //  Replay one intact record whose descriptor is in self->descriptor
 static int
 s_replay (s_rebuild_t *self, const value_record_t *record)
@@ -439,6 +469,8 @@ s_replay (s_rebuild_t *self, const value_record_t *record)
             return s_replay_tombstone (self);
         case RECORD_CONJOINED:
             return s_replay_conjoined (self);
+        case RECORD_PURGE:
+            return s_replay_purge (self);
         default:
             return s_skip (self, "record type %u is not one the writer writes", record->type);
     }

@@ -2,10 +2,12 @@
     strata-node - a Strata storage node
 
     Starts the writer actor (storage), then the dispatcher (writer endpoint)
-    and the reader (reader endpoint), then waits for SIGTERM or SIGINT. On
-    a signal: the dispatcher stops taking requests and hands over what has
-    arrived, the writer stores and syncs it and sends the replies it owes,
-    and the process exits 0.
+    and the reader (reader endpoint), then, with a cluster file, the handoff
+    forwarder (unless handoff/enabled = 0), then waits for SIGTERM or
+    SIGINT. On a signal: the forwarder stops (a replay in flight resumes
+    after the next start), the dispatcher stops taking requests and hands
+    over what has arrived, the writer stores and syncs it and sends the
+    replies it owes, and the process exits 0.
 
     Exit codes: 0 after a clean stop; 2 for a bad flag or configuration;
     1 when the node cannot start or fails while running.
@@ -18,6 +20,7 @@
 #include "writer.h"
 #include "dispatcher.h"
 #include "reader.h"
+#include "handoff.h"
 #include "index_check.h"
 #include "index_rebuild.h"
 #include <sys/file.h>
@@ -132,11 +135,16 @@ main (int argc, char **argv)
     reader_args_t reader_args = {
         .config = config, .cluster = cluster, .stats = stats, .allow = allow
     };
+    handoff_args_t handoff_args = {
+        .config = config, .cluster = cluster, .stats = stats
+    };
     int exit_code = 1;
     zactor_t *writer = s_start (writer_actor, &writer_args, "writer");
     zactor_t *dispatcher = writer? s_start (dispatcher_actor, &dispatcher_args, "dispatcher"): NULL;
     zactor_t *reader = dispatcher? s_start (reader_actor, &reader_args, "reader"): NULL;
-    if (reader) {
+    bool forwarding = cluster && config->handoff_enabled;
+    zactor_t *handoff = reader && forwarding? s_start (handoff_actor, &handoff_args, "handoff forwarder"): NULL;
+    if (reader && (handoff || !forwarding)) {
         zsys_info ("node '%s' ready: writer %s, reader %s, data %s", config->name,
                    config->writer, config->reader, config->data_dir);
         //  Wait for a signal, or for an actor to die
@@ -149,10 +157,12 @@ main (int argc, char **argv)
                 break;
             }
         }
+        zactor_destroy (&handoff);
         zstr_send (dispatcher, "STOP");
         char *stopped = zstr_recv (dispatcher);
         zstr_free (&stopped);
     }
+    zactor_destroy (&handoff);
     zactor_destroy (&reader);
     zactor_destroy (&dispatcher);
     zactor_destroy (&writer);      //  drains, commits, replies

@@ -50,6 +50,10 @@ s_set_defaults (node_config_t *config)
     config->reply_send_timeout_ms = 0;
     config->reply_hwm = 1000;
     config->reply_ipc = true;
+    config->handoff_enabled = true;
+    config->handoff_interval_ms = 1000;
+    config->handoff_rate_bytes = 32ULL * 1024 * 1024;
+    config->handoff_timeout_ms = 10000;
     const char *loopback [] = { "127.0.0.1", "::1", "localhost" };
     for (size_t index = 0; index < 3; index++)
         snprintf (config->reply_allow [config->reply_allow_count++], 256, "%s", loopback [index]);
@@ -141,9 +145,14 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         S_NUMBER ("reply/idle-seconds", reply_idle_seconds, 1, 86400);
         S_NUMBER ("reply/send-timeout-ms", reply_send_timeout_ms, 0, 60000);
         S_NUMBER ("reply/hwm", reply_hwm, 1, 1000000);
+        S_NUMBER ("handoff/interval-ms", handoff_interval_ms, 10, 3600000);
+        S_NUMBER ("handoff/rate-bytes", handoff_rate_bytes, 1024, 1ULL << 40);
+        S_NUMBER ("handoff/timeout-ms", handoff_timeout_ms, 100, 600000);
     }
     if (zconfig_get (root, "reply/ipc", NULL))
         config->reply_ipc = s_bool (zconfig_get (root, "reply/ipc", NULL));
+    if (zconfig_get (root, "handoff/enabled", NULL))
+        config->handoff_enabled = s_bool (zconfig_get (root, "handoff/enabled", NULL));
     config->log_syslog = s_bool (zconfig_get (root, "log/syslog", "0"));
     config->log_verbose = s_bool (zconfig_get (root, "log/verbose", "0"));
 

@@ -43,6 +43,10 @@ typedef struct {
     char reply_allow [32][256];         //  allowed reply hosts
     bool log_syslog;                    //  also log to syslog
     bool log_verbose;                   //  log every request
+    bool handoff_enabled;               //  run the handoff forwarder (with a cluster)
+    uint64_t handoff_interval_ms;       //  look for handoff copies to forward this often
+    uint64_t handoff_rate_bytes;        //  replay at most this many payload bytes per second
+    uint64_t handoff_timeout_ms;        //  wait at most this long for an owner's reply
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
     bool rebuild_index;                 //  --rebuild-index: rebuild and exit

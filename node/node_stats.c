@@ -9,6 +9,9 @@
       retrieved-bytes, uptime-seconds
       segments         map active/finished/cancelled/tombstone -> count
       sync-latency-us  map p50/p90/p99/max (over the last 1024 syncs)
+      handoff          map: running (bool), held, pending, forwarded (totals
+                       over owners), bytes-forwarded, damaged, failures,
+                       owners (map owner name -> held/pending/forwarded)
     =========================================================================
 */
 #include <czmq.h>
@@ -20,6 +23,7 @@ node_stats_new (void)
 {
     node_stats_t *self = (node_stats_t *) zmalloc (sizeof (node_stats_t));
     self->started_us = timestamp_now ();
+    pthread_mutex_init (&self->handoff_lock, NULL);
     return self;
 }
 
@@ -27,8 +31,36 @@ void
 node_stats_destroy (node_stats_t **self_p)
 {
     assert (self_p);
-    free (*self_p);
-    *self_p = NULL;
+    node_stats_t *self = *self_p;
+    if (self) {
+        pthread_mutex_destroy (&self->handoff_lock);
+        free (self->handoff_owners);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+node_stats_set_handoff (node_stats_t *self, const node_stats_owner_t *owners, size_t count)
+{
+    assert (self);
+    assert (owners || count == 0);
+    if (count > NODE_STATS_HANDOFF_OWNERS_MAX)
+        count = NODE_STATS_HANDOFF_OWNERS_MAX;
+    node_stats_owner_t *copy = NULL;
+    if (count) {
+        copy = (node_stats_owner_t *) malloc (count * sizeof (node_stats_owner_t));
+        if (!copy)
+            return -1;
+        memcpy (copy, owners, count * sizeof (node_stats_owner_t));
+    }
+    pthread_mutex_lock (&self->handoff_lock);
+    node_stats_owner_t *old = self->handoff_owners;
+    self->handoff_owners = copy;
+    self->handoff_owner_count = count;
+    pthread_mutex_unlock (&self->handoff_lock);
+    free (old);
+    return 0;
 }
 
 void
@@ -100,7 +132,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 15);
+    msgpack_pack_map (&packer, 16);
 
     s_pack_key (&packer, "requests");
     int type_count = 0;
@@ -146,4 +178,37 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
     s_pack_uint (&packer, "damaged-records", s_load (&self->damaged_records));
     s_pack_uint (&packer, "retrieved-bytes", s_load (&self->retrieved_bytes));
     s_pack_uint (&packer, "uptime-seconds", node_stats_uptime (self));
+
+    //  Handoff: totals over the owners, then each owner
+    pthread_mutex_lock (&self->handoff_lock);
+    uint64_t held = 0, pending = 0, forwarded = 0;
+    for (size_t index = 0; index < self->handoff_owner_count; index++) {
+        held += self->handoff_owners [index].held;
+        pending += self->handoff_owners [index].pending;
+        forwarded += self->handoff_owners [index].forwarded;
+    }
+    s_pack_key (&packer, "handoff");
+    msgpack_pack_map (&packer, 8);
+    s_pack_key (&packer, "running");
+    if (atomic_load_explicit (&self->handoff_running, memory_order_relaxed))
+        msgpack_pack_true (&packer);
+    else
+        msgpack_pack_false (&packer);
+    s_pack_uint (&packer, "held", held);
+    s_pack_uint (&packer, "pending", pending);
+    s_pack_uint (&packer, "forwarded", forwarded);
+    s_pack_uint (&packer, "bytes-forwarded", s_load (&self->handoff_bytes));
+    s_pack_uint (&packer, "damaged", s_load (&self->handoff_damaged));
+    s_pack_uint (&packer, "failures", s_load (&self->handoff_failures));
+    s_pack_key (&packer, "owners");
+    msgpack_pack_map (&packer, self->handoff_owner_count);
+    for (size_t index = 0; index < self->handoff_owner_count; index++) {
+        const node_stats_owner_t *owner = &self->handoff_owners [index];
+        s_pack_key (&packer, owner->name);
+        msgpack_pack_map (&packer, 3);
+        s_pack_uint (&packer, "held", owner->held);
+        s_pack_uint (&packer, "pending", owner->pending);
+        s_pack_uint (&packer, "forwarded", owner->forwarded);
+    }
+    pthread_mutex_unlock (&self->handoff_lock);
 }

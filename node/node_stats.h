@@ -3,19 +3,34 @@
 
     Plain atomic counters (relaxed ordering): the dispatcher, writer and
     reader each bump their own, and the writer encodes a snapshot for the
-    `stats` reply. Nothing else is shared between the threads.
+    `stats` reply. The handoff forwarder also publishes its per-owner
+    figures here (a small table under a mutex, replaced as a whole).
+    Nothing else is shared between the threads.
     =========================================================================
 */
 #ifndef STRATA_NODE_STATS_H_INCLUDED
 #define STRATA_NODE_STATS_H_INCLUDED
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <msgpack.h>
+#include "protocol_limits.h"
 #include "message_type.h"
 #include "result.h"
 
 #define NODE_STATS_LATENCY_SAMPLES 1024
+#define NODE_STATS_HANDOFF_OWNERS_MAX 256   //  owners listed in the handoff map at most
+
+//  Handoff copies held for one owner (published by the handoff forwarder)
+typedef struct {
+    char name [LIMIT_NODE_NAME_MAX + 1];    //  the owner's node name
+    uint64_t held;                          //  copies held now (not yet forwarded)
+    uint64_t pending;                       //  of those, ready to forward
+    uint64_t forwarded;                     //  forwarded and purged since the node started
+} node_stats_owner_t;
 
 typedef struct {
     _Atomic uint64_t requests [MSG_TYPE_COUNT];     //  requests received, per type
@@ -38,6 +53,14 @@ typedef struct {
     uint32_t latency_us [NODE_STATS_LATENCY_SAMPLES];
     _Atomic uint64_t latency_count;                 //  samples written so far
     int64_t started_us;                             //  node start time
+    //  Handoff forwarder
+    _Atomic bool handoff_running;                   //  the forwarder runs
+    _Atomic uint64_t handoff_bytes;                 //  payload bytes replayed to owners
+    _Atomic uint64_t handoff_damaged;               //  handoff records found damaged (not sent)
+    _Atomic uint64_t handoff_failures;              //  owner passes stopped by a failure or timeout
+    pthread_mutex_t handoff_lock;                   //  guards the owner table
+    node_stats_owner_t *handoff_owners;             //  per-owner figures, owned
+    size_t handoff_owner_count;                     //  entries in handoff_owners
 } node_stats_t;
 
 //  Create zeroed stats, with started_us = now. NULL on out-of-memory.
@@ -57,6 +80,12 @@ void
 //  Record one sync's latency (writer thread only).
 void
     node_stats_sync_latency (node_stats_t *self, uint64_t usec);
+
+//  Replace the per-owner handoff figures with a copy of owners [0..count)
+//  (at most NODE_STATS_HANDOFF_OWNERS_MAX are kept). Returns 0, or -1 on
+//  out-of-memory (the previous figures stay).
+int
+    node_stats_set_handoff (node_stats_t *self, const node_stats_owner_t *owners, size_t count);
 
 //  Encode the stats map of a stats-reply into buffer (appending).
 void

@@ -5,10 +5,10 @@
     payload, so nothing past the header is kept) -> request_decode ->
     allow-list -> index lookup (index_reader: its own SQLite connection on
     the WAL, so reads never wait for the writer's transaction or its syncs)
-    -> value file (an fd from a bounded LRU cache) -> read the record header,
-    check it names the sequence the index says it holds -> pread the
+    -> record_reader (an fd from a bounded LRU cache; read the record
+    header, check it names the sequence the index says it holds, pread the
     payload straight into the reply's data frame while verifying the
-    record's CRC32C -> reply. A record that fails any check is answered
+    record's CRC32C) -> reply. A record that fails any check is answered
     md5-mismatch, recorded in the index's damaged table and counted; its
     bytes are never sent.
 
@@ -18,18 +18,14 @@
     Semantics are documented in docs/reading.md.
     =========================================================================
 */
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "reader.h"
 #include "index_reader.h"
 #include "intake.h"
+#include "record_reader.h"
 #include "request.h"
 #include "reply.h"
 #include "reply_cache.h"
 #include "timestamp.h"
-#include "value_file.h"
-#include "value_store.h"
 
 #define S_FILE_CACHE_MAX        64      //  value files kept open
 #define S_DAMAGE_BACKLOG_MAX    1024    //  damage rows waiting for the index
@@ -39,13 +35,6 @@
 #define S_HOUSEKEEPING_US       1000000 //  reply-cache expiry and damage retries
 #define S_REPLY_HWM_MAX         32      //  replies queued per address (each may hold
                                         //  a whole sequence): reply/hwm if lower
-
-//  An open value file
-typedef struct {
-    char key [24];                  //  file id as decimal text (hash key)
-    int fd;                         //  read-only descriptor
-    void *recency_handle;           //  handle in the recency list
-} s_open_file_t;
 
 //  A damage row the index could not take yet (writer busy)
 typedef struct {
@@ -67,77 +56,11 @@ typedef struct {
     request_t *request;             //  request being served (in its work item)
     reply_t *reply;                 //  reply being built, reused
     index_found_t found;            //  lookup result, reused
-    zhashx_t *files;                //  file id text -> s_open_file_t
-    zlistx_t *recency;              //  s_open_file_t *, least recently used first
+    record_reader_t *records;       //  reads and verifies sequence records
     zlistx_t *backlog;              //  s_damage_t * not yet in the index
     intake_t *intake;               //  receives and judges requests
     int64_t last_housekeeping_us;   //  last expiry / retry pass
 } reader_t;
-
-//  --------------------------------------------------------------------------
-//  Value file cache
-
-static void
-s_file_close (reader_t *self, s_open_file_t *file)
-{
-    zlistx_delete (self->recency, file->recency_handle);
-    zhashx_delete (self->files, file->key);
-    close (file->fd);
-    free (file);
-}
-
-//  Open value file file_id: on the volume the index names, else on any
-//  configured volume. Returns the fd, or -errno.
-static int
-s_file_open (reader_t *self, uint64_t file_id, const char *volume)
-{
-    char path [1200];
-    int error = ENOENT;
-    if (*volume) {
-        if (value_store_path (volume, file_id, path, sizeof (path)))
-            return -ENAMETOOLONG;
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0)
-            return fd;
-        error = errno;
-        if (error != ENOENT)
-            return -error;
-    }
-    for (size_t index = 0; index < self->config->volume_count; index++) {
-        const char *candidate = self->config->volumes [index];
-        if (streq (candidate, volume)
-        ||  value_store_path (candidate, file_id, path, sizeof (path)))
-            continue;
-        int fd = open (path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0)
-            return fd;
-    }
-    return -error;
-}
-
-//  The fd of value file file_id (cached); -errno if it cannot be opened
-static int
-s_file_fd (reader_t *self, uint64_t file_id, const char *volume)
-{
-    char key [24];
-    snprintf (key, sizeof (key), "%" PRIu64, file_id);
-    s_open_file_t *file = (s_open_file_t *) zhashx_lookup (self->files, key);
-    if (file) {
-        zlistx_move_end (self->recency, file->recency_handle);
-        return file->fd;
-    }
-    int fd = s_file_open (self, file_id, volume);
-    if (fd < 0)
-        return fd;
-    while (zhashx_size (self->files) >= S_FILE_CACHE_MAX)
-        s_file_close (self, (s_open_file_t *) zlistx_first (self->recency));
-    file = (s_open_file_t *) zmalloc (sizeof (s_open_file_t));
-    memcpy (file->key, key, sizeof (key));
-    file->fd = fd;
-    file->recency_handle = zlistx_add_end (self->recency, file);
-    zhashx_insert (self->files, file->key, file);
-    return fd;
-}
 
 //  --------------------------------------------------------------------------
 //  Damage
@@ -200,96 +123,25 @@ s_damaged (reader_t *self, const index_found_t *found, const char *reason)
 //  --------------------------------------------------------------------------
 //  Reading one sequence
 
-//  Read and verify the record found names. On success returns
-//  RESULT_SUCCESS and sets *frame_p to the payload (NULL when empty). On
-//  damage returns RESULT_MD5_MISMATCH, on any other failure
-//  RESULT_IO_ERROR, with problem filled.
+//  Read and verify the record found names (record_reader_read's contract)
 static result_t
 s_read_sequence (reader_t *self, const index_found_t *found, zframe_t **frame_p,
                  char *problem, size_t problem_size)
 {
-    *frame_p = NULL;
-    int fd = s_file_fd (self, found->value_file_id, found->volume);
-    if (fd < 0) {
-        snprintf (problem, problem_size, "value file %016" PRIx64 " cannot be opened: %s",
-                  found->value_file_id, strerror (-fd));
-        return RESULT_IO_ERROR;
-    }
-    struct stat status;
-    if (fstat (fd, &status)) {
-        snprintf (problem, problem_size, "value file %016" PRIx64 ": %s",
-                  found->value_file_id, strerror (errno));
-        return RESULT_IO_ERROR;
-    }
-    value_record_t record;
-    int rc = value_file_read_header (fd, found->record_offset, (uint64_t) status.st_size, &record);
-    if (rc == -1) {
-        snprintf (problem, problem_size, "record header at offset %" PRIu64
-                  " is malformed or runs past the end of the file", found->record_offset);
-        return RESULT_MD5_MISMATCH;
-    }
-    if (rc < 0) {
-        snprintf (problem, problem_size, "value file %016" PRIx64 ": read failed: %s",
-                  found->value_file_id, strerror (-rc));
-        return RESULT_IO_ERROR;
-    }
-    //  The record must be the sequence the index says is there
-    const char *field = NULL;
-    if (record.type != RECORD_SEQUENCE)
-        field = "type";
-    else
-    if (record.unified_id != found->unified_id)
-        field = "unified-id";
-    else
-    if (record.collection_id != self->request->collection_id)
-        field = "collection-id";
-    else
-    if (record.conjoined_part != self->request->conjoined_part)
-        field = "conjoined-part";
-    else
-    if (record.segment_num != self->request->segment_num)
-        field = "segment-num";
-    else
-    if (record.sequence_num != found->sequence_num)
-        field = "sequence-num";
-    else
-    if (record.payload_size != found->segment_size)
-        field = "payload size";
-    else
-    if (value_file_record_size (record.descriptor_size, record.payload_size) != found->record_size)
-        field = "record size";
-    else
-    if (memcmp (record.payload_md5, found->md5, DIGEST_MD5_SIZE) != 0)
-        field = "payload MD5";
-    if (field) {
-        snprintf (problem, problem_size, "record header at offset %" PRIu64
-                  " does not match the index (%s differs)", found->record_offset, field);
-        return RESULT_MD5_MISMATCH;
-    }
-    //  The payload goes straight from the file into the frame ZeroMQ sends
-    zframe_t *frame = NULL;
-    if (record.payload_size > 0) {
-        frame = zframe_new (NULL, (size_t) record.payload_size);
-        if (!frame) {
-            snprintf (problem, problem_size, "no memory for %" PRIu64 " bytes", record.payload_size);
-            return RESULT_IO_ERROR;
-        }
-    }
-    rc = value_file_read_record (fd, found->record_offset, &record, NULL,
-                                 frame? zframe_data (frame): NULL);
-    if (rc == 0) {
-        *frame_p = frame;
-        return RESULT_SUCCESS;
-    }
-    zframe_destroy (&frame);
-    if (rc == -1) {
-        snprintf (problem, problem_size, "record at offset %" PRIu64 " fails its CRC32C check",
-                  found->record_offset);
-        return RESULT_MD5_MISMATCH;
-    }
-    snprintf (problem, problem_size, "value file %016" PRIx64 ": read failed: %s",
-              found->value_file_id, strerror (-rc));
-    return RESULT_IO_ERROR;
+    record_location_t where = {
+        .value_file_id = found->value_file_id,
+        .volume = found->volume,
+        .record_offset = found->record_offset,
+        .record_size = found->record_size,
+        .collection_id = self->request->collection_id,
+        .unified_id = found->unified_id,
+        .conjoined_part = self->request->conjoined_part,
+        .segment_num = self->request->segment_num,
+        .sequence_num = found->sequence_num,
+        .segment_size = found->segment_size,
+    };
+    memcpy (where.md5, found->md5, DIGEST_MD5_SIZE);
+    return record_reader_read (self->records, &where, frame_p, problem, problem_size);
 }
 
 //  --------------------------------------------------------------------------
@@ -523,11 +375,7 @@ s_reader_destroy (reader_t **self_p)
     reader_t *self = *self_p;
     if (!self)
         return;
-    s_open_file_t *file;
-    while (self->recency && (file = (s_open_file_t *) zlistx_first (self->recency)))
-        s_file_close (self, file);
-    zlistx_destroy (&self->recency);
-    zhashx_destroy (&self->files);
+    record_reader_destroy (&self->records);
     if (self->index)
         s_damage_flush (self);
     s_damage_t *damage;
@@ -556,8 +404,7 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->pipe = pipe;
     self->config = config;
     self->stats = args->stats;
-    self->files = zhashx_new ();
-    self->recency = zlistx_new ();
+    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
     self->backlog = zlistx_new ();
     self->intake = intake_new ("reader", args->config, args->stats, args->allow, false);
     self->reply = reply_new ();
@@ -565,7 +412,7 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
                                      config->reply_idle_seconds, config->reply_send_timeout_ms, hwm);
     self->last_housekeeping_us = timestamp_now ();
-    if (!self->intake || !self->reply) {
+    if (!self->intake || !self->reply || !self->records) {
         snprintf (error, error_size, "reader: out of memory");
         return self;
     }

@@ -13,6 +13,9 @@
 --   2^63 (every id a router assigns) the stored value is uid - 2^63.
 -- * Timestamps are microseconds since the Unix epoch, UTC.
 -- * Digests are 16-byte BLOBs (raw MD5).
+-- * forwarded_us (segment, conjoined) was added after version 1 was first
+--   deployed: store_index_open adds the column to an older index before
+--   this file runs (ALTER TABLE ... ADD COLUMN), so user_version stays 1.
 -- =========================================================================
 
 -- REFERENCES clauses document the relations; foreign keys are not enforced
@@ -57,7 +60,9 @@ CREATE TABLE IF NOT EXISTS segment (
     last_sequence_num INTEGER,              -- highest sequence stored (Active segments)
     delete_unified_id INTEGER,              -- tombstones: the version deleted; NULL = all older
     user_request_id TEXT,
-    created_us      INTEGER NOT NULL
+    created_us      INTEGER NOT NULL,
+    forwarded_us    INTEGER                 -- handoff copies: when purged after the owner
+                                            -- acknowledged it (NULL = still held)
 );
 CREATE INDEX IF NOT EXISTS segment_by_identity
     ON segment (unified_id, conjoined_part, segment_num);
@@ -65,6 +70,10 @@ CREATE INDEX IF NOT EXISTS segment_by_key
     ON segment (collection_id, key, unified_id);
 CREATE INDEX IF NOT EXISTS segment_active
     ON segment (status) WHERE status = 'A';
+-- Handoff copies still held (the forwarder's scans and counts)
+CREATE INDEX IF NOT EXISTS segment_held
+    ON segment (handoff_node_id, id)
+    WHERE handoff_node_id IS NOT NULL AND forwarded_us IS NULL;
 
 -- Sequences of segments: where each one's record is.
 CREATE TABLE IF NOT EXISTS sequence (
@@ -93,9 +102,13 @@ CREATE TABLE IF NOT EXISTS conjoined (
     status          TEXT NOT NULL CHECK (status IN ('A', 'F', 'C')),
                                             -- Active, Finished, Cancelled (aborted)
     created_us      INTEGER NOT NULL,
-    completed_us    INTEGER
+    completed_us    INTEGER,
+    forwarded_us    INTEGER                 -- as segment.forwarded_us
 );
 CREATE INDEX IF NOT EXISTS conjoined_by_identity ON conjoined (unified_id, collection_id, key);
+CREATE INDEX IF NOT EXISTS conjoined_held
+    ON conjoined (handoff_node_id, id)
+    WHERE handoff_node_id IS NOT NULL AND forwarded_us IS NULL;
 
 -- Records found damaged (CRC or MD5 failure) on read or scrub.
 CREATE TABLE IF NOT EXISTS damaged (

@@ -21,6 +21,7 @@ typedef enum {
     S_SEGMENT_STATUS, S_CANCEL_PARTS,
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
     S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT, S_FILE_CLOSE,
+    S_PURGE_SEGMENT, S_PURGE_CONJOINED,
     S_COUNT
 } s_statement_t;
 
@@ -78,6 +79,13 @@ static const char *s_sql [S_COUNT] = {
     [S_DAMAGED_INSERT] =
         "INSERT OR IGNORE INTO damaged (value_file_id, record_offset, segment_id, sequence_num,"
         " detected_us, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_PURGE_SEGMENT] =
+        "UPDATE segment SET forwarded_us = ?7 WHERE unified_id = ?3 AND conjoined_part = ?4"
+        " AND segment_num = ?5 AND collection_id = ?1 AND key = ?2 AND handoff_node_id = ?6"
+        " AND forwarded_us IS NULL AND status IN ('F', 'T')",
+    [S_PURGE_CONJOINED] =
+        "UPDATE conjoined SET forwarded_us = ?7 WHERE unified_id = ?3 AND collection_id = ?1"
+        " AND key = ?2 AND handoff_node_id = ?6 AND forwarded_us IS NULL AND status IN ('F', 'C')",
 };
 
 struct _store_index_t {
@@ -86,6 +94,41 @@ struct _store_index_t {
     bool in_transaction;                    //  BEGIN issued, not yet committed
     zhashx_t *node_ids;                     //  name -> (int64_t *) id cache
 };
+
+//  Bring an index made by an older build up to the schema: add the columns
+//  added since (schema.sql runs after this, and its indexes need them).
+//  Returns 0, or -1 with error filled.
+static int
+s_migrate (sqlite3 *db, char *error, size_t error_size)
+{
+    const char *tables [] = { "segment", "conjoined" };
+    for (size_t index = 0; index < 2; index++) {
+        char sql [200];
+        snprintf (sql, sizeof (sql),
+                  "SELECT (SELECT COUNT (*) FROM sqlite_master WHERE type = 'table' AND name = '%s'),"
+                  " (SELECT COUNT (*) FROM pragma_table_info ('%s') WHERE name = 'forwarded_us')",
+                  tables [index], tables [index]);
+        sqlite3_stmt *statement = NULL;
+        int table = 0, column = 0;
+        int rc = sqlite3_prepare_v2 (db, sql, -1, &statement, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step (statement)) == SQLITE_ROW) {
+            table = sqlite3_column_int (statement, 0);
+            column = sqlite3_column_int (statement, 1);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize (statement);
+        if (rc == SQLITE_OK && table && !column) {
+            snprintf (sql, sizeof (sql), "ALTER TABLE %s ADD COLUMN forwarded_us INTEGER", tables [index]);
+            rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
+        }
+        if (rc != SQLITE_OK) {
+            snprintf (error, error_size, "cannot add %s.forwarded_us to the index: %s",
+                      tables [index], sqlite3_errmsg (db));
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static int
 s_fail (store_index_t *self, s_statement_t which)
@@ -140,8 +183,17 @@ store_index_open (const char *path, char *error, size_t error_size)
         "PRAGMA synchronous = FULL;"
         "PRAGMA temp_store = MEMORY;"
         "PRAGMA wal_autocheckpoint = 4096;";
-    if (sqlite3_exec (self->db, setup, NULL, NULL, &message) != SQLITE_OK
-    ||  sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->db, setup, NULL, NULL, &message) != SQLITE_OK) {
+        snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
+        sqlite3_free (message);
+        goto failed;
+    }
+    char why [300];
+    if (s_migrate (self->db, why, sizeof (why))) {
+        snprintf (error, error_size, "%s: %s", path, why);
+        goto failed;
+    }
+    if (sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
@@ -561,4 +613,28 @@ store_index_close_value_file (store_index_t *self, uint64_t file_id)
     assert (self);
     sqlite3_bind_int64 (self->statements [S_FILE_CLOSE], 1, (int64_t) file_id);
     return s_run (self, S_FILE_CLOSE);
+}
+
+int
+store_index_purge_handoff (store_index_t *self, const index_purge_t *purge, int *count_p)
+{
+    assert (self);
+    assert (purge && purge->key);
+    assert (count_p);
+    s_statement_t which = purge->has_segment_num? S_PURGE_SEGMENT: S_PURGE_CONJOINED;
+    sqlite3_stmt *statement = self->statements [which];
+    sqlite3_bind_int64 (statement, 1, purge->collection_id);
+    sqlite3_bind_text (statement, 2, purge->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (purge->unified_id));
+    if (purge->has_segment_num) {
+        sqlite3_bind_int64 (statement, 4, purge->conjoined_part);
+        sqlite3_bind_int (statement, 5, purge->segment_num);
+    }
+    sqlite3_bind_int64 (statement, 6, purge->handoff_node_id);
+    sqlite3_bind_int64 (statement, 7, purge->forwarded_us);
+    *count_p = 0;
+    if (s_run (self, which))
+        return -1;
+    *count_p = sqlite3_changes (self->db);
+    return 0;
 }

@@ -64,6 +64,18 @@ typedef struct {
     size_t meta_size;
 } index_finish_t;
 
+//  What a purge-handoff names (see store_index_purge_handoff)
+typedef struct {
+    uint32_t collection_id;
+    const char *key;                    //  null-terminated UTF-8
+    uint64_t unified_id;
+    uint32_t conjoined_part;            //  segments and tombstones
+    bool has_segment_num;               //  true: a segment or tombstone; false: a conjoined archive
+    uint8_t segment_num;
+    int64_t handoff_node_id;            //  the owner the copy is held for
+    int64_t forwarded_us;               //  when (stored in forwarded_us)
+} index_purge_t;
+
 //  An active segment as loaded at start-up
 typedef struct {
     int64_t segment_id;
@@ -207,6 +219,16 @@ int
 int
     store_index_file_tail (store_index_t *self, uint64_t file_id, int limit,
                            store_index_record_fn *fn, void *arg);
+
+//  Mark handoff copies forwarded (the owner has them): with
+//  purge->has_segment_num, every finished segment or tombstone row of
+//  (unified_id, conjoined_part, segment_num) and collection_id/key held for
+//  handoff_node_id; without, every finished or aborted conjoined archive
+//  row of unified_id and collection_id/key held for it. Rows already
+//  forwarded, active or cancelled are left alone. Sets *count_p to the
+//  number of rows changed (0: nothing such is held).
+int
+    store_index_purge_handoff (store_index_t *self, const index_purge_t *purge, int *count_p);
 
 //  Record a damaged record (INSERT OR IGNORE). segment_id 0: unknown.
 int

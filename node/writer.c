@@ -696,6 +696,49 @@ s_handle_web_writer_start (writer_t *self, work_t *work)
 }
 
 //  --------------------------------------------------------------------------
+//  purge-handoff (extension): the handoff forwarder's owner has acknowledged
+//  a handoff copy; mark it forwarded (its data becomes garbage)
+
+static int
+s_handle_purge_handoff (writer_t *self, work_t *work)
+{
+    request_t *request = &work->request;
+    int64_t source_id, handoff_id;
+    if (s_node_ids (self, work, &source_id, &handoff_id) || s_begin (self, work))
+        return -1;
+    index_purge_t purge = {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .unified_id = request->unified_id,
+        .conjoined_part = request->conjoined_part,
+        .has_segment_num = (request->present & FIELD_SEGMENT_NUM) != 0,
+        .segment_num = request->segment_num,
+        .handoff_node_id = store_index_node_id (self->index, request->handoff_node_name),
+        .forwarded_us = timestamp_now (),
+    };
+    int count = 0;
+    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count))
+        return s_index_failed (self, work);
+    if (count == 0) {
+        if (purge.has_segment_num)
+            work_fail (work, RESULT_UNKNOWN_SEGMENT,
+                       "unified-id: no finished segment or tombstone %" PRIu64 "/%" PRIu32 "/%u"
+                       " is held for '%s'", request->unified_id, request->conjoined_part,
+                       request->segment_num, request->handoff_node_name);
+        else
+            work_fail (work, RESULT_UNKNOWN_SEGMENT,
+                       "unified-id: no finished or aborted conjoined archive %" PRIu64
+                       " is held for '%s'", request->unified_id, request->handoff_node_name);
+        return s_undo (self, work);
+    }
+    if (s_append (self, work, RECORD_PURGE, NULL, NULL))
+        return s_undo (self, work);
+    if (s_pending (self, work))
+        return -1;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Service messages
 
 static int
@@ -764,6 +807,7 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
     [MSG_RETRIEVE_KEY_START] = s_handle_wrong_endpoint,
     [MSG_RETRIEVE_KEY_NEXT] = s_handle_wrong_endpoint,
     [MSG_LIST_VERSIONS] = s_handle_wrong_endpoint,
+    [MSG_PURGE_HANDOFF] = s_handle_purge_handoff,
 };
 
 //  --------------------------------------------------------------------------

@@ -127,6 +127,11 @@ static const s_rules_t s_rules [MSG_TYPE_COUNT] = {
                                     FIELD_CONJOINED_PART | FIELD_HANDOFF_NODE_NAME, false },
     [MSG_LIST_VERSIONS]         = { FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM,
                                     FIELD_CONJOINED_PART | FIELD_HANDOFF_NODE_NAME, false },
+    //  Extension (PROTOCOL.md): segment-num given names a handoff segment or
+    //  tombstone, absent names a handoff conjoined archive
+    [MSG_PURGE_HANDOFF]         = { FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID
+                                  | FIELD_HANDOFF_NODE_NAME,
+                                    FIELD_CONJOINED_PART | FIELD_SEGMENT_NUM, false },
 };
 
 //  Echo fields, read for every request before anything else

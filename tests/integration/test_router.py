@@ -15,8 +15,9 @@ socket with pyzmq + msgpack, as any service would.
                         aborted; a share corrupted on disk is
                         skipped (the object comes back intact, the node
                         records the damage); two nodes stopped: everything
-                        still readable, writes refused `unavailable`; a third
-                        stopped: reads refused too; nodes back: writes work;
+                        still readable, writes go on with handoff copies; a
+                        third stopped: reads and writes refused; nodes back:
+                        writes work (test_handoff.py covers handoff fully);
                         SIGTERM lets operations in flight finish, refuses new
                         ones, aborts uploads, exits 0
 
@@ -112,6 +113,7 @@ class RouterTest(RouterCase):
                          ["node%02d" % index for index in range(1, 11)])
         self.assertTrue(all(node["reachable"] for node in reply["nodes"]))
         self.assertIsInstance(reply["version"], str)
+        self.assertEqual(reply["handoff-writes"], 0)
 
     def test_put_get_sizes(self):
         sizes = [0, 1, 7, 4096, 32768 + 1, MIB, SLICE, SLICE + 1, 2 * SLICE, 25 * MIB]
@@ -494,9 +496,14 @@ class RouterFailureTest(RouterCase):
                 reply, _ = self.client.recv(header["request-id"])
                 self.assertResult(reply, "timeout", "node05")
             self.assertLess(time.monotonic() - started, 10)
-            # by now the router has given up on the node: refused at once
+            # by now the router has given up on the node: the next put
+            # goes on at once, node05's share on two handoff holders
+            before = self.client.ping().get("handoff-writes", 0)
+            started = time.monotonic()
             reply = self.client.put(new_key("silent"), b"y")
-            self.assertResult(reply, "unavailable", "node05")
+            self.assertResult(reply, "success")
+            self.assertLess(time.monotonic() - started, 2.0)
+            self.assertEqual(self.client.ping()["handoff-writes"], before + 1)
         finally:
             silent.proc.send_signal(signal.SIGCONT)
         self.wait_reachable(10)
@@ -534,9 +541,9 @@ class RouterFailureTest(RouterCase):
             time.sleep(0.2)
         self.assertGreaterEqual(stats.get("damaged-records", 0), 1, stats)
 
-        # -- two nodes stopped: every object still readable, writes refused;
-        #    the two with a corrupt share now have only 7 good shares of a
-        #    slice: refused as data-error, never returned wrong
+        # -- two nodes stopped: every object still readable, writes go on
+        #    (handoff); the two with a corrupt share now have only 7 good
+        #    shares of a slice: refused as data-error, never returned wrong
         for index in (6, 9):
             self.assertEqual(self.cluster.node(index).stop(), 0)
         self.wait_reachable(8)
@@ -549,12 +556,15 @@ class RouterFailureTest(RouterCase):
             self.assertResult(reply, "success")
             self.assertTrue(got == data, "object of %d bytes differs" % len(data))
         self.assertEqual(len(self.client.versions(small)["versions"]), 1)
-        reply = self.client.put(new_key("refused"), b"data")
-        self.assertResult(reply, "unavailable", "node07")
-        reply = self.client.delete(small)
-        self.assertResult(reply, "unavailable")
-        reply, _ = self.client.request({"message-type": "put-start", "key": new_key("refused")})
-        self.assertResult(reply, "unavailable")
+        handed_off = new_key("handed-off")
+        self.put(handed_off, b"data")
+        self.assertEqual(self.get(handed_off)[1], b"data")
+        self.assertResult(self.client.delete(handed_off), "success")
+        self.assertResult(self.get(handed_off)[0], "not-found")
+        reply, _ = self.client.request({"message-type": "put-start", "key": new_key("streamed")})
+        self.assertResult(reply, "success")
+        reply, _ = self.client.request({"message-type": "put-abort", "upload-id": reply["upload-id"]})
+        self.assertResult(reply, "success")
 
         # -- a third node stopped: reads refused too (a node with a corrupt
         #    share is still reachable; either way no data comes back)
@@ -564,7 +574,9 @@ class RouterFailureTest(RouterCase):
             reply, data = self.get(key)
             self.assertIn(reply["result"], ("unavailable", "data-error"), reply)
             self.assertIsNone(data)
-        self.assertResult(self.client.put(new_key("refused"), b"x"), "unavailable")
+        self.assertResult(self.client.put(new_key("refused"), b"x"), "unavailable",
+                          "only 7 of 10 nodes are reachable")
+        self.assertResult(self.client.delete(small), "unavailable", "only 7 of 10")
         self.assertResult(self.client.versions(small), "unavailable")
 
         # -- nodes back: reads and writes work again

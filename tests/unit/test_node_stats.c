@@ -153,6 +153,7 @@ Test (node_stats, encode_keys)
         "requests", "results", "bytes-stored", "value-files", "active-segments",
         "queue-depth", "syncs", "sync-failures", "replies-dropped", "requests-dropped",
         "damaged-records", "retrieved-bytes", "uptime-seconds", "segments", "sync-latency-us",
+        "handoff",
     };
     size_t count = sizeof (keys) / sizeof (keys [0]);
     cr_assert_eq (root.via.map.size, count, "exactly the documented keys (%u)", root.via.map.size);
@@ -162,6 +163,66 @@ Test (node_stats, encode_keys)
     cr_assert_eq (s_get (&root, "results")->type, MSGPACK_OBJECT_MAP);
     cr_assert_eq (s_get (&root, "segments")->type, MSGPACK_OBJECT_MAP);
     cr_assert_eq (s_get (&root, "sync-latency-us")->type, MSGPACK_OBJECT_MAP);
+    cr_assert_eq (s_get (&root, "handoff")->type, MSGPACK_OBJECT_MAP);
+}
+
+Test (node_stats, handoff_empty)
+{
+    msgpack_object root = s_encode ();
+    const msgpack_object *handoff = s_get (&root, "handoff");
+    cr_assert_eq (handoff->via.map.size, 8);
+    cr_assert_eq (s_get (handoff, "running")->type, MSGPACK_OBJECT_BOOLEAN);
+    cr_assert_not (s_get (handoff, "running")->via.boolean);
+    cr_assert_eq (s_uint (handoff, "held"), 0);
+    cr_assert_eq (s_uint (handoff, "pending"), 0);
+    cr_assert_eq (s_uint (handoff, "forwarded"), 0);
+    cr_assert_eq (s_uint (handoff, "bytes-forwarded"), 0);
+    cr_assert_eq (s_uint (handoff, "damaged"), 0);
+    cr_assert_eq (s_uint (handoff, "failures"), 0);
+    cr_assert_eq (s_get (handoff, "owners")->via.map.size, 0);
+}
+
+Test (node_stats, handoff_owners_and_totals)
+{
+    node_stats_owner_t owners [2] = {
+        { .name = "node02", .held = 5, .pending = 3, .forwarded = 7 },
+        { .name = "node07", .held = 1, .pending = 1, .forwarded = 0 },
+    };
+    cr_assert_eq (node_stats_set_handoff (s_stats, owners, 2), 0);
+    owners [0].held = 99;                                   //  a copy was taken
+    atomic_store (&s_stats->handoff_running, true);
+    atomic_store (&s_stats->handoff_bytes, 4096);
+    atomic_store (&s_stats->handoff_damaged, 2);
+    atomic_store (&s_stats->handoff_failures, 3);
+    msgpack_object root = s_encode ();
+    const msgpack_object *handoff = s_get (&root, "handoff");
+    cr_assert (s_get (handoff, "running")->via.boolean);
+    cr_assert_eq (s_uint (handoff, "held"), 6);
+    cr_assert_eq (s_uint (handoff, "pending"), 4);
+    cr_assert_eq (s_uint (handoff, "forwarded"), 7);
+    cr_assert_eq (s_uint (handoff, "bytes-forwarded"), 4096);
+    cr_assert_eq (s_uint (handoff, "damaged"), 2);
+    cr_assert_eq (s_uint (handoff, "failures"), 3);
+    const msgpack_object *listed = s_get (handoff, "owners");
+    cr_assert_eq (listed->via.map.size, 2);
+    const msgpack_object *first = s_get (listed, "node02");
+    cr_assert_eq (first->via.map.size, 3);
+    cr_assert_eq (s_uint (first, "held"), 5);
+    cr_assert_eq (s_uint (first, "pending"), 3);
+    cr_assert_eq (s_uint (first, "forwarded"), 7);
+    cr_assert_eq (s_uint (s_get (listed, "node07"), "pending"), 1);
+
+    //  Replaced as a whole; an empty table lists nothing
+    cr_assert_eq (node_stats_set_handoff (s_stats, owners, 1), 0);
+    root = s_encode ();
+    handoff = s_get (&root, "handoff");
+    cr_assert_eq (s_uint (handoff, "held"), 99);
+    cr_assert_eq (s_get (handoff, "owners")->via.map.size, 1);
+    cr_assert_eq (node_stats_set_handoff (s_stats, NULL, 0), 0);
+    root = s_encode ();
+    handoff = s_get (&root, "handoff");
+    cr_assert_eq (s_uint (handoff, "held"), 0);
+    cr_assert_eq (s_get (handoff, "owners")->via.map.size, 0);
 }
 
 Test (node_stats, encode_values)

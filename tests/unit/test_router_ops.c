@@ -9,7 +9,9 @@
     happens on every kind of node failure.
 
     The cluster: 10 nodes, k = 8, slices of 64 KiB (so multi-slice objects
-    stay small).
+    stay small). Nodes can be made unreachable to check hinted handoff:
+    where writes place the shares of absent owners (placement), and how
+    reads fall back to the copies the holders keep.
     =========================================================================
 */
 #include <criterion/criterion.h>
@@ -20,6 +22,7 @@
 #include "get_op.h"
 #include "delete_op.h"
 #include "list_op.h"
+#include "placement.h"
 #include "timestamp.h"
 
 #define S_NODES     10
@@ -43,6 +46,7 @@ typedef struct {
     s_sent_t sent [S_MAX_SENT];
     size_t sent_count;
     request_t posted [S_MAX_SENT];
+    size_t posted_node [S_MAX_SENT];
     size_t posted_count;
     bool unreachable [S_NODES];
     uint64_t next_id;
@@ -85,8 +89,9 @@ s_send (op_env_t *env, void *op, size_t node, node_endpoint_t endpoint,
 static void
 s_post (op_env_t *env, size_t node, node_endpoint_t endpoint, request_t *request)
 {
-    (void) env; (void) node; (void) endpoint;
+    (void) env; (void) endpoint;
     cr_assert_lt (s_world->posted_count, S_MAX_SENT);
+    s_world->posted_node [s_world->posted_count] = node;
     s_world->posted [s_world->posted_count] = *request;
     s_world->posted [s_world->posted_count].meta = NULL;
     s_world->posted_count++;
@@ -487,14 +492,38 @@ Test (router_ops, put_timeout_and_unreachable)
     s_expect_answer (0, "timeout", "node07: no answer within 1234 ms", NULL);
     put_op_destroy (&op);
 
-    //  A node down: refused before anything is sent
-    s_world->unreachable [8] = true;
+    //  Three nodes down (7 < k reachable): refused before anything is sent
+    s_world->unreachable [8] = s_world->unreachable [2] = s_world->unreachable [5] = true;
     size_t sent_before = s_world->sent_count;
     op = put_op_new (&s_env, request);
     cr_assert_eq (put_op_start (op, error, sizeof error), -1);
-    cr_assert_not_null (strstr (error, "node09"), "%s", error);
+    cr_assert_not_null (strstr (error, "only 7 of 10 nodes are reachable"), "%s", error);
+    cr_assert_not_null (strstr (error, "node03, node06, node09"), "%s", error);
+    cr_assert_not_null (strstr (error, "at least 8"), "%s", error);
     cr_assert (put_op_done (op));
     cr_assert_eq (s_world->sent_count, sent_before);
+    put_op_destroy (&op);
+
+    //  A node lost after the start (found disconnected when sending):
+    //  timeout, cancelled on every target
+    s_world->unreachable [2] = s_world->unreachable [5] = s_world->unreachable [8] = false;
+    op = put_op_new (&s_env, request);
+    cr_assert_eq (put_op_start (op, error, sizeof error), 0);
+    s_world->unreachable [4] = true;
+    data = zmsg_new ();
+    zmsg_addstr (data, "hello");
+    put_op_feed (op, &data, NULL);
+    client = s_client (request);
+    put_op_finish (op, &client);
+    cr_assert (put_op_done (op));
+    s_expect_answer (1, "timeout", "node05: lost during the put", NULL);
+    cr_assert_eq (put_op_handoffs (op), 0);
+    size_t cancels = 0;
+    for (size_t index = 0; index < s_world->posted_count; index++)
+        if (s_world->posted [index].type == MSG_DESTROY_KEY
+        &&  s_world->posted [index].unified_id_to_delete == put_op_unified_id (op))
+            cancels++;
+    cr_assert_eq (cancels, S_NODES, "the entire went out: destroy-key for every share");
     put_op_destroy (&op);
     router_request_destroy (&request);
 }
@@ -631,18 +660,15 @@ s_unstore (s_stored_t *stored)
         free (stored->shares [node]);
 }
 
-//  Answer the get request the op sent to node (the latest one) with the
-//  node's share of version
+//  Answer the get request sent [index] with the share it asks for (its
+//  segment-num) of version, or with a failure result
 static void
-s_node_answers (get_op_t *op, size_t node, s_stored_t *stored, uint64_t version, uint32_t sequence,
-                uint32_t count, result_t result)
+s_answer_sent (get_op_t *op, size_t index, s_stored_t *stored, uint64_t version, uint32_t sequence,
+               uint32_t count, result_t result)
 {
-    size_t index = s_world->sent_count;
-    while (index > 0 && !(s_world->sent [index - 1].node == node && s_world->sent [index - 1].op == op))
-        index--;
-    cr_assert_gt (index, 0, "nothing was sent to node %zu", node);
-    s_sent_t *sent = &s_world->sent [index - 1];
+    s_sent_t *sent = &s_world->sent [index];
     cr_assert_eq (sent->endpoint, NODE_READER);
+    size_t share = (size_t) sent->request.segment_num - 1;
     reply_t *reply = reply_new ();
     reply->result = result;
     zmsg_t *data = NULL;
@@ -650,7 +676,7 @@ s_node_answers (get_op_t *op, size_t node, s_stored_t *stored, uint64_t version,
         reply->fields = REPLY_FIELDS_RETRIEVE;
         reply->unified_id = version;
         reply->timestamp = 1700000000000000LL;
-        reply->segment_num = (uint8_t) (node + 1);
+        reply->segment_num = (uint8_t) (share + 1);
         reply->file_size = stored->file_size;
         memcpy (reply->file_hash, stored->file_hash, 16);
         reply->sequence_count = count;
@@ -660,14 +686,48 @@ s_node_answers (get_op_t *op, size_t node, s_stored_t *stored, uint64_t version,
         reply->completed = sequence + 1 == count;
         data = zmsg_new ();
         if (stored->share_size)
-            zmsg_addmem (data, stored->shares [node], stored->share_size);
+            zmsg_addmem (data, stored->shares [share], stored->share_size);
     }
     else
         snprintf (reply->error_message, sizeof reply->error_message, "made-up trouble");
-    node_event_t event = { op, node, sent->cookie, reply, data };
+    node_event_t event = { op, sent->node, sent->cookie, reply, data };
     get_op_on_event (op, &event);
     zmsg_destroy (&event.data);
     reply_destroy (&reply);
+}
+
+//  Answer the get request the op sent to node for its own share (the
+//  latest one) with the node's share of version
+static void
+s_node_answers (get_op_t *op, size_t node, s_stored_t *stored, uint64_t version, uint32_t sequence,
+                uint32_t count, result_t result)
+{
+    size_t index = s_world->sent_count;
+    while (index > 0 && !(s_world->sent [index - 1].node == node && s_world->sent [index - 1].op == op
+                          && !(s_world->sent [index - 1].request.present & FIELD_HANDOFF_NODE_NAME)))
+        index--;
+    cr_assert_gt (index, 0, "nothing was sent to node %zu", node);
+    s_answer_sent (op, index - 1, stored, version, sequence, count, result);
+}
+
+//  Answer every handoff request sent to op from sent [first] on: holders
+//  [share] is a bit mask of the nodes that hold a copy of share (they
+//  answer it), the others answer not-found. Returns the requests answered.
+static size_t
+s_copies_answer (get_op_t *op, size_t first, const unsigned *holders, s_stored_t *stored,
+                 uint64_t version, uint32_t sequence, uint32_t count)
+{
+    size_t answered = 0;
+    for (size_t index = first; index < s_world->sent_count && !get_op_done (op); index++) {
+        s_sent_t *sent = &s_world->sent [index];
+        if (sent->op != op || !(sent->request.present & FIELD_HANDOFF_NODE_NAME))
+            continue;
+        size_t share = (size_t) sent->request.segment_num - 1;
+        bool holds = (holders [share] >> sent->node) & 1;
+        s_answer_sent (op, index, stored, version, sequence, count, holds? RESULT_SUCCESS: RESULT_NOT_FOUND);
+        answered++;
+    }
+    return answered;
 }
 
 //  The data of client answer index
@@ -820,19 +880,49 @@ Test (router_ops, get_failures)
         node_event_t event = { op, node, s_world->sent [first + node].cookie, NULL, NULL };
         get_op_on_event (op, &event);
     }
+    //  Once the other owners have answered, and before giving up, every
+    //  other node is asked for copies of the three shares; none has one
+    cr_assert (!get_op_done (op));
+    cr_assert_eq (s_world->sent_count, first + S_NODES, "owners first");
+    for (size_t node = 3; node < S_NODES; node++)
+        s_node_answers (op, node, &stored, 1, 0, 1, RESULT_SUCCESS);
+    cr_assert (!get_op_done (op));
+    cr_assert_eq (s_world->sent_count, first + S_NODES + 3 * (S_NODES - 1));
+    unsigned nobody [S_NODES] = { 0 };
+    cr_assert_eq (s_copies_answer (op, first + S_NODES, nobody, &stored, 1, 0, 1), 3 * (S_NODES - 1));
     cr_assert (get_op_done (op));
-    s_expect_answer (3, "timeout", NULL, NULL);
+    s_expect_answer (3, "timeout", "no handoff copies", NULL);
     get_op_destroy (&op);
 
-    //  Three nodes unreachable: unavailable before asking anyone
+    //  Three nodes unreachable: the seven others are asked, and for copies
+    //  of the three missing shares; nothing: unavailable naming them
     size_t before = s_world->sent_count;
     s_world->unreachable [0] = s_world->unreachable [5] = s_world->unreachable [9] = true;
     client = s_client (request);
     op = get_op_new (&s_env, request, &client, NULL);
     get_op_start (op);
+    cr_assert (!get_op_done (op));
+    cr_assert_eq (s_world->sent_count, before + 7);
+    for (size_t node = 0; node < S_NODES; node++)
+        if (!s_world->unreachable [node])
+            s_node_answers (op, node, &stored, 1, 0, 1, RESULT_SUCCESS);
+    cr_assert (!get_op_done (op));
+    cr_assert_eq (s_world->sent_count, before + 7 + 3 * 7);
+    s_copies_answer (op, before, nobody, &stored, 1, 0, 1);
+    cr_assert (get_op_done (op));
+    s_expect_answer (4, "unavailable", "node06: not reachable", NULL);
+    get_op_destroy (&op);
+
+    //  No node reachable: unavailable at once
+    before = s_world->sent_count;
+    for (size_t node = 0; node < S_NODES; node++)
+        s_world->unreachable [node] = true;
+    client = s_client (request);
+    op = get_op_new (&s_env, request, &client, NULL);
+    get_op_start (op);
     cr_assert (get_op_done (op));
     cr_assert_eq (s_world->sent_count, before);
-    s_expect_answer (4, "unavailable", "node06", NULL);
+    s_expect_answer (5, "unavailable", "node01", NULL);
     get_op_destroy (&op);
     router_request_destroy (&request);
     s_unstore (&stored);
@@ -913,7 +1003,7 @@ Test (router_ops, get_next_checks_the_object_md5_on_the_last_slice)
 //  --------------------------------------------------------------------------
 //  delete_op and list_op
 
-Test (router_ops, delete_needs_every_node)
+Test (router_ops, delete_hands_off_absent_owners)
 {
     router_request_t *request = s_request (ROUTER_MSG_DELETE);
     request->unified_id = 77;
@@ -948,13 +1038,60 @@ Test (router_ops, delete_needs_every_node)
     s_expect_answer (1, "io-error", "node04", NULL);
     delete_op_destroy (&op);
 
-    //  One node down: unavailable
-    s_world->unreachable [2] = true;
+    //  The last node down: its tombstone goes to the next two reachable
+    //  nodes (wrapping: node01, node02) with handoff-node-name node10
+    s_world->unreachable [9] = true;
+    size_t first = s_world->sent_count;
+    client = s_client (request);
+    op = delete_op_new (&s_env, request, &client);
+    delete_op_start (op);
+    cr_assert_eq (s_world->sent_count - first, S_NODES - 1 + 2);
+    size_t holders = 0;
+    for (size_t index = first; index < s_world->sent_count; index++) {
+        request_t *sent = &s_world->sent [index].request;
+        cr_assert_eq (sent->type, MSG_DESTROY_KEY);
+        cr_assert_eq (sent->unified_id_to_delete, 77);
+        cr_assert_neq (s_world->sent [index].node, 9);
+        if (sent->present & FIELD_HANDOFF_NODE_NAME) {
+            cr_assert_str_eq (sent->handoff_node_name, "node10");
+            cr_assert_str_eq (sent->source_node_name, "node10");
+            cr_assert_eq (sent->segment_num, 10);
+            cr_assert_eq (s_world->sent [index].node, holders);
+            holders++;
+        }
+        else
+            cr_assert_eq (sent->segment_num, s_world->sent [index].node + 1);
+    }
+    cr_assert_eq (holders, 2);
+    for (size_t index = first; index < s_world->sent_count; index++) {
+        cr_assert (!delete_op_done (op), "every holder must acknowledge too");
+        s_reply (op, s_delete_event, index, RESULT_SUCCESS);
+    }
+    cr_assert (delete_op_done (op));
+    s_expect_answer (2, "success", NULL, "unified-id");
+    cr_assert_eq (delete_op_handoffs (op), 1);
+    delete_op_destroy (&op);
+
+    //  A holder failing fails the delete, naming whose share it held
+    first = s_world->sent_count;
+    client = s_client (request);
+    op = delete_op_new (&s_env, request, &client);
+    delete_op_start (op);
+    s_reply (op, s_delete_event, s_world->sent_count - 1, RESULT_IO_ERROR);
+    cr_assert (delete_op_done (op));
+    s_expect_answer (3, "io-error", "node02 (holding node10's share)", NULL);
+    cr_assert_eq (delete_op_handoffs (op), 0);
+    delete_op_destroy (&op);
+
+    //  Three nodes down: unavailable, saying how many are reachable
+    s_world->unreachable [2] = s_world->unreachable [5] = true;
+    first = s_world->sent_count;
     client = s_client (request);
     op = delete_op_new (&s_env, request, &client);
     delete_op_start (op);
     cr_assert (delete_op_done (op));
-    s_expect_answer (2, "unavailable", "node03", NULL);
+    cr_assert_eq (s_world->sent_count, first);
+    s_expect_answer (4, "unavailable", "only 7 of 10 nodes are reachable (down: node03, node06, node10)", NULL);
     delete_op_destroy (&op);
     router_request_destroy (&request);
 }
@@ -1038,4 +1175,337 @@ Test (router_ops, list_tally_refuses_malformed_arrays)
     cr_assert_eq (count, 2, "at most max entries are read");
     msgpack_sbuffer_destroy (&buffer);
     free (versions);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Hinted handoff: placement, and writes and reads with absent owners
+
+//  Place n shares with k, the nodes of down (a -1 terminated list) absent
+static placement_result_t
+s_place (size_t n, size_t k, const int *down, placement_target_t *targets, size_t *count_p)
+{
+    bool reachable [S_NODES];
+    for (size_t node = 0; node < n; node++)
+        reachable [node] = true;
+    for (; *down >= 0; down++)
+        reachable [*down] = false;
+    return placement_compute (n, k, reachable, targets, count_p, NULL, NULL);
+}
+
+Test (router_ops, placement_rules)
+{
+    placement_target_t targets [PLACEMENT_MAX_TARGETS (S_NODES)];
+    size_t count = 0;
+    //  Everyone up: each owner its own share
+    const int none [] = { -1 };
+    cr_assert_eq (s_place (S_NODES, S_K, none, targets, &count), PLACEMENT_OK);
+    cr_assert_eq (count, S_NODES);
+    for (size_t target = 0; target < count; target++) {
+        cr_assert_eq (targets [target].node, target);
+        cr_assert_eq (targets [target].share, target);
+        cr_assert (!targets [target].handoff);
+    }
+    //  Node 3 down: its share goes to nodes 4 and 5 (which keep their own)
+    const int one [] = { 3, -1 };
+    cr_assert_eq (s_place (S_NODES, S_K, one, targets, &count), PLACEMENT_OK);
+    cr_assert_eq (count, S_NODES + 1);
+    size_t expected [][3] = {   //  node, share, handoff
+        { 0, 0, 0 }, { 1, 1, 0 }, { 2, 2, 0 }, { 4, 3, 1 }, { 5, 3, 1 }, { 4, 4, 0 },
+        { 5, 5, 0 }, { 6, 6, 0 }, { 7, 7, 0 }, { 8, 8, 0 }, { 9, 9, 0 }
+    };
+    for (size_t target = 0; target < count; target++) {
+        cr_assert_eq (targets [target].node, expected [target] [0], "target %zu", target);
+        cr_assert_eq (targets [target].share, expected [target] [1], "target %zu", target);
+        cr_assert_eq (targets [target].handoff, expected [target] [2] == 1, "target %zu", target);
+    }
+    //  Two neighbours down: both shares on the next two reachable nodes
+    const int pair [] = { 4, 5, -1 };
+    cr_assert_eq (s_place (S_NODES, S_K, pair, targets, &count), PLACEMENT_OK);
+    cr_assert_eq (count, S_NODES - 2 + 4);
+    cr_assert_eq (targets [4].node, 6);
+    cr_assert_eq (targets [4].share, 4);
+    cr_assert_eq (targets [5].node, 7);
+    cr_assert_eq (targets [6].node, 6);
+    cr_assert_eq (targets [6].share, 5);
+    cr_assert_eq (targets [7].node, 7);
+    //  At the end of the order the holders wrap around (skipping the absent)
+    const int last [] = { 9, 0, -1 };
+    cr_assert_eq (s_place (S_NODES, S_K, last, targets, &count), PLACEMENT_OK);
+    cr_assert_eq (targets [0].share, 0);
+    cr_assert_eq (targets [0].node, 1);
+    cr_assert_eq (targets [1].node, 2);
+    cr_assert_eq (targets [count - 2].share, 9);
+    cr_assert_eq (targets [count - 2].node, 1);
+    cr_assert_eq (targets [count - 1].node, 2);
+    //  Fewer than k reachable: refused
+    const int three [] = { 1, 5, 8, -1 };
+    bool reachable [S_NODES];
+    for (size_t node = 0; node < S_NODES; node++)
+        reachable [node] = node != 1 && node != 5 && node != 8;
+    size_t up = 0;
+    cr_assert_eq (s_place (S_NODES, S_K, three, targets, &count), PLACEMENT_TOO_FEW);
+    cr_assert_eq (placement_compute (S_NODES, S_K, reachable, targets, &count, &up, NULL),
+                  PLACEMENT_TOO_FEW);
+    cr_assert_eq (up, 7);
+    cr_assert_eq (count, 0);
+    //  k reachable but fewer than two holders: refused, naming the owner
+    const int two_of_three [] = { 1, 2, -1 };
+    size_t absent = 99;
+    cr_assert_eq (s_place (3, 1, two_of_three, targets, &count), PLACEMENT_NO_HOLDERS);
+    bool small [3] = { true, false, false };
+    cr_assert_eq (placement_compute (3, 1, small, targets, &count, &up, &absent), PLACEMENT_NO_HOLDERS);
+    cr_assert_eq (absent, 1);
+    cr_assert_eq (up, 1);
+    //  k of n reachable with k >= 2 always finds two holders
+    const int one_of_three [] = { 0, -1 };
+    cr_assert_eq (s_place (3, 2, one_of_three, targets, &count), PLACEMENT_OK);
+    cr_assert_eq (count, 4);
+}
+
+//  Index of the first message in sent [first .. first + count) for
+//  segment-num segment, preferring one sent to a handoff holder
+static size_t
+s_find_segment (size_t first, size_t count, uint8_t segment)
+{
+    size_t found = SIZE_MAX;
+    for (size_t index = first; index < first + count; index++) {
+        request_t *request = &s_world->sent [index].request;
+        if (request->segment_num != segment)
+            continue;
+        if (found == SIZE_MAX || (request->present & FIELD_HANDOFF_NODE_NAME))
+            found = index;
+    }
+    cr_assert_neq (found, SIZE_MAX, "segment %u was not sent", segment);
+    return found;
+}
+
+//  Rebuild a slice from the k lowest segments in sent [first, +count)
+//  (the handoff holders' copies where there are some) and compare
+static void
+s_check_slice_by_segment (size_t first, size_t count, const uint8_t *expected, size_t size)
+{
+    const uint8_t *shares [S_K];
+    int nums [S_K];
+    zframe_t *joined [S_K];
+    size_t share_size = 0;
+    uint32_t padding = 0;
+    for (int j = 0; j < S_K; j++) {
+        s_sent_t *sent = &s_world->sent [s_find_segment (first, count, (uint8_t) (j + 1))];
+        share_size = (size_t) sent->request.segment_size;
+        padding = sent->request.zfec_padding_size;
+        joined [j] = zframe_new (NULL, share_size);
+        size_t offset = 0;
+        for (zframe_t *frame = zmsg_first (sent->data); frame; frame = zmsg_next (sent->data)) {
+            memcpy (zframe_data (joined [j]) + offset, zframe_data (frame), zframe_size (frame));
+            offset += zframe_size (frame);
+        }
+        shares [j] = zframe_data (joined [j]);
+        nums [j] = j;
+    }
+    uint8_t *out = (uint8_t *) malloc (S_SLICE);
+    size_t rebuilt = 0;
+    cr_assert_eq (erasure_decode_slice (s_erasure, shares, nums, share_size, padding, out, S_SLICE, &rebuilt), 0);
+    cr_assert_eq (rebuilt, size);
+    cr_assert_eq (memcmp (out, expected, size), 0, "rebuilt slice differs");
+    free (out);
+    for (int j = 0; j < S_K; j++)
+        zframe_destroy (&joined [j]);
+}
+
+Test (router_ops, put_places_handoff_copies_and_waits_for_every_holder)
+{
+    s_world->unreachable [2] = s_world->unreachable [3] = true;
+    size_t size = S_SLICE + 100;
+    uint8_t *object = s_object (size, 11);
+    router_request_t *request = s_request (ROUTER_MSG_PUT);
+    put_op_t *op = put_op_new (&s_env, request);
+    char error [256];
+    cr_assert_eq (put_op_start (op, error, sizeof error), 0, "%s", error);
+    zmsg_t *data = zmsg_new ();
+    zmsg_addmem (data, object, size);
+    put_op_feed (op, &data, NULL);
+    op_client_t *client = s_client (request);
+    put_op_finish (op, &client);
+    //  8 owners + 2 holders for each of the two absent shares, per slice
+    size_t targets = S_NODES - 2 + 4;
+    cr_assert_eq (s_world->sent_count, 2 * targets);
+    for (size_t index = 0; index < 2 * targets; index++) {
+        s_sent_t *sent = &s_world->sent [index];
+        cr_assert_neq (sent->node, 2);
+        cr_assert_neq (sent->node, 3);
+        cr_assert_eq (sent->request.type, index < targets? MSG_ARCHIVE_KEY_START: MSG_ARCHIVE_KEY_FINAL);
+        char owner [16];
+        snprintf (owner, sizeof owner, "node%02u", sent->request.segment_num);
+        cr_assert_str_eq (sent->request.source_node_name, owner, "source is the share's owner");
+        if (sent->request.present & FIELD_HANDOFF_NODE_NAME) {
+            cr_assert_str_eq (sent->request.handoff_node_name, owner);
+            cr_assert (sent->request.segment_num == 3 || sent->request.segment_num == 4);
+            cr_assert (sent->node == 4 || sent->node == 5, "holders: the next reachable nodes");
+        }
+        else
+            cr_assert_eq (sent->request.segment_num, sent->node + 1);
+    }
+    s_check_slice_by_segment (0, targets, object, S_SLICE);
+    s_check_slice_by_segment (targets, targets, object + S_SLICE, 100);
+    //  Every owner and all but one holder acknowledge: not done
+    for (size_t index = 0; index < 2 * targets - 1; index++)
+        s_reply (op, s_put_event, index, RESULT_SUCCESS);
+    cr_assert (!put_op_done (op));
+    cr_assert_eq (s_world->answer_count, 0);
+    s_reply (op, s_put_event, 2 * targets - 1, RESULT_SUCCESS);
+    cr_assert (put_op_done (op));
+    s_expect_answer (0, "success", NULL, "unified-id");
+    cr_assert_eq (put_op_handoffs (op), 2);
+    put_op_destroy (&op);
+
+    //  A holder fails: cancelled on every target with the identity it holds
+    size_t first = s_world->sent_count;
+    op = put_op_new (&s_env, request);
+    cr_assert_eq (put_op_start (op, error, sizeof error), 0);
+    data = zmsg_new ();
+    zmsg_addmem (data, object, size);
+    put_op_feed (op, &data, NULL);
+    client = s_client (request);
+    put_op_finish (op, &client);
+    size_t holder = s_find_segment (first, targets, 4);
+    cr_assert_eq (s_world->sent [holder].node, 5);
+    s_reply (op, s_put_event, holder, RESULT_IO_ERROR);
+    cr_assert (put_op_done (op));
+    s_expect_answer (1, "io-error", "node06 (holding node04's share): io-error", NULL);
+    cr_assert_eq (put_op_handoffs (op), 0);
+    cr_assert_eq (s_world->posted_count, 2 * targets, "cancel and destroy-key per target");
+    size_t handoff_destroys = 0;
+    for (size_t index = 0; index < s_world->posted_count; index++) {
+        request_t *posted = &s_world->posted [index];
+        size_t node = s_world->posted_node [index];
+        if (posted->type == MSG_ARCHIVE_KEY_CANCEL) {
+            cr_assert_eq (posted->unified_id, put_op_unified_id (op));
+            if (posted->segment_num == 3 || posted->segment_num == 4)
+                cr_assert (node == 4 || node == 5, "the holders cancel the absent owner's segment");
+            else
+                cr_assert_eq (posted->segment_num, node + 1);
+        }
+        else {
+            cr_assert_eq (posted->type, MSG_DESTROY_KEY);
+            if (posted->present & FIELD_HANDOFF_NODE_NAME) {
+                cr_assert (node == 4 || node == 5);
+                cr_assert_eq (posted->handoff_node_name [5] - '0', posted->segment_num);
+                handoff_destroys++;
+            }
+        }
+    }
+    cr_assert_eq (handoff_destroys, 4);
+    put_op_destroy (&op);
+
+    //  One more node down: 7 of 10 reachable, fewer than k: refused
+    s_world->unreachable [5] = true;
+    op = put_op_new (&s_env, request);
+    cr_assert_eq (put_op_start (op, error, sizeof error), -1);
+    cr_assert_not_null (strstr (error, "only 7 of 10"), "%s", error);
+    put_op_destroy (&op);
+    router_request_destroy (&request);
+    free (object);
+}
+
+Test (router_ops, get_falls_back_to_handoff_copies)
+{
+    size_t size = 20000;
+    uint8_t *object = s_object (size, 12);
+    s_stored_t stored;
+    s_store (&stored, object, size, object, size);
+    router_request_t *request = s_request (ROUTER_MSG_GET);
+
+    //  Three owners down: the seven others cannot give k shares, so once
+    //  they have answered every other reachable node is asked for copies
+    //  of the three
+    s_world->unreachable [0] = s_world->unreachable [5] = s_world->unreachable [9] = true;
+    op_client_t *client = s_client (request);
+    get_op_t *op = get_op_new (&s_env, request, &client, NULL);
+    get_op_start (op);
+    cr_assert_eq (s_world->sent_count, 7);
+    for (size_t node = 1; node < S_NODES; node++)
+        if (!s_world->unreachable [node])
+            s_node_answers (op, node, &stored, 42, 0, 1, RESULT_SUCCESS);
+    cr_assert (!get_op_done (op));
+    cr_assert_eq (s_world->sent_count, 7 + 3 * 7);
+    for (size_t index = 7; index < s_world->sent_count; index++) {
+        request_t *sent = &s_world->sent [index].request;
+        cr_assert_eq (sent->type, MSG_RETRIEVE_KEY_START);
+        cr_assert (sent->present & FIELD_HANDOFF_NODE_NAME);
+        char owner [16];
+        snprintf (owner, sizeof owner, "node%02u", sent->segment_num);
+        cr_assert_str_eq (sent->handoff_node_name, owner);
+        cr_assert (sent->segment_num == 1 || sent->segment_num == 6 || sent->segment_num == 10);
+        cr_assert_neq (s_world->sent [index].node + 1, sent->segment_num);
+        cr_assert_eq (sent->present & FIELD_UNIFIED_ID, 0);
+    }
+    //  Nodes 1 and 2 hold share 0 (node01's); the others nothing
+    unsigned holders [S_NODES] = { 0 };
+    holders [0] = (1u << 1) | (1u << 2);
+    s_copies_answer (op, 7, holders, &stored, 42, 0, 1);
+    cr_assert (get_op_done (op));
+    cr_assert_eq (s_expect_answer (0, "success", NULL, "unified-id"), 42);
+    zframe_t *frame = s_answer_data (0);
+    cr_assert_eq (zframe_size (frame), size);
+    cr_assert_eq (memcmp (zframe_data (frame), object, size), 0);
+    get_op_destroy (&op);
+
+    //  Owners back but not yet given their shares (not-found), one more
+    //  down, and a version asked for: the copies fill in
+    for (size_t node = 0; node < S_NODES; node++)
+        s_world->unreachable [node] = node == 7;
+    router_request_t *more = s_request (ROUTER_MSG_GET_NEXT);
+    more->unified_id = 42;
+    more->slice_num = 3;
+    more->present |= ROUTER_FIELD_UNIFIED_ID | ROUTER_FIELD_SLICE_NUM;
+    size_t first = s_world->sent_count;
+    client = s_client (more);
+    op = get_op_new (&s_env, more, &client, NULL);
+    get_op_start (op);
+    cr_assert_eq (s_world->sent_count - first, S_NODES - 1, "owners first");
+    s_node_answers (op, 2, &stored, 42, 3, 4, RESULT_NOT_FOUND);
+    s_node_answers (op, 3, &stored, 42, 3, 4, RESULT_NOT_FOUND);
+    for (size_t node = 0; node < S_NODES; node++)
+        if (node != 2 && node != 3 && node != 7)
+            s_node_answers (op, node, &stored, 42, 3, 4, RESULT_SUCCESS);
+    cr_assert (!get_op_done (op));
+    size_t copies = first + S_NODES - 1;
+    cr_assert_eq (s_world->sent_count - copies, 8 + 8 + 9,
+                  "copies of shares 2 and 3 from the 8 other reachable nodes, of 7 from all 9");
+    for (size_t index = copies; index < s_world->sent_count; index++) {
+        request_t *sent = &s_world->sent [index].request;
+        cr_assert_eq (sent->type, MSG_RETRIEVE_KEY_NEXT);
+        cr_assert_eq (sent->sequence_num, 3);
+        cr_assert_eq (sent->unified_id, 42);
+        cr_assert (sent->present & FIELD_HANDOFF_NODE_NAME);
+    }
+    memset (holders, 0, sizeof holders);
+    holders [2] = 1u << 4;
+    holders [3] = 1u << 5;
+    s_copies_answer (op, copies, holders, &stored, 42, 3, 4);
+    cr_assert (get_op_done (op));
+    cr_assert_eq (s_expect_answer (1, "success", NULL, "slice-num"), 3);
+    frame = s_answer_data (1);
+    cr_assert_eq (memcmp (zframe_data (frame), object, size), 0);
+    get_op_destroy (&op);
+
+    //  Deleted (most owners say not-found): not-found at once, no copies asked
+    for (size_t node = 0; node < S_NODES; node++)
+        s_world->unreachable [node] = node == 4 || node == 8;
+    first = s_world->sent_count;
+    client = s_client (request);
+    op = get_op_new (&s_env, request, &client, NULL);
+    get_op_start (op);
+    for (size_t node = 0; node < S_NODES; node++)
+        if (!s_world->unreachable [node] && !get_op_done (op))
+            s_node_answers (op, node, &stored, 42, 0, 1, RESULT_NOT_FOUND);
+    cr_assert (get_op_done (op));
+    s_expect_answer (2, "not-found", NULL, NULL);
+    cr_assert_eq (s_world->sent_count - first, S_NODES - 2);
+    get_op_destroy (&op);
+    router_request_destroy (&more);
+    router_request_destroy (&request);
+    s_unstore (&stored);
+    free (object);
 }
