@@ -249,6 +249,16 @@ def conjoined(message_type, unified_id, key="k"):
     return record(RECORD_CONJOINED, descriptor, unified_id=unified_id, collection_id=1)
 
 
+def purge(unified_id, holder="node02", segment_num=1, key="k"):
+    fields = {"collection-id": 1, "key": key, "unified-id": unified_id,
+              "handoff-node-name": holder}
+    if segment_num is not None:
+        fields["segment-num"] = segment_num
+    descriptor = pack(header("purge-handoff", **fields))
+    return record(RECORD_PURGE, descriptor, unified_id=unified_id,
+                  segment_num=segment_num or 0)
+
+
 ENTIRE = sequence("archive-key-entire", 10, 0, b"hello")
 START = sequence("archive-key-start", 11, 0, b"first ")
 NEXT = sequence("archive-key-next", 11, 1, b"second ")
@@ -279,6 +289,12 @@ VALUE_SEEDS = {
     "conjoined-abort": conjoined("start-conjoined-archive", 21)
                        + sequence("archive-key-start", 21, 0, b"p1", part=1)
                        + conjoined("abort-conjoined-archive", 21),
+    "handoff-purged": sequence("archive-key-entire", 16, 0, b"held",
+                               **{"handoff-node-name": "node02"})
+                      + purge(16) + purge(16, holder="node03"),
+    "handoff-conjoined-purged": conjoined("start-conjoined-archive", 22)
+                                + conjoined("finish-conjoined-archive", 22)
+                                + purge(22, segment_num=None),
     "purge-and-finish-types": record(RECORD_PURGE, pack(header("ping")))
                               + record(RECORD_FINISH, pack(header("ping"))),
     "torn-tail": ENTIRE + STREAM[:len(START) + 30],

@@ -257,7 +257,13 @@ class ClusterNode(_Process):
             if not self.running():
                 raise AssertionError("%s exited with code %s before answering ping\n%s"
                                      % (self.name, self.proc.returncode, self.log_text()[-3000:]))
-            if self.ping(timeout=0.5) is not None:
+            reply = self.ping(timeout=0.5)
+            if reply is not None:
+                # A parallel test's process may hold this port: only our
+                # own node counts as ready
+                if reply.get("node-name") != self.name:
+                    raise AssertionError("%s: port taken by another node (%r answered)"
+                                         % (self.name, reply.get("node-name")))
                 return
         raise AssertionError("%s did not answer ping within %.0f s" % (self.name, timeout))
 
