@@ -385,17 +385,17 @@ s_replay_conjoined (s_rebuild_t *self)
     if (type != MSG_START_CONJOINED_ARCHIVE && type != MSG_ABORT_CONJOINED_ARCHIVE
     &&  type != MSG_FINISH_CONJOINED_ARCHIVE)
         return s_skip (self, "a conjoined record with a %s descriptor", message_type_name (type));
+    int64_t source_id, handoff_id;
+    if (s_node_rows (self, &source_id, &handoff_id))
+        return -1;
     int64_t conjoined_id = 0;
     if (store_index_find_active_conjoined (self->index, request->collection_id, request->key,
-                                           request->unified_id, &conjoined_id))
+                                           request->unified_id, handoff_id, &conjoined_id))
         return -1;
     if (type == MSG_START_CONJOINED_ARCHIVE) {
         if (conjoined_id)
             return s_skip (self, "start-conjoined-archive of %" PRIu64 ", which is already active",
                            request->unified_id);
-        int64_t source_id, handoff_id;
-        if (s_node_rows (self, &source_id, &handoff_id))
-            return -1;
         return store_index_insert_conjoined (self->index, request->collection_id, request->key,
                                              request->unified_id, request->timestamp,
                                              handoff_id)? -1: 0;
@@ -409,7 +409,7 @@ s_replay_conjoined (s_rebuild_t *self)
     int cancelled = 0;
     if (store_index_set_conjoined_status (self->index, conjoined_id, 'C')
     ||  store_index_cancel_conjoined_parts (self->index, request->collection_id, request->key,
-                                            request->unified_id, &cancelled))
+                                            request->unified_id, handoff_id, &cancelled))
         return -1;
     if (cancelled) {
         //  Forget the active parts of the aborted archive

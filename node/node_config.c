@@ -122,6 +122,9 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         { "node/writer", config->writer, sizeof (config->writer) },
         { "node/reader", config->reader, sizeof (config->reader) },
         { "node/cluster", config->cluster_path, sizeof (config->cluster_path) },
+        { "curve/cert", config->curve_cert, sizeof (config->curve_cert) },
+        { "curve/clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
+        { "curve/client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
     };
     for (size_t index = 0; index < sizeof (strings) / sizeof (strings [0]); index++) {
         const char *text = zconfig_get (root, strings [index].path, NULL);
@@ -156,6 +159,11 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
     config->log_syslog = s_bool (zconfig_get (root, "log/syslog", "0"));
     config->log_verbose = s_bool (zconfig_get (root, "log/verbose", "0"));
 
+    if (zconfig_locate (root, "curve") && (!*config->curve_cert || !*config->curve_clients_dir)) {
+        snprintf (error, error_size, "%s: curve needs both cert and clients-dir "
+                  "(CURVE without a client policy would only encrypt)", file);
+        goto done;
+    }
     zconfig_t *volumes = zconfig_locate (root, "node/volumes");
     if (volumes) {
         config->volume_count = 0;
@@ -303,6 +311,12 @@ node_config_load (node_config_t *config, int argc, char **argv,
             snprintf (config->reader, sizeof (config->reader), "%s",
                       cluster_config_node_reader (cluster, (size_t) index));
         *cluster_p = cluster;
+    }
+    if (*config->curve_cert && *config->cluster_path && config->handoff_enabled
+    &&  !*config->curve_client_cert) {
+        snprintf (error, error_size, "curve/client-cert is needed for the handoff forwarder "
+                  "(or set handoff/enabled = 0)");
+        goto failed;
     }
     if (endpoint_parse (config->writer, NULL)) {
         snprintf (error, error_size, "writer endpoint '%s' is not tcp://HOST:PORT or ipc://PATH", config->writer);

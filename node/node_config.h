@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "cluster_config.h"
 #include "endpoint.h"
+#include "curve.h"
 
 #define NODE_CONFIG_MAX_VOLUMES 16
 
@@ -43,6 +44,10 @@ typedef struct {
     char reply_allow [32][256];         //  allowed reply hosts
     bool log_syslog;                    //  also log to syslog
     bool log_verbose;                   //  log every request
+    char curve_cert [1024];             //  curve/cert: the cluster's secret cert file; "" = plaintext
+    char curve_clients_dir [1024];      //  curve/clients-dir: authorized client public certs
+    char curve_client_cert [1024];      //  curve/client-cert: this node's own secret client cert
+    curve_t *curve;                     //  loaded certs when curve/cert is set (main fills it)
     bool handoff_enabled;               //  run the handoff forwarder (with a cluster)
     uint64_t handoff_interval_ms;       //  look for handoff copies to forward this often
     uint64_t handoff_rate_bytes;        //  replay at most this many payload bytes per second

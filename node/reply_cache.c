@@ -26,6 +26,7 @@ struct _reply_cache_t {
     int send_timeout_ms;        //  0 = never wait
     int hwm;                    //  SNDHWM per socket
     msgpack_sbuffer buffer;     //  encode buffer, reused
+    curve_t *curve;             //  borrowed; reply sockets are CURVE servers, or NULL
 };
 
 static void
@@ -57,6 +58,13 @@ reply_cache_new (endpoint_allow_t *allow, node_stats_t *stats, int max_sockets,
     self->hwm = hwm;
     msgpack_sbuffer_init (&self->buffer);
     return self;
+}
+
+void
+reply_cache_set_curve (reply_cache_t *self, curve_t *curve)
+{
+    assert (self);
+    self->curve = curve;
 }
 
 static void
@@ -110,6 +118,8 @@ s_lookup (reply_cache_t *self, const char *address)
     zsock_set_sndhwm (socket, self->hwm);
     zsock_set_linger (socket, 2000);
     zsock_set_sndtimeo (socket, self->send_timeout_ms);
+    if (self->curve)
+        curve_server (self->curve, socket);
     if (zsock_connect (socket, "%s", address) != 0) {
         zsock_destroy (&socket);
         return NULL;

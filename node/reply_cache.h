@@ -19,6 +19,7 @@
 #include "reply.h"
 #include "endpoint.h"
 #include "node_stats.h"
+#include "curve.h"
 
 typedef struct _reply_cache_t reply_cache_t;
 
@@ -27,6 +28,12 @@ typedef struct _reply_cache_t reply_cache_t;
 reply_cache_t *
     reply_cache_new (endpoint_allow_t *allow, node_stats_t *stats, int max_sockets,
                      int idle_seconds, int send_timeout_ms, int hwm);
+
+//  Make every reply socket opened from now on a CURVE server with the
+//  cluster certificate (the requester's bound PULL is a CURVE client).
+//  curve is borrowed (must outlive the cache); NULL = plaintext.
+void
+    reply_cache_set_curve (reply_cache_t *self, curve_t *curve);
 
 //  Close every socket (with a linger so queued replies still go out) and
 //  free; set the caller's pointer to NULL. Accepts NULL.

@@ -57,13 +57,14 @@ static const char *s_sql [S_COUNT] = {
     [S_SEGMENT_STATUS] = "UPDATE segment SET status = ?2 WHERE id = ?1",
     [S_CANCEL_PARTS] =
         "UPDATE segment SET status = 'C' WHERE collection_id = ?1 AND key = ?2"
-        " AND unified_id = ?3 AND conjoined_part >= 1 AND status IN ('A', 'F')",
+        " AND unified_id = ?3 AND conjoined_part >= 1 AND status IN ('A', 'F')"
+        " AND handoff_node_id IS ?4",
     [S_CONJOINED_INSERT] =
         "INSERT INTO conjoined (collection_id, key, unified_id, timestamp_us, handoff_node_id,"
         " status, created_us) VALUES (?1, ?2, ?3, ?4, ?5, 'A', ?6)",
     [S_CONJOINED_FIND] =
         "SELECT id FROM conjoined WHERE unified_id = ?3 AND collection_id = ?1 AND key = ?2"
-        " AND status = 'A' ORDER BY id DESC LIMIT 1",
+        " AND status = 'A' AND handoff_node_id IS ?4 ORDER BY id DESC LIMIT 1",
     [S_CONJOINED_STATUS] =
         "UPDATE conjoined SET status = ?2, completed_us = ?3 WHERE id = ?1",
     [S_ACTIVE_SELECT] =
@@ -460,12 +461,14 @@ store_index_set_status (store_index_t *self, int64_t segment_id, char status)
 
 int
 store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id, const char *key,
-                                    uint64_t unified_id, int *count_p)
+                                    uint64_t unified_id, int64_t handoff_node_id, int *count_p)
 {
     sqlite3_stmt *statement = self->statements [S_CANCEL_PARTS];
     sqlite3_bind_int64 (statement, 1, collection_id);
     sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
+    if (handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 4, handoff_node_id);
     if (s_run (self, S_CANCEL_PARTS))
         return -1;
     *count_p = sqlite3_changes (self->db);
@@ -489,12 +492,14 @@ store_index_insert_conjoined (store_index_t *self, uint32_t collection_id, const
 
 int
 store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
-                                   uint64_t unified_id, int64_t *conjoined_id_p)
+                                   uint64_t unified_id, int64_t handoff_node_id, int64_t *conjoined_id_p)
 {
     sqlite3_stmt *statement = self->statements [S_CONJOINED_FIND];
     sqlite3_bind_int64 (statement, 1, collection_id);
     sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
+    if (handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 4, handoff_node_id);
     int rc = sqlite3_step (statement);
     *conjoined_id_p = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
     sqlite3_reset (statement);

@@ -176,20 +176,22 @@ int
     store_index_set_status (store_index_t *self, int64_t segment_id, char status);
 
 //  Cancel every segment (any status but T) of unified_id with conjoined
-//  part >= 1 for collection_id/key (aborted conjoined archive). Sets
+//  part >= 1 for collection_id/key held for the same handoff node (0: the
+//  node's own copies) (aborted conjoined archive). Sets
 //  *count_p to the number of segments changed.
 int
     store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id, const char *key,
-                                        uint64_t unified_id, int *count_p);
+                                        uint64_t unified_id, int64_t handoff_node_id, int *count_p);
 
-//  Conjoined archives: insert active; find the active one (id or 0); set
+//  Conjoined archives: insert active; find the active one held for
+//  handoff_node_id (0: the node's own) (id or 0); set
 //  status ('F' finished, 'C' aborted).
 int
     store_index_insert_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
                                   uint64_t unified_id, int64_t timestamp_us, int64_t handoff_node_id);
 int
     store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, const char *key,
-                                       uint64_t unified_id, int64_t *conjoined_id_p);
+                                       uint64_t unified_id, int64_t handoff_node_id, int64_t *conjoined_id_p);
 int
     store_index_set_conjoined_status (store_index_t *self, int64_t conjoined_id, char status);
 

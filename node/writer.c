@@ -35,6 +35,7 @@ typedef struct {
     char *key;                      //  what the start said
     int64_t timestamp_us;           //  the segment's timestamp
     int64_t source_node_id;         //  who sent it
+    int64_t handoff_node_id;        //  held for this node, 0: the node's own
     int64_t last_sequence_num;      //  the next sequence must be this + 1
 } s_active_t;
 
@@ -93,7 +94,7 @@ s_active_find (writer_t *self, const request_t *request)
 static void
 s_active_add (writer_t *self, int64_t segment_id, uint64_t unified_id, uint32_t conjoined_part,
               uint8_t segment_num, uint32_t collection_id, const char *key, int64_t timestamp_us,
-              int64_t source_node_id, int64_t last_sequence_num)
+              int64_t source_node_id, int64_t handoff_node_id, int64_t last_sequence_num)
 {
     s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
     active->segment_id = segment_id;
@@ -104,6 +105,7 @@ s_active_add (writer_t *self, int64_t segment_id, uint64_t unified_id, uint32_t 
     active->key = strdup (key);
     active->timestamp_us = timestamp_us;
     active->source_node_id = source_node_id;
+    active->handoff_node_id = handoff_node_id;
     active->last_sequence_num = last_sequence_num;
     char identity [64];
     s_identity (identity, sizeof (identity), unified_id, conjoined_part, segment_num);
@@ -136,7 +138,7 @@ s_active_loaded (void *arg, const index_active_t *row)
     writer_t *self = (writer_t *) arg;
     s_active_add (self, row->segment_id, row->unified_id, row->conjoined_part, row->segment_num,
                   row->collection_id, row->key? row->key: "", row->timestamp_us,
-                  row->source_node_id, row->last_sequence_num);
+                  row->source_node_id, row->handoff_node_id, row->last_sequence_num);
 }
 
 //  Make the in-memory state agree with the index (after a rollback)
@@ -472,7 +474,7 @@ s_handle_archive (writer_t *self, work_t *work)
     if (type == MSG_ARCHIVE_KEY_START) {
         s_active_add (self, segment_id, request->unified_id, request->conjoined_part,
                       request->segment_num, request->collection_id, request->key,
-                      request->timestamp, source_id, request->sequence_num);
+                      request->timestamp, source_id, handoff_id, request->sequence_num);
         atomic_fetch_add (&self->stats->segments_active, 1);
     }
     else
@@ -585,29 +587,29 @@ s_handle_conjoined (writer_t *self, work_t *work)
     int64_t source_id, handoff_id;
     if (s_node_ids (self, work, &source_id, &handoff_id))
         return -1;
+    //  The archive is looked up among the copies held for the same node
+    //  (handoff-node-name) or the node's own
+    if (s_begin (self, work))
+        return -1;
+    if (s_node_rows (self, work, &source_id, &handoff_id))
+        return s_index_failed (self, work);
     int64_t conjoined_id = 0;
     if (store_index_find_active_conjoined (self->index, request->collection_id, request->key,
-                                           request->unified_id, &conjoined_id)) {
-        work_fail (work, RESULT_IO_ERROR, "index lookup failed");
-        return -1;
-    }
+                                           request->unified_id, handoff_id, &conjoined_id))
+        return s_index_failed (self, work);
     if (request->type == MSG_START_CONJOINED_ARCHIVE && conjoined_id) {
         work_fail (work, RESULT_DUPLICATE_SEGMENT,
                    "unified-id: conjoined archive %" PRIu64 " is already active", request->unified_id);
-        return -1;
+        return s_undo (self, work);
     }
     if (request->type != MSG_START_CONJOINED_ARCHIVE && !conjoined_id) {
         work_fail (work, RESULT_UNKNOWN_SEGMENT,
                    "unified-id: no active conjoined archive %" PRIu64 " for this key", request->unified_id);
-        return -1;
+        return s_undo (self, work);
     }
-    if (s_begin (self, work))
-        return -1;
     int rc = 0;
     int cancelled = 0;
     if (request->type == MSG_START_CONJOINED_ARCHIVE) {
-        if (s_node_rows (self, work, &source_id, &handoff_id))
-            return s_index_failed (self, work);
         rc = store_index_insert_conjoined (self->index, request->collection_id, request->key,
                                            request->unified_id, request->timestamp, handoff_id);
     }
@@ -618,7 +620,8 @@ s_handle_conjoined (writer_t *self, work_t *work)
         rc = store_index_set_conjoined_status (self->index, conjoined_id, 'C');
         if (rc == 0)
             rc = store_index_cancel_conjoined_parts (self->index, request->collection_id,
-                                                     request->key, request->unified_id, &cancelled);
+                                                     request->key, request->unified_id, handoff_id,
+                                                     &cancelled);
     }
     if (rc)
         return s_index_failed (self, work);
@@ -632,6 +635,7 @@ s_handle_conjoined (writer_t *self, work_t *work)
         for (s_active_t *active = (s_active_t *) zhashx_first (self->active); active;
              active = (s_active_t *) zhashx_next (self->active))
             if (active->unified_id == request->unified_id && active->conjoined_part >= 1
+            &&  active->handoff_node_id == handoff_id
             &&  active->collection_id == request->collection_id && streq (active->key, request->key))
                 zlistx_add_end (doomed, active);
         for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active;

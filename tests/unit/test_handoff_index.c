@@ -106,7 +106,8 @@ s_conjoined (const char *key, uint64_t unified_id, const char *owner, char statu
     cr_assert_eq (store_index_insert_conjoined (s_index, 7, key, unified_id, 555,
                                                 owner? store_index_node_id (s_index, owner): 0), 0);
     int64_t id = 0;
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, key, unified_id, &id), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, key, unified_id,
+                                                     owner? store_index_node_id (s_index, owner): 0, &id), 0);
     cr_assert_gt (id, 0);
     if (status != 'A')
         cr_assert_eq (store_index_set_conjoined_status (s_index, id, status), 0);

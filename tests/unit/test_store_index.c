@@ -626,11 +626,11 @@ Test (store_index, conjoined)
     int64_t handoff = store_index_node_id (s_index, "h");
     uint64_t uid = UINT64_MAX - 5;
     int64_t found = -1;
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, 0, &found), 0);
     cr_assert_eq (found, 0, "none yet");
 
     cr_assert_eq (store_index_insert_conjoined (s_index, 7, "multi", uid, 1000, 0), 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, 0, &found), 0);
     cr_assert_gt (found, 0);
     int64_t first = found;
     char sql [200];
@@ -639,22 +639,22 @@ Test (store_index, conjoined)
     cr_assert_eq (s_query_int (sql), 1);
 
     //  Another key, collection or uid does not match
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "other", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "other", uid, 0, &found), 0);
     cr_assert_eq (found, 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 8, "multi", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 8, "multi", uid, 0, &found), 0);
     cr_assert_eq (found, 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid + 1, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid + 1, 0, &found), 0);
     cr_assert_eq (found, 0);
 
     //  With a handoff node
     cr_assert_eq (store_index_insert_conjoined (s_index, 7, "handed", 5, 2000, handoff), 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "handed", 5, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "handed", 5, handoff, &found), 0);
     snprintf (sql, sizeof (sql), "SELECT handoff_node_id FROM conjoined WHERE id = %lld", (long long) found);
     cr_assert_eq (s_query_int (sql), handoff);
 
     //  Finished: no longer active
     cr_assert_eq (store_index_set_conjoined_status (s_index, first, 'F'), 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, 0, &found), 0);
     cr_assert_eq (found, 0);
     snprintf (sql, sizeof (sql), "SELECT status = 'F' AND completed_us > 0 FROM conjoined WHERE id = %lld",
               (long long) first);
@@ -663,10 +663,10 @@ Test (store_index, conjoined)
 
     //  Started again: the new one is found
     cr_assert_eq (store_index_insert_conjoined (s_index, 7, "multi", uid, 3000, 0), 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, 0, &found), 0);
     cr_assert_gt (found, first);
     cr_assert_eq (store_index_set_conjoined_status (s_index, found, 'C'), 0);
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, 0, &found), 0);
     cr_assert_eq (found, 0);
 }
 
@@ -689,7 +689,7 @@ Test (store_index, cancel_conjoined_parts)
     cr_assert_eq (store_index_insert_segment (s_index, &segment, &other_collection), 0);
 
     int count = -1;
-    cr_assert_eq (store_index_cancel_conjoined_parts (s_index, 7, "multi", uid, &count), 0);
+    cr_assert_eq (store_index_cancel_conjoined_parts (s_index, 7, "multi", uid, 0, &count), 0);
     cr_assert_eq (count, 2, "part 1 (A) and part 2 (F)");
     cr_assert_eq (s_status_of (part0), 'A', "part 0 is not a conjoined part");
     cr_assert_eq (s_status_of (part1), 'C');
@@ -700,9 +700,9 @@ Test (store_index, cancel_conjoined_parts)
     cr_assert_eq (s_status_of (other_uid), 'A');
     cr_assert_eq (s_status_of (other_collection), 'A');
 
-    cr_assert_eq (store_index_cancel_conjoined_parts (s_index, 7, "multi", uid, &count), 0);
+    cr_assert_eq (store_index_cancel_conjoined_parts (s_index, 7, "multi", uid, 0, &count), 0);
     cr_assert_eq (count, 0, "nothing left to cancel");
-    cr_assert_eq (store_index_cancel_conjoined_parts (s_index, 7, "none", 1, &count), 0);
+    cr_assert_eq (store_index_cancel_conjoined_parts (s_index, 7, "none", 1, 0, &count), 0);
     cr_assert_eq (count, 0);
 }
 
@@ -764,7 +764,7 @@ Test (store_index, reopen_sees_committed_data)
     cr_assert_eq (collected.rows [0].unified_id, 10);
     cr_assert_eq (store_index_node_id (s_index, "src"), node);
     int64_t found = 0;
-    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "c", 12, &found), 0);
+    cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "c", 12, 0, &found), 0);
     cr_assert_gt (found, 0);
 
     //  Reopening applies the schema again without harm
