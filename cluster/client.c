@@ -38,6 +38,7 @@
 #include <msgpack.h>
 
 #include "client.h"
+#include "curve.h"
 #include "endpoint.h"
 #include "reply.h"
 #include "request.h"
@@ -61,6 +62,7 @@ struct _client_t {
     client_progress_fn *progress;   //  progress callback, or NULL
     void *progress_arg;             //  its argument
     char tag [20];                  //  request-id prefix, random per client
+    curve_t *curve;                 //  CURVE client certs, or NULL for plaintext
     uint64_t counter;               //  request-ids used so far
     msgpack_sbuffer buffer;         //  header being encoded
     msgpack_packer packer;          //  packs into buffer
@@ -141,6 +143,8 @@ s_socket_open (client_t *self)
         return -1;
     zsock_set_linger (self->dealer, 0);
     zsock_set_sndtimeo (self->dealer, self->timeout_ms);
+    if (self->curve)
+        curve_client (self->curve, self->dealer);
     char monitor_endpoint [64];
     snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://strata-client-monitor-%u-%u",
               (unsigned) getpid (), atomic_fetch_add (&s_monitor_sequence, 1));
@@ -267,10 +271,29 @@ client_destroy (client_t **self_p)
     if (!self)
         return;
     s_socket_close (self);
+    curve_destroy (&self->curve);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
+}
+
+int
+client_set_curve (client_t *self, const char *client_cert_path, const char *cluster_public_path)
+{
+    assert (self);
+    assert (client_cert_path);
+    assert (cluster_public_path);
+    char error [1200] = "";
+    curve_t *curve = curve_new (NULL, client_cert_path, cluster_public_path, error, sizeof error);
+    if (!curve) {
+        snprintf (self->error, sizeof self->error, "%s", error);
+        return -1;
+    }
+    curve_destroy (&self->curve);
+    self->curve = curve;
+    s_socket_close (self);
+    return 0;
 }
 
 void

@@ -143,6 +143,15 @@ void
 void
     client_set_max_put_bytes (client_t *self, size_t max_put_bytes);
 
+//  Talk CurveZMQ to the router: client_cert_path is this client's secret
+//  cert file (zcert_save's NAME_secret), cluster_public_path a cert file
+//  holding the cluster's public key. Call before the first request (a
+//  connection already open is reopened). Returns 0, or -1 with one line in
+//  client_error () naming the file that could not be used.
+int
+    client_set_curve (client_t *self, const char *client_cert_path,
+                      const char *cluster_public_path);
+
 //  Call progress (arg, done, total) as data moves (after each data frame of
 //  a get, after each message of a put). NULL turns it off.
 void

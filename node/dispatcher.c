@@ -11,6 +11,7 @@
 typedef struct {
     zsock_t *pipe;                  //  actor pipe
     zsock_t *pull;                  //  the writer endpoint
+    zactor_t *monitor;              //  counts refused CURVE handshakes on pull, or NULL
     zsock_t *queue;                 //  PAIR to the writer
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
@@ -79,6 +80,7 @@ s_stop (dispatcher_t *self)
             break;
         s_receive (self);
     }
+    zactor_destroy (&self->monitor);
     zsock_destroy (&self->pull);
 }
 
@@ -102,6 +104,8 @@ dispatcher_actor (zsock_t *pipe, void *args_)
     zsock_set_rcvhwm (self.pull, self.config->receive_hwm);
     zsock_set_maxmsgsize (self.pull, (int64_t) self.config->max_message_bytes);
     zsock_set_linger (self.pull, 0);
+    if (self.config->curve)
+        curve_server (self.config->curve, self.pull);
     if (zsock_connect (self.queue, "%s", args->queue_endpoint) != 0)
         zstr_sendx (pipe, "ERROR", "cannot connect to the writer queue", NULL);
     else
@@ -111,8 +115,11 @@ dispatcher_actor (zsock_t *pipe, void *args_)
                   self.config->writer, zmq_strerror (zmq_errno ()));
         zstr_sendx (pipe, "ERROR", error, NULL);
     }
-    else
+    else {
+        if (self.config->curve)
+            self.monitor = curve_monitor_new (self.pull, node_stats_auth_failure, self.stats);
         zstr_send (pipe, "READY");
+    }
 
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
@@ -144,6 +151,7 @@ dispatcher_actor (zsock_t *pipe, void *args_)
             }
         }
     }
+    zactor_destroy (&self.monitor);
     zsock_destroy (&self.pull);
     zsock_destroy (&self.queue);
     intake_destroy (&self.intake);

@@ -198,6 +198,8 @@ s_connect (handoff_t *self, const char *endpoint)
     zsock_set_linger (socket, 0);
     zsock_set_sndtimeo (socket, (int) self->config->handoff_timeout_ms);
     zsock_set_sndhwm (socket, 16);
+    if (self->config->curve)
+        curve_client (self->config->curve, socket);
     if (zsock_connect (socket, "%s", endpoint)) {
         zsys_error ("handoff: cannot connect to %s", endpoint);
         zsock_destroy (&socket);
@@ -933,6 +935,9 @@ s_handoff_new (zsock_t *pipe, handoff_args_t *args, char *error, size_t error_si
     zsock_set_linger (self->replies, 0);
     zsock_set_rcvhwm (self->replies, 64);
     zsock_set_maxmsgsize (self->replies, (int64_t) (config->max_message_bytes + LIMIT_HEADER_MAX));
+    //  With CURVE the owners' reply PUSH sockets are CURVE servers
+    if (config->curve)
+        curve_client (config->curve, self->replies);
     int port = zsock_bind (self->replies, "tcp://%s%s%s:*", open, host, close);
     if (port < 0) {
         snprintf (error, error_size, "handoff: cannot bind a reply socket on tcp://%s%s%s:*: %s",

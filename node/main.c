@@ -121,6 +121,28 @@ main (int argc, char **argv)
     if (config->log_syslog)
         zsys_set_logsystem (true);
 
+    //  CURVE: load the certificates, then install the zauth policy before
+    //  any socket exists (without it CURVE would only encrypt)
+    zactor_t *auth = NULL;
+    if (*config->curve_cert) {
+        char curve_error [1200] = "";
+        config->curve = curve_new (config->curve_cert, config->curve_client_cert, NULL,
+                                   curve_error, sizeof (curve_error));
+        if (config->curve)
+            auth = curve_auth_new (config->curve_clients_dir, config->log_verbose,
+                                   curve_error, sizeof (curve_error));
+        if (!auth) {
+            fprintf (stderr, "strata-node: %s\n", curve_error);
+            curve_destroy (&config->curve);
+            cluster_config_destroy (&cluster);
+            free (config);
+            close (lock_fd);
+            zsys_shutdown ();
+            return 2;
+        }
+        zsys_info ("CURVE on: cluster key %s, clients from %s",
+                   curve_server_public (config->curve), config->curve_clients_dir);
+    }
     node_stats_t *stats = node_stats_new ();
     endpoint_allow_t *allow = node_config_reply_allow (config, cluster);
     char queue_endpoint [64];
@@ -166,6 +188,8 @@ main (int argc, char **argv)
     zactor_destroy (&reader);
     zactor_destroy (&dispatcher);
     zactor_destroy (&writer);      //  drains, commits, replies
+    zactor_destroy (&auth);
+    curve_destroy (&config->curve);
     endpoint_allow_destroy (&allow);
     node_stats_destroy (&stats);
     cluster_config_destroy (&cluster);

@@ -96,4 +96,11 @@ void
 uint64_t
     node_stats_uptime (node_stats_t *self);
 
+//  A CURVE handshake was refused on a listening socket: count it as
+//  auth-failures and log it (at most one line per second per process, with
+//  the number suppressed since). self is a node_stats_t *; the signature is
+//  curve_failure_fn's, so it can be given to curve_monitor_new.
+void
+    node_stats_auth_failure (void *self, int event, const char *address);
+
 #endif

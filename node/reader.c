@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;                  //  actor pipe
     zsock_t *pull;                  //  the reader endpoint
+    zactor_t *monitor;              //  counts refused CURVE handshakes on pull, or NULL
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
     index_reader_t *index;          //  the reader's index connection
@@ -385,6 +386,7 @@ s_reader_destroy (reader_t **self_p)
         free (damage);
     }
     zlistx_destroy (&self->backlog);
+    zactor_destroy (&self->monitor);
     zsock_destroy (&self->pull);
     reply_cache_destroy (&self->replies);
     index_reader_destroy (&self->index);
@@ -411,6 +413,8 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     int hwm = config->reply_hwm < S_REPLY_HWM_MAX? config->reply_hwm: S_REPLY_HWM_MAX;
     self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
                                      config->reply_idle_seconds, config->reply_send_timeout_ms, hwm);
+    if (self->replies)
+        reply_cache_set_curve (self->replies, config->curve);
     self->last_housekeeping_us = timestamp_now ();
     if (!self->intake || !self->reply || !self->records) {
         snprintf (error, error_size, "reader: out of memory");
@@ -426,11 +430,15 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     zsock_set_rcvhwm (self->pull, config->receive_hwm);
     zsock_set_maxmsgsize (self->pull, (int64_t) config->max_message_bytes);
     zsock_set_linger (self->pull, 0);
+    if (config->curve)
+        curve_server (config->curve, self->pull);
     if (zsock_bind (self->pull, "%s", config->reader) < 0) {
         snprintf (error, error_size, "cannot bind the reader endpoint %s: %s",
                   config->reader, zmq_strerror (zmq_errno ()));
         return self;
     }
+    if (config->curve)
+        self->monitor = curve_monitor_new (self->pull, node_stats_auth_failure, self->stats);
     *error = 0;
     return self;
 }

@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include <czmq.h>
+#include <stdatomic.h>
 #include "store_index.h"
 #include "timestamp.h"
 
@@ -17,7 +18,7 @@ typedef enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_NODE_SELECT, S_NODE_INSERT,
     S_FILE_INSERT, S_FILE_SYNCED, S_FILE_CLOSE_ALL, S_FILE_MAX, S_FILE_COUNT,
-    S_SEGMENT_INSERT, S_SEQUENCE_INSERT, S_SEGMENT_ADVANCE, S_SEGMENT_FINISH,
+    S_SEGMENT_INSERT, S_ENTIRE_INSERT, S_SEQUENCE_INSERT, S_SEGMENT_ADVANCE, S_SEGMENT_FINISH,
     S_SEGMENT_STATUS, S_CANCEL_PARTS,
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
     S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT, S_FILE_CLOSE,
@@ -44,6 +45,11 @@ static const char *s_sql [S_COUNT] = {
         " segment_num, status, source_node_id, handoff_node_id, delete_unified_id,"
         " user_request_id, created_us)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [S_ENTIRE_INSERT] =
+        "INSERT INTO segment (collection_id, key, unified_id, timestamp_us, conjoined_part,"
+        " segment_num, status, source_node_id, handoff_node_id, user_request_id, created_us,"
+        " file_size, file_adler32, file_hash, meta, sequence_count, last_sequence_num)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'F', ?8, ?9, ?11, ?12, ?13, ?14, ?15, ?16, 1, 0)",
     [S_SEQUENCE_INSERT] =
         "INSERT INTO sequence (segment_id, sequence_num, value_file_id, record_offset,"
         " record_size, segment_size, zfec_padding_size, md5, adler32)"
@@ -167,6 +173,12 @@ store_index_t *
 store_index_open (const char *path, char *error, size_t error_size)
 {
     assert (path);
+    //  Memory statistics cost a global mutex on every SQLite allocation;
+    //  nothing reads them. Only possible before SQLite initializes, so the
+    //  first open in the process does it (later calls are harmless no-ops).
+    static atomic_flag configured = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set (&configured))
+        sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
     store_index_t *self = (store_index_t *) zmalloc (sizeof (store_index_t));
     self->node_ids = zhashx_new ();
     zhashx_set_destructor (self->node_ids, (zhashx_destructor_fn *) zstr_free);
@@ -413,8 +425,9 @@ store_index_insert_segment (store_index_t *self, const index_segment_t *segment,
     return 0;
 }
 
-int
-store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequence)
+//  Insert a sequence row only
+static int
+s_insert_sequence_row (store_index_t *self, const index_sequence_t *sequence)
 {
     sqlite3_stmt *statement = self->statements [S_SEQUENCE_INSERT];
     sqlite3_bind_int64 (statement, 1, sequence->segment_id);
@@ -427,9 +440,15 @@ store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequen
     sqlite3_bind_blob (statement, 8, sequence->md5, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (sequence->has_adler32)
         sqlite3_bind_int64 (statement, 9, sequence->adler32);
-    if (s_run (self, S_SEQUENCE_INSERT))
+    return s_run (self, S_SEQUENCE_INSERT);
+}
+
+int
+store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequence)
+{
+    if (s_insert_sequence_row (self, sequence))
         return -1;
-    statement = self->statements [S_SEGMENT_ADVANCE];
+    sqlite3_stmt *statement = self->statements [S_SEGMENT_ADVANCE];
     sqlite3_bind_int64 (statement, 1, sequence->segment_id);
     sqlite3_bind_int64 (statement, 2, sequence->sequence_num);
     return s_run (self, S_SEGMENT_ADVANCE);
@@ -642,4 +661,37 @@ store_index_purge_handoff (store_index_t *self, const index_purge_t *purge, int 
         return -1;
     *count_p = sqlite3_changes (self->db);
     return 0;
+}
+
+int
+store_index_insert_entire (store_index_t *self, const index_segment_t *segment,
+                           const index_finish_t *finish, index_sequence_t *sequence,
+                           int64_t *segment_id_p)
+{
+    assert (self && segment && finish && sequence && segment_id_p);
+    assert (sequence->sequence_num == 0);
+    sqlite3_stmt *statement = self->statements [S_ENTIRE_INSERT];
+    sqlite3_bind_int64 (statement, 1, segment->collection_id);
+    sqlite3_bind_text (statement, 2, segment->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (segment->unified_id));
+    sqlite3_bind_int64 (statement, 4, segment->timestamp_us);
+    sqlite3_bind_int64 (statement, 5, segment->conjoined_part);
+    sqlite3_bind_int (statement, 6, segment->segment_num);
+    sqlite3_bind_int64 (statement, 8, segment->source_node_id);
+    if (segment->handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 9, segment->handoff_node_id);
+    if (segment->user_request_id && *segment->user_request_id)
+        sqlite3_bind_text (statement, 11, segment->user_request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 12, timestamp_now ());
+    sqlite3_bind_int64 (statement, 13, (int64_t) finish->file_size);
+    if (finish->has_file_adler32)
+        sqlite3_bind_int64 (statement, 14, finish->file_adler32);
+    sqlite3_bind_blob (statement, 15, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
+    if (finish->meta)
+        sqlite3_bind_blob (statement, 16, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
+    if (s_run (self, S_ENTIRE_INSERT))
+        return -1;
+    *segment_id_p = sqlite3_last_insert_rowid (self->db);
+    sequence->segment_id = *segment_id_p;
+    return s_insert_sequence_row (self, sequence);
 }

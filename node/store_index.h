@@ -167,6 +167,15 @@ int
 int
     store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequence);
 
+//  Insert a whole segment of one sequence (archive-key-entire) in two
+//  statements: the segment row already finished (status F, the
+//  whole-segment values, one sequence) and its sequence row (sequence_num
+//  0; its segment_id is set here). Sets *segment_id_p.
+int
+    store_index_insert_entire (store_index_t *self, const index_segment_t *segment,
+                               const index_finish_t *finish, index_sequence_t *sequence,
+                               int64_t *segment_id_p);
+
 //  Finish a segment: status F and the whole-segment values.
 int
     store_index_finish_segment (store_index_t *self, int64_t segment_id, const index_finish_t *finish);

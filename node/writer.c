@@ -416,27 +416,32 @@ s_handle_archive (writer_t *self, work_t *work)
     }
     if (s_begin (self, work))
         return -1;
-    int64_t segment_id;
-    if (first) {
-        if (s_node_rows (self, work, &source_id, &handoff_id))
-            return s_index_failed (self, work);
-        index_segment_t segment = {
-            .collection_id = request->collection_id,
-            .key = request->key,
-            .unified_id = request->unified_id,
-            .timestamp_us = request->timestamp,
-            .conjoined_part = request->conjoined_part,
-            .segment_num = request->segment_num,
-            .status = 'A',
-            .source_node_id = source_id,
-            .handoff_node_id = handoff_id,
-            .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-        };
-        if (store_index_insert_segment (self->index, &segment, &segment_id))
-            return s_index_failed (self, work);
-    }
-    else
-        segment_id = active->segment_id;
+    if (first && s_node_rows (self, work, &source_id, &handoff_id))
+        return s_index_failed (self, work);
+    index_segment_t segment = {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .unified_id = request->unified_id,
+        .timestamp_us = request->timestamp,
+        .conjoined_part = request->conjoined_part,
+        .segment_num = request->segment_num,
+        .status = 'A',
+        .source_node_id = source_id,
+        .handoff_node_id = handoff_id,
+        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
+    };
+    index_finish_t finish = {
+        .file_size = request->file_size,
+        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
+        .file_adler32 = request->file_adler32,
+        .meta = request->meta,
+        .meta_size = request->meta_size,
+    };
+    memcpy (finish.file_hash, request->file_hash, DIGEST_MD5_SIZE);
+    int64_t segment_id = active? active->segment_id: 0;
+    if (type == MSG_ARCHIVE_KEY_START
+    &&  store_index_insert_segment (self->index, &segment, &segment_id))
+        return s_index_failed (self, work);
 
     uint64_t file_id, offset;
     if (s_append (self, work, RECORD_SEQUENCE, &file_id, &offset))
@@ -453,18 +458,15 @@ s_handle_archive (writer_t *self, work_t *work)
         .adler32 = request->segment_adler32,
     };
     memcpy (sequence.md5, request->segment_md5, DIGEST_MD5_SIZE);
-    if (store_index_insert_sequence (self->index, &sequence))
-        return s_index_failed (self, work);
-    if (last) {
-        index_finish_t finish = {
-            .file_size = request->file_size,
-            .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-            .file_adler32 = request->file_adler32,
-            .meta = request->meta,
-            .meta_size = request->meta_size,
-        };
-        memcpy (finish.file_hash, request->file_hash, DIGEST_MD5_SIZE);
-        if (store_index_finish_segment (self->index, segment_id, &finish))
+    if (type == MSG_ARCHIVE_KEY_ENTIRE) {
+        //  The hot path: one finished segment row and its sequence row
+        if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id))
+            return s_index_failed (self, work);
+    }
+    else {
+        if (store_index_insert_sequence (self->index, &sequence))
+            return s_index_failed (self, work);
+        if (last && store_index_finish_segment (self->index, segment_id, &finish))
             return s_index_failed (self, work);
     }
     if (s_pending (self, work))
@@ -946,6 +948,8 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,
                                      config->reply_idle_seconds, config->reply_send_timeout_ms,
                                      config->reply_hwm);
+    if (self->replies)
+        reply_cache_set_curve (self->replies, config->curve);
 
     if (zsys_dir_create ("%s", config->data_dir)) {
         snprintf (error, error_size, "%s: cannot create the data directory: %s",

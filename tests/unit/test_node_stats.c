@@ -152,7 +152,7 @@ Test (node_stats, encode_keys)
     const char *keys [] = {
         "requests", "results", "bytes-stored", "value-files", "active-segments",
         "queue-depth", "syncs", "sync-failures", "replies-dropped", "requests-dropped",
-        "damaged-records", "retrieved-bytes", "uptime-seconds", "segments", "sync-latency-us",
+        "auth-failures", "damaged-records", "retrieved-bytes", "uptime-seconds", "segments", "sync-latency-us",
         "handoff",
     };
     size_t count = sizeof (keys) / sizeof (keys [0]);
