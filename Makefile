@@ -80,7 +80,7 @@ clean:
 # under var/cluster/ (scripts/local_cluster.sh; README "A local cluster").
 .PHONY: cluster cluster-stop
 cluster: build
-	BUILD=$(BUILD) scripts/local_cluster.sh start
+	BUILD=$(BUILD) CURVE=$(CURVE) scripts/local_cluster.sh start
 
 cluster-stop:
 	BUILD=$(BUILD) scripts/local_cluster.sh stop

@@ -1377,6 +1377,15 @@ client_result_t
 client_node_stats (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
                    uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
 {
+    return client_node_stats_curve (node_endpoint, reply_endpoint, timeout_ms, NULL, NULL,
+                                    stats_p, stats_size_p, error, error_size);
+}
+
+client_result_t
+client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                         const char *client_cert_path, const char *cluster_public_path,
+                         uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
+{
     assert (node_endpoint);
     assert (timeout_ms > 0);
     assert (stats_p);
@@ -1391,6 +1400,13 @@ client_node_stats (const char *node_endpoint, const char *reply_endpoint, int ti
         return s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST,
                              "'%s' is not a node endpoint (tcp://HOST:PORT or ipc://PATH)", node_endpoint);
 
+    curve_t *curve = NULL;
+    if (client_cert_path) {
+        char curve_error [1200] = "";
+        curve = curve_new (NULL, client_cert_path, cluster_public_path, curve_error, sizeof curve_error);
+        if (!curve)
+            return s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "%s", curve_error);
+    }
     client_result_t result = CLIENT_OK;
     request_t *request = request_new ();
     reply_t *reply = reply_new ();
@@ -1400,6 +1416,11 @@ client_node_stats (const char *node_endpoint, const char *reply_endpoint, int ti
     msgpack_sbuffer_init (&buffer);
     if (!request || !reply || !pull || !push) {
         result = s_stats_fail (error, error_size, CLIENT_SYSTEM_ERROR, "out of memory or sockets");
+        goto done;
+    }
+    if (curve && (curve_client (curve, pull) || curve_client (curve, push))) {
+        result = s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "%s has no usable client key",
+                               client_cert_path);
         goto done;
     }
     zsock_set_linger (pull, 0);
@@ -1475,5 +1496,6 @@ done:
     zsock_destroy (&pull);
     reply_destroy (&reply);
     request_destroy (&request);
+    curve_destroy (&curve);
     return result;
 }

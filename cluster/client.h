@@ -250,6 +250,16 @@ client_result_t
                        int timeout_ms, uint8_t **stats_p, size_t *stats_size_p,
                        char *error, size_t error_size);
 
+//  Like client_node_stats, over CurveZMQ when client_cert_path is not NULL:
+//  the request PUSH and the bound reply PULL are CURVE clients with this
+//  client's secret cert and the cluster public key from
+//  cluster_public_path. A cert that cannot be used is CLIENT_INVALID_REQUEST.
+client_result_t
+    client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint,
+                             int timeout_ms, const char *client_cert_path,
+                             const char *cluster_public_path, uint8_t **stats_p,
+                             size_t *stats_size_p, char *error, size_t error_size);
+
 //  True if key is a usable key: 1..LIMIT_KEY_MAX bytes of valid UTF-8
 //  without null bytes.
 bool

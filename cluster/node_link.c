@@ -59,11 +59,15 @@ s_pending_free (void **item_p)
 }
 
 static zsock_t *
-s_push (const char *endpoint)
+s_push (const char *endpoint, curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PUSH);
     if (!sock)
         return NULL;
+    if (curve && curve_client (curve, sock)) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
     zsock_set_immediate (sock, 1);
     zsock_set_sndhwm (sock, S_SEND_HWM);
     zsock_set_sndtimeo (sock, 0);
@@ -90,6 +94,15 @@ node_link_t *
 node_link_new (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
                int ping_interval_ms, size_t max_reply_bytes, char *error, size_t error_size)
 {
+    return node_link_new_curve (cluster, reply_endpoint, node_timeout_ms, ping_interval_ms,
+                                max_reply_bytes, NULL, error, error_size);
+}
+
+node_link_t *
+node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
+                     int ping_interval_ms, size_t max_reply_bytes, curve_t *curve,
+                     char *error, size_t error_size)
+{
     assert (cluster && reply_endpoint && error);
     assert (node_timeout_ms > 0 && ping_interval_ms > 0);
     node_link_t *self = (node_link_t *) zmalloc (sizeof (node_link_t));
@@ -108,6 +121,10 @@ node_link_new (cluster_config_t *cluster, const char *reply_endpoint, int node_t
         snprintf (error, error_size, "cannot create the reply socket");
         goto failed;
     }
+    if (curve && curve_client (curve, self->replies)) {
+        snprintf (error, error_size, "CURVE: the router needs router/curve/client-cert to talk to the nodes");
+        goto failed;
+    }
     zsock_set_rcvhwm (self->replies, 100000);
     zsock_set_maxmsgsize (self->replies, (int64_t) max_reply_bytes);
     int port = zsock_bind (self->replies, "%s", reply_endpoint);
@@ -122,8 +139,8 @@ node_link_new (cluster_config_t *cluster, const char *reply_endpoint, int node_t
     self->nodes = (s_node_t *) zmalloc (self->node_count * sizeof (s_node_t));
     for (size_t index = 0; index < self->node_count; index++) {
         s_node_t *node = &self->nodes [index];
-        node->writer = s_push (cluster_config_node_writer (cluster, index));
-        node->reader = s_push (cluster_config_node_reader (cluster, index));
+        node->writer = s_push (cluster_config_node_writer (cluster, index), curve);
+        node->reader = s_push (cluster_config_node_reader (cluster, index), curve);
         if (!node->writer || !node->reader) {
             snprintf (error, error_size, "cannot connect to node '%s'",
                       cluster_config_node_name (cluster, index));

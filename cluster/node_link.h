@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <czmq.h>
 #include "cluster_config.h"
+#include "curve.h"
 #include "request.h"
 #include "reply.h"
 
@@ -54,6 +55,15 @@ typedef struct _node_link_t node_link_t;
 node_link_t *
     node_link_new (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
                    int ping_interval_ms, size_t max_reply_bytes, char *error, size_t error_size);
+
+//  Like node_link_new, with CurveZMQ when curve is not NULL (borrowed, must
+//  outlive the link; it needs a client certificate): the PUSH sockets to
+//  the nodes and the bound reply PULL are CURVE clients (own certificate +
+//  the cluster's public key). curve NULL: plaintext, as node_link_new.
+node_link_t *
+    node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
+                         int ping_interval_ms, size_t max_reply_bytes, curve_t *curve,
+                         char *error, size_t error_size);
 
 //  Close every socket (queued requests get a short linger) and free. Set
 //  the caller's pointer to NULL. Accepts NULL.

@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include "router.h"
+#include "curve.h"
 #include "delete_op.h"
 #include "endpoint.h"
 #include "get_op.h"
@@ -71,6 +72,8 @@ typedef struct {
     const router_config_t *config;  //  settings
     cluster_config_t *cluster;      //  nodes, k, n
     zsock_t *clients;               //  ROUTER for clients
+    curve_t *curve;                 //  CurveZMQ certificates, or NULL (plaintext)
+    zactor_t *auth;                 //  zauth with the clients-dir policy, or NULL
     node_link_t *link;              //  to the nodes
     erasure_t *erasure;             //  the code
     unified_id_t *ids;              //  version numbers
@@ -700,6 +703,8 @@ s_destroy (router_t **self_p)
     router_request_destroy (&self->request);
     node_link_destroy (&self->link);
     zsock_destroy (&self->clients);
+    zactor_destroy (&self->auth);
+    curve_destroy (&self->curve);
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
     free (self);
@@ -753,9 +758,21 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     }
     uint64_t largest_share = self->config->slice_size > 64 * 1024 * 1024
                            ? self->config->slice_size: 64 * 1024 * 1024;
-    self->link = node_link_new (self->cluster, self->config->reply, self->config->node_timeout_ms,
-                                self->config->ping_interval_ms, (size_t) largest_share + LIMIT_HEADER_MAX,
-                                error, error_size);
+    if (*self->config->curve_cert) {
+        //  zauth first: it must run before any CURVE server socket exists
+        self->curve = curve_new (self->config->curve_cert, self->config->curve_client_cert, NULL,
+                                 error, error_size);
+        if (!self->curve)
+            goto failed;
+        self->auth = curve_auth_new (self->config->curve_clients_dir, false, error, error_size);
+        if (!self->auth)
+            goto failed;
+        zsys_info ("CURVE on: cluster key %s, clients in %s", curve_server_public (self->curve),
+                   self->config->curve_clients_dir);
+    }
+    self->link = node_link_new_curve (self->cluster, self->config->reply, self->config->node_timeout_ms,
+                                      self->config->ping_interval_ms, (size_t) largest_share + LIMIT_HEADER_MAX,
+                                      self->curve, error, error_size);
     if (!self->link)
         goto failed;
     s_check_reply_address (self);
@@ -765,6 +782,8 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
         snprintf (error, error_size, "cannot create the client socket");
         goto failed;
     }
+    if (self->curve)
+        curve_server (self->curve, self->clients);
     zsock_set_rcvhwm (self->clients, S_CLIENT_HWM);
     zsock_set_sndhwm (self->clients, S_CLIENT_HWM);
     zsock_set_sndtimeo (self->clients, 0);

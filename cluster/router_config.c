@@ -9,6 +9,7 @@
 #include <czmq.h>
 #include <getopt.h>
 #include "config_file.h"
+#include "curve.h"
 #include "endpoint.h"
 #include "router_config.h"
 #include "unified_id.h"
@@ -22,7 +23,8 @@ static const char *s_usage =
     "gives the nodes and the erasure code; its `router` section the router's\n"
     "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
     "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
-    "max-buffered-bytes). --listen overrides router/listen.\n";
+    "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
+    "client-cert for CurveZMQ). --listen overrides router/listen.\n";
 
 void
 router_config_defaults (router_config_t *config)
@@ -116,6 +118,24 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
+    if (zconfig_locate (root, "router/curve")) {
+        struct { const char *key; char *field; size_t size; } paths [] = {
+            { "cert", config->curve_cert, sizeof (config->curve_cert) },
+            { "clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
+            { "client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
+        };
+        for (size_t index = 0; index < sizeof paths / sizeof paths [0]; index++) {
+            char key [64];
+            snprintf (key, sizeof key, "router/curve/%s", paths [index].key);
+            const char *text = zconfig_get (root, key, NULL);
+            if (!text || !*text || strlen (text) >= paths [index].size) {
+                snprintf (error, error_size, "%s: router/curve needs cert, clients-dir and client-cert "
+                          "(%s is %s)", path, key, text && *text? "too long": "missing");
+                goto done;
+            }
+            snprintf (paths [index].field, paths [index].size, "%s", text);
+        }
+    }
     rc = 0;
 done:
     zconfig_destroy (&root);
@@ -182,6 +202,27 @@ router_config_load (router_config_t *config, int argc, char **argv,
     if (router_config_read_file (config, cluster_path, error, error_size)) {
         cluster_config_destroy (&cluster);
         return ROUTER_CONFIG_ERROR;
+    }
+    if (*config->curve_cert) {
+        //  Check the certificates now, so a bad one is a configuration error
+        char curve_error [1200] = "";
+        curve_t *curve = curve_new (config->curve_cert, config->curve_client_cert, NULL,
+                                    curve_error, sizeof curve_error);
+        bool has_client = curve && curve_has_client (curve);
+        curve_destroy (&curve);
+        if (!has_client || !zsys_file_exists (config->curve_clients_dir)
+        ||  !(zsys_file_mode (config->curve_clients_dir) & S_IFDIR)) {
+            if (has_client)
+                snprintf (curve_error, sizeof curve_error, "router/curve/clients-dir %s is not a directory",
+                          config->curve_clients_dir);
+            else
+            if (!*curve_error)
+                snprintf (curve_error, sizeof curve_error, "router/curve/client-cert %s has no secret key",
+                          config->curve_client_cert);
+            snprintf (error, error_size, "%s: %s", cluster_path, curve_error);
+            cluster_config_destroy (&cluster);
+            return ROUTER_CONFIG_ERROR;
+        }
     }
     if (listen) {
         if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {

@@ -17,6 +17,10 @@
             ping-interval-ms = 1000         # liveness pings to every node
             max-operations = 32             # operations in flight at once
             max-buffered-bytes = 1073741824 # object bytes held at once
+            curve                           # CurveZMQ (absent: plaintext)
+                cert = keys/cluster_secret  # the cluster's secret cert
+                clients-dir = keys/clients  # public certs of authorized clients
+                client-cert = keys/router_secret  # own client cert, to the nodes
 
     The reply endpoint is both bound and sent to the nodes as client-address,
     so its host must be one the nodes may connect to (loopback, or the host
@@ -43,6 +47,9 @@ typedef struct {
     int ping_interval_ms;               //  ping every node this often
     int max_operations;                 //  operations in flight at once
     uint64_t max_buffered_bytes;        //  object bytes held by operations at once
+    char curve_cert [1024];             //  router/curve/cert, "" without CURVE
+    char curve_clients_dir [1024];      //  router/curve/clients-dir
+    char curve_client_cert [1024];      //  router/curve/client-cert
 } router_config_t;
 
 typedef enum {

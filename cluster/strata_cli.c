@@ -3,7 +3,9 @@
 
     put, get, rm, versions and ping talk to strata-router through the
     client library (client.h); stat asks one node for its stats with the
-    node protocol. Names, flags and exit codes are fixed by design.md
+    node protocol; keygen writes a CurveZMQ certificate (zcert_save). With
+    --cert and --server-cert (or $STRATA_CERT, $STRATA_SERVER_CERT) every
+    connection is CurveZMQ. Names, flags and exit codes are fixed by design.md
     ("Programs and their flags"): 0 success, 2 usage error, 3 the key or
     version does not exist, 1 anything else, with one line on stderr
     saying why.
@@ -58,6 +60,7 @@ static const char *s_usage =
     "  strata versions [--router ENDPOINT] [--collection ID] KEY\n"
     "  strata ping     [--router ENDPOINT]\n"
     "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
+    "  strata keygen   [--dir DIR] NAME\n"
     "\n"
     "put      stores FILE (or stdin, with '-' or no FILE) as a new version of KEY\n"
     "         and prints its unified-id on stdout.\n"
@@ -71,12 +74,19 @@ static const char *s_usage =
     "ping     shows the router's cluster and which nodes it reaches.\n"
     "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
     "         directly; --reply gives the endpoint to bind for its reply.\n"
+    "keygen   writes a new CurveZMQ certificate: DIR/NAME (public key, for the\n"
+    "         clients-dir of the router and nodes) and DIR/NAME_secret (both keys,\n"
+    "         for --cert). Never overwrites.\n"
     "\n"
     "Options:\n"
     "  --router ENDPOINT   the router (default $STRATA_ROUTER, else " CLIENT_DEFAULT_ENDPOINT ")\n"
     "  --collection ID     collection-id, 0..4294967295 (default 0)\n"
     "  --version ID        a version (unified-id), for get and rm\n"
     "  --timeout SECONDS   longest wait for any one reply (default 60)\n"
+    "  --cert FILE         own secret cert: talk CurveZMQ (default $STRATA_CERT)\n"
+    "  --server-cert FILE  cert with the cluster's public key, with --cert\n"
+    "                      (default $STRATA_SERVER_CERT)\n"
+    "  --dir DIR           keygen: where to write (default .)\n"
     "  --help              show this help and exit\n"
     "  --version           (before COMMAND) show the program version and exit\n"
     "\n"
@@ -98,6 +108,9 @@ typedef struct {
     int timeout_ms;                 //  --timeout
     const char *key;                //  KEY
     const char *file;               //  FILE, NULL or "-" for stdin/stdout
+    const char *cert;               //  --cert: own secret cert, or NULL
+    const char *server_cert;        //  --server-cert: cluster public key, or NULL
+    const char *dir;                //  keygen: --dir
 } s_args_t;
 
 //  A progress bar on stderr
@@ -644,9 +657,10 @@ s_stat (const s_args_t *args)
 {
     uint8_t *stats = NULL;
     size_t stats_size = 0;
-    char error [512];
-    client_result_t result = client_node_stats (args->node, args->reply, args->timeout_ms, &stats, &stats_size,
-                                                error, sizeof error);
+    char error [1300];
+    client_result_t result = client_node_stats_curve (args->node, args->reply, args->timeout_ms,
+                                                      args->cert, args->server_cert,
+                                                      &stats, &stats_size, error, sizeof error);
     if (result != CLIENT_OK)
         return s_failure (args, s_exit_code (result), "%s", error);
     msgpack_unpacked unpacked;
@@ -667,6 +681,37 @@ s_stat (const s_args_t *args)
 }
 
 
+//  keygen: a new certificate as DIR/NAME and DIR/NAME_secret
+static int
+s_keygen (const s_args_t *args)
+{
+    const char *dir = args->dir? args->dir: ".";
+    if (!zsys_file_exists (dir) || !(zsys_file_mode (dir) & S_IFDIR))
+        return s_failure (args, S_EXIT_FAILURE, "%s is not a directory", dir);
+    char path [PATH_MAX], secret [PATH_MAX + 16];
+    if (snprintf (path, sizeof path, "%s/%s", dir, args->key) >= (int) sizeof path)
+        return s_usage_error (args, "the path %s/%s is too long", dir, args->key);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (zsys_file_exists (path) || zsys_file_exists (secret))
+        return s_failure (args, S_EXIT_FAILURE, "%s exists already; not overwritten",
+                          zsys_file_exists (path)? path: secret);
+    zcert_t *cert = zcert_new ();
+    if (!cert)
+        return s_failure (args, S_EXIT_FAILURE, "cannot make a key pair");
+    zcert_set_meta (cert, "name", "%s", args->key);
+    int rc = zcert_save (cert, path);
+    zcert_destroy (&cert);
+    if (rc != 0) {
+        remove (path);
+        remove (secret);
+        return s_failure (args, S_EXIT_FAILURE, "cannot write %s: %s", path, strerror (errno));
+    }
+    chmod (secret, 0600);
+    printf ("%s\n%s\n", path, secret);
+    return S_EXIT_OK;
+}
+
+
 //  --------------------------------------------------------------------------
 //  Command line
 
@@ -677,19 +722,21 @@ typedef struct {
     bool collection;                //  --collection
     bool version;                   //  --version UNIFIED-ID
     bool node;                      //  --node, --reply
+    bool curve;                     //  --cert, --server-cert
     int min_args;                   //  positional arguments
     int max_args;
     const char *arguments;          //  for messages
 } s_command_t;
 
 static const s_command_t s_commands [] = {
-    { "put",      true,  true,  false, false, 1, 2, "KEY [FILE|-]" },
-    { "get",      true,  true,  true,  false, 1, 2, "KEY [FILE|-]" },
-    { "rm",       true,  true,  true,  false, 1, 1, "KEY" },
-    { "versions", true,  true,  false, false, 1, 1, "KEY" },
-    { "ping",     true,  false, false, false, 0, 0, "no arguments" },
-    { "stat",     false, false, false, true,  0, 0, "no arguments" },
-    { NULL,       false, false, false, false, 0, 0, NULL }
+    { "put",      true,  true,  false, false, true,  1, 2, "KEY [FILE|-]" },
+    { "get",      true,  true,  true,  false, true,  1, 2, "KEY [FILE|-]" },
+    { "rm",       true,  true,  true,  false, true,  1, 1, "KEY" },
+    { "versions", true,  true,  false, false, true,  1, 1, "KEY" },
+    { "ping",     true,  false, false, false, true,  0, 0, "no arguments" },
+    { "stat",     false, false, false, true,  true,  0, 0, "no arguments" },
+    { "keygen",   false, false, false, false, false, 1, 1, "NAME" },
+    { NULL,       false, false, false, false, false, 0, 0, NULL }
 };
 
 static int
@@ -713,6 +760,9 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         { "timeout",    required_argument, 0, 't' },
         { "node",       required_argument, 0, 'n' },
         { "reply",      required_argument, 0, 'R' },
+        { "cert",       required_argument, 0, 'k' },
+        { "server-cert", required_argument, 0, 'K' },
+        { "dir",        required_argument, 0, 'd' },
         { "help",       no_argument,       0, 'h' },
         { 0, 0, 0, 0 }
     };
@@ -744,7 +794,9 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     || (option == 'c' && command->collection)
                     || (option == 'v' && command->version)
                     || ((option == 'n' || option == 'R') && command->node)
-                    || (option == 't' && command->node);
+                    || (option == 't' && command->node)
+                    || ((option == 'k' || option == 'K') && command->curve)
+                    || (option == 'd' && streq (command->name, "keygen"));
         if (!allowed)
             return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
         uint64_t value;
@@ -773,6 +825,15 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
             case 'R':
                 args->reply = optarg;
                 break;
+            case 'k':
+                args->cert = optarg;
+                break;
+            case 'K':
+                args->server_cert = optarg;
+                break;
+            case 'd':
+                args->dir = optarg;
+                break;
         }
     }
     int positional = sub_argc - optind;
@@ -780,6 +841,12 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         return s_usage_error (args, "KEY is missing (expected %s)", command->arguments);
     if (positional > command->max_args)
         return s_usage_error (args, "too many arguments (expected %s)", command->arguments);
+    if (positional >= 1 && streq (command->name, "keygen")) {
+        args->key = sub_argv [optind];
+        if (!*args->key || strchr (args->key, '/') || args->key [0] == '.' || strlen (args->key) > 200)
+            return s_usage_error (args, "NAME must be a file name (no '/', not starting with '.')");
+    }
+    else
     if (positional >= 1) {
         args->key = sub_argv [optind];
         if (!client_key_valid (args->key))
@@ -789,6 +856,15 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         args->file = sub_argv [optind + 1];
     if (command->node && !args->node)
         return s_usage_error (args, "--node ENDPOINT is required");
+    if (command->curve) {
+        if (args->cert && !*args->cert)
+            args->cert = NULL;
+        if (args->server_cert && !*args->server_cert)
+            args->server_cert = NULL;
+        if (!args->cert != !args->server_cert)
+            return s_usage_error (args, "--cert and --server-cert go together (or $STRATA_CERT and "
+                                  "$STRATA_SERVER_CERT)");
+    }
     return S_EXIT_OK;
 }
 
@@ -826,6 +902,8 @@ main (int argc, char *argv [])
     if (!args.router || !*args.router)
         args.router = CLIENT_DEFAULT_ENDPOINT;
     args.timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    args.cert = getenv ("STRATA_CERT");
+    args.server_cert = getenv ("STRATA_SERVER_CERT");
     bool help = false;
     int code = s_parse (argc, argv, &args, &help);
     if (code != S_EXIT_OK)
@@ -836,11 +914,18 @@ main (int argc, char *argv [])
     }
     if (streq (args.command, "stat"))
         return s_stat (&args);
+    if (streq (args.command, "keygen"))
+        return s_keygen (&args);
 
     client_t *client = s_client (&args);
     if (!client)
         return s_usage_error (&args, "--router: '%s' is not a router endpoint (tcp://HOST:PORT or ipc://PATH)",
                               args.router);
+    if (args.cert && client_set_curve (client, args.cert, args.server_cert) != 0) {
+        code = s_usage_error (&args, "%s", client_error (client));
+        client_destroy (&client);
+        return code;
+    }
     if (streq (args.command, "put"))
         code = s_put (&args, client);
     else

@@ -322,8 +322,11 @@ s_retrieve (reader_t *self)
         data = zmsg_new ();
         zmsg_append (data, &frame);
     }
-    if (reply_cache_send (self->replies, reply, &data) == 0)
-        atomic_fetch_add (&self->stats->retrieved_bytes, found->segment_size);
+    //  Counted before the send, so a requester that reads stats right after
+    //  its reply sees it; taken back if the reply was dropped
+    atomic_fetch_add (&self->stats->retrieved_bytes, found->segment_size);
+    if (reply_cache_send (self->replies, reply, &data) != 0)
+        atomic_fetch_sub (&self->stats->retrieved_bytes, found->segment_size);
 }
 
 //  --------------------------------------------------------------------------

@@ -17,7 +17,14 @@
 #
 #   Settings (environment): BUILD (directory with the binaries, default
 #   build), STRATA_CLUSTER_DIR, STRATA_ROUTER_PORT (8000), STRATA_NODE_PORT
-#   (8100), STRATA_NODES (10), STRATA_DATA_SHARDS (8).
+#   (8100), STRATA_NODES (10), STRATA_DATA_SHARDS (8), CURVE (1: CurveZMQ).
+#
+#   CURVE=1 (`make cluster CURVE=1`): every socket is CurveZMQ. Keys under
+#   $STRATA_CLUSTER_DIR/keys, made once with `strata keygen` and kept:
+#   cluster (the cluster cert), router, nodes (the forwarders' client cert),
+#   user (yours, for the CLI); clients/ holds the public certs of router,
+#   nodes and user (the clients-dir). nodeNN.cfg carries each node's curve
+#   section, cluster.cfg the router's. The start message shows the CLI flags.
 
 set -eu
 
@@ -32,6 +39,9 @@ STOP_SECONDS=30                 #   longest wait for one process after SIGTERM
 
 ROUTER_ENDPOINT="tcp://127.0.0.1:$ROUTER_PORT"
 CLI="$BUILD/strata"
+CURVE=${CURVE:-0}
+KEYS="$DIR/keys"
+CURVE_FLAGS=""                  #   CLI flags under CURVE=1
 
 say () { printf '%s\n' "$*"; }
 fail () { printf 'local_cluster: %s\n' "$*" >&2; exit 1; }
@@ -72,8 +82,41 @@ write_cluster_file () {
         done
         say "router"
         say "    listen = $ROUTER_ENDPOINT"
+        if [ "$CURVE" = 1 ]; then
+            say "    curve"
+            say "        cert = $KEYS/cluster_secret"
+            say "        clients-dir = $KEYS/clients"
+            say "        client-cert = $KEYS/router_secret"
+        fi
     } > "$DIR/cluster.cfg.new"
     mv "$DIR/cluster.cfg.new" "$DIR/cluster.cfg"
+}
+
+#   CURVE=1: the certificates (made once, then kept) and the node configs
+make_keys () {
+    mkdir -p "$KEYS/clients"
+    chmod 700 "$KEYS"
+    for name in cluster router nodes user; do
+        if [ ! -f "$KEYS/${name}_secret" ]; then
+            rm -f "$KEYS/$name"
+            "$CLI" keygen --dir "$KEYS" "$name" > /dev/null || fail "strata keygen $name failed"
+        fi
+    done
+    for name in router nodes user; do
+        cp "$KEYS/$name" "$KEYS/clients/$name"
+    done
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        {
+            say "#   Written by scripts/local_cluster.sh (CURVE=1) on every start"
+            say "curve"
+            say "    cert = $KEYS/cluster_secret"
+            say "    clients-dir = $KEYS/clients"
+            say "    client-cert = $KEYS/nodes_secret"
+        } > "$DIR/$(node_name "$index").cfg"
+        index=$((index + 1))
+    done
+    CURVE_FLAGS="--cert $KEYS/user_secret --server-cert $KEYS/cluster"
 }
 
 #   Start one program in the background with its output in a log
@@ -109,13 +152,23 @@ start_cluster () {
             || fail "$(node_name "$index") is already running from $DIR (make cluster-stop first)"
         index=$((index + 1))
     done
+    case "$CURVE" in
+        0|'') CURVE=0 ;;
+        1) make_keys ;;
+        *) fail "CURVE must be 0 or 1, not '$CURVE'" ;;
+    esac
     write_cluster_file
 
     index=1
     while [ "$index" -le "$NODES" ]; do
         name=$(node_name "$index")
         mkdir -p "$DIR/$name"
-        launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name"
+        if [ "$CURVE" = 1 ]; then
+            launch "$name" "$BUILD/strata-node" --config "$DIR/$name.cfg" --cluster "$DIR/cluster.cfg" \
+                --name "$name" --data-dir "$DIR/$name"
+        else
+            launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name"
+        fi
         index=$((index + 1))
     done
 
@@ -124,7 +177,8 @@ start_cluster () {
     while [ "$index" -le "$NODES" ]; do
         name=$(node_name "$index")
         waited=0
-        until "$CLI" stat --node "$(node_writer "$index")" --timeout 1 > /dev/null 2>&1; do
+        # shellcheck disable=SC2086
+        until "$CLI" stat --node "$(node_writer "$index")" --timeout 1 $CURVE_FLAGS > /dev/null 2>&1; do
             [ -n "$(live_pid "$DIR/$name.pid" strata-node)" ] || give_up "$name" "exited"
             waited=$((waited + 1))
             [ "$waited" -lt "$READY_SECONDS" ] || give_up "$name" "did not answer within $READY_SECONDS s"
@@ -136,7 +190,8 @@ start_cluster () {
 
     #   The router answers and reaches every node
     waited=0
-    until "$CLI" ping --router "$ROUTER_ENDPOINT" --timeout 1 2>/dev/null \
+    # shellcheck disable=SC2086
+    until "$CLI" ping --router "$ROUTER_ENDPOINT" --timeout 1 $CURVE_FLAGS 2>/dev/null \
             | grep -q "^cluster local: $NODES of $NODES nodes reachable"; do
         [ -n "$(live_pid "$DIR/router.pid" strata-router)" ] || give_up router "exited"
         sleep 0.5
@@ -144,6 +199,16 @@ start_cluster () {
         [ "$waited" -lt $((READY_SECONDS * 2)) ] || give_up router "did not see all $NODES nodes within $READY_SECONDS s"
     done
 
+    if [ "$CURVE" = 1 ]; then
+        cat <<EOF
+CurveZMQ is on (keys in $KEYS/). Give the CLI your certificate and the
+cluster's public key, as flags or in the environment:
+
+    $CLI ping $CURVE_FLAGS
+    export STRATA_CERT=$KEYS/user_secret STRATA_SERVER_CERT=$KEYS/cluster
+
+EOF
+    fi
     cat <<EOF
 A local Strata cluster is running: strata-router at $ROUTER_ENDPOINT and
 $NODES nodes (node01 .. $(node_name "$NODES") on ports $NODE_PORT..$((NODE_PORT + 2 * NODES - 1))), any $DATA_SHARDS of which rebuild an object.

@@ -124,9 +124,11 @@ def payload(size, seed=0):
     return bytes(data)
 
 
-def cluster_file_text(name, data_shards, nodes, router_listen, router_settings=None):
+def cluster_file_text(name, data_shards, nodes, router_listen, router_settings=None,
+                      router_extra=None):
     """The ZPL text of a cluster file (design.md, "Cluster"). nodes is a
-    list of (name, writer, reader)."""
+    list of (name, writer, reader). router_extra: ZPL text appended to the
+    router section as is (e.g. a `curve` subsection, indented 4)."""
     lines = [
         "#   written by cluster_harness.py",
         "cluster",
@@ -144,6 +146,8 @@ def cluster_file_text(name, data_shards, nodes, router_listen, router_settings=N
     lines += ["router", "    listen = %s" % router_listen]
     for key, value in (router_settings or {}).items():
         lines.append("    %s = %s" % (key, value))
+    if router_extra:
+        lines.append(router_extra.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 
@@ -240,8 +244,14 @@ class ClusterNode(_Process):
         self.data_dir = os.path.join(cluster.workdir, "data", name)
 
     def command(self):
-        return [NODE_BINARY, "--cluster", self.cluster.cluster_path, "--name", self.name,
-                "--data-dir", self.data_dir]
+        command = [NODE_BINARY, "--cluster", self.cluster.cluster_path, "--name", self.name,
+                   "--data-dir", self.data_dir]
+        if self.cluster.node_config:
+            path = os.path.join(self.cluster.workdir, "%s.cfg" % self.name)
+            with open(path, "w") as handle:
+                handle.write(self.cluster.node_config(self))
+            command += ["--config", path]
+        return command
 
     def start(self, wait=True, timeout=READY_TIMEOUT):
         """Start (again, same ports and data dir); with wait, until it
@@ -275,6 +285,7 @@ class ClusterNode(_Process):
         try:
             for sock in (pull, push):
                 sock.setsockopt(zmq.LINGER, 0)
+                self.cluster.curve_socket(sock)
             port = pull.bind_to_random_port("tcp://127.0.0.1")
             push.connect(endpoint)
             header = dict(header)
@@ -329,11 +340,14 @@ class RouterClient:
     """A DEALER connected to the router, speaking cluster/ROUTER.md. Not
     thread-safe: one per thread."""
 
-    def __init__(self, context, endpoint, timeout=REPLY_TIMEOUT):
+    def __init__(self, context, endpoint, timeout=REPLY_TIMEOUT, curve_keys=None):
         self.endpoint = endpoint
         self.timeout = timeout
         self.sock = context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve_keys:
+            (self.sock.curve_serverkey, self.sock.curve_publickey,
+             self.sock.curve_secretkey) = curve_keys
         self.sock.connect(endpoint)
 
     def close(self):
@@ -412,10 +426,18 @@ class RouterClient:
 class Cluster:
     """nodes strata-node processes (k = data_shards) and a strata-router on
     loopback, in workdir (a new temporary directory unless given).
-    router_settings are extra keys of the cluster file's router section."""
+    router_settings are extra keys of the cluster file's router section.
+    node_config: a function (ClusterNode) -> ZPL text passed to each node
+    with --config (None: no --config). router_extra: ZPL text appended to
+    the router section. curve_keys: (cluster public, client public, client
+    secret) Z85 keys the harness's own sockets use as CURVE clients."""
 
     def __init__(self, nodes=10, data_shards=8, name="test", workdir=None,
-                 router_settings=None, start_router=True):
+                 router_settings=None, start_router=True, node_config=None,
+                 router_extra=None, curve_keys=None):
+        self.node_config = node_config
+        self.router_extra = router_extra
+        self.curve_keys = curve_keys
         self.node_count = nodes
         self.data_shards = data_shards
         self.name = name
@@ -446,7 +468,8 @@ class Cluster:
             entries.append((name, writer, reader))
         with open(self.cluster_path, "w") as handle:
             handle.write(cluster_file_text(self.name, self.data_shards, entries,
-                                           self.router_endpoint, self.router_settings))
+                                           self.router_endpoint, self.router_settings,
+                                           self.router_extra))
         self.router = ClusterRouter(self)
 
     def start(self, timeout=READY_TIMEOUT):
@@ -478,7 +501,7 @@ class Cluster:
         `reachable` nodes (default: all) reachable. Returns the ping-reply."""
         wanted = self.node_count if reachable is None else reachable
         deadline = time.monotonic() + timeout
-        client = RouterClient(self.context, self.router_endpoint)
+        client = RouterClient(self.context, self.router_endpoint, curve_keys=self.curve_keys)
         last = None
         try:
             while time.monotonic() < deadline:
@@ -566,8 +589,14 @@ class Cluster:
         """The node at 0-based index (stores segment-num index + 1)."""
         return self.nodes[index]
 
-    def router_client(self, timeout=REPLY_TIMEOUT):
-        client = RouterClient(self.context, self.router_endpoint, timeout)
+    def curve_socket(self, sock):
+        """Make sock a CURVE client with curve_keys (if any); before connect/bind."""
+        if self.curve_keys:
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self.curve_keys
+
+    def router_client(self, timeout=REPLY_TIMEOUT, curve_keys=None):
+        client = RouterClient(self.context, self.router_endpoint, timeout,
+                              curve_keys=curve_keys if curve_keys is not None else self.curve_keys)
         self.clients.append(client)
         return client
 
