@@ -420,6 +420,14 @@ CONFIG_SEEDS = {
     "valid-quoted": 'cluster\n    name = "a b"\n    data-shards = 1\n    total-shards = 1\n'
                     '    nodes\n        "n 1"\n            writer = \'tcp://h:1\'\n'
                     '            reader = "tcp://h:2"  # comment\n',
+    "valid-curve": NODE + "handoff\n    enabled = 0\n    interval-ms = 500\n"
+                   "curve\n    cert = /nonexistent/keys/cluster_secret\n"
+                   "    clients-dir = /nonexistent/keys/clients\n"
+                   "    client-cert = /nonexistent/keys/node01_secret\n",
+    "valid-router-curve": CLUSTER + "    curve\n        cert = /nonexistent/cluster_secret\n"
+                          "        clients-dir = /nonexistent/clients\n"
+                          "        client-cert = /nonexistent/router_secret\n",
+    "invalid-curve-half": NODE + "curve\n    cert = /nonexistent/keys/cluster_secret\n",
     "invalid-k-above-n": CLUSTER.replace("data-shards = 2", "data-shards = 4"),
     "invalid-no-name": CLUSTER.replace("    name = local\n", ""),
     "invalid-node-twice": CLUSTER.replace("node02", "node01"),
@@ -444,7 +452,8 @@ CONFIG_DICT_WORDS = [
     "group-commit-delay-us", "group-commit-bytes", "queue-depth", "queue-bytes",
     "overload-wait-ms", "max-message-bytes", "max-frames", "receive-hwm", "allow", "ipc",
     "cache-size", "idle-seconds", "send-timeout-ms", "hwm", "log", "syslog", "verbose",
-    "handoff", "tcp://", "ipc://", "127.0.0.1", "[::1]", "localhost", ":*", " = ", "\n    ",
+    "handoff", "enabled", "interval-ms", "rate-bytes", "timeout-ms", "curve", "cert",
+    "clients-dir", "client-cert", "tcp://", "ipc://", "127.0.0.1", "[::1]", "localhost", ":*", " = ", "\n    ",
     "\"", "'", "#",
 ]
 
