@@ -160,19 +160,21 @@ s_decode (erasure_t *coder, uint32_t padding, int argc, char **argv)
         fprintf (stderr, "strata-ec-tool: out of memory\n");
         return 2;
     }
+    int rc = 0;
     if (erasure_decode_slice (coder, shares, share_nums, share_size, padding,
                               out, out_size, &slice_size) != 0) {
         fprintf (stderr, "strata-ec-tool: decode refused the input\n");
-        return 1;
+        rc = 1;
     }
+    else
     if (fwrite (out, 1, slice_size, stdout) != slice_size || fflush (stdout) != 0) {
         perror ("strata-ec-tool: write");
-        return 2;
+        rc = 2;
     }
     for (int index = 0; index < k; index++)
         free ((void *) shares [index]);
     free (out);
-    return 0;
+    return rc;
 }
 
 int
