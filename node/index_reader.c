@@ -62,9 +62,9 @@ static const char *s_sql [S_COUNT] = {
         "SELECT COUNT (*), IFNULL (MAX (sequence_num), 0) FROM sequence WHERE segment_id = ?1",
     [S_FILE_VOLUME] = "SELECT volume FROM value_file WHERE id = ?1",
     [S_DAMAGE_KNOWN] = "SELECT 1 FROM damaged WHERE value_file_id = ?1 AND record_offset = ?2",
-    [S_DAMAGE_INSERT] =
-        "INSERT OR IGNORE INTO damaged (value_file_id, record_offset, segment_id, sequence_num,"
-        " detected_us, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_DAMAGE_INSERT] = ("INSERT OR IGNORE INTO damaged (value_file_id, record_offset,"
+                         " segment_id, sequence_num, detected_us, reason)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
 };
 
 struct _index_reader_t {

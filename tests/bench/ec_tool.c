@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
+static void __attribute__ ((noreturn))
 s_usage (void)
 {
     fprintf (stderr,
