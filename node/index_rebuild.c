@@ -44,6 +44,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include "index_rebuild.h"
+#include "active_set.h"
 #include "store_index.h"
 #include "value_file.h"
 #include "value_store.h"
@@ -59,25 +60,13 @@ typedef struct {
     char *volume;                   //  the volume it is on
 } s_file_t;
 
-//  One active segment of the replay, keyed by identity
-typedef struct {
-    int64_t segment_id;             //  its row in the new index
-    uint64_t unified_id;            //  identity
-    uint32_t conjoined_part;        //  identity
-    uint8_t segment_num;            //  identity
-    uint32_t collection_id;         //  what its start said
-    char *key;                      //  what its start said
-    int64_t timestamp_us;           //  its timestamp
-    int64_t source_node_id;         //  who sent it (node_name row)
-    int64_t last_sequence_num;      //  the next sequence must be this + 1
-} s_active_t;
 
 //  The state of one run
 typedef struct {
     const node_config_t *config;    //  the node's settings
     FILE *out;                      //  where lines go
     store_index_t *index;           //  the new index
-    zhashx_t *active;               //  identity text -> s_active_t
+    active_set_t *active;           //  active segments by identity
     request_t *request;             //  decoded descriptor, reused
     uint8_t *descriptor;            //  VALUE_RECORD_DESCRIPTOR_MAX bytes
     uint8_t *buffer;                //  S_CHUNK_SIZE bytes of scratch
@@ -94,44 +83,6 @@ typedef struct {
     uint64_t files_cut_short;       //  files whose scan ended before their end
     bool swapped;                   //  the new index is in place
 } s_rebuild_t;
-
-//  --------------------------------------------------------------------------
-//  Active segments
-
-static void
-s_identity (char *buffer, size_t size, uint64_t unified_id, uint32_t conjoined_part,
-            uint8_t segment_num)
-{
-    snprintf (buffer, size, "%" PRIu64 "/%" PRIu32 "/%u", unified_id, conjoined_part, segment_num);
-}
-
-static s_active_t *
-s_active_find (s_rebuild_t *self, uint64_t unified_id, uint32_t conjoined_part, uint8_t segment_num)
-{
-    char identity [64];
-    s_identity (identity, sizeof (identity), unified_id, conjoined_part, segment_num);
-    return (s_active_t *) zhashx_lookup (self->active, identity);
-}
-
-static void
-s_active_destroy (s_active_t **active_p)
-{
-    s_active_t *active = *active_p;
-    if (active) {
-        free (active->key);
-        free (active);
-        *active_p = NULL;
-    }
-}
-
-static void
-s_active_remove (s_rebuild_t *self, s_active_t *active)
-{
-    char identity [64];
-    s_identity (identity, sizeof (identity), active->unified_id, active->conjoined_part,
-                active->segment_num);
-    zhashx_delete (self->active, identity);
-}
 
 static void
 s_file_destroy (s_file_t **file_p)
@@ -217,8 +168,8 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
 
     bool first = type == MSG_ARCHIVE_KEY_ENTIRE || type == MSG_ARCHIVE_KEY_START;
     bool last = type == MSG_ARCHIVE_KEY_ENTIRE || type == MSG_ARCHIVE_KEY_FINAL;
-    s_active_t *active = s_active_find (self, request->unified_id, request->conjoined_part,
-                                        request->segment_num);
+    active_segment_t *active = active_set_find (self->active, request->unified_id,
+                                                request->conjoined_part, request->segment_num);
     if (first && active)
         return s_skip (self, "%s of segment %" PRIu64 "/%" PRIu32 "/%u, which is already active",
                        message_type_name (type), request->unified_id, request->conjoined_part,
@@ -236,9 +187,8 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
                            message_type_name (type), request->sequence_num,
                            active->last_sequence_num + 1);
     }
-    int64_t segment_id, source_id = 0;
+    int64_t segment_id, source_id = 0, handoff_id = 0;
     if (first) {
-        int64_t handoff_id;
         if (s_node_rows (self, &source_id, &handoff_id))
             return -1;
         index_segment_t segment = {
@@ -286,27 +236,26 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
             return -1;
     }
     if (type == MSG_ARCHIVE_KEY_START) {
-        s_active_t *added = (s_active_t *) zmalloc (sizeof (s_active_t));
-        added->segment_id = segment_id;
-        added->unified_id = request->unified_id;
-        added->conjoined_part = request->conjoined_part;
-        added->segment_num = request->segment_num;
-        added->collection_id = request->collection_id;
-        added->key = strdup (request->key);
-        added->timestamp_us = request->timestamp;
-        added->source_node_id = source_id;
-        added->last_sequence_num = request->sequence_num;
-        char identity [64];
-        s_identity (identity, sizeof (identity), added->unified_id, added->conjoined_part,
-                    added->segment_num);
-        zhashx_update (self->active, identity, added);
+        active_segment_t started = {
+            .segment_id = segment_id,
+            .unified_id = request->unified_id,
+            .conjoined_part = request->conjoined_part,
+            .segment_num = request->segment_num,
+            .collection_id = request->collection_id,
+            .key = request->key,
+            .timestamp_us = request->timestamp,
+            .source_node_id = source_id,
+            .handoff_node_id = handoff_id,
+            .last_sequence_num = request->sequence_num,
+        };
+        active_set_add (self->active, &started);
     }
     else
     if (type == MSG_ARCHIVE_KEY_NEXT)
         active->last_sequence_num = request->sequence_num;
     else
     if (type == MSG_ARCHIVE_KEY_FINAL)
-        s_active_remove (self, active);
+        active_set_remove (self->active, active);
     return 0;
 }
 
@@ -318,8 +267,8 @@ s_replay_cancel (s_rebuild_t *self, const value_record_t *record)
         return s_skip (self, "a cancel record with a %s descriptor",
                        message_type_name (request->type));
     //  The header names the cancelled segment, whatever the request was
-    s_active_t *active = s_active_find (self, record->unified_id, record->conjoined_part,
-                                        record->segment_num);
+    active_segment_t *active = active_set_find (self->active, record->unified_id,
+                                                record->conjoined_part, record->segment_num);
     if (request->type == MSG_WEB_WRITER_START) {
         //  The writer resolves the sender's name whether or not anything
         //  is cancelled
@@ -346,7 +295,7 @@ s_replay_cancel (s_rebuild_t *self, const value_record_t *record)
                        record->segment_num);
     if (store_index_set_status (self->index, active->segment_id, 'C'))
         return -1;
-    s_active_remove (self, active);
+    active_set_remove (self->active, active);
     return 0;
 }
 
@@ -411,19 +360,10 @@ s_replay_conjoined (s_rebuild_t *self)
     ||  store_index_cancel_conjoined_parts (self->index, request->collection_id, request->key,
                                             request->unified_id, handoff_id, &cancelled))
         return -1;
-    if (cancelled) {
+    if (cancelled)
         //  Forget the active parts of the aborted archive
-        zlistx_t *doomed = zlistx_new ();
-        for (s_active_t *active = (s_active_t *) zhashx_first (self->active); active;
-             active = (s_active_t *) zhashx_next (self->active))
-            if (active->unified_id == request->unified_id && active->conjoined_part >= 1
-            &&  active->collection_id == request->collection_id && streq (active->key, request->key))
-                zlistx_add_end (doomed, active);
-        for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active;
-             active = (s_active_t *) zlistx_next (doomed))
-            s_active_remove (self, active);
-        zlistx_destroy (&doomed);
-    }
+        active_set_remove_parts (self->active, request->collection_id, request->key,
+                                 request->unified_id, handoff_id);
     return 0;
 }
 
@@ -799,8 +739,7 @@ index_rebuild_run (const node_config_t *config, FILE *out)
     zlistx_t *files = zlistx_new ();
     zlistx_set_destructor (files, (zlistx_destructor_fn *) s_file_destroy);
     zlistx_set_comparator (files, s_compare_files);
-    self.active = zhashx_new ();
-    zhashx_set_destructor (self.active, (zhashx_destructor_fn *) s_active_destroy);
+    self.active = active_set_new ();
     self.request = request_new ();
     self.descriptor = (uint8_t *) malloc (VALUE_RECORD_DESCRIPTOR_MAX);
     self.buffer = (uint8_t *) malloc (S_CHUNK_SIZE);
@@ -856,7 +795,7 @@ index_rebuild_run (const node_config_t *config, FILE *out)
     fflush (out);
     store_index_destroy (&self.index);
     request_destroy (&self.request);
-    zhashx_destroy (&self.active);
+    active_set_destroy (&self.active);
     zlistx_destroy (&files);
     free (self.descriptor);
     free (self.buffer);

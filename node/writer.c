@@ -24,20 +24,8 @@
 #include "value_store.h"
 #include "timestamp.h"
 #include "recovery.h"
+#include "active_set.h"
 
-//  One active segment, keyed by its identity
-typedef struct {
-    int64_t segment_id;             //  index row
-    uint64_t unified_id;            //  identity: unified-id
-    uint32_t conjoined_part;        //  identity: conjoined-part
-    uint8_t segment_num;            //  identity: segment-num
-    uint32_t collection_id;         //  what the start said
-    char *key;                      //  what the start said
-    int64_t timestamp_us;           //  the segment's timestamp
-    int64_t source_node_id;         //  who sent it
-    int64_t handoff_node_id;        //  held for this node, 0: the node's own
-    int64_t last_sequence_num;      //  the next sequence must be this + 1
-} s_active_t;
 
 typedef struct _writer_t writer_t;
 
@@ -55,7 +43,7 @@ struct _writer_t {
     store_index_t *index;           //  the SQLite index
     value_store_t *values;          //  value files
     reply_cache_t *replies;         //  reply sockets
-    zhashx_t *active;               //  identity text -> s_active_t
+    active_set_t *active;           //  active segments by identity
     zlistx_t *pending;              //  work_t * awaiting the group commit
     int64_t first_pending_us;       //  when the oldest pending request was queued
     bool force_commit;              //  sync-value-file asked for a commit now
@@ -71,81 +59,47 @@ struct _writer_t {
     bool request_appended;          //  the current request appended a record
 };
 
-static void s_active_destroy (s_active_t **active_p);
 
 //  --------------------------------------------------------------------------
 //  Active segments
 
-static void
-s_identity (char *buffer, size_t size, uint64_t unified_id, uint32_t conjoined_part, uint8_t segment_num)
-{
-    snprintf (buffer, size, "%" PRIu64 "/%" PRIu32 "/%u", unified_id, conjoined_part, segment_num);
-}
-
-static s_active_t *
+static active_segment_t *
 s_active_find (writer_t *self, const request_t *request)
 {
-    char identity [64];
-    s_identity (identity, sizeof (identity), request->unified_id, request->conjoined_part,
-                request->segment_num);
-    return (s_active_t *) zhashx_lookup (self->active, identity);
+    return active_set_find (self->active, request->unified_id, request->conjoined_part,
+                            request->segment_num);
 }
 
 static void
-s_active_add (writer_t *self, int64_t segment_id, uint64_t unified_id, uint32_t conjoined_part,
-              uint8_t segment_num, uint32_t collection_id, const char *key, int64_t timestamp_us,
-              int64_t source_node_id, int64_t handoff_node_id, int64_t last_sequence_num)
+s_active_remove (writer_t *self, active_segment_t *active)
 {
-    s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
-    active->segment_id = segment_id;
-    active->unified_id = unified_id;
-    active->conjoined_part = conjoined_part;
-    active->segment_num = segment_num;
-    active->collection_id = collection_id;
-    active->key = strdup (key);
-    active->timestamp_us = timestamp_us;
-    active->source_node_id = source_node_id;
-    active->handoff_node_id = handoff_node_id;
-    active->last_sequence_num = last_sequence_num;
-    char identity [64];
-    s_identity (identity, sizeof (identity), unified_id, conjoined_part, segment_num);
-    zhashx_update (self->active, identity, active);
-}
-
-static void
-s_active_remove (writer_t *self, s_active_t *active)
-{
-    char identity [64];
-    s_identity (identity, sizeof (identity), active->unified_id, active->conjoined_part,
-                active->segment_num);
-    zhashx_delete (self->active, identity);
-}
-
-static void
-s_active_destroy (s_active_t **active_p)
-{
-    s_active_t *active = *active_p;
-    if (active) {
-        free (active->key);
-        free (active);
-        *active_p = NULL;
-    }
+    active_set_remove (self->active, active);
 }
 
 static void
 s_active_loaded (void *arg, const index_active_t *row)
 {
     writer_t *self = (writer_t *) arg;
-    s_active_add (self, row->segment_id, row->unified_id, row->conjoined_part, row->segment_num,
-                  row->collection_id, row->key? row->key: "", row->timestamp_us,
-                  row->source_node_id, row->handoff_node_id, row->last_sequence_num);
+    active_segment_t active = {
+        .segment_id = row->segment_id,
+        .unified_id = row->unified_id,
+        .conjoined_part = row->conjoined_part,
+        .segment_num = row->segment_num,
+        .collection_id = row->collection_id,
+        .key = (char *) row->key,
+        .timestamp_us = row->timestamp_us,
+        .source_node_id = row->source_node_id,
+        .handoff_node_id = row->handoff_node_id,
+        .last_sequence_num = row->last_sequence_num,
+    };
+    active_set_add (self->active, &active);
 }
 
 //  Make the in-memory state agree with the index (after a rollback)
 static void
 s_reload (writer_t *self)
 {
-    zhashx_purge (self->active);
+    active_set_purge (self->active);
     if (store_index_load_active (self->index, s_active_loaded, self))
         zsys_error ("writer: cannot reload active segments from the index");
     int64_t counts [4];
@@ -389,7 +343,7 @@ s_handle_archive (writer_t *self, work_t *work)
     if (s_node_ids (self, work, &source_id, &handoff_id))
         return -1;
 
-    s_active_t *active = s_active_find (self, request);
+    active_segment_t *active = s_active_find (self, request);
     if (first && active) {
         work_fail (work, RESULT_DUPLICATE_SEGMENT,
                    "segment %" PRIu64 "/%" PRIu32 "/%u is already active",
@@ -474,9 +428,19 @@ s_handle_archive (writer_t *self, work_t *work)
 
     //  The index agrees; now the in-memory view
     if (type == MSG_ARCHIVE_KEY_START) {
-        s_active_add (self, segment_id, request->unified_id, request->conjoined_part,
-                      request->segment_num, request->collection_id, request->key,
-                      request->timestamp, source_id, handoff_id, request->sequence_num);
+        active_segment_t started = {
+            .segment_id = segment_id,
+            .unified_id = request->unified_id,
+            .conjoined_part = request->conjoined_part,
+            .segment_num = request->segment_num,
+            .collection_id = request->collection_id,
+            .key = request->key,
+            .timestamp_us = request->timestamp,
+            .source_node_id = source_id,
+            .handoff_node_id = handoff_id,
+            .last_sequence_num = request->sequence_num,
+        };
+        active_set_add (self->active, &started);
         atomic_fetch_add (&self->stats->segments_active, 1);
     }
     else
@@ -497,7 +461,7 @@ s_handle_archive (writer_t *self, work_t *work)
 //  archive-key-cancel
 
 static int
-s_cancel_active (writer_t *self, work_t *work, s_active_t *active)
+s_cancel_active (writer_t *self, work_t *work, active_segment_t *active)
 {
     //  The record names the cancelled segment, whatever the request was
     request_t *request = &work->request;
@@ -524,7 +488,7 @@ static int
 s_handle_cancel (writer_t *self, work_t *work)
 {
     request_t *request = &work->request;
-    s_active_t *active = s_active_find (self, request);
+    active_segment_t *active = s_active_find (self, request);
     if (!active) {
         work_fail (work, RESULT_UNKNOWN_SEGMENT,
                    "unified-id: no active segment %" PRIu64 "/%" PRIu32 "/%u to cancel",
@@ -633,17 +597,8 @@ s_handle_conjoined (writer_t *self, work_t *work)
         return -1;
     if (cancelled) {
         //  Forget active parts of the aborted archive; counts from the index
-        zlistx_t *doomed = zlistx_new ();
-        for (s_active_t *active = (s_active_t *) zhashx_first (self->active); active;
-             active = (s_active_t *) zhashx_next (self->active))
-            if (active->unified_id == request->unified_id && active->conjoined_part >= 1
-            &&  active->handoff_node_id == handoff_id
-            &&  active->collection_id == request->collection_id && streq (active->key, request->key))
-                zlistx_add_end (doomed, active);
-        for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active;
-             active = (s_active_t *) zlistx_next (doomed))
-            s_active_remove (self, active);
-        zlistx_destroy (&doomed);
+        active_set_remove_parts (self->active, request->collection_id, request->key,
+                                 request->unified_id, handoff_id);
         int64_t counts [4];
         if (store_index_count_segments (self->index, counts) == 0) {
             atomic_store (&self->stats->segments_active, counts [0]);
@@ -668,14 +623,10 @@ s_handle_web_writer_start (writer_t *self, work_t *work)
     if (source_id < 0)
         return s_index_failed (self, work);
 
-    zlistx_t *doomed = zlistx_new ();
-    for (s_active_t *active = (s_active_t *) zhashx_first (self->active); active;
-         active = (s_active_t *) zhashx_next (self->active))
-        if (active->source_node_id == source_id && active->timestamp_us < request->timestamp)
-            zlistx_add_end (doomed, active);
+    zlistx_t *doomed = active_set_older_from (self->active, source_id, request->timestamp);
     int rc = 0;
-    for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active && rc == 0;
-         active = (s_active_t *) zlistx_next (doomed))
+    for (active_segment_t *active = (active_segment_t *) zlistx_first (doomed); active && rc == 0;
+         active = (active_segment_t *) zlistx_next (doomed))
         rc = s_cancel_active (self, work, active);
     if (rc == 0 && zlistx_size (doomed) == 0)
         //  Nothing to cancel: still record the event, so the log is complete
@@ -688,8 +639,8 @@ s_handle_web_writer_start (writer_t *self, work_t *work)
         zlistx_destroy (&doomed);
         return -1;
     }
-    for (s_active_t *active = (s_active_t *) zlistx_first (doomed); active;
-         active = (s_active_t *) zlistx_next (doomed)) {
+    for (active_segment_t *active = (active_segment_t *) zlistx_first (doomed); active;
+         active = (active_segment_t *) zlistx_next (doomed)) {
         s_active_remove (self, active);
         atomic_fetch_sub (&self->stats->segments_active, 1);
         atomic_fetch_add (&self->stats->segments_cancelled, 1);
@@ -938,8 +889,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     self->config = config;
     self->cluster = args->cluster;
     self->stats = args->stats;
-    self->active = zhashx_new ();
-    zhashx_set_destructor (self->active, (zhashx_destructor_fn *) s_active_destroy);
+    self->active = active_set_new ();
     self->pending = zlistx_new ();
     self->file_volumes = zhashx_new ();
     zhashx_set_destructor (self->file_volumes, (zhashx_destructor_fn *) zstr_free);
@@ -1006,7 +956,7 @@ s_writer_destroy (writer_t **self_p)
     while ((work = (work_t *) zlistx_detach (self->pending, NULL)))
         work_destroy (&work);
     zlistx_destroy (&self->pending);
-    zhashx_destroy (&self->active);
+    active_set_destroy (&self->active);
     zhashx_destroy (&self->file_volumes);
     reply_cache_destroy (&self->replies);
     value_store_destroy (&self->values);
