@@ -2154,22 +2154,45 @@ main (int argc, char **argv)
         snprintf (self->reader, sizeof (self->reader), "%s", options->reader);
     }
     else {
-        int writer_port = s_free_port ();
-        int reader_port = s_free_port ();
-        while (reader_port == writer_port && reader_port > 0)
-            reader_port = s_free_port ();
-        if (writer_port < 0 || reader_port < 0) {
-            fprintf (stderr, "strata-bench: cannot find free loopback ports\n");
-            goto done;
-        }
-        snprintf (self->writer, sizeof (self->writer), "tcp://127.0.0.1:%d", writer_port);
-        snprintf (self->reader, sizeof (self->reader), "tcp://127.0.0.1:%d", reader_port);
         if (access (options->node_binary, X_OK) != 0) {
             fprintf (stderr, "strata-bench: no strata-node at %s (give --node-binary)\n", options->node_binary);
             goto done;
         }
-        if (s_node_spawn (self))
+        //  Another process may take a probed port before the node binds
+        //  it; the node then exits 1 at once, and the bench tries fresh
+        //  ports (three attempts)
+        for (int attempt = 1; ; attempt++) {
+            int writer_port = s_free_port ();
+            int reader_port = s_free_port ();
+            while (reader_port == writer_port && reader_port > 0)
+                reader_port = s_free_port ();
+            if (writer_port < 0 || reader_port < 0) {
+                fprintf (stderr, "strata-bench: cannot find free loopback ports\n");
+                goto done;
+            }
+            snprintf (self->writer, sizeof (self->writer), "tcp://127.0.0.1:%d", writer_port);
+            snprintf (self->reader, sizeof (self->reader), "tcp://127.0.0.1:%d", reader_port);
+            if (s_node_spawn (self))
+                goto done;
+            int status = 0;
+            bool exited = false;
+            for (int tick = 0; tick < 20 && !exited; tick++) {
+                usleep (50000);
+                exited = s_node_exited (self, &status);
+            }
+            if (!exited)
+                break;
+            char text [64];
+            if (attempt < 3 && WIFEXITED (status) && WEXITSTATUS (status) == 1) {
+                fprintf (stderr, "strata-bench: node exited during start-up (%s); retrying on other ports\n",
+                         s_exit_text (status, text, sizeof (text)));
+                continue;
+            }
+            fprintf (stderr, "strata-bench: node exited during start-up (%s)\n",
+                     s_exit_text (status, text, sizeof (text)));
+            s_node_log_tail (self, 20);
             goto done;
+        }
     }
     if (s_clients_new (self)) {
         fprintf (stderr, "strata-bench: cannot create the client sockets\n");
