@@ -87,6 +87,7 @@ s_stop (dispatcher_t *self)
 void
 dispatcher_actor (zsock_t *pipe, void *args_)
 {
+    pthread_setname_np (pthread_self (), "strata-dispatch");   //  top -H, perf
     dispatcher_args_t *args = (dispatcher_args_t *) args_;
     dispatcher_t self = {
         .pipe = pipe,

@@ -968,6 +968,7 @@ s_handoff_new (zsock_t *pipe, handoff_args_t *args, char *error, size_t error_si
 void
 handoff_actor (zsock_t *pipe, void *args)
 {
+    pthread_setname_np (pthread_self (), "strata-handoff");   //  top -H, perf
     char error [512] = "";
     handoff_t *self = s_handoff_new (pipe, (handoff_args_t *) args, error, sizeof (error));
     zsock_signal (pipe, 0);

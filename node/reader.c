@@ -449,6 +449,7 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
 void
 reader_actor (zsock_t *pipe, void *args)
 {
+    pthread_setname_np (pthread_self (), "strata-reader");   //  top -H, perf
     char error [512] = "";
     reader_t *self = s_reader_new (pipe, (reader_args_t *) args, error, sizeof (error));
     zsock_signal (pipe, 0);
