@@ -72,6 +72,10 @@ struct _index_reader_t {
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
     uint8_t *meta;                          //  meta of the last lookup (found->meta)
     size_t meta_room;                       //  bytes allocated in meta
+    bool keeping;                           //  the caller passes generations
+    bool holding;                           //  a read transaction is kept open
+    uint64_t held_generation;               //  the generation it was begun in
+    uint64_t generation;                    //  the caller's current generation
 };
 
 //  Log an SQLite failure of a statement once; returns -1
@@ -98,6 +102,56 @@ s_run (index_reader_t *self, s_statement_t which)
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return s_fail (self, which);
     return 0;
+}
+
+//  Begin a read transaction, or keep the one held if it is still current
+static int
+s_begin_read (index_reader_t *self)
+{
+    if (self->holding && self->held_generation == self->generation)
+        return 0;
+    index_reader_release (self);
+    if (s_run (self, S_BEGIN))
+        return -1;
+    self->holding = true;
+    self->held_generation = self->generation;
+    return 0;
+}
+
+//  After a failed statement: end the read transaction whatever its state
+static void
+s_abandon_read (index_reader_t *self)
+{
+    if (!sqlite3_get_autocommit (self->db))
+        s_run (self, S_ROLLBACK);
+    self->holding = false;
+}
+
+void
+index_reader_set_generation (index_reader_t *self, uint64_t generation)
+{
+    assert (self);
+    self->keeping = true;
+    self->generation = generation;
+}
+
+//  A lookup is over: end its transaction unless the caller keeps snapshots
+static void
+s_end_read (index_reader_t *self)
+{
+    if (!self->keeping)
+        index_reader_release (self);
+}
+
+void
+index_reader_release (index_reader_t *self)
+{
+    assert (self);
+    if (!self->holding)
+        return;
+    self->holding = false;
+    if (s_run (self, S_COMMIT))
+        s_abandon_read (self);
 }
 
 index_reader_t *
@@ -136,6 +190,8 @@ index_reader_destroy (index_reader_t **self_p)
     index_reader_t *self = *self_p;
     if (!self)
         return;
+    if (self->db && self->holding)
+        index_reader_release (self);
     for (int which = 0; which < S_COUNT; which++)
         sqlite3_finalize (self->statements [which]);
     sqlite3_close (self->db);
@@ -298,7 +354,7 @@ index_reader_lookup (index_reader_t *self, const index_query_t *query, index_fou
     assert (query->key);
     assert (found);
     memset (found, 0, sizeof (*found));
-    if (s_run (self, S_BEGIN))
+    if (s_begin_read (self))
         return -1;
 
     int rc = 0;
@@ -318,11 +374,10 @@ index_reader_lookup (index_reader_t *self, const index_query_t *query, index_fou
         rc = s_find_segment (self, query, handoff_node_id, found);
     if (rc == 0)
         rc = s_find_sequence (self, query, found);
-
-    if (s_run (self, S_COMMIT)) {
-        s_run (self, S_ROLLBACK);
-        return -1;
-    }
+    if (rc < 0)
+        s_abandon_read (self);
+    else
+        s_end_read (self);
     return rc;
 }
 
@@ -369,6 +424,8 @@ index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t rec
 {
     assert (self);
     assert (reason);
+    //  A write: not from inside a kept snapshot (it may be stale)
+    index_reader_release (self);
     sqlite3_stmt *statement = self->statements [S_DAMAGE_INSERT];
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
@@ -396,7 +453,7 @@ index_reader_list_versions (index_reader_t *self, const index_query_t *query, in
     assert (self);
     assert (query && query->key);
     assert (fn);
-    if (s_run (self, S_BEGIN))
+    if (s_begin_read (self))
         return -1;
     int rc = 0;
     int64_t handoff_node_id = 0;
@@ -436,9 +493,9 @@ index_reader_list_versions (index_reader_t *self, const index_query_t *query, in
         }
         s_done (self, S_SEGMENT_LIST);
     }
-    if (s_run (self, S_COMMIT)) {
-        s_run (self, S_ROLLBACK);
-        return -1;
-    }
+    if (rc < 0)
+        s_abandon_read (self);
+    else
+        s_end_read (self);
     return rc < 0? -1: 0;
 }

@@ -91,8 +91,27 @@ index_reader_t *
 void
     index_reader_destroy (index_reader_t **self_p);
 
+//  Snapshots. A lookup or a listing reads one consistent snapshot (a read
+//  transaction). To spare a BEGIN/COMMIT pair (file locks, WAL index
+//  reads: a fifth of a small retrieval's cost) per request, the snapshot
+//  is kept for the next lookups as long as the generation the caller
+//  passes is unchanged; a new generation starts a new snapshot first.
+//  The caller passes a counter the writer increments after each commit
+//  and before that commit's replies, so a retrieval sent after a success
+//  reply always sees what the reply acknowledged. index_reader_release
+//  ends a kept snapshot: call it whenever the caller is about to wait, so
+//  an idle reader never pins the WAL (checkpoints cannot pass a snapshot).
+//  Until the first call of index_reader_set_generation nothing is kept:
+//  every lookup has a snapshot of its own.
+void
+    index_reader_set_generation (index_reader_t *self, uint64_t generation);
+
+//  End the kept snapshot, if any.
+void
+    index_reader_release (index_reader_t *self);
+
 //  Find the segment and the sequence query asks for, in one read
-//  transaction (one consistent snapshot). Returns 0 and fills *found when
+//  transaction (one consistent snapshot, kept as above). Returns 0 and fills *found when
 //  found; 1 when there is nothing visible to return (found->why says what
 //  was missing, naming the field: unknown handoff node, no visible or no
 //  such version, no such sequence); -1 on an SQLite error (logged).

@@ -64,6 +64,18 @@ typedef struct {
 } reader_t;
 
 //  --------------------------------------------------------------------------
+//  Snapshots: called after a request was received, before its lookup. The
+//  writer's commit count moves after each commit and before its replies,
+//  so a request sent after a success reply finds the count moved and the
+//  lookup takes a new snapshot that holds what was acknowledged.
+
+static void
+s_current_snapshot (reader_t *self)
+{
+    index_reader_set_generation (self->index, atomic_load (&self->stats->syncs));
+}
+
+//  --------------------------------------------------------------------------
 //  Damage
 
 //  Try to write the backlog into the index; stop at the first failure
@@ -221,6 +233,7 @@ s_list_versions (reader_t *self)
     msgpack_sbuffer_init (&items);
     s_version_list_t list = { .count = 0 };
     msgpack_packer_init (&list.packer, &items, msgpack_sbuffer_write);
+    s_current_snapshot (self);
     if (index_reader_list_versions (self->index, &query, S_VERSIONS_MAX, s_version_found, &list)) {
         msgpack_sbuffer_destroy (&items);
         s_answer (self, RESULT_IO_ERROR, "index: lookup failed");
@@ -263,6 +276,7 @@ s_retrieve (reader_t *self)
         .first = request->type == MSG_RETRIEVE_KEY_START,
         .sequence_num = request->sequence_num,
     };
+    s_current_snapshot (self);
     int rc = index_reader_lookup (self->index, &query, found);
     if (rc < 0) {
         s_answer (self, RESULT_IO_ERROR, "index: lookup failed");
@@ -484,6 +498,8 @@ reader_actor (zsock_t *pipe, void *args)
                 if (!(zsock_events (self->pull) & ZMQ_POLLIN))
                     break;
             }
+            //  About to wait: pin no snapshot while idle
+            index_reader_release (self->index);
         }
         int64_t now = timestamp_now ();
         if (now - self->last_housekeeping_us >= S_HOUSEKEEPING_US) {

@@ -162,6 +162,16 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
     int flags = self->send_timeout_ms? 0: ZMQ_DONTWAIT;
     size_t frames = data? zmsg_size (data): 0;
     int rc = zmq_send (handle, self->buffer.data, self->buffer.size, flags | (frames? ZMQ_SNDMORE: 0));
+    if (rc < 0 && zmq_errno () == EAGAIN) {
+        //  The socket may not have taken in the credit its I/O thread sent
+        //  back for replies already delivered: ZeroMQ processes such
+        //  commands on send only every millisecond or so, and a refused
+        //  DONTWAIT send does not process them. Asking for ZMQ_EVENTS does,
+        //  so retry once after it: only a pipe that is really full (the
+        //  requester is not reading) drops the reply.
+        zsock_events (entry->socket);
+        rc = zmq_send (handle, self->buffer.data, self->buffer.size, flags | (frames? ZMQ_SNDMORE: 0));
+    }
     if (rc < 0) {
         zmsg_destroy (&data);
         s_dropped (self);

@@ -884,6 +884,8 @@ s_commit (writer_t *self)
         return;
     }
     node_stats_sync_latency (self->stats, (uint64_t) (timestamp_now () - started));
+    //  After the commit, before its replies: the reader starts a new
+    //  snapshot when this count moves (index_reader_set_generation)
     atomic_fetch_add (&self->stats->syncs, 1);
 
     work_t *work;

@@ -581,6 +581,65 @@ class LoadTest(ReadPathCase):
         self.assertLess(p99, 0.2, "p99 read latency under write load")
 
 
+    def test_acknowledged_write_is_readable_at_once_while_the_reader_is_busy(self):
+        # The reader keeps one index snapshot across a burst of requests and
+        # starts a new one when the writer has committed since: a retrieval
+        # sent after a success reply must find what the reply acknowledged,
+        # even when the reader never goes idle in between.
+        hot = Segment()
+        self.write_entire(hot, b"hot")
+        stop = threading.Event()
+        served = [0]
+        failures = []
+
+        def read_load():
+            client = Client(self.context, self.node.writer, reader=self.node.reader,
+                            tag="busy-reader")
+            try:
+                window, outstanding = 16, 0
+                while not stop.is_set():
+                    while outstanding < window:
+                        client.send(retrieve_header(hot, unified_id=None), endpoint="reader")
+                        outstanding += 1
+                    header, _ = client.recv(timeout=30)
+                    outstanding -= 1
+                    served[0] += 1
+                    if header.get("result") != "success":
+                        failures.append(header)
+                while outstanding:
+                    client.recv(timeout=30)
+                    outstanding -= 1
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(repr(error))
+            finally:
+                client.close()
+
+        thread = threading.Thread(target=read_load, daemon=True)
+        thread.start()
+        time.sleep(0.3)
+        rounds = 150
+        for number in range(rounds):
+            segment = Segment()
+            payload = payload_of(2048, number)
+            self.write_entire(segment, payload)
+            reply, frames = self.read(retrieve_header(segment, unified_id=None), timeout=10)
+            self.assertResult(reply, "success")
+            self.assertEqual(b"".join(frames), payload, "round %d" % number)
+            # a delete acknowledged is at once not found either
+            if number % 10 == 0:
+                self.write(destroy_header(segment.collection_id, segment.key, new_unified_id()))
+                self.assertNotFound(retrieve_header(segment, unified_id=None))
+        stop.set()
+        thread.join(60)
+        self.assertFalse(thread.is_alive())
+        stats = self.client.stats()
+        self.assertEqual(failures, [], "replies-dropped %d" % stats["replies-dropped"])
+        # a requester that keeps fewer replies in flight than reply/hwm
+        # loses none (ZeroMQ's stale pipe credit once dropped them)
+        self.assertEqual(stats["replies-dropped"], 0)
+        self.assertGreater(served[0], rounds, "the reader was not kept busy")
+
+
 # ==========================================================================
 #   A requester that does not read its replies
 

@@ -388,3 +388,36 @@ Test (index_reader, reads_and_damage_while_the_writer_holds_its_transaction)
     cr_assert_eq (s_lookup_at ("w", 0, 1, NULL, 0, -1), 1);
     cr_assert_eq (s_found.unified_id, 20);
 }
+
+//  --------------------------------------------------------------------------
+//  Kept snapshots: one per generation; a new generation sees new commits
+
+Test (index_reader, snapshot_kept_per_generation)
+{
+    s_finished ("snap", 10);
+    index_reader_set_generation (s_reader, 1);
+    cr_assert_eq (s_visible ("snap"), 10);
+    //  a commit the reader was not told about is not seen: same snapshot
+    s_finished ("snap", 20);
+    cr_assert_eq (s_visible ("snap"), 10, "the kept snapshot must be reused");
+    //  a new generation takes a new snapshot
+    index_reader_set_generation (s_reader, 2);
+    cr_assert_eq (s_visible ("snap"), 20);
+    //  releasing ends it: the next lookup (same generation) sees newer rows
+    s_finished ("snap", 30);
+    index_reader_release (s_reader);
+    cr_assert_eq (s_visible ("snap"), 30);
+    //  a damage row is written outside any kept snapshot, then seen
+    cr_assert_eq (index_reader_record_damage (s_reader, 7, 5000, -1, -1, 1, "test"), 0);
+    cr_assert_eq (index_reader_damage_known (s_reader, 7, 5000), 1);
+    index_reader_release (s_reader);
+    index_reader_release (s_reader);        //  nothing kept: no effect
+}
+
+Test (index_reader, without_generations_every_lookup_is_fresh)
+{
+    s_finished ("fresh", 10);
+    cr_assert_eq (s_visible ("fresh"), 10);
+    s_finished ("fresh", 20);
+    cr_assert_eq (s_visible ("fresh"), 20);
+}
