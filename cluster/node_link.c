@@ -214,7 +214,18 @@ s_send (node_link_t *self, size_t node, node_endpoint_t endpoint, request_t *req
     assert (rc == 0);               //  only fails for MSG_UNKNOWN: our bug
     bool more = data_p && *data_p && zmsg_size (*data_p) > 0;
     zframe_t *header = zframe_new (self->buffer.data, self->buffer.size);
-    if (zframe_send (&header, sock, (more? ZFRAME_MORE: 0) | ZFRAME_DONTWAIT)) {
+    int flags = (more? ZFRAME_MORE: 0) | ZFRAME_DONTWAIT;
+    int sent = zframe_send (&header, sock, flags | ZFRAME_REUSE);
+    if (sent && zmq_errno () == EAGAIN) {
+        //  Refused by a pipe that may only look full: ZeroMQ takes in the
+        //  credit for messages the node has read on its own schedule, not
+        //  on a refused DONTWAIT send; ZMQ_EVENTS takes it in now
+        zsock_events (sock);
+        sent = zframe_send (&header, sock, flags | ZFRAME_REUSE);
+    }
+    if (sent == 0)
+        zframe_destroy (&header);
+    if (sent) {
         zframe_destroy (&header);
         if (data_p)
             zmsg_destroy (data_p);
