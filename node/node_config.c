@@ -39,6 +39,7 @@ s_set_defaults (node_config_t *config)
     config->reserve_bytes = 64ULL * 1024 * 1024;
     config->group_commit_delay_us = 2000;
     config->group_commit_bytes = 32ULL * 1024 * 1024;
+    config->writeback_bytes = 64 * 1024;
     config->queue_depth = 256;
     config->queue_bytes = 16ULL * 1024 * 1024;
     config->overload_wait_ms = 1000;
@@ -138,6 +139,7 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         S_NUMBER ("node/reserve-bytes", reserve_bytes, 0, 1ULL << 50);
         S_NUMBER ("node/group-commit-delay-us", group_commit_delay_us, 0, 10000000);
         S_NUMBER ("node/group-commit-bytes", group_commit_bytes, 0, 1ULL << 40);
+        S_NUMBER ("node/writeback-bytes", writeback_bytes, 0, 1ULL << 40);
         S_NUMBER ("node/queue-depth", queue_depth, 1, 100000);
         S_NUMBER ("node/queue-bytes", queue_bytes, 1024 * 1024, 1ULL << 40);
         S_NUMBER ("node/max-message-bytes", max_message_bytes, 1024, 1ULL << 32);

@@ -29,6 +29,7 @@ typedef struct {
     uint64_t reserve_bytes;             //  free space kept per volume
     uint64_t group_commit_delay_us;     //  longest a success waits for its sync
     uint64_t group_commit_bytes;        //  sync when this many bytes are unsynced
+    uint64_t writeback_bytes;           //  start writeback every this many bytes (0 off)
     int queue_depth;                    //  dispatcher -> writer queue, in requests
     uint64_t queue_bytes;               //  dispatcher -> writer queue, in payload bytes
     int overload_wait_ms;               //  wait this long for queue room, then answer overloaded

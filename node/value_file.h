@@ -92,6 +92,14 @@ int
                        const void *descriptor, const struct iovec *payload,
                        int payload_count, uint64_t *offset_p);
 
+//  After each append that leaves at least bytes appended since the last
+//  time, start their writeback to disk without waiting (sync_file_range
+//  SYNC_FILE_RANGE_WRITE), so that the fdatasync of a group commit finds
+//  less to write. 0 (the default) never starts writeback early. Durability
+//  does not depend on it: only value_file_sync makes data durable.
+void
+    value_file_set_writeback (value_file_t *self, uint64_t bytes);
+
 //  fdatasync the file. Returns 0 or -errno. After a failure the file is
 //  marked broken: it must not be appended to again (see value_file_append).
 int

@@ -71,6 +71,7 @@ struct _value_store_t {
     size_t dirty_count;                 //  entries in dirty
     size_t dirty_max;                   //  allocated entries in dirty
     uint64_t unsynced_bytes;            //  bytes appended since the last sync
+    uint64_t writeback_bytes;           //  value_file_set_writeback of new files
     value_store_new_file_fn *new_file_fn;       //  new-file callback or NULL
     value_store_synced_fn *synced_fn;   //  synced-file callback or NULL
     void *synced_arg;                   //  its argument
@@ -401,6 +402,19 @@ value_store_set_new_file_callback (value_store_t *self, value_store_new_file_fn 
 
 
 //  --------------------------------------------------------------------------
+//  Early writeback of the files appended to
+
+void
+value_store_set_writeback (value_store_t *self, uint64_t bytes)
+{
+    assert (self);
+    self->writeback_bytes = bytes;
+    if (self->current)
+        value_file_set_writeback (self->current, bytes);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Set the callback for synced files
 
 void
@@ -522,6 +536,7 @@ s_new_file (value_store_t *self, size_t index)
 
     s_retire_current (self);
     self->current = file;
+    value_file_set_writeback (file, self->writeback_bytes);
     self->current_id = file_id;
     self->current_volume = index;
     self->current_dirty = false;

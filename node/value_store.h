@@ -54,6 +54,12 @@ void
 //  record how far each file is known good.
 typedef void (value_store_synced_fn) (void *arg, uint64_t file_id, uint64_t synced_size);
 
+//  Start writeback of every this many appended bytes of the file being
+//  appended to, and of every later one (see value_file_set_writeback);
+//  0 turns it off (the default).
+void
+    value_store_set_writeback (value_store_t *self, uint64_t bytes);
+
 //  Set the callback for synced files (may be NULL).
 void
     value_store_set_synced_callback (value_store_t *self, value_store_synced_fn *fn, void *arg);

@@ -1002,6 +1002,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     }
     value_store_set_new_file_callback (self->values, s_new_file, self);
     value_store_set_synced_callback (self->values, s_file_synced, self);
+    value_store_set_writeback (self->values, config->writeback_bytes);
     s_reload (self);
 
     self->queue = zsock_new (ZMQ_PAIR);

@@ -226,6 +226,7 @@ typedef struct {
     double node_cpu;                    //  % of one core; < 0 unknown
     double node_rss_mib;                //  node's peak RSS during the workload; < 0 unknown
     int64_t syncs;                      //  node's group commits during it; < 0 unknown
+    int64_t sync_p50_us, sync_p99_us;   //  node's last 1024 syncs (stats); < 0 unknown
     char error [300];                   //  first failure
 } s_result_t;
 
@@ -1120,7 +1121,23 @@ s_control (s_bench_t *self, s_client_t *client, bool to_reader, message_type_t t
     return rc;
 }
 
-//  The value of a top-level unsigned integer of a stats reply, or -1
+//  The entry name of a map, or NULL
+static const msgpack_object *
+s_map_entry (const msgpack_object *map, const char *name)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t entry = 0; entry < map->via.map.size; entry++) {
+        const msgpack_object *key = &map->via.map.ptr [entry].key;
+        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == strlen (name)
+        &&  memcmp (key->via.str.ptr, name, key->via.str.size) == 0)
+            return &map->via.map.ptr [entry].val;
+    }
+    return NULL;
+}
+
+//  The value of an unsigned integer of a stats reply, or -1: name is a
+//  top-level key, or "map/key" for an entry of a top-level map
 static int64_t
 s_stats_value (const reply_t *reply, const char *name)
 {
@@ -1130,32 +1147,41 @@ s_stats_value (const reply_t *reply, const char *name)
     msgpack_unpacked_init (&unpacked);
     int64_t value = -1;
     if (msgpack_unpack_next (&unpacked, (const char *) reply->stats, reply->stats_size, NULL)
-        == MSGPACK_UNPACK_SUCCESS
-    &&  unpacked.data.type == MSGPACK_OBJECT_MAP) {
-        const msgpack_object_map *map = &unpacked.data.via.map;
-        for (uint32_t entry = 0; entry < map->size; entry++) {
-            const msgpack_object *key = &map->ptr [entry].key;
-            const msgpack_object *val = &map->ptr [entry].val;
-            if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == strlen (name)
-            &&  memcmp (key->via.str.ptr, name, key->via.str.size) == 0
-            &&  val->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                value = (int64_t) val->via.u64;
-                break;
-            }
-        }
+        == MSGPACK_UNPACK_SUCCESS) {
+        char outer [64];
+        snprintf (outer, sizeof (outer), "%s", name);
+        char *inner = strchr (outer, '/');
+        if (inner)
+            *inner++ = 0;
+        const msgpack_object *val = s_map_entry (&unpacked.data, outer);
+        if (inner)
+            val = s_map_entry (val, inner);
+        if (val && val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            value = (int64_t) val->via.u64;
     }
     msgpack_unpacked_destroy (&unpacked);
     return value;
 }
 
-//  The node's group commits so far, or -1 if the stats reply does not say
+//  The node's group commits so far, or -1 if the stats reply does not say;
+//  with the p50 and p99 of its last syncs (fdatasync + index commit, in
+//  microseconds, -1 unknown) when sync_p50/sync_p99 are given
 static int64_t
-s_node_syncs (s_bench_t *self)
+s_node_syncs (s_bench_t *self, int64_t *sync_p50, int64_t *sync_p99)
 {
     reply_t *reply = reply_new ();
     int64_t syncs = -1;
-    if (reply && s_control (self, self->control, false, MSG_STATS, 5000, reply) == 0 && reply->result == RESULT_SUCCESS)
+    if (sync_p50)
+        *sync_p50 = -1;
+    if (sync_p99)
+        *sync_p99 = -1;
+    if (reply && s_control (self, self->control, false, MSG_STATS, 5000, reply) == 0 && reply->result == RESULT_SUCCESS) {
         syncs = s_stats_value (reply, "syncs");
+        if (sync_p50)
+            *sync_p50 = s_stats_value (reply, "sync-latency-us/p50");
+        if (sync_p99)
+            *sync_p99 = s_stats_value (reply, "sync-latency-us/p99");
+    }
     reply_destroy (&reply);
     return syncs;
 }
@@ -1229,7 +1255,7 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
         assert (sender->request && sender->reply);
     }
     bool rss_reset = s_node_rss_reset (self) == 0;
-    int64_t syncs_before = s_node_syncs (self);
+    int64_t syncs_before = s_node_syncs (self, NULL, NULL);
     double node_cpu_before = s_node_cpu_seconds (self);
     double cpu_before = s_cpu_seconds_self ();
 
@@ -1285,7 +1311,7 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     int64_t end_ns = s_now_ns ();
     double cpu_after = s_cpu_seconds_self ();
     double node_cpu_after = s_node_cpu_seconds (self);
-    int64_t syncs_after = exited? -1: s_node_syncs (self);
+    int64_t syncs_after = exited? -1: s_node_syncs (self, &result->sync_p50_us, &result->sync_p99_us);
 
     //  Merge what the senders saw
     size_t latency_count = 0;
@@ -1392,8 +1418,12 @@ s_print_tail (const s_bench_t *self, const s_result_t *result)
         printf (" node-cpu=%.0f%%", result->node_cpu);
     if (result->node_rss_mib >= 0)
         printf (" node-rss%s=%.1fMiB", self->rss_reset? "-peak": "-hwm", result->node_rss_mib);
-    if (result->syncs > 0 && result->success > 0)
+    if (result->syncs > 0 && result->success > 0) {
         printf (" acks/sync=%.1f", (double) result->success / (double) result->syncs);
+        if (result->sync_p50_us >= 0 && result->sync_p99_us >= 0)
+            printf (" sync-p50=%.2fms sync-p99=%.2fms", result->sync_p50_us / 1000.0,
+                    result->sync_p99_us / 1000.0);
+    }
     if (result->errors || result->lost)
         printf ("  FAILURES errors=%" PRIu64 " lost=%" PRIu64, result->errors, result->lost);
     printf ("\n");
