@@ -20,6 +20,7 @@
 */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include "router.h"
 #include "curve.h"
 #include "delete_op.h"
@@ -74,6 +75,9 @@ typedef struct {
     zsock_t *clients;               //  ROUTER for clients
     curve_t *curve;                 //  CurveZMQ certificates, or NULL (plaintext)
     zactor_t *auth;                 //  zauth with the clients-dir policy, or NULL
+    zactor_t *client_monitor;       //  refused CURVE handshakes on clients, or NULL
+    zactor_t *reply_monitor;        //  refused CURVE handshakes on the node-reply PULL, or NULL
+    _Atomic uint64_t auth_failures; //  both, counted from the monitor threads
     node_link_t *link;              //  to the nodes
     erasure_t *erasure;             //  the code
     unified_id_t *ids;              //  version numbers
@@ -373,6 +377,8 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     router_reply_add_uint (reply, "total-shards", (uint64_t) cluster_config_total_shards (self->cluster));
     router_reply_add_str (reply, "version", STRATA_VERSION);
     router_reply_add_uint (reply, "handoff-writes", self->handoff_writes);
+    router_reply_add_uint (reply, "auth-failures",
+                           atomic_load_explicit (&self->auth_failures, memory_order_relaxed));
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
@@ -701,6 +707,9 @@ s_destroy (router_t **self_p)
     zhashx_destroy (&self->uploads);
     zhashx_destroy (&self->sessions);
     router_request_destroy (&self->request);
+    //  The monitors before the sockets they watch
+    zactor_destroy (&self->client_monitor);
+    zactor_destroy (&self->reply_monitor);
     node_link_destroy (&self->link);
     zsock_destroy (&self->clients);
     zactor_destroy (&self->auth);
@@ -709,6 +718,16 @@ s_destroy (router_t **self_p)
     unified_id_destroy (&self->ids);
     free (self);
     *self_p = NULL;
+}
+
+//  A refused CURVE handshake on a listening socket (a monitor thread calls
+//  this): count it for ping's auth-failures and log it as the node does
+static void
+s_auth_failure (void *arg, int event, const char *address)
+{
+    router_t *self = (router_t *) arg;
+    atomic_fetch_add_explicit (&self->auth_failures, 1, memory_order_relaxed);
+    curve_failure_log (event, address);
 }
 
 //  Nodes answer only addresses their allow-list takes: by default loopback
@@ -796,6 +815,14 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
         snprintf (error, error_size, "cannot bind the listen endpoint %s: %s",
                   self->config->listen, zmq_strerror (zmq_errno ()));
         goto failed;
+    }
+    if (self->curve) {
+        //  Both bound sockets: clients (a CURVE server under zauth) and the
+        //  nodes' replies (a CURVE client: anyone else connecting fails)
+        self->client_monitor = curve_monitor_new (self->clients, s_auth_failure, self);
+        self->reply_monitor = curve_monitor_new (node_link_socket (self->link), s_auth_failure, self);
+        if (!self->client_monitor || !self->reply_monitor)
+            zsys_warning ("cannot watch the CURVE sockets: refused handshakes are not counted");
     }
     self->env = (op_env_t) {
         .handle = self, .cluster = self->cluster, .erasure = self->erasure, .config = self->config,

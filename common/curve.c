@@ -7,6 +7,8 @@
     only encrypt) and watches listening sockets for failed handshakes.
     =========================================================================
 */
+#include <inttypes.h>
+#include <stdatomic.h>
 #include "curve.h"
 
 struct _curve_t {
@@ -160,6 +162,15 @@ curve_auth_new (const char *clients_dir, bool verbose, char *error, size_t error
     return auth;
 }
 
+void
+curve_auth_reload (zactor_t *auth, const char *clients_dir)
+{
+    assert (auth);
+    assert (clients_dir);
+    zstr_sendx (auth, "CURVE", clients_dir, NULL);
+    zsock_wait (auth);
+}
+
 //  The monitor actor: reads events from the monitored socket's PAIR
 typedef struct {
     char endpoint [64];             //  the inproc endpoint zmq_socket_monitor bound
@@ -230,4 +241,25 @@ curve_monitor_new (zsock_t *socket, curve_failure_fn *failure, void *arg)
     if (!actor)
         free (args);
     return actor;
+}
+
+void
+curve_failure_log (int event, const char *address)
+{
+    static _Atomic int64_t s_last_log_ms = 0;
+    static _Atomic uint64_t s_suppressed = 0;
+    int64_t now = zclock_mono ();
+    int64_t last = atomic_load (&s_last_log_ms);
+    if (now - last >= 1000 && atomic_compare_exchange_strong (&s_last_log_ms, &last, now)) {
+        uint64_t suppressed = atomic_exchange (&s_suppressed, 0);
+        char more [64] = "";
+        if (suppressed)
+            snprintf (more, sizeof (more), "; %" PRIu64 " more not logged", suppressed);
+        zsys_warning ("CURVE handshake refused on %s (%s)%s", address? address: "",
+                      event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH? "key not authorized":
+                      event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL? "protocol error": "no detail",
+                      more);
+    }
+    else
+        atomic_fetch_add (&s_suppressed, 1);
 }

@@ -67,8 +67,21 @@ const char *
 zactor_t *
     curve_auth_new (const char *clients_dir, bool verbose, char *error, size_t error_size);
 
+//  Make the zauth actor (from curve_auth_new) read clients_dir again now:
+//  resends the CURVE command, which replaces its certificate store. zauth
+//  also rereads the directory by itself on a handshake when the number,
+//  total size or newest modification time (in seconds) of its files
+//  changed; this catches what that misses (a file rewritten in place with
+//  a same-size key within the same second). Only new handshakes are
+//  affected: established sessions stay authenticated. Call from the thread
+//  that owns auth.
+void
+    curve_auth_reload (zactor_t *auth, const char *clients_dir);
+
 //  Called from the monitor thread for each failed handshake on a watched
-//  socket (event is ZMQ_EVENT_HANDSHAKE_FAILED_*; address the peer).
+//  socket (event is ZMQ_EVENT_HANDSHAKE_FAILED_*; address is the endpoint
+//  libzmq names in the event: for a bound socket its own bound endpoint,
+//  not the peer's, which libzmq's monitor events do not carry).
 typedef void (curve_failure_fn) (void *arg, int event, const char *address);
 
 //  Watch socket (call from the thread that owns it) for failed handshakes
@@ -77,5 +90,13 @@ typedef void (curve_failure_fn) (void *arg, int event, const char *address);
 //  before the socket) or NULL.
 zactor_t *
     curve_monitor_new (zsock_t *socket, curve_failure_fn *failure, void *arg);
+
+//  Log a refused handshake (event and address as curve_failure_fn gets
+//  them): "CURVE handshake refused on ENDPOINT (key not authorized |
+//  protocol error | no detail)", at most one line per second per process,
+//  with the number of lines left out since the last one. Thread-safe; the
+//  node's and the router's failure callbacks both use it.
+void
+    curve_failure_log (int event, const char *address);
 
 #endif

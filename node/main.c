@@ -4,7 +4,9 @@
     Starts the writer actor (storage), then the dispatcher (writer endpoint)
     and the reader (reader endpoint), then, with a cluster file, the handoff
     forwarder (unless handoff/enabled = 0), then waits for SIGTERM or
-    SIGINT. On a signal: the forwarder stops (a replay in flight resumes
+    SIGINT. SIGHUP makes zauth read the CURVE clients-dir again (new
+    handshakes only; docs/security.md, "Revoking a key"). On SIGTERM or
+    SIGINT: the forwarder stops (a replay in flight resumes
     after the next start), the dispatcher stops taking requests and hands
     over what has arrived, the writer stores and syncs it and sends the
     replies it owes, and the process exits 0.
@@ -112,6 +114,7 @@ main (int argc, char **argv)
     sigemptyset (&signals);
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
@@ -177,6 +180,15 @@ main (int argc, char **argv)
                 zsys_info ("signal %d: stopping", signal_number);
                 exit_code = 0;
                 break;
+            }
+            if (signal_number == SIGHUP) {
+                if (auth) {
+                    curve_auth_reload (auth, config->curve_clients_dir);
+                    zsys_info ("SIGHUP: CURVE clients reloaded from %s (new handshakes only)",
+                               config->curve_clients_dir);
+                }
+                else
+                    zsys_info ("SIGHUP: CURVE is off, nothing to reload");
             }
         }
         zactor_destroy (&handoff);

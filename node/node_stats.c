@@ -16,6 +16,7 @@
 */
 #include <czmq.h>
 #include "node_stats.h"
+#include "curve.h"
 #include "timestamp.h"
 
 node_stats_t *
@@ -220,20 +221,5 @@ node_stats_auth_failure (void *self_, int event, const char *address)
     node_stats_t *self = (node_stats_t *) self_;
     assert (self);
     atomic_fetch_add_explicit (&self->auth_failures, 1, memory_order_relaxed);
-    static _Atomic int64_t s_last_log_ms = 0;
-    static _Atomic uint64_t s_suppressed = 0;
-    int64_t now = zclock_mono ();
-    int64_t last = atomic_load (&s_last_log_ms);
-    if (now - last >= 1000 && atomic_compare_exchange_strong (&s_last_log_ms, &last, now)) {
-        uint64_t suppressed = atomic_exchange (&s_suppressed, 0);
-        char more [64] = "";
-        if (suppressed)
-            snprintf (more, sizeof (more), "; %" PRIu64 " more not logged", suppressed);
-        zsys_warning ("CURVE handshake refused from %s (%s)%s", address,
-                      event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH? "key not authorized":
-                      event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL? "protocol error": "no detail",
-                      more);
-    }
-    else
-        atomic_fetch_add (&s_suppressed, 1);
+    curve_failure_log (event, address);
 }

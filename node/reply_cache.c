@@ -9,10 +9,14 @@
 #include "reply_cache.h"
 #include "timestamp.h"
 
+#define S_ROOM_WAIT_MS  5      //  longest wait for room once a send is refused
+
 typedef struct {
     char *address;              //  the client-address
     zsock_t *socket;            //  PUSH, connected
     int64_t last_used_us;       //  for idle expiry
+    bool stalled;               //  a short wait for room failed: never wait again
+                                //  until a send goes through at once
     void *recency_handle;       //  handle in recency list
 } s_entry_t;
 
@@ -171,7 +175,19 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
         //  requester is not reading) drops the reply.
         zsock_events (entry->socket);
         rc = zmq_send (handle, self->buffer.data, self->buffer.size, flags | (frames? ZMQ_SNDMORE: 0));
+        //  The credit may still be on its way from a busy I/O thread: wait
+        //  for room a little, once. A requester that does not read costs
+        //  that wait once, then drops at once until it reads again.
+        if (rc < 0 && zmq_errno () == EAGAIN && !entry->stalled) {
+            zmq_pollitem_t item = { handle, 0, ZMQ_POLLOUT, 0 };
+            if (zmq_poll (&item, 1, S_ROOM_WAIT_MS) == 1)
+                rc = zmq_send (handle, self->buffer.data, self->buffer.size,
+                               flags | (frames? ZMQ_SNDMORE: 0));
+            entry->stalled = rc < 0;
+        }
     }
+    if (rc >= 0)
+        entry->stalled = false;
     if (rc < 0) {
         zmsg_destroy (&data);
         s_dropped (self);

@@ -8,10 +8,17 @@ auth-failures; replies go out encrypted (a plaintext reply PULL gets
 nothing). Also the reply allow-list: a client-address outside it (127.0.0.2)
 causes no connection, checked with a listener bound there.
 
+Revocation without restart (docs/security.md, "Revoking a key"): removing
+a client's public cert from clients-dir refuses that key's new connections
+at once while its established session goes on; adding a cert admits a new
+key; a cert rewritten in place with the same size and modification time
+(which zauth's own change check misses) takes effect after SIGHUP.
+
 Run: /usr/bin/python3 tests/integration/test_curve.py
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -189,6 +196,63 @@ class CurveNodeTest(StrataTestCase):
         # the same requester with a CURVE PULL gets its reply
         reply = self.client.ping()
         self.assertEqual(reply.get("result"), "success")
+
+    def _assert_admitted(self, client):
+        """A new connection with client's keys gets answers from both endpoints."""
+        self.assertEqual(client.ping().get("result"), "success")
+        self.assertEqual(client.ping(endpoint="reader").get("result"), "success")
+
+    def test_revoked_key_refused_on_new_connections(self):
+        # The authorized client's session is established on both endpoints
+        self._assert_admitted(self.client)
+        client_cert = os.path.join(self.clients_dir, "client")
+        os.remove(client_cert)
+        # A new connection with the removed key is refused, counted, logged
+        # and can store nothing
+        self._assert_refused(self.curve_client(self.client_keys, tag="revoked"), Segment())
+        # ... while the session established before the removal goes on: zauth
+        # is asked only at the handshake
+        self.assertEqual(self.client.ping().get("result"), "success")
+        payload = os.urandom(1000)
+        segment = Segment()
+        reply = self.client.request(segment.entire(payload), [payload])
+        self.assertEqual(reply.get("result"), "success", reply)
+        headers, payloads = self.client.retrieve(segment)
+        self.assertEqual(b"".join(payloads), payload, headers)
+        # A key added while the node runs is admitted
+        newcomer_keys = zmq.curve_keypair()
+        write_cert(self.clients_dir, "newcomer", *newcomer_keys)
+        self._assert_admitted(self.curve_client(newcomer_keys, tag="newcomer"))
+        # ... and the removed one again once its cert is back
+        write_cert(self.clients_dir, "client", *self.client_keys)
+        self._assert_admitted(self.curve_client(self.client_keys, tag="re-admitted"))
+
+    def test_sighup_rereads_clients_dir(self):
+        # Rewrite the client's cert in place with the stranger's key: same
+        # size, same modification time, same number of files, which is all
+        # zauth's own change check (czmq zcertstore) compares
+        self._assert_admitted(self.client)
+        paths = [os.path.join(self.clients_dir, name) for name in ("client", "client_secret")]
+        before = [os.stat(path) for path in paths]
+        write_cert(self.clients_dir, "client", *self.stranger_keys)
+        for path, stat in zip(paths, before):
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            self.assertEqual(os.stat(path).st_size, stat.st_size)
+        # zauth has not noticed: the old key still gets in, the new one not
+        self._assert_admitted(self.curve_client(self.client_keys, tag="stale"))
+        self._assert_refused(self.curve_client(self.stranger_keys, tag="not-yet"), Segment())
+        # SIGHUP: the node makes zauth read the directory again
+        self.node.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while (time.monotonic() < deadline
+               and "SIGHUP: CURVE clients reloaded" not in self.node.log_text()):
+            time.sleep(0.1)
+        self.assertIn("SIGHUP: CURVE clients reloaded", self.node.log_text())
+        self.assertTrue(self.node.running(), "SIGHUP does not stop the node")
+        self._assert_admitted(self.curve_client(self.stranger_keys, tag="now-admitted"))
+        self._assert_refused(self.curve_client(self.client_keys, tag="now-revoked"), Segment())
+        # the session established before the change is still served
+        self.assertEqual(self.client.ping().get("result"), "success")
 
     def test_reply_address_outside_allow_list(self):
         listener = self.context.socket(zmq.PULL)

@@ -7,13 +7,18 @@ reply PULL are CURVE clients. A user certificate made by `strata keygen`,
 whose public cert is in every clients-dir, puts and gets through the CLI
 (--cert / --server-cert, or $STRATA_CERT / $STRATA_SERVER_CERT); without
 --cert the CLI gets no answer and exits 1 with one line; a plaintext client
-gets nothing from the router; `strata stat --node` works with CURVE; a bad
-router certificate is a configuration error (exit 2, one line).
+gets nothing from the router; a client with a key not in the router's
+clients-dir cannot store, read or delete anything, and the router counts
+the refused handshakes (ping-reply auth-failures) and logs them, as does a
+plaintext peer at the router's node-reply endpoint; `strata stat --node`
+works with CURVE; a bad router certificate is a configuration error (exit
+2, one line).
 
 Run: /usr/bin/python3 tests/integration/test_curve_cluster.py
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +62,7 @@ class CurveClusterTest(unittest.TestCase):
         clients = os.path.join(keys, "clients")
         os.mkdir(clients)
         cluster_public, cluster_secret = zmq.curve_keypair()
+        cls.cluster_public = cluster_public
         cls.cluster_cert = write_cert(keys, "cluster", cluster_public, cluster_secret)
         router_cert = write_cert(keys, "router", *zmq.curve_keypair())
         nodes_cert = write_cert(keys, "nodes", *zmq.curve_keypair())
@@ -137,8 +143,105 @@ class CurveClusterTest(unittest.TestCase):
 
     def test_plaintext_client_gets_nothing(self):
         client = self.cluster.router_client(timeout=2.0, curve_keys=False)
-        with self.assertRaises(RouterError):
-            client.ping(timeout=2.0)
+        try:
+            with self.assertRaises(RouterError):
+                client.ping(timeout=2.0)
+        finally:
+            client.close()      # it would go on reconnecting (and failing)
+
+    # -- refused handshakes at the router: counted and logged ----------------
+
+    def router_auth_failures(self, client):
+        reply = client.ping(timeout=5.0)
+        self.assertIn("auth-failures", reply)
+        return reply["auth-failures"]
+
+    def log_lines(self, reason):
+        """Lines 'CURVE handshake refused on ENDPOINT (reason)' in the router's log."""
+        pattern = re.compile(r"CURVE handshake refused on tcp://127\.0\.0\.1:\d+ \(%s\)"
+                             % re.escape(reason))
+        return len(pattern.findall(self.cluster.router.log_text()))
+
+    def provoke_until_counted_and_logged(self, client, provoke, reason, what):
+        """Open a new refused connection (provoke () returns the socket) every
+        0.3 s until ping's auth-failures has gone up and the router's log
+        holds a new '... (reason)' line; at most 15 s. A new connection each
+        time: libzmq does not reconnect after a handshake protocol error,
+        and the router logs at most one line a second, so the first refusal
+        may fall in the second of an earlier test's line."""
+        before = self.router_auth_failures(client)
+        log_before = self.log_lines(reason)
+        count, lines = before, log_before
+        sockets = []
+        deadline = time.monotonic() + 15
+        try:
+            while time.monotonic() < deadline:
+                sockets.append(provoke())
+                time.sleep(0.3)
+                count = self.router_auth_failures(client)
+                lines = self.log_lines(reason)
+                if count > before and lines > log_before:
+                    return
+        finally:
+            for sock in sockets:
+                sock.close(linger=0)
+        self.fail("%s: auth-failures %d -> %d, log lines '(%s)' %d -> %d"
+                  % (what, before, count, reason, log_before, lines))
+
+    def test_unknown_key_refused_counted_logged(self):
+        authorized = self.cluster.router_client(timeout=10.0)
+        # Something the stranger will try to read and delete
+        stored_key = new_key("curve-victim")
+        stored = payload(5000, seed=3)
+        self.assertEqual(authorized.put(stored_key, stored).get("result"), "success")
+
+        stranger_public, stranger_secret = zmq.curve_keypair()
+        stranger_keys = (self.cluster_public, stranger_public, stranger_secret)
+        stranger = self.cluster.router_client(timeout=2.0, curve_keys=stranger_keys)
+        try:
+            # Once the handshake failed the DEALER has no pipe and send blocks
+            stranger.sock.setsockopt(zmq.SNDTIMEO, 1000)
+            new = new_key("curve-stranger")
+            for what, call in (("put", lambda: stranger.put(new, b"must not be stored")),
+                               ("get", lambda: stranger.get(stored_key)),
+                               ("delete", lambda: stranger.delete(stored_key)),
+                               ("ping", lambda: stranger.ping(timeout=1.0))):
+                try:
+                    reply = call()
+                except (RouterError, zmq.Again):
+                    continue
+                self.fail("the router answered a %s from an unknown key: %r" % (what, reply))
+        finally:
+            stranger.close()
+
+        def provoke():
+            sock = self.cluster.context.socket(zmq.DEALER)
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = stranger_keys
+            sock.connect(self.cluster.router_endpoint)
+            return sock
+        self.provoke_until_counted_and_logged(authorized, provoke, "key not authorized",
+                                              "a client key not in clients-dir")
+        # Nothing was stored, nothing deleted
+        reply, data = authorized.get(new)
+        self.assertIsNone(data, reply)
+        self.assertNotEqual(reply.get("result"), "success", reply)
+        reply, data = authorized.get(stored_key)
+        self.assertEqual(reply.get("result"), "success", reply)
+        self.assertEqual(data, stored)
+
+    def test_plaintext_peer_at_reply_endpoint_counted(self):
+        found = re.search(r"node replies on (tcp://\S+)", self.cluster.router.log_text())
+        self.assertIsNotNone(found, "the router logs its node-reply endpoint")
+        authorized = self.cluster.router_client(timeout=10.0)
+
+        def provoke():
+            sock = self.cluster.context.socket(zmq.PUSH)
+            sock.connect(found.group(1))
+            return sock
+        self.provoke_until_counted_and_logged(authorized, provoke, "protocol error",
+                                              "a plaintext peer at the node-reply endpoint")
+        # The router still works
+        self.assertEqual(authorized.ping().get("result"), "success")
 
     def test_stat_node_with_cert(self):
         stat = self.cluster.strata("stat", "--node", self.cluster.node(0).writer,
