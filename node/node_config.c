@@ -39,7 +39,7 @@ s_set_defaults (node_config_t *config)
     config->reserve_bytes = 64ULL * 1024 * 1024;
     config->group_commit_delay_us = 2000;
     config->group_commit_bytes = 32ULL * 1024 * 1024;
-    config->writeback_bytes = 64 * 1024;
+    config->writeback_bytes = 0;
     config->queue_depth = 256;
     config->queue_bytes = 16ULL * 1024 * 1024;
     config->overload_wait_ms = 1000;

@@ -126,7 +126,7 @@ Test (node_config, defaults)
     cr_assert_eq (s_config.queue_depth, 256);
     cr_assert_eq (s_config.queue_bytes, 16ULL * 1024 * 1024);
     cr_assert_eq (s_config.overload_wait_ms, 1000);
-    cr_assert_eq (s_config.writeback_bytes, 64 * 1024);
+    cr_assert_eq (s_config.writeback_bytes, 0);
     cr_assert_eq (s_config.reply_cache_size, 128);
     cr_assert_eq (s_config.reply_send_timeout_ms, 0);
     cr_assert (s_config.reply_ipc);
@@ -257,7 +257,7 @@ Test (node_config, config_file_values)
              "        c = \"/srv/with space\"\n"
              "    value-file-max-bytes = 4096\n"
              "    group-commit-delay-us = 500\n"
-             "    writeback-bytes = 0\n"
+             "    writeback-bytes = 131072\n"
              "    queue-depth = 100000\n"
              "    max-frames = 2\n"
              "reply\n"
@@ -274,7 +274,7 @@ Test (node_config, config_file_values)
     cr_assert_eq (s_load ("--config", s_config_path, NULL), NODE_CONFIG_RUN, "%s", s_error);
     cr_assert_str_eq (s_config.name, "filenode");
     cr_assert_str_eq (s_config.data_dir, "/srv/filenode");
-    cr_assert_eq (s_config.writeback_bytes, 0);
+    cr_assert_eq (s_config.writeback_bytes, 131072);
     cr_assert_str_eq (s_config.writer, "tcp://127.0.0.1:9100");
     cr_assert_str_eq (s_config.reader, "tcp://127.0.0.1:9101");
     cr_assert_eq (s_config.volume_count, 3);
