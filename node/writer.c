@@ -332,6 +332,55 @@ s_node_rows (writer_t *self, work_t *work, int64_t *source_id_p, int64_t *handof
 //  --------------------------------------------------------------------------
 //  Handlers: archive-key-entire / start / next / final
 
+//  The index rows an archive request describes: its segment row (with the
+//  given status), the finish values, and (after the append) its sequence
+//  row at file_id/offset
+
+static void
+s_segment_rows (const request_t *request, char status, int64_t source_id, int64_t handoff_id,
+                index_segment_t *segment, index_finish_t *finish)
+{
+    *segment = (index_segment_t) {
+        .collection_id = request->collection_id,
+        .key = request->key,
+        .unified_id = request->unified_id,
+        .timestamp_us = request->timestamp,
+        .conjoined_part = request->conjoined_part,
+        .segment_num = request->segment_num,
+        .status = status,
+        .source_node_id = source_id,
+        .handoff_node_id = handoff_id,
+        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
+    };
+    *finish = (index_finish_t) {
+        .file_size = request->file_size,
+        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
+        .file_adler32 = request->file_adler32,
+        .meta = request->meta,
+        .meta_size = request->meta_size,
+    };
+    memcpy (finish->file_hash, request->file_hash, DIGEST_MD5_SIZE);
+}
+
+static void
+s_sequence_row (writer_t *self, const work_t *work, int64_t segment_id, uint64_t file_id,
+                uint64_t offset, index_sequence_t *sequence)
+{
+    const request_t *request = &work->request;
+    *sequence = (index_sequence_t) {
+        .segment_id = segment_id,
+        .sequence_num = request->sequence_num,
+        .value_file_id = file_id,
+        .record_offset = offset,
+        .record_size = value_file_record_size ((uint32_t) self->descriptor.size, work->payload_size),
+        .segment_size = work->payload_size,
+        .zfec_padding_size = request->zfec_padding_size,
+        .has_adler32 = (request->present & FIELD_SEGMENT_ADLER32) != 0,
+        .adler32 = request->segment_adler32,
+    };
+    memcpy (sequence->md5, request->segment_md5, DIGEST_MD5_SIZE);
+}
+
 //  archive-key-entire, the hot path: no savepoint. The record is appended
 //  before any index change, so a failed append leaves nothing to undo; the
 //  index rows are one segment and one sequence row, and if inserting them
@@ -362,37 +411,11 @@ s_handle_entire (writer_t *self, work_t *work, int64_t source_id, int64_t handof
         self->registered_file_id = 0;
         return -1;
     }
-    index_segment_t segment = {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .conjoined_part = request->conjoined_part,
-        .segment_num = request->segment_num,
-        .status = 'F',
-        .source_node_id = source_id,
-        .handoff_node_id = handoff_id,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
-    index_finish_t finish = {
-        .file_size = request->file_size,
-        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-        .file_adler32 = request->file_adler32,
-        .meta = request->meta,
-        .meta_size = request->meta_size,
-    };
-    memcpy (finish.file_hash, request->file_hash, DIGEST_MD5_SIZE);
-    index_sequence_t sequence = {
-        .sequence_num = request->sequence_num,
-        .value_file_id = file_id,
-        .record_offset = offset,
-        .record_size = value_file_record_size ((uint32_t) self->descriptor.size, work->payload_size),
-        .segment_size = work->payload_size,
-        .zfec_padding_size = request->zfec_padding_size,
-        .has_adler32 = (request->present & FIELD_SEGMENT_ADLER32) != 0,
-        .adler32 = request->segment_adler32,
-    };
-    memcpy (sequence.md5, request->segment_md5, DIGEST_MD5_SIZE);
+    index_segment_t segment;
+    index_finish_t finish;
+    index_sequence_t sequence;
+    s_segment_rows (request, 'F', source_id, handoff_id, &segment, &finish);
+    s_sequence_row (self, work, 0, file_id, offset, &sequence);
     int64_t segment_id;
     if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id)) {
         //  The record stays past the file's synced size, unreferenced
@@ -449,26 +472,9 @@ s_handle_archive (writer_t *self, work_t *work)
         return -1;
     if (first && s_node_rows (self, work, &source_id, &handoff_id))
         return s_index_failed (self, work);
-    index_segment_t segment = {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .conjoined_part = request->conjoined_part,
-        .segment_num = request->segment_num,
-        .status = 'A',
-        .source_node_id = source_id,
-        .handoff_node_id = handoff_id,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
-    index_finish_t finish = {
-        .file_size = request->file_size,
-        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-        .file_adler32 = request->file_adler32,
-        .meta = request->meta,
-        .meta_size = request->meta_size,
-    };
-    memcpy (finish.file_hash, request->file_hash, DIGEST_MD5_SIZE);
+    index_segment_t segment;
+    index_finish_t finish;
+    s_segment_rows (request, 'A', source_id, handoff_id, &segment, &finish);
     int64_t segment_id = active? active->segment_id: 0;
     if (type == MSG_ARCHIVE_KEY_START
     &&  store_index_insert_segment (self->index, &segment, &segment_id))
@@ -477,18 +483,8 @@ s_handle_archive (writer_t *self, work_t *work)
     uint64_t file_id, offset;
     if (s_append (self, work, RECORD_SEQUENCE, &file_id, &offset))
         return s_undo (self, work);
-    index_sequence_t sequence = {
-        .segment_id = segment_id,
-        .sequence_num = request->sequence_num,
-        .value_file_id = file_id,
-        .record_offset = offset,
-        .record_size = value_file_record_size ((uint32_t) self->descriptor.size, work->payload_size),
-        .segment_size = work->payload_size,
-        .zfec_padding_size = request->zfec_padding_size,
-        .has_adler32 = (request->present & FIELD_SEGMENT_ADLER32) != 0,
-        .adler32 = request->segment_adler32,
-    };
-    memcpy (sequence.md5, request->segment_md5, DIGEST_MD5_SIZE);
+    index_sequence_t sequence;
+    s_sequence_row (self, work, segment_id, file_id, offset, &sequence);
     if (store_index_insert_sequence (self->index, &sequence))
         return s_index_failed (self, work);
     if (last && store_index_finish_segment (self->index, segment_id, &finish))

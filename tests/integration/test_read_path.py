@@ -523,6 +523,34 @@ class DamageTest(ReadPathCase):
 
 class LoadTest(ReadPathCase):
 
+    @staticmethod
+    def load(new_client, send, window, stop, failures, on_success):
+        """A closed-loop load for a thread: keep window requests (send(client))
+        in flight until stop is set; failures collects replies other than
+        success and exceptions; on_success(header) counts the others."""
+        def run():
+            client = new_client()
+            try:
+                outstanding = 0
+                while not stop.is_set():
+                    while outstanding < window:
+                        send(client)
+                        outstanding += 1
+                    header, _ = client.recv(timeout=30)
+                    outstanding -= 1
+                    if header.get("result") != "success":
+                        failures.append(header)
+                    else:
+                        on_success(header)
+                while outstanding:
+                    client.recv(timeout=30)
+                    outstanding -= 1
+            except Exception as error:  # noqa: BLE001 - reported by the test
+                failures.append(repr(error))
+            finally:
+                client.close()
+        return run
+
     def test_reads_proceed_under_write_load(self):
         small = Segment()
         self.write_entire(small, b"small and hot")
@@ -530,30 +558,16 @@ class LoadTest(ReadPathCase):
         written = [0]
         failures = []
 
-        def writer_load():
-            client = Client(self.context, self.node.writer, tag="load")
-            try:
-                block = payload_of(MIB, 9)
-                window = 8
-                outstanding = 0
-                while not stop.is_set():
-                    while outstanding < window:
-                        segment = Segment()
-                        client.send(segment.entire(block), [block])
-                        outstanding += 1
-                    header, _ = client.recv(timeout=30)
-                    outstanding -= 1
-                    if header.get("result") != "success":
-                        failures.append(header)
-                    else:
-                        written[0] += MIB
-                while outstanding:
-                    client.recv(timeout=30)
-                    outstanding -= 1
-            except Exception as error:  # noqa: BLE001 - reported below
-                failures.append(repr(error))
-            finally:
-                client.close()
+        block = payload_of(MIB, 9)
+
+        def send_write(client):
+            client.send(Segment().entire(block), [block])
+
+        def count_write(header):
+            written[0] += MIB
+
+        writer_load = self.load(lambda: Client(self.context, self.node.writer, tag="load"),
+                                send_write, 8, stop, failures, count_write)
 
         thread = threading.Thread(target=writer_load, daemon=True)
         thread.start()
@@ -592,27 +606,15 @@ class LoadTest(ReadPathCase):
         served = [0]
         failures = []
 
-        def read_load():
-            client = Client(self.context, self.node.writer, reader=self.node.reader,
-                            tag="busy-reader")
-            try:
-                window, outstanding = 16, 0
-                while not stop.is_set():
-                    while outstanding < window:
-                        client.send(retrieve_header(hot, unified_id=None), endpoint="reader")
-                        outstanding += 1
-                    header, _ = client.recv(timeout=30)
-                    outstanding -= 1
-                    served[0] += 1
-                    if header.get("result") != "success":
-                        failures.append(header)
-                while outstanding:
-                    client.recv(timeout=30)
-                    outstanding -= 1
-            except Exception as error:  # noqa: BLE001 - reported below
-                failures.append(repr(error))
-            finally:
-                client.close()
+        def send_read(client):
+            client.send(retrieve_header(hot, unified_id=None), endpoint="reader")
+
+        def count_read(header):
+            served[0] += 1
+
+        read_load = self.load(lambda: Client(self.context, self.node.writer,
+                                             reader=self.node.reader, tag="busy-reader"),
+                              send_read, 16, stop, failures, count_read)
 
         thread = threading.Thread(target=read_load, daemon=True)
         thread.start()
