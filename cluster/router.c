@@ -850,6 +850,17 @@ s_pipe_command (router_t *self)
         zsys_info ("stopping: %zu operations in flight", zlistx_size (self->ops));
         s_housekeeping (self, zclock_mono ());
     }
+    else
+    if (streq (command, "RELOAD")) {
+        //  SIGHUP: zauth reads the clients-dir again (new handshakes only)
+        if (self->auth) {
+            curve_auth_reload (self->auth, self->config->curve_clients_dir);
+            zsys_info ("SIGHUP: CURVE clients reloaded from %s (new handshakes only)",
+                       self->config->curve_clients_dir);
+        }
+        else
+            zsys_info ("SIGHUP: CURVE is off, nothing to reload");
+    }
     zstr_free (&command);
 }
 

@@ -4,7 +4,8 @@
         strata-router --cluster FILE [--listen ENDPOINT]
 
     Loads the cluster file (nodes, erasure code, the `router` section),
-    starts the router actor, and waits for SIGTERM or SIGINT. On a signal
+    starts the router actor, and waits for SIGTERM or SIGINT (SIGHUP: reread
+    the CURVE clients-dir). On SIGTERM or SIGINT
     the router stops taking requests (they are answered `unavailable`),
     aborts streamed uploads that are not finishing, lets the operations in
     flight finish (at most the node timeout), and the process exits 0.
@@ -38,6 +39,7 @@ main (int argc, char **argv)
     sigemptyset (&signals);
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
@@ -64,6 +66,8 @@ main (int argc, char **argv)
                 zsys_info ("signal %d: stopping", signal_number);
                 break;
             }
+            if (signal_number == SIGHUP)
+                zstr_send (router, "RELOAD");
         }
         zstr_send (router, "STOP");
         char *stopped = zstr_recv (router);

@@ -20,6 +20,7 @@ Run: /usr/bin/python3 tests/integration/test_curve_cluster.py
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -228,6 +229,18 @@ class CurveClusterTest(unittest.TestCase):
         reply, data = authorized.get(stored_key)
         self.assertEqual(reply.get("result"), "success", reply)
         self.assertEqual(data, stored)
+
+    def test_sighup_rereads_clients_dir_and_router_keeps_serving(self):
+        client = self.cluster.router_client(timeout=10.0)
+        self.cluster.router.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while (time.monotonic() < deadline
+               and "SIGHUP: CURVE clients reloaded" not in self.cluster.router.log_text()):
+            time.sleep(0.1)
+        self.assertIn("SIGHUP: CURVE clients reloaded", self.cluster.router.log_text())
+        self.assertIsNone(self.cluster.router.proc.poll(), "SIGHUP must not stop the router")
+        key = new_key("curve-after-hup")
+        self.assertEqual(client.put(key, b"after SIGHUP").get("result"), "success")
 
     def test_plaintext_peer_at_reply_endpoint_counted(self):
         found = re.search(r"node replies on (tcp://\S+)", self.cluster.router.log_text())
