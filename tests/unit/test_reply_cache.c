@@ -361,6 +361,31 @@ Test (reply_cache, stuck_requester_drops_without_blocking)
     zsock_destroy (&pull);
 }
 
+//  A refused send waits a little for room (ZeroMQ may not have taken in
+//  the credit yet), but only once for a requester that does not read:
+//  later sends to it are dropped at once until one goes through again
+Test (reply_cache, stalled_requester_costs_one_short_wait)
+{
+    zsock_t *pull = s_pull (10);            //  never read
+    s_cache = reply_cache_new (s_allow, s_stats, 4, 30, 0, 10);
+    size_t drops = 0;
+    int64_t elapsed_us = 0;
+    s_flood (pull, 1, &drops, &elapsed_us);  //  up to the first drops: stalled now
+    cr_assert_eq (drops, 2);
+    int64_t start = timestamp_now ();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        s_prepare (zsock_endpoint (pull), "stalled");
+        cr_assert_eq (reply_cache_send (s_cache, s_reply, NULL), -1);
+    }
+    int64_t waited = timestamp_now () - start;
+    //  200 waits of 5 ms would be a second
+    cr_assert_lt (waited, 500000, "a stalled requester is dropped at once (%lld us for 200)",
+                  (long long) waited);
+    cr_assert_eq (s_dropped (), 202);
+    reply_cache_destroy (&s_cache);
+    zsock_destroy (&pull);
+}
+
 Test (reply_cache, send_timeout_bounds_the_wait)
 {
     zsock_t *pull = s_pull (10);
