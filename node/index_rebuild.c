@@ -191,18 +191,9 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
     if (first) {
         if (s_node_rows (self, &source_id, &handoff_id))
             return -1;
-        index_segment_t segment = {
-            .collection_id = request->collection_id,
-            .key = request->key,
-            .unified_id = request->unified_id,
-            .timestamp_us = request->timestamp,
-            .conjoined_part = request->conjoined_part,
-            .segment_num = request->segment_num,
-            .status = 'A',
-            .source_node_id = source_id,
-            .handoff_node_id = handoff_id,
-            .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-        };
+        index_segment_t segment;
+        index_finish_t unused;
+        index_rows_from_request (request, 'A', source_id, handoff_id, &segment, &unused);
         if (store_index_insert_segment (self->index, &segment, &segment_id))
             return -1;
     }
@@ -224,31 +215,14 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
     if (store_index_insert_sequence (self->index, &sequence))
         return -1;
     if (last) {
-        index_finish_t finish = {
-            .file_size = request->file_size,
-            .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-            .file_adler32 = request->file_adler32,
-            .meta = request->meta,
-            .meta_size = request->meta_size,
-        };
-        memcpy (finish.file_hash, request->file_hash, DIGEST_MD5_SIZE);
+        index_segment_t unused;
+        index_finish_t finish;
+        index_rows_from_request (request, 'F', 0, 0, &unused, &finish);
         if (store_index_finish_segment (self->index, segment_id, &finish))
             return -1;
     }
     if (type == MSG_ARCHIVE_KEY_START) {
-        active_segment_t started = {
-            .segment_id = segment_id,
-            .unified_id = request->unified_id,
-            .conjoined_part = request->conjoined_part,
-            .segment_num = request->segment_num,
-            .collection_id = request->collection_id,
-            .key = request->key,
-            .timestamp_us = request->timestamp,
-            .source_node_id = source_id,
-            .handoff_node_id = handoff_id,
-            .last_sequence_num = request->sequence_num,
-        };
-        active_set_add (self->active, &started);
+        active_set_add_started (self->active, request, segment_id, source_id, handoff_id);
     }
     else
     if (type == MSG_ARCHIVE_KEY_NEXT)

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sqlite3.h>
 #include "digest.h"
+#include "request.h"
 
 typedef struct _store_index_t store_index_t;
 
@@ -63,6 +64,14 @@ typedef struct {
     const uint8_t *meta;                //  raw MessagePack map or NULL
     size_t meta_size;
 } index_finish_t;
+
+//  The segment row (with status and node ids) and the finish values an
+//  archive request describes; the writer and --rebuild-index build them
+//  the same way. segment->key and the meta point into request.
+void
+    index_rows_from_request (const request_t *request, char status, int64_t source_node_id,
+                             int64_t handoff_node_id, index_segment_t *segment,
+                             index_finish_t *finish);
 
 //  What a purge-handoff names (see store_index_purge_handoff)
 typedef struct {

@@ -332,35 +332,7 @@ s_node_rows (writer_t *self, work_t *work, int64_t *source_id_p, int64_t *handof
 //  --------------------------------------------------------------------------
 //  Handlers: archive-key-entire / start / next / final
 
-//  The index rows an archive request describes: its segment row (with the
-//  given status), the finish values, and (after the append) its sequence
-//  row at file_id/offset
-
-static void
-s_segment_rows (const request_t *request, char status, int64_t source_id, int64_t handoff_id,
-                index_segment_t *segment, index_finish_t *finish)
-{
-    *segment = (index_segment_t) {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .conjoined_part = request->conjoined_part,
-        .segment_num = request->segment_num,
-        .status = status,
-        .source_node_id = source_id,
-        .handoff_node_id = handoff_id,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
-    *finish = (index_finish_t) {
-        .file_size = request->file_size,
-        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-        .file_adler32 = request->file_adler32,
-        .meta = request->meta,
-        .meta_size = request->meta_size,
-    };
-    memcpy (finish->file_hash, request->file_hash, DIGEST_MD5_SIZE);
-}
+//  The sequence row of an archive request appended at file_id/offset
 
 static void
 s_sequence_row (writer_t *self, const work_t *work, int64_t segment_id, uint64_t file_id,
@@ -414,7 +386,7 @@ s_handle_entire (writer_t *self, work_t *work, int64_t source_id, int64_t handof
     index_segment_t segment;
     index_finish_t finish;
     index_sequence_t sequence;
-    s_segment_rows (request, 'F', source_id, handoff_id, &segment, &finish);
+    index_rows_from_request (request, 'F', source_id, handoff_id, &segment, &finish);
     s_sequence_row (self, work, 0, file_id, offset, &sequence);
     int64_t segment_id;
     if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id)) {
@@ -474,7 +446,7 @@ s_handle_archive (writer_t *self, work_t *work)
         return s_index_failed (self, work);
     index_segment_t segment;
     index_finish_t finish;
-    s_segment_rows (request, 'A', source_id, handoff_id, &segment, &finish);
+    index_rows_from_request (request, 'A', source_id, handoff_id, &segment, &finish);
     int64_t segment_id = active? active->segment_id: 0;
     if (type == MSG_ARCHIVE_KEY_START
     &&  store_index_insert_segment (self->index, &segment, &segment_id))
@@ -494,19 +466,7 @@ s_handle_archive (writer_t *self, work_t *work)
 
     //  The index agrees; now the in-memory view
     if (type == MSG_ARCHIVE_KEY_START) {
-        active_segment_t started = {
-            .segment_id = segment_id,
-            .unified_id = request->unified_id,
-            .conjoined_part = request->conjoined_part,
-            .segment_num = request->segment_num,
-            .collection_id = request->collection_id,
-            .key = request->key,
-            .timestamp_us = request->timestamp,
-            .source_node_id = source_id,
-            .handoff_node_id = handoff_id,
-            .last_sequence_num = request->sequence_num,
-        };
-        active_set_add (self->active, &started);
+        active_set_add_started (self->active, request, segment_id, source_id, handoff_id);
         atomic_fetch_add (&self->stats->segments_active, 1);
     }
     else
