@@ -1499,3 +1499,209 @@ done:
     curve_destroy (&curve);
     return result;
 }
+
+
+//  --------------------------------------------------------------------------
+//  list-keys (one page)
+
+//  A byte string: str when it is valid UTF-8, else bin (1 value)
+static void
+s_pack_bytes (client_t *self, const char *bytes, size_t size)
+{
+    int rc;
+    if (wire_utf8_valid (bytes, size, false))
+        rc = msgpack_pack_str (&self->packer, size) || msgpack_pack_str_body (&self->packer, bytes, size);
+    else
+        rc = msgpack_pack_bin (&self->packer, size) || msgpack_pack_bin_body (&self->packer, bytes, size);
+    if (rc)
+        self->pack_failed = true;
+}
+
+client_result_t
+client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, size_t prefix_size,
+                  const char *start_after, size_t start_after_size, uint32_t limit,
+                  client_key_t **keys_p, size_t *count_p, bool *truncated_p)
+{
+    assert (self);
+    assert (keys_p && count_p && truncated_p);
+    assert (limit >= 1 && limit <= LIMIT_LIST_KEYS_MAX);
+    *keys_p = NULL;
+    *count_p = 0;
+    *truncated_p = false;
+    self->error [0] = 0;
+    if (prefix_size > LIMIT_KEY_MAX || start_after_size > LIMIT_KEY_MAX)
+        return s_fail (self, CLIENT_INVALID_REQUEST, "prefix or start-after longer than %d bytes",
+                       LIMIT_KEY_MAX);
+    client_result_t result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+    char request_id [64];
+    s_header_begin (self, "list-keys", 2 + (prefix_size? 1: 0) + (start_after_size? 1: 0), request_id);
+    s_pack_uint (self, "collection-id", collection_id);
+    s_pack_uint (self, "limit", limit);
+    if (prefix_size) {
+        s_pack_str (self, "prefix");
+        s_pack_bytes (self, prefix, prefix_size);
+    }
+    if (start_after_size) {
+        s_pack_str (self, "start-after");
+        s_pack_bytes (self, start_after, start_after_size);
+    }
+    s_reply_t reply;
+    s_reply_init (&reply);
+    result = s_exchange (self, request_id, "list-keys", NULL, 0, "list-keys-reply", &reply);
+    const msgpack_object *list = result == CLIENT_OK? s_field (reply.map, "keys"): NULL;
+    const msgpack_object *truncated = result == CLIENT_OK? s_field (reply.map, "truncated"): NULL;
+    if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
+        result = s_bad_field (self, "list-keys-reply", "keys");
+    if (result == CLIENT_OK && (!truncated || truncated->type != MSGPACK_OBJECT_BOOLEAN))
+        result = s_bad_field (self, "list-keys-reply", "truncated");
+    client_key_t *keys = NULL;
+    size_t count = result == CLIENT_OK? list->via.array.size: 0;
+    if (count > 0) {
+        keys = (client_key_t *) calloc (count, sizeof (client_key_t));
+        if (!keys)
+            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    }
+    for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
+        const msgpack_object *entry = &list->via.array.ptr [index];
+        client_key_t *key = &keys [index];
+        bool usable = entry->type == MSGPACK_OBJECT_MAP;
+        const msgpack_object *name = usable? s_field (entry, "key"): NULL;
+        const msgpack_object *id = usable? s_field (entry, "unified-id"): NULL;
+        const msgpack_object *size = usable? s_field (entry, "size"): NULL;
+        const msgpack_object *timestamp = usable? s_field (entry, "timestamp"): NULL;
+        const msgpack_object *deleted = usable? s_field (entry, "deleted"): NULL;
+        usable = usable && name && id && size && deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN
+              && (name->type == MSGPACK_OBJECT_STR || name->type == MSGPACK_OBJECT_BIN)
+              && name->via.str.size <= LIMIT_KEY_MAX
+              && wire_get_uint (id, 0, UINT64_MAX, &key->unified_id) == 0
+              && wire_get_uint (size, 0, UINT64_MAX, &key->size) == 0
+              && (!timestamp || s_get_str (timestamp, key->timestamp, sizeof key->timestamp) == 0);
+        if (usable) {
+            //  str and bin share their layout in msgpack-c
+            memcpy (key->key, name->via.str.ptr, name->via.str.size);
+            key->key [name->via.str.size] = 0;
+            key->key_size = name->via.str.size;
+            key->deleted = deleted->via.boolean;
+        }
+        else
+            result = s_fail (self, CLIENT_PROTOCOL_ERROR,
+                             "the router's list-keys-reply has an unusable entry %zu", index);
+    }
+    if (result == CLIENT_OK) {
+        *keys_p = keys;
+        *count_p = count;
+        *truncated_p = truncated->via.boolean;
+    }
+    else
+        free (keys);
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  A request with only the envelope to a node's writer endpoint
+
+client_result_t
+client_node_request (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                     const char *client_cert_path, const char *cluster_public_path,
+                     message_type_t type, reply_t *reply, char *error, size_t error_size)
+{
+    assert (node_endpoint);
+    assert (timeout_ms > 0);
+    assert (reply);
+    assert (error && error_size > 0);
+    *error = 0;
+    endpoint_t node;
+    if (endpoint_parse (node_endpoint, &node) != 0
+    ||  (node.scheme == ENDPOINT_TCP && (node.port == 0 || streq (node.host, "*"))))
+        return s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST,
+                             "'%s' is not a node endpoint (tcp://HOST:PORT or ipc://PATH)", node_endpoint);
+    curve_t *curve = NULL;
+    if (client_cert_path) {
+        char curve_error [1200] = "";
+        curve = curve_new (NULL, client_cert_path, cluster_public_path, curve_error, sizeof curve_error);
+        if (!curve)
+            return s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "%s", curve_error);
+    }
+    client_result_t result = CLIENT_OK;
+    request_t *request = request_new ();
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    if (!request || !pull || !push) {
+        result = s_stats_fail (error, error_size, CLIENT_SYSTEM_ERROR, "out of memory or sockets");
+        goto done;
+    }
+    if (curve && (curve_client (curve, pull) || curve_client (curve, push))) {
+        result = s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "%s has no usable client key",
+                               client_cert_path);
+        goto done;
+    }
+    zsock_set_linger (pull, 0);
+    zsock_set_linger (push, 0);
+    zsock_set_sndtimeo (push, timeout_ms);
+    char address [LIMIT_ADDRESS_MAX + 1];
+    result = s_stats_bind (pull, &node, reply_endpoint, address, sizeof address, error, error_size);
+    if (result != CLIENT_OK)
+        goto done;
+    if (zsock_connect (push, "%s", node_endpoint) != 0) {
+        result = s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "cannot connect to %s", node_endpoint);
+        goto done;
+    }
+    request->type = type;
+    snprintf (request->message_id, sizeof request->message_id, "%s-%08x%08x",
+              message_type_name (type), (unsigned) getpid (), (unsigned) zclock_usecs ());
+    snprintf (request->client_tag, sizeof request->client_tag, "strata-cli");
+    snprintf (request->client_address, sizeof request->client_address, "%s", address);
+    request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS;
+    if (request_encode (request, &buffer) != 0
+    ||  zmq_send (zsock_resolve (push), buffer.data, buffer.size, 0) == -1) {
+        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY, "cannot send the %s request to %s: %s",
+                               message_type_name (type), node_endpoint, zmq_strerror (zmq_errno ()));
+        goto done;
+    }
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t remaining = deadline - zclock_mono ();
+        zmq_pollitem_t item = { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 };
+        if (remaining <= 0 || zmq_poll (&item, 1, (long) remaining) == 0) {
+            result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
+                                   "no %s reply from the node at %s within %.1f s",
+                                   message_type_name (type), node_endpoint, timeout_ms / 1000.0);
+            break;
+        }
+        if (!(item.revents & ZMQ_POLLIN))
+            continue;               //  interrupted
+        zmsg_t *msg = zmsg_recv (pull);
+        zframe_t *frame = msg? zmsg_first (msg): NULL;
+        if (!frame) {
+            zmsg_destroy (&msg);
+            continue;
+        }
+        int rc = reply_decode (reply, zframe_data (frame), zframe_size (frame));
+        zmsg_destroy (&msg);
+        if (rc != 0) {
+            result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
+                                   "the node at %s sent a reply that is not a protocol reply", node_endpoint);
+            break;
+        }
+        if (!streq (reply->message_id, request->message_id))
+            continue;
+        if (reply->result != RESULT_SUCCESS)
+            result = s_stats_fail (error, error_size, s_node_result (reply->result), "%s: %s",
+                                   result_name (reply->result), reply->error_message);
+        break;
+    }
+done:
+    msgpack_sbuffer_destroy (&buffer);
+    zsock_destroy (&push);
+    zsock_destroy (&pull);
+    request_destroy (&request);
+    curve_destroy (&curve);
+    return result;
+}

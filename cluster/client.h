@@ -38,6 +38,8 @@
 #include <sys/types.h>
 #include "digest.h"
 #include "protocol_limits.h"
+#include "message_type.h"
+#include "reply.h"
 
 //  Defaults
 #define CLIENT_DEFAULT_ENDPOINT         "tcp://127.0.0.1:8000"
@@ -98,6 +100,16 @@ typedef struct {
     uint64_t size;                          //  bytes
     uint8_t file_hash [DIGEST_MD5_SIZE];    //  MD5
 } client_version_t;
+
+//  One entry of client_list_keys ()
+typedef struct {
+    char key [LIMIT_KEY_MAX + 1];           //  the key (null-terminated; keys hold no NUL)
+    size_t key_size;                        //  bytes of key
+    uint64_t unified_id;                    //  its newest version, or its tombstone
+    char timestamp [40];                    //  ISO 8601 UTC
+    uint64_t size;                          //  bytes of the newest version (0 when deleted)
+    bool deleted;                           //  the newest state is a tombstone
+} client_key_t;
 
 //  One node of a ping reply
 typedef struct {
@@ -224,6 +236,29 @@ client_result_t
 client_result_t
     client_versions (client_t *self, uint32_t collection_id, const char *key,
                      client_version_t **versions_p, size_t *count_p);
+
+//  List one page of the keys of collection (router list-keys): the keys
+//  with the prefix (prefix_size bytes, any bytes; 0 = every key) that come
+//  after start_after (start_after_size bytes; 0 = from the first), in
+//  bytewise order, at most limit (1..1000) of them, deleted ones included
+//  (deleted true). *keys_p is a new array (free () it; NULL when the
+//  count is 0) of *count_p entries; *truncated_p says another page may
+//  follow: ask again with start_after = the last key of this page.
+client_result_t
+    client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, size_t prefix_size,
+                      const char *start_after, size_t start_after_size, uint32_t limit,
+                      client_key_t **keys_p, size_t *count_p, bool *truncated_p);
+
+//  Send a request of type (MSG_SCRUB, MSG_STATS, ...; no fields but the
+//  envelope) to the node whose writer endpoint is node_endpoint and wait
+//  at most timeout_ms for its reply, over CurveZMQ when client_cert_path
+//  is not NULL (as client_node_stats_curve). On CLIENT_OK *reply (created
+//  by the caller) holds the node's success reply; on failure error holds
+//  one line (the node's result and message when it answered).
+client_result_t
+    client_node_request (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                         const char *client_cert_path, const char *cluster_public_path,
+                         message_type_t type, reply_t *reply, char *error, size_t error_size);
 
 //  Ping the router. Fills *ping (cleared first); free its node list with
 //  client_ping_clear () whatever the result.

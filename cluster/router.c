@@ -27,6 +27,7 @@
 #include "endpoint.h"
 #include "get_op.h"
 #include "list_op.h"
+#include "keys_op.h"
 #include "node_link.h"
 #include "op_env.h"
 #include "put_op.h"
@@ -43,7 +44,7 @@
 #define S_LINGER_MS         2000        //  replies still sent after close
 
 typedef enum {
-    S_OP_PUT, S_OP_GET, S_OP_DELETE, S_OP_LIST
+    S_OP_PUT, S_OP_GET, S_OP_DELETE, S_OP_LIST, S_OP_KEYS
 } s_kind_t;
 
 //  One operation in flight
@@ -188,6 +189,7 @@ s_op_done (s_op_t *wrapper)
         case S_OP_GET:    return get_op_done ((get_op_t *) wrapper->op);
         case S_OP_DELETE: return delete_op_done ((delete_op_t *) wrapper->op);
         case S_OP_LIST:   return list_op_done ((list_op_t *) wrapper->op);
+        case S_OP_KEYS:   return keys_op_done ((keys_op_t *) wrapper->op);
     }
     return true;
 }
@@ -237,6 +239,7 @@ s_op_remove (router_t *self, s_op_t *wrapper)
         case S_OP_GET:    get_op_destroy ((get_op_t **) &wrapper->op); break;
         case S_OP_DELETE: delete_op_destroy ((delete_op_t **) &wrapper->op); break;
         case S_OP_LIST:   list_op_destroy ((list_op_t **) &wrapper->op); break;
+        case S_OP_KEYS:   keys_op_destroy ((keys_op_t **) &wrapper->op); break;
     }
     zframe_destroy (&wrapper->client);
     free (wrapper->key);
@@ -270,6 +273,7 @@ s_node_event (router_t *self, node_event_t *event)
             case S_OP_GET:    get_op_on_event ((get_op_t *) wrapper->op, event); break;
             case S_OP_DELETE: delete_op_on_event ((delete_op_t *) wrapper->op, event); break;
             case S_OP_LIST:   list_op_on_event ((list_op_t *) wrapper->op, event); break;
+            case S_OP_KEYS:   keys_op_on_event ((keys_op_t *) wrapper->op, event); break;
         }
         s_op_settle (self, wrapper);
     }
@@ -551,6 +555,24 @@ s_delete_or_list (router_t *self, zframe_t *client, router_request_t *request)
     s_op_settle (self, wrapper);
 }
 
+//  list-keys: one page of a collection's keys
+static void
+s_list_keys (router_t *self, zframe_t *client, router_request_t *request)
+{
+    if (s_admit (self, client, request, 0))
+        return;
+    op_client_t *op_client = op_client_new (client, request);
+    keys_op_t *op = op_client? keys_op_new (&self->env, request, &op_client): NULL;
+    if (!op) {
+        op_client_destroy (&op_client);
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
+        return;
+    }
+    s_op_t *wrapper = s_op_add (self, S_OP_KEYS, op, 0);
+    keys_op_start (op);
+    s_op_settle (self, wrapper);
+}
+
 //  Receive one client message, frame by frame within the limits, and act
 static void
 s_client_message (router_t *self)
@@ -630,6 +652,7 @@ s_client_message (router_t *self)
         case ROUTER_MSG_GET_NEXT:       s_get (self, client, request); break;
         case ROUTER_MSG_DELETE:
         case ROUTER_MSG_LIST_VERSIONS:  s_delete_or_list (self, client, request); break;
+        case ROUTER_MSG_LIST_KEYS:      s_list_keys (self, client, request); break;
         default:                        assert (false);
     }
 done:

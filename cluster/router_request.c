@@ -44,6 +44,9 @@ static const s_type_t s_types [ROUTER_MSG_COUNT] = {
     [ROUTER_MSG_LIST_VERSIONS] = { "list-versions", "list-versions-reply", ROUTER_FIELD_KEY,
                                    ROUTER_FIELD_COLLECTION_ID },
     [ROUTER_MSG_PING]          = { "ping", "ping-reply", 0, 0 },
+    [ROUTER_MSG_LIST_KEYS]     = { "list-keys", "list-keys-reply", 0,
+                                   ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_PREFIX
+                                 | ROUTER_FIELD_START_AFTER | ROUTER_FIELD_LIMIT },
 };
 
 //  The fields of the types, in the order they are checked
@@ -59,6 +62,9 @@ static const s_field_t s_fields [] = {
     { ROUTER_FIELD_UNIFIED_ID,    "unified-id" },
     { ROUTER_FIELD_SLICE_NUM,     "slice-num" },
     { ROUTER_FIELD_META,          "meta" },
+    { ROUTER_FIELD_PREFIX,        "prefix" },
+    { ROUTER_FIELD_START_AFTER,   "start-after" },
+    { ROUTER_FIELD_LIMIT,         "limit" },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 
@@ -232,6 +238,46 @@ s_field (router_request_t *self, const s_field_t *field, const msgpack_object *v
                           LIMIT_META_ENTRIES, LIMIT_META_STRING_MAX);
                 return -1;
             }
+            break;
+        }
+        case ROUTER_FIELD_PREFIX:
+        case ROUTER_FIELD_START_AFTER: {
+            if (value->type == MSGPACK_OBJECT_NIL)
+                return 0;           //  nil: absent
+            const char *bytes;
+            size_t size;
+            if (value->type == MSGPACK_OBJECT_STR)
+                bytes = value->via.str.ptr, size = value->via.str.size;
+            else
+            if (value->type == MSGPACK_OBJECT_BIN)
+                bytes = value->via.bin.ptr, size = value->via.bin.size;
+            else {
+                snprintf (error, error_size, "%s: expected a string or a bin, got %s",
+                          field->name, wire_type_name (value));
+                return -1;
+            }
+            if (size > LIMIT_KEY_MAX) {
+                snprintf (error, error_size, "%s: %zu bytes, longer than %d", field->name,
+                          size, LIMIT_KEY_MAX);
+                return -1;
+            }
+            char *dest = field->bit == ROUTER_FIELD_PREFIX? self->prefix: self->start_after;
+            if (size)
+                memcpy (dest, bytes, size);
+            dest [size] = 0;
+            if (field->bit == ROUTER_FIELD_PREFIX)
+                self->prefix_size = size;
+            else
+                self->start_after_size = size;
+            break;
+        }
+        case ROUTER_FIELD_LIMIT: {
+            int rc = wire_get_uint (value, 1, LIMIT_LIST_KEYS_MAX, &number);
+            if (rc) {
+                snprintf (error, error_size, "limit: expected an integer in 1..%d", LIMIT_LIST_KEYS_MAX);
+                return -1;
+            }
+            self->limit = (uint32_t) number;
             break;
         }
         default:

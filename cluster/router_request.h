@@ -32,6 +32,7 @@ typedef enum {
     ROUTER_MSG_GET_NEXT,
     ROUTER_MSG_LIST_VERSIONS,
     ROUTER_MSG_PING,
+    ROUTER_MSG_LIST_KEYS,
     ROUTER_MSG_COUNT            //  number of types; not a type
 } router_msg_t;
 
@@ -42,6 +43,9 @@ typedef enum {
 #define ROUTER_FIELD_UNIFIED_ID     (1U << 4)   //  set only when an integer, not nil
 #define ROUTER_FIELD_SLICE_NUM      (1U << 5)
 #define ROUTER_FIELD_UPLOAD_ID      (1U << 6)
+#define ROUTER_FIELD_PREFIX         (1U << 7)   //  list-keys: str or bin, any bytes
+#define ROUTER_FIELD_START_AFTER    (1U << 8)   //  list-keys: str or bin, any bytes
+#define ROUTER_FIELD_LIMIT          (1U << 9)   //  list-keys: 1..1000
 
 //  Longest upload-id
 #define ROUTER_UPLOAD_ID_MAX        64
@@ -60,6 +64,11 @@ typedef struct {
     uint64_t unified_id;                            //  unified-id
     uint32_t slice_num;                             //  slice-num
     char upload_id [ROUTER_UPLOAD_ID_MAX + 1];      //  upload-id
+    char prefix [LIMIT_KEY_MAX + 1];                //  prefix (list-keys), any bytes
+    size_t prefix_size;
+    char start_after [LIMIT_KEY_MAX + 1];           //  start-after (list-keys), any bytes
+    size_t start_after_size;
+    uint32_t limit;                                 //  limit (list-keys)
 } router_request_t;
 
 //  Create an empty request. NULL on out-of-memory.

@@ -59,6 +59,8 @@ static const char *s_usage =
     "  strata rm       [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] KEY\n"
     "  strata versions [--router ENDPOINT] [--collection ID] KEY\n"
     "  strata ping     [--router ENDPOINT]\n"
+    "  strata ls       [--router ENDPOINT] [--collection ID] [--prefix P] [-l]\n"
+    "  strata scrub    --node ENDPOINT [--reply ENDPOINT]\n"
     "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
     "  strata keygen   [--dir DIR] NAME\n"
     "\n"
@@ -72,6 +74,12 @@ static const char *s_usage =
     "versions lists the versions of KEY, newest first, one per line:\n"
     "         UNIFIED-ID TIMESTAMP SIZE MD5 (base64), separated by tabs.\n"
     "ping     shows the router's cluster and which nodes it reaches.\n"
+    "ls       lists the keys of the collection (with --prefix P: those that start\n"
+    "         with the bytes P) whose newest version is not deleted, one per line,\n"
+    "         in bytewise order; -l adds, tab-separated: KEY UNIFIED-ID TIMESTAMP SIZE.\n"
+    "scrub    asks the node's writer ENDPOINT to re-read and verify every record\n"
+    "         now, waits for the pass to end and prints what it checked and found\n"
+    "         (exit 0 when the pass ran, damage or not). --timeout: 1 day here.\n"
     "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
     "         directly; --reply gives the endpoint to bind for its reply.\n"
     "keygen   writes a new CurveZMQ certificate: DIR/NAME (public key, for the\n"
@@ -111,6 +119,9 @@ typedef struct {
     const char *cert;               //  --cert: own secret cert, or NULL
     const char *server_cert;        //  --server-cert: cluster public key, or NULL
     const char *dir;                //  keygen: --dir
+    const char *prefix;             //  ls: --prefix (bytes as given)
+    bool long_format;               //  ls: -l
+    bool has_timeout;               //  --timeout given
 } s_args_t;
 
 //  A progress bar on stderr
@@ -681,6 +692,69 @@ s_stat (const s_args_t *args)
 }
 
 
+//  ls: every page of the collection's keys, the live ones printed
+static int
+s_ls (const s_args_t *args, client_t *client)
+{
+    char start_after [LIMIT_KEY_MAX + 1];
+    size_t start_after_size = 0;
+    size_t prefix_size = args->prefix? strlen (args->prefix): 0;
+    while (true) {
+        client_key_t *keys = NULL;
+        size_t count = 0;
+        bool truncated = false;
+        client_result_t result = client_list_keys (client, args->collection_id, args->prefix, prefix_size,
+                                                   start_after, start_after_size, LIMIT_LIST_KEYS_MAX,
+                                                   &keys, &count, &truncated);
+        if (result != CLIENT_OK)
+            return s_failure (args, s_exit_code (result), "%s", client_error (client));
+        for (size_t index = 0; index < count; index++) {
+            const client_key_t *key = &keys [index];
+            if (key->deleted)
+                continue;
+            fwrite (key->key, 1, key->key_size, stdout);
+            if (args->long_format)
+                printf ("\t%" PRIu64 "\t%s\t%" PRIu64, key->unified_id,
+                        *key->timestamp? key->timestamp: "-", key->size);
+            fputc ('\n', stdout);
+        }
+        if (count > 0) {
+            memcpy (start_after, keys [count - 1].key, keys [count - 1].key_size);
+            start_after_size = keys [count - 1].key_size;
+        }
+        free (keys);
+        if (!truncated || count == 0)
+            break;
+    }
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return S_EXIT_OK;
+}
+
+//  scrub: one pass on a node, now
+static int
+s_scrub (const s_args_t *args)
+{
+    reply_t *reply = reply_new ();
+    if (!reply)
+        return s_failure (args, S_EXIT_FAILURE, "out of memory");
+    char error [1300];
+    int timeout_ms = args->has_timeout? args->timeout_ms: 86400 * 1000;
+    client_result_t result = client_node_request (args->node, args->reply, timeout_ms, args->cert,
+                                                  args->server_cert, MSG_SCRUB, reply, error, sizeof error);
+    int code = S_EXIT_OK;
+    if (result != CLIENT_OK)
+        code = s_failure (args, s_exit_code (result), "%s", error);
+    else {
+        printf ("scrubbed %" PRIu64 " records (%" PRIu64 " bytes): %" PRIu64 " damaged\n",
+                reply->records_checked, reply->bytes_checked, reply->damaged_found);
+        fflush (stdout);
+    }
+    reply_destroy (&reply);
+    return code;
+}
+
+
 //  keygen: a new certificate as DIR/NAME and DIR/NAME_secret
 static int
 s_keygen (const s_args_t *args)
@@ -736,6 +810,8 @@ static const s_command_t s_commands [] = {
     { "ping",     true,  false, false, false, true,  0, 0, "no arguments" },
     { "stat",     false, false, false, true,  true,  0, 0, "no arguments" },
     { "keygen",   false, false, false, false, false, 1, 1, "NAME" },
+    { "ls",       true,  true,  false, false, true,  0, 0, "no arguments" },
+    { "scrub",    false, false, false, true,  true,  0, 0, "no arguments" },
     { NULL,       false, false, false, false, false, 0, 0, NULL }
 };
 
@@ -763,6 +839,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         { "cert",       required_argument, 0, 'k' },
         { "server-cert", required_argument, 0, 'K' },
         { "dir",        required_argument, 0, 'd' },
+        { "prefix",     required_argument, 0, 'p' },
         { "help",       no_argument,       0, 'h' },
         { 0, 0, 0, 0 }
     };
@@ -772,7 +849,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
     char **sub_argv = argv + 1;
     while (true) {
         int index = -1;
-        int option = getopt_long (sub_argc, sub_argv, ":h", options, &index);
+        int option = getopt_long (sub_argc, sub_argv, ":hl", options, &index);
         if (option == -1)
             break;
         char safe [80];
@@ -796,7 +873,8 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     || ((option == 'n' || option == 'R') && command->node)
                     || (option == 't' && command->node)
                     || ((option == 'k' || option == 'K') && command->curve)
-                    || (option == 'd' && streq (command->name, "keygen"));
+                    || (option == 'd' && streq (command->name, "keygen"))
+                    || ((option == 'p' || option == 'l') && streq (command->name, "ls"));
         if (!allowed)
             return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
         uint64_t value;
@@ -834,7 +912,17 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
             case 'd':
                 args->dir = optarg;
                 break;
+            case 'p':
+                if (strlen (optarg) > LIMIT_KEY_MAX)
+                    return s_usage_error (args, "--prefix: longer than %d bytes", LIMIT_KEY_MAX);
+                args->prefix = optarg;
+                break;
+            case 'l':
+                args->long_format = true;
+                break;
         }
+        if (option == 't')
+            args->has_timeout = true;
     }
     int positional = sub_argc - optind;
     if (positional < command->min_args)
@@ -916,6 +1004,8 @@ main (int argc, char *argv [])
         return s_stat (&args);
     if (streq (args.command, "keygen"))
         return s_keygen (&args);
+    if (streq (args.command, "scrub"))
+        return s_scrub (&args);
 
     client_t *client = s_client (&args);
     if (!client)
@@ -937,6 +1027,9 @@ main (int argc, char *argv [])
     else
     if (streq (args.command, "versions"))
         code = s_versions (&args, client);
+    else
+    if (streq (args.command, "ls"))
+        code = s_ls (&args, client);
     else
         code = s_ping (&args, client);
     client_destroy (&client);

@@ -21,6 +21,7 @@ typedef enum {
     S_SEQUENCE_FIRST, S_SEQUENCE_AT, S_SEQUENCE_SPAN,
     S_FILE_VOLUME,
     S_DAMAGE_KNOWN, S_DAMAGE_INSERT,
+    S_KEYS_FROM, S_KEYS_AFTER, S_TOMBSTONE_NEWEST,
     S_COUNT
 } s_statement_t;
 
@@ -65,6 +66,16 @@ static const char *s_sql [S_COUNT] = {
     [S_DAMAGE_INSERT] = ("INSERT OR IGNORE INTO damaged (value_file_id, record_offset,"
                          " segment_id, sequence_num, detected_us, reason)"
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+    //  Key listings walk segment_by_key in key order (BINARY collation:
+    //  bytewise); the copy is checked per row
+    [S_KEYS_FROM] = ("SELECT DISTINCT key FROM segment WHERE collection_id = ?1 AND key >= ?2"
+                     " AND handoff_node_id IS ?3 AND forwarded_us IS NULL ORDER BY key"),
+    [S_KEYS_AFTER] = ("SELECT DISTINCT key FROM segment WHERE collection_id = ?1 AND key > ?2"
+                      " AND handoff_node_id IS ?3 AND forwarded_us IS NULL ORDER BY key"),
+    [S_TOMBSTONE_NEWEST] = ("SELECT unified_id, timestamp_us FROM segment"
+                            " WHERE collection_id = ?1 AND key = ?2 AND status = 'T'"
+                            " AND handoff_node_id IS ?3 AND forwarded_us IS NULL"
+                            " ORDER BY unified_id DESC LIMIT 1"),
 };
 
 struct _index_reader_t {
@@ -492,6 +503,142 @@ index_reader_list_versions (index_reader_t *self, const index_query_t *query, in
             rc = -1;
         }
         s_done (self, S_SEGMENT_LIST);
+    }
+    if (rc < 0)
+        s_abandon_read (self);
+    else
+        s_end_read (self);
+    return rc < 0? -1: 0;
+}
+
+//  The newest state of one key in the copy: 0 found (fills the out
+//  values), 1 nothing listable, -1 error
+static int
+s_key_state (index_reader_t *self, const index_key_query_t *query, int64_t handoff_node_id,
+             const char *key, size_t key_size, uint64_t *unified_id_p, int64_t *timestamp_p,
+             uint64_t *file_size_p, bool *deleted_p)
+{
+    sqlite3_stmt *statement = self->statements [S_SEGMENT_VISIBLE];
+    sqlite3_bind_int64 (statement, 1, query->collection_id);
+    sqlite3_bind_text (statement, 2, key, (int) key_size, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, 0);
+    sqlite3_bind_int (statement, 4, query->segment_num);
+    if (handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 5, handoff_node_id);
+    else
+        sqlite3_bind_null (statement, 5);
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_ROW) {
+        *unified_id_p = store_index_uid_from_db (sqlite3_column_int64 (statement, 1));
+        *timestamp_p = sqlite3_column_int64 (statement, 2);
+        *file_size_p = (uint64_t) sqlite3_column_int64 (statement, 3);
+        *deleted_p = false;
+        s_done (self, S_SEGMENT_VISIBLE);
+        return 0;
+    }
+    s_done (self, S_SEGMENT_VISIBLE);
+    if (rc != SQLITE_DONE)
+        return s_fail (self, S_SEGMENT_VISIBLE);
+
+    statement = self->statements [S_TOMBSTONE_NEWEST];
+    sqlite3_bind_int64 (statement, 1, query->collection_id);
+    sqlite3_bind_text (statement, 2, key, (int) key_size, SQLITE_STATIC);
+    if (handoff_node_id > 0)
+        sqlite3_bind_int64 (statement, 3, handoff_node_id);
+    else
+        sqlite3_bind_null (statement, 3);
+    rc = sqlite3_step (statement);
+    if (rc == SQLITE_ROW) {
+        *unified_id_p = store_index_uid_from_db (sqlite3_column_int64 (statement, 0));
+        *timestamp_p = sqlite3_column_int64 (statement, 1);
+        *file_size_p = 0;
+        *deleted_p = true;
+    }
+    s_done (self, S_TOMBSTONE_NEWEST);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return 1;
+    return s_fail (self, S_TOMBSTONE_NEWEST);
+}
+
+int
+index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
+                        index_key_fn *fn, void *arg, bool *truncated_p)
+{
+    assert (self);
+    assert (query);
+    assert (fn);
+    assert (truncated_p);
+    *truncated_p = false;
+    if (s_begin_read (self))
+        return -1;
+    int rc = 0;
+    int64_t handoff_node_id = 0;
+    if (query->handoff_node_name && *query->handoff_node_name) {
+        handoff_node_id = s_node_id (self, query->handoff_node_name);
+        if (handoff_node_id <= 0)
+            rc = handoff_node_id < 0? -1: 1;        //  unknown name: holds nothing
+    }
+    if (rc == 0) {
+        //  Start at the later of the prefix (inclusive) and start-after
+        //  (exclusive): both are lower bounds in bytewise order
+        bool after = false;
+        if (query->start_after_size) {
+            size_t common = query->start_after_size < query->prefix_size
+                          ? query->start_after_size: query->prefix_size;
+            int order = memcmp (query->start_after, query->prefix, common);
+            after = order > 0 || (order == 0 && query->start_after_size >= query->prefix_size);
+        }
+        s_statement_t which = after? S_KEYS_AFTER: S_KEYS_FROM;
+        sqlite3_stmt *statement = self->statements [which];
+        sqlite3_bind_int64 (statement, 1, query->collection_id);
+        if (after)
+            sqlite3_bind_text (statement, 2, query->start_after, (int) query->start_after_size,
+                               SQLITE_STATIC);
+        else
+            sqlite3_bind_text (statement, 2, query->prefix_size? query->prefix: "",
+                               (int) query->prefix_size, SQLITE_STATIC);
+        if (handoff_node_id > 0)
+            sqlite3_bind_int64 (statement, 3, handoff_node_id);
+        else
+            sqlite3_bind_null (statement, 3);
+        int listed = 0;
+        int step;
+        while ((step = sqlite3_step (statement)) == SQLITE_ROW) {
+            const char *key = (const char *) sqlite3_column_text (statement, 0);
+            size_t key_size = (size_t) sqlite3_column_bytes (statement, 0);
+            if (!key)
+                continue;
+            if (key_size < query->prefix_size
+            ||  memcmp (key, query->prefix, query->prefix_size) != 0)
+                break;                  //  past the prefix: done
+            if (listed >= query->limit) {
+                *truncated_p = true;    //  another key with the prefix follows
+                break;
+            }
+            uint64_t unified_id = 0, file_size = 0;
+            int64_t timestamp = 0;
+            bool deleted = false;
+            int state = s_key_state (self, query, handoff_node_id, key, key_size,
+                                     &unified_id, &timestamp, &file_size, &deleted);
+            if (state < 0) {
+                rc = -1;
+                break;
+            }
+            if (state > 0)
+                continue;
+            listed++;
+            if (fn (arg, key, key_size, unified_id, timestamp, file_size, deleted)) {
+                *truncated_p = true;
+                break;
+            }
+        }
+        if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW) {
+            s_fail (self, which);
+            rc = -1;
+        }
+        s_done (self, which);
     }
     if (rc < 0)
         s_abandon_read (self);

@@ -130,6 +130,38 @@ int
     index_reader_list_versions (index_reader_t *self, const index_query_t *query, int limit,
                                 index_version_fn *fn, void *arg);
 
+//  One key of a listing: its newest state in the copy listed. deleted
+//  false: the visible version (unified-id, timestamp, file-size); deleted
+//  true: the newest tombstone (its own unified-id and timestamp, size 0).
+//  Return 0 to go on, 1 to stop (the reply is full).
+typedef int (index_key_fn) (void *arg, const char *key, size_t key_size, uint64_t unified_id,
+                            int64_t timestamp_us, uint64_t file_size, bool deleted);
+
+//  What a key listing asks for
+typedef struct {
+    uint32_t collection_id;
+    uint8_t segment_num;                //  the share listed (conjoined-part 0)
+    const char *handoff_node_name;      //  NULL or "": the node's own copies
+    const char *prefix;                 //  bytes (any, not null-terminated), prefix_size of them
+    size_t prefix_size;
+    const char *start_after;            //  list keys strictly after these bytes
+    size_t start_after_size;            //  0: from the first key
+    int limit;                          //  most keys given to fn
+} index_key_query_t;
+
+//  Call fn for each key of the collection, in bytewise order, that has
+//  the prefix, comes after start-after, and has a finished version of
+//  segment-num (conjoined-part 0) or a tombstone in the copy asked for;
+//  at most limit of them, in one read transaction. Keys with nothing but
+//  active or cancelled segments are skipped. Walks the index in key order,
+//  holding one key at a time. *truncated_p is set when the listing
+//  stopped early (limit reached and another key with the prefix follows,
+//  or fn asked to stop). An unknown handoff node lists nothing. Returns 0,
+//  or -1 on an SQLite error.
+int
+    index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
+                            index_key_fn *fn, void *arg, bool *truncated_p);
+
 //  Volume of value file file_id into volume (volume_size bytes). Returns 0,
 //  1 if the file is not recorded, -1 on error.
 int

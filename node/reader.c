@@ -31,6 +31,9 @@
 #define S_DAMAGE_BACKLOG_MAX    1024    //  damage rows waiting for the index
 #define S_BUSY_TIMEOUT_MS       250     //  longest a damage INSERT waits for the writer
 #define S_VERSIONS_MAX          1000    //  versions listed by list-versions
+#define S_KEYS_BYTES_MAX        (192 * 1024)    //  a list-keys reply stops past this many
+                                        //  bytes of entries (its header must stay
+                                        //  below the 256 KiB header limit)
 #define S_BURST                 256     //  requests taken before looking at the pipe
 #define S_HOUSEKEEPING_US       1000000 //  reply-cache expiry and damage retries
 #define S_REPLY_HWM_MAX         32      //  replies queued per address (each may hold
@@ -259,6 +262,83 @@ s_list_versions (reader_t *self)
     reply_cache_send (self->replies, self->reply, NULL);
 }
 
+//  list-keys: one map per key, packed until the limit or the byte budget
+typedef struct {
+    msgpack_sbuffer items;          //  the packed maps
+    msgpack_packer packer;          //  into items
+    uint32_t count;                 //  keys packed
+} s_key_list_t;
+
+static int
+s_key_found (void *arg, const char *key, size_t key_size, uint64_t unified_id,
+             int64_t timestamp_us, uint64_t file_size, bool deleted)
+{
+    s_key_list_t *list = (s_key_list_t *) arg;
+    char timestamp [TIMESTAMP_TEXT_SIZE];
+    msgpack_pack_map (&list->packer, 5);
+    s_pack_str (&list->packer, "key");
+    msgpack_pack_str (&list->packer, key_size);
+    msgpack_pack_str_body (&list->packer, key, key_size);
+    s_pack_str (&list->packer, "unified-id");
+    msgpack_pack_uint64 (&list->packer, unified_id);
+    s_pack_str (&list->packer, "timestamp-repr");
+    s_pack_str (&list->packer, timestamp_format (timestamp_us, timestamp));
+    s_pack_str (&list->packer, "file-size");
+    msgpack_pack_uint64 (&list->packer, file_size);
+    s_pack_str (&list->packer, "deleted");
+    if (deleted)
+        msgpack_pack_true (&list->packer);
+    else
+        msgpack_pack_false (&list->packer);
+    list->count++;
+    return list->items.size >= S_KEYS_BYTES_MAX? 1: 0;
+}
+
+static void
+s_list_keys (reader_t *self)
+{
+    request_t *request = self->request;
+    index_key_query_t query = {
+        .collection_id = request->collection_id,
+        .segment_num = request->segment_num,
+        .handoff_node_name = (request->present & FIELD_HANDOFF_NODE_NAME)? request->handoff_node_name: NULL,
+        .prefix = request->prefix,
+        .prefix_size = (request->present & FIELD_PREFIX)? request->prefix_size: 0,
+        .start_after = request->start_after,
+        .start_after_size = (request->present & FIELD_START_AFTER)? request->start_after_size: 0,
+        .limit = (request->present & FIELD_LIMIT)? (int) request->limit: LIMIT_LIST_KEYS_MAX,
+    };
+    s_key_list_t list = { .count = 0 };
+    msgpack_sbuffer_init (&list.items);
+    msgpack_packer_init (&list.packer, &list.items, msgpack_sbuffer_write);
+    bool truncated = false;
+    s_current_snapshot (self);
+    if (index_reader_list_keys (self->index, &query, s_key_found, &list, &truncated)) {
+        msgpack_sbuffer_destroy (&list.items);
+        s_answer (self, RESULT_IO_ERROR, "index: lookup failed");
+        return;
+    }
+    msgpack_sbuffer keys;
+    msgpack_sbuffer_init (&keys);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &keys, msgpack_sbuffer_write);
+    msgpack_pack_array (&packer, list.count);
+    msgpack_sbuffer_write (&keys, list.items.data, list.items.size);
+    msgpack_sbuffer_destroy (&list.items);
+
+    reply_prepare (self->reply, request, RESULT_SUCCESS, NULL);
+    int rc = reply_set_keys (self->reply, (const uint8_t *) keys.data, keys.size);
+    msgpack_sbuffer_destroy (&keys);
+    if (rc) {
+        s_answer (self, RESULT_OVERLOADED, "keys: out of memory");
+        return;
+    }
+    self->reply->fields |= REPLY_FIELD_KEYS | REPLY_FIELD_TRUNCATED;
+    self->reply->truncated = truncated;
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    reply_cache_send (self->replies, self->reply, NULL);
+}
+
 //  retrieve-key-start / retrieve-key-next (the request has a reply address)
 static void
 s_retrieve (reader_t *self)
@@ -363,9 +443,12 @@ s_receive (reader_t *self)
         s_ping (self);
     else
     if (request->type == MSG_RETRIEVE_KEY_START || request->type == MSG_RETRIEVE_KEY_NEXT
-    ||  request->type == MSG_LIST_VERSIONS) {
+    ||  request->type == MSG_LIST_VERSIONS || request->type == MSG_LIST_KEYS) {
         if (has_address && request->type == MSG_LIST_VERSIONS)
             s_list_versions (self);
+        else
+        if (has_address && request->type == MSG_LIST_KEYS)
+            s_list_keys (self);
         else
         if (has_address)
             s_retrieve (self);

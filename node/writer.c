@@ -789,6 +789,7 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
     [MSG_RETRIEVE_KEY_NEXT] = s_handle_wrong_endpoint,
     [MSG_LIST_VERSIONS] = s_handle_wrong_endpoint,
     [MSG_PURGE_HANDOFF] = s_handle_purge_handoff,
+    [MSG_LIST_KEYS] = s_handle_wrong_endpoint,
 };
 
 //  --------------------------------------------------------------------------

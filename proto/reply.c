@@ -79,6 +79,11 @@ static const s_key_t s_keys [] = {
     { "uptime-seconds",     S_KIND_U64,             REPLY_FIELD_UPTIME, 0 },
     { "stats",              S_KIND_MAP,             REPLY_FIELD_STATS, 0 },
     { "versions",           S_KIND_ARRAY,           REPLY_FIELD_VERSIONS, 0 },
+    { "keys",               S_KIND_ARRAY,           REPLY_FIELD_KEYS, 0 },
+    { "truncated",          S_KIND_BOOL,            REPLY_FIELD_TRUNCATED, 0 },
+    { "records-checked",    S_KIND_U64,             REPLY_FIELD_RECORDS_CHECKED, 0 },
+    { "bytes-checked",      S_KIND_U64,             REPLY_FIELD_BYTES_CHECKED, 0 },
+    { "damaged-found",      S_KIND_U64,             REPLY_FIELD_DAMAGED_FOUND, 0 },
 };
 #define S_KEY_COUNT (sizeof s_keys / sizeof s_keys [0])
 
@@ -112,6 +117,7 @@ s_clear (reply_t *self)
     free (self->meta);
     free (self->stats);
     free (self->versions);
+    free (self->keys);
     memset (self, 0, sizeof *self);
 }
 
@@ -220,6 +226,17 @@ reply_set_meta (reply_t *self, const uint8_t *meta, size_t meta_size)
 
 
 //  --------------------------------------------------------------------------
+//  Take a copy of a raw MessagePack array as keys
+
+int
+reply_set_keys (reply_t *self, const uint8_t *keys, size_t keys_size)
+{
+    assert (self);
+    return s_set_raw (&self->keys, &self->keys_size, keys, keys_size);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Take a copy of a raw MessagePack map as stats
 
 int
@@ -312,6 +329,21 @@ s_encode_entries (const reply_t *self, wire_out_t *out)
         else
             wire_out_raw (out, "versions", empty_array, sizeof empty_array);
     }
+    if (fields & REPLY_FIELD_KEYS) {
+        static const uint8_t empty_array [] = { 0x90 };
+        if (self->keys && self->keys_size)
+            wire_out_raw (out, "keys", self->keys, self->keys_size);
+        else
+            wire_out_raw (out, "keys", empty_array, sizeof empty_array);
+    }
+    if (fields & REPLY_FIELD_TRUNCATED)
+        wire_out_bool (out, "truncated", self->truncated);
+    if (fields & REPLY_FIELD_RECORDS_CHECKED)
+        wire_out_uint (out, "records-checked", self->records_checked);
+    if (fields & REPLY_FIELD_BYTES_CHECKED)
+        wire_out_uint (out, "bytes-checked", self->bytes_checked);
+    if (fields & REPLY_FIELD_DAMAGED_FOUND)
+        wire_out_uint (out, "damaged-found", self->damaged_found);
 }
 
 
@@ -427,6 +459,9 @@ s_read_key (reply_t *self, const s_key_t *key, const msgpack_object *value, bool
                 case REPLY_FIELD_SEGMENT_SIZE:      self->segment_size = number; break;
                 case REPLY_FIELD_ZFEC_PADDING_SIZE: self->zfec_padding_size = (uint32_t) number; break;
                 case REPLY_FIELD_UPTIME:            self->uptime_seconds = number; break;
+                case REPLY_FIELD_RECORDS_CHECKED:   self->records_checked = number; break;
+                case REPLY_FIELD_BYTES_CHECKED:     self->bytes_checked = number; break;
+                case REPLY_FIELD_DAMAGED_FOUND:     self->damaged_found = number; break;
                 default: assert (false);
             }
             break;
@@ -471,13 +506,17 @@ s_read_key (reply_t *self, const s_key_t *key, const msgpack_object *value, bool
         }
         case S_KIND_ARRAY:
             if (value->type != MSGPACK_OBJECT_ARRAY
-            ||  wire_pack_object (value, &self->versions, &self->versions_size))
+            ||  wire_pack_object (value, key->bit == REPLY_FIELD_KEYS? &self->keys: &self->versions,
+                                  key->bit == REPLY_FIELD_KEYS? &self->keys_size: &self->versions_size))
                 return -1;
             break;
         case S_KIND_BOOL:
             if (value->type != MSGPACK_OBJECT_BOOLEAN)
                 return -1;
-            self->completed = value->via.boolean;
+            if (key->bit == REPLY_FIELD_TRUNCATED)
+                self->truncated = value->via.boolean;
+            else
+                self->completed = value->via.boolean;
             break;
     }
     self->fields |= key->bit;

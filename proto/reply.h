@@ -14,6 +14,8 @@
     ping-reply              node-name, version, uptime-seconds
     stats-reply             stats (a raw MessagePack map)
     list-versions-reply     versions (a raw MessagePack array of maps)
+    list-keys-reply         keys (a raw MessagePack array of maps), truncated
+    scrub-reply             records-checked, bytes-checked, damaged-found
     retrieve-key-*-reply    unified-id, timestamp-repr, conjoined-part,
                             segment-num, file-size, file-adler32, file-hash,
                             meta, sequence-count, sequence-num, segment-size,
@@ -48,6 +50,11 @@
 #define REPLY_FIELD_UPTIME              (1U << 17)
 #define REPLY_FIELD_STATS               (1U << 18)
 #define REPLY_FIELD_VERSIONS            (1U << 19)  //  list-versions-reply: raw array
+#define REPLY_FIELD_KEYS                (1U << 20)  //  list-keys-reply: raw array
+#define REPLY_FIELD_TRUNCATED           (1U << 21)  //  list-keys-reply: more keys may follow
+#define REPLY_FIELD_RECORDS_CHECKED     (1U << 22)  //  scrub-reply
+#define REPLY_FIELD_BYTES_CHECKED       (1U << 23)  //  scrub-reply
+#define REPLY_FIELD_DAMAGED_FOUND       (1U << 26)  //  scrub-reply
 #define REPLY_HAS_FILE_ADLER32          (1U << 24)  //  file_adler32 holds a value
 #define REPLY_HAS_SEGMENT_ADLER32       (1U << 25)  //  segment_adler32 holds a value
 
@@ -90,6 +97,12 @@ typedef struct {
     size_t stats_size;
     uint8_t *versions;                              //  raw MessagePack array, owned (list-versions-reply)
     size_t versions_size;
+    uint8_t *keys;                                  //  raw MessagePack array, owned (list-keys-reply)
+    size_t keys_size;
+    bool truncated;                                 //  list-keys-reply
+    uint64_t records_checked;                       //  scrub-reply
+    uint64_t bytes_checked;                         //  scrub-reply
+    uint64_t damaged_found;                         //  scrub-reply
 } reply_t;
 
 //  Create an empty reply. NULL on out-of-memory.
@@ -123,6 +136,12 @@ int
 //  file-hash). 0 or -1.
 int
     reply_set_versions (reply_t *self, const uint8_t *versions, size_t versions_size);
+
+//  Take a copy of a raw MessagePack array as the reply's keys
+//  (list-keys-reply: maps of key, unified-id, timestamp-repr, file-size,
+//  deleted). 0 or -1.
+int
+    reply_set_keys (reply_t *self, const uint8_t *keys, size_t keys_size);
 
 //  Fill the fields of a ping-reply: node-name, version (this build's),
 //  uptime-seconds.

@@ -50,7 +50,9 @@ typedef enum {
     S_KIND_NODE_NAME_OR_NIL,    //  as NODE_NAME, nil = absent
     S_KIND_TIMESTAMP,           //  str parsed by timestamp_parse ()
     S_KIND_DIGEST,              //  base64 str or 16-byte bin
-    S_KIND_META                 //  map str -> str within the meta limits, nil = absent
+    S_KIND_META,                //  map str -> str within the meta limits, nil = absent
+    S_KIND_BYTES,               //  str or bin of 0..LIMIT_KEY_MAX bytes, any bytes; nil = absent
+    S_KIND_LIMIT                //  integer 1..LIMIT_LIST_KEYS_MAX
 } s_kind_t;
 
 //  One field of a type's body (echo fields and message-type are apart)
@@ -82,6 +84,9 @@ static const s_field_t s_fields [] = {
     { "file-hash",              FIELD_FILE_HASH,            S_KIND_DIGEST,      NULL },
     { "meta",                   FIELD_META,                 S_KIND_META,        NULL },
     { "unified-id-to-delete",   FIELD_UNIFIED_ID_TO_DELETE, S_KIND_U64_OR_NIL,  NULL },
+    { "prefix",                 FIELD_PREFIX,               S_KIND_BYTES,       NULL },
+    { "start-after",            FIELD_START_AFTER,          S_KIND_BYTES,       NULL },
+    { "limit",                  FIELD_LIMIT,                S_KIND_LIMIT,       NULL },
 };
 #define S_FIELD_COUNT (sizeof s_fields / sizeof s_fields [0])
 
@@ -132,6 +137,11 @@ static const s_rules_t s_rules [MSG_TYPE_COUNT] = {
     [MSG_PURGE_HANDOFF]         = { FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID
                                   | FIELD_HANDOFF_NODE_NAME,
                                     FIELD_CONJOINED_PART | FIELD_SEGMENT_NUM, false },
+    //  Extensions (PROTOCOL.md): listing keys, scrubbing now
+    [MSG_LIST_KEYS]             = { FIELD_COLLECTION_ID | FIELD_SEGMENT_NUM,
+                                    FIELD_HANDOFF_NODE_NAME | FIELD_PREFIX | FIELD_START_AFTER
+                                  | FIELD_LIMIT, false },
+    [MSG_SCRUB]                 = { 0, 0, false },
 };
 
 //  Echo fields, read for every request before anything else
@@ -409,6 +419,7 @@ s_store_uint (request_t *self, uint64_t bit, uint64_t value)
         case FIELD_FILE_SIZE:           self->file_size = value; break;
         case FIELD_FILE_ADLER32:        self->file_adler32 = (uint32_t) value; break;
         case FIELD_UNIFIED_ID_TO_DELETE: self->unified_id_to_delete = value; break;
+        case FIELD_LIMIT:               self->limit = (uint32_t) value; break;
         default: assert (false);
     }
 }
@@ -432,6 +443,7 @@ s_load_uint (const request_t *self, uint64_t bit)
         case FIELD_FILE_SIZE:           return self->file_size;
         case FIELD_FILE_ADLER32:        return self->file_adler32;
         case FIELD_UNIFIED_ID_TO_DELETE: return self->unified_id_to_delete;
+        case FIELD_LIMIT:               return self->limit;
         default: assert (false);
     }
     return 0;
@@ -459,8 +471,14 @@ s_read_field (request_t *self, const s_field_t *field, const char *name,
         case S_KIND_U32:
         case S_KIND_U64:
         case S_KIND_SEGMENT_NUM:
+        case S_KIND_LIMIT:
             if (field->kind == S_KIND_U32)
                 max = UINT32_MAX;
+            else
+            if (field->kind == S_KIND_LIMIT) {
+                min = 1;
+                max = LIMIT_LIST_KEYS_MAX;
+            }
             else
             if (field->kind == S_KIND_SEGMENT_NUM) {
                 min = 1;
@@ -560,6 +578,36 @@ s_read_field (request_t *self, const s_field_t *field, const char *name,
                             "%s: not the standard base64 of 16 bytes", name);
                 return -1;
             }
+            break;
+        }
+        case S_KIND_BYTES: {
+            if (value->type == MSGPACK_OBJECT_NIL)
+                return 0;       //  nil = absent
+            const char *bytes = NULL;
+            size_t size = 0;
+            if (value->type == MSGPACK_OBJECT_STR)
+                bytes = value->via.str.ptr, size = value->via.str.size;
+            else
+            if (value->type == MSGPACK_OBJECT_BIN)
+                bytes = value->via.bin.ptr, size = value->via.bin.size;
+            else {
+                s_fail (error, RESULT_INVALID_REQUEST, "%s: expected a string or a bin, got %s",
+                        name, wire_type_name (value));
+                return -1;
+            }
+            if (size > LIMIT_KEY_MAX) {
+                s_fail (error, RESULT_INVALID_REQUEST, "%s: %zu bytes, longer than %d",
+                        name, size, LIMIT_KEY_MAX);
+                return -1;
+            }
+            char *dest = field->bit == FIELD_PREFIX? self->prefix: self->start_after;
+            if (size)
+                memcpy (dest, bytes, size);
+            dest [size] = '\0';
+            if (field->bit == FIELD_PREFIX)
+                self->prefix_size = size;
+            else
+                self->start_after_size = size;
             break;
         }
         case S_KIND_META: {
@@ -732,6 +780,27 @@ done:
 
 
 //  --------------------------------------------------------------------------
+//  Write a byte string: as str when it is valid UTF-8, else as bin
+
+static void
+s_encode_bytes (wire_out_t *out, const char *name, const char *bytes, size_t size)
+{
+    if (wire_utf8_valid (bytes, size, false)) {
+        wire_out_str (out, name, bytes, size);
+        return;
+    }
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_bin (&packer, size);
+    msgpack_pack_bin_body (&packer, bytes, size);
+    wire_out_raw (out, name, (const uint8_t *) buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Write the entries of a request (run twice: count, then pack)
 
 static void
@@ -758,6 +827,7 @@ s_encode_entries (const request_t *self, wire_out_t *out)
             case S_KIND_U64_OR_NIL:
             case S_KIND_SEGMENT_NUM:
             case S_KIND_ADLER32:
+            case S_KIND_LIMIT:
                 wire_out_uint (out, field->name, s_load_uint (self, field->bit));
                 break;
             case S_KIND_KEY:
@@ -778,6 +848,11 @@ s_encode_entries (const request_t *self, wire_out_t *out)
             case S_KIND_META:
                 if (self->meta && self->meta_size)
                     wire_out_raw (out, field->name, self->meta, self->meta_size);
+                break;
+            case S_KIND_BYTES:
+                s_encode_bytes (out, field->name,
+                                field->bit == FIELD_PREFIX? self->prefix: self->start_after,
+                                field->bit == FIELD_PREFIX? self->prefix_size: self->start_after_size);
                 break;
         }
     }

@@ -53,6 +53,9 @@
 #define FIELD_FILE_HASH             (1ULL << 19)
 #define FIELD_META                  (1ULL << 20)
 #define FIELD_UNIFIED_ID_TO_DELETE  (1ULL << 21)    //  set only when an int, not nil/absent
+#define FIELD_PREFIX                (1ULL << 22)    //  list-keys: key prefix, any bytes
+#define FIELD_START_AFTER           (1ULL << 23)    //  list-keys: list keys after this one
+#define FIELD_LIMIT                 (1ULL << 24)    //  list-keys: most keys in the reply
 
 typedef struct {
     message_type_t type;                            //  MSG_UNKNOWN if not a protocol type
@@ -82,7 +85,14 @@ typedef struct {
     uint8_t *meta;                                  //  meta: raw MessagePack map, owned; NULL if absent
     size_t meta_size;                               //  bytes of meta
     uint64_t unified_id_to_delete;                  //  unified-id-to-delete
+    char prefix [LIMIT_KEY_MAX + 1];                //  prefix (list-keys): bytes, may be
+    size_t prefix_size;                             //  any bytes (not null-terminated text)
+    char start_after [LIMIT_KEY_MAX + 1];           //  start-after (list-keys): bytes
+    size_t start_after_size;
+    uint32_t limit;                                 //  limit (list-keys), 1..LIMIT_LIST_KEYS_MAX
 } request_t;
+
+#define LIMIT_LIST_KEYS_MAX     1000                //  most keys one list-keys reply holds
 
 //  Error detail of a failed decode: the result code and a human-readable
 //  message naming the offending field ("segment-num: 0 is out of range 1..255").
