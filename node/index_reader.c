@@ -22,6 +22,7 @@ typedef enum {
     S_FILE_VOLUME,
     S_DAMAGE_KNOWN, S_DAMAGE_INSERT,
     S_KEYS_FROM, S_KEYS_AFTER, S_TOMBSTONE_NEWEST,
+    S_SCRUB_BATCH, S_RECORD_CURRENT, S_SCRUB_LOAD, S_SCRUB_SAVE,
     S_COUNT
 } s_statement_t;
 
@@ -76,6 +77,22 @@ static const char *s_sql [S_COUNT] = {
                             " WHERE collection_id = ?1 AND key = ?2 AND status = 'T'"
                             " AND handoff_node_id IS ?3 AND forwarded_us IS NULL"
                             " ORDER BY unified_id DESC LIMIT 1"),
+    //  The scrub walks sequence_by_file in order
+    [S_SCRUB_BATCH] = ("SELECT s.id, s.collection_id, s.unified_id, s.conjoined_part, s.segment_num,"
+                       " q.sequence_num, q.value_file_id, q.record_offset, q.record_size,"
+                       " q.segment_size, q.md5, f.volume"
+                       " FROM sequence AS q JOIN segment AS s ON s.id = q.segment_id"
+                       " LEFT JOIN value_file AS f ON f.id = q.value_file_id"
+                       " WHERE (q.value_file_id, q.record_offset) > (?1, ?2)"
+                       " AND s.status = 'F' AND s.forwarded_us IS NULL"
+                       " ORDER BY q.value_file_id, q.record_offset LIMIT ?3"),
+    [S_RECORD_CURRENT] = ("SELECT 1 FROM sequence WHERE value_file_id = ?1 AND record_offset = ?2"
+                          " AND segment_id = ?3"),
+    [S_SCRUB_LOAD] = ("SELECT in_pass, value_file_id, record_offset, pass_bytes, passes,"
+                      " IFNULL (last_pass_end_us, 0), next_pass_us FROM scrub_state WHERE id = 1"),
+    [S_SCRUB_SAVE] = ("INSERT OR REPLACE INTO scrub_state (id, in_pass, value_file_id, record_offset,"
+                      " pass_bytes, passes, last_pass_end_us, next_pass_us)"
+                      " VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
 };
 
 struct _index_reader_t {
@@ -645,4 +662,119 @@ index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
     else
         s_end_read (self);
     return rc < 0? -1: 0;
+}
+
+int
+index_reader_scrub_batch (index_reader_t *self, int64_t value_file_id, int64_t record_offset,
+                          index_record_t *records, int max)
+{
+    assert (self);
+    assert (records);
+    index_reader_release (self);
+    if (s_begin_read (self))
+        return -1;
+    sqlite3_stmt *statement = self->statements [S_SCRUB_BATCH];
+    sqlite3_bind_int64 (statement, 1, value_file_id);
+    sqlite3_bind_int64 (statement, 2, record_offset);
+    sqlite3_bind_int (statement, 3, max);
+    int count = 0;
+    int step;
+    while (count < max && (step = sqlite3_step (statement)) == SQLITE_ROW) {
+        index_record_t *record = &records [count++];
+        record->segment_id = sqlite3_column_int64 (statement, 0);
+        record->collection_id = (uint32_t) sqlite3_column_int64 (statement, 1);
+        record->unified_id = store_index_uid_from_db (sqlite3_column_int64 (statement, 2));
+        record->conjoined_part = (uint32_t) sqlite3_column_int64 (statement, 3);
+        record->segment_num = (uint8_t) sqlite3_column_int64 (statement, 4);
+        record->sequence_num = (uint32_t) sqlite3_column_int64 (statement, 5);
+        record->value_file_id = (uint64_t) sqlite3_column_int64 (statement, 6);
+        record->record_offset = (uint64_t) sqlite3_column_int64 (statement, 7);
+        record->record_size = (uint64_t) sqlite3_column_int64 (statement, 8);
+        record->segment_size = (uint64_t) sqlite3_column_int64 (statement, 9);
+        s_digest_column (statement, 10, record->md5);
+        const unsigned char *volume = sqlite3_column_text (statement, 11);
+        snprintf (record->volume, sizeof (record->volume), "%s", volume? (const char *) volume: "");
+    }
+    int rc = count;
+    if (count < max && step != SQLITE_DONE) {
+        s_fail (self, S_SCRUB_BATCH);
+        rc = -1;
+    }
+    s_done (self, S_SCRUB_BATCH);
+    if (rc < 0)
+        s_abandon_read (self);
+    else
+        index_reader_release (self);
+    return rc;
+}
+
+int
+index_reader_record_current (index_reader_t *self, uint64_t file_id, uint64_t record_offset,
+                             int64_t segment_id)
+{
+    assert (self);
+    index_reader_release (self);
+    sqlite3_stmt *statement = self->statements [S_RECORD_CURRENT];
+    sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
+    sqlite3_bind_int64 (statement, 3, segment_id);
+    int rc = sqlite3_step (statement);
+    s_done (self, S_RECORD_CURRENT);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return s_fail (self, S_RECORD_CURRENT);
+}
+
+int
+index_reader_scrub_load (index_reader_t *self, index_scrub_state_t *state)
+{
+    assert (self);
+    assert (state);
+    memset (state, 0, sizeof (*state));
+    state->value_file_id = -1;
+    state->record_offset = -1;
+    index_reader_release (self);
+    sqlite3_stmt *statement = self->statements [S_SCRUB_LOAD];
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_ROW) {
+        state->in_pass = sqlite3_column_int64 (statement, 0) != 0;
+        state->value_file_id = sqlite3_column_int64 (statement, 1);
+        state->record_offset = sqlite3_column_int64 (statement, 2);
+        state->pass_bytes = (uint64_t) sqlite3_column_int64 (statement, 3);
+        state->passes = (uint64_t) sqlite3_column_int64 (statement, 4);
+        state->last_pass_end_us = sqlite3_column_int64 (statement, 5);
+        state->next_pass_us = sqlite3_column_int64 (statement, 6);
+    }
+    s_done (self, S_SCRUB_LOAD);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return s_fail (self, S_SCRUB_LOAD);
+    return 0;
+}
+
+int
+index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state)
+{
+    assert (self);
+    assert (state);
+    index_reader_release (self);
+    sqlite3_stmt *statement = self->statements [S_SCRUB_SAVE];
+    sqlite3_bind_int (statement, 1, state->in_pass? 1: 0);
+    sqlite3_bind_int64 (statement, 2, state->value_file_id);
+    sqlite3_bind_int64 (statement, 3, state->record_offset);
+    sqlite3_bind_int64 (statement, 4, (int64_t) state->pass_bytes);
+    sqlite3_bind_int64 (statement, 5, (int64_t) state->passes);
+    if (state->last_pass_end_us > 0)
+        sqlite3_bind_int64 (statement, 6, state->last_pass_end_us);
+    else
+        sqlite3_bind_null (statement, 6);
+    sqlite3_bind_int64 (statement, 7, state->next_pass_us);
+    int rc = sqlite3_step (statement);
+    s_done (self, S_SCRUB_SAVE);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        s_fail (self, S_SCRUB_SAVE);
+    return -1;
 }

@@ -162,6 +162,57 @@ int
     index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
                             index_key_fn *fn, void *arg, bool *truncated_p);
 
+//  One sequence record for the scrub
+typedef struct {
+    int64_t segment_id;
+    uint32_t collection_id;
+    uint64_t unified_id;
+    uint32_t conjoined_part;
+    uint8_t segment_num;
+    uint32_t sequence_num;
+    uint64_t value_file_id;
+    uint64_t record_offset;
+    uint64_t record_size;
+    uint64_t segment_size;
+    uint8_t md5 [DIGEST_MD5_SIZE];
+    char volume [1024];
+} index_record_t;
+
+//  The scrub's checkpoint (table scrub_state)
+typedef struct {
+    bool in_pass;                       //  a pass is under way
+    int64_t value_file_id;              //  last record checked (-1, -1: none yet)
+    int64_t record_offset;
+    uint64_t pass_bytes;                //  bytes checked in the pass so far
+    uint64_t passes;                    //  passes completed
+    int64_t last_pass_end_us;           //  0: never
+    int64_t next_pass_us;               //  next background pass; 0: not set yet
+} index_scrub_state_t;
+
+//  Fill records (room for max) with the finished, not forwarded sequence
+//  records that come after (value_file_id, record_offset) in file then
+//  offset order, in a read transaction of its own (not kept). Returns the
+//  number filled (0: the end of the pass), or -1 on an SQLite error.
+int
+    index_reader_scrub_batch (index_reader_t *self, int64_t value_file_id, int64_t record_offset,
+                              index_record_t *records, int max);
+
+//  Does the index (now, a fresh snapshot) still say the sequence record
+//  of segment_id is at (file_id, record_offset)? 1 yes, 0 no, -1 error.
+int
+    index_reader_record_current (index_reader_t *self, uint64_t file_id, uint64_t record_offset,
+                                 int64_t segment_id);
+
+//  Read the scrub checkpoint into *state (all zero / -1 when none is
+//  stored). Returns 0, or -1 on an SQLite error.
+int
+    index_reader_scrub_load (index_reader_t *self, index_scrub_state_t *state);
+
+//  Store the scrub checkpoint (autocommit, waits at most the busy timeout
+//  for the writer). Returns 0, or -1 when busy or failed (retry later).
+int
+    index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state);
+
 //  Volume of value file file_id into volume (volume_size bytes). Returns 0,
 //  1 if the file is not recorded, -1 on error.
 int

@@ -22,6 +22,7 @@
 #include "writer.h"
 #include "dispatcher.h"
 #include "reader.h"
+#include "scrub.h"
 #include "handoff.h"
 #include "index_check.h"
 #include "index_rebuild.h"
@@ -150,9 +151,14 @@ main (int argc, char **argv)
     endpoint_allow_t *allow = node_config_reply_allow (config, cluster);
     char queue_endpoint [64];
     snprintf (queue_endpoint, sizeof (queue_endpoint), "inproc://strata-writer-queue-%p", (void *) stats);
+    char scrub_endpoint [64];
+    snprintf (scrub_endpoint, sizeof (scrub_endpoint), "inproc://strata-scrub-%p", (void *) stats);
     writer_args_t writer_args = {
         .config = config, .cluster = cluster, .stats = stats, .allow = allow,
-        .queue_endpoint = queue_endpoint
+        .queue_endpoint = queue_endpoint, .scrub_endpoint = scrub_endpoint
+    };
+    scrub_args_t scrub_args = {
+        .config = config, .stats = stats, .allow = allow, .request_endpoint = scrub_endpoint
     };
     dispatcher_args_t dispatcher_args = {
         .config = config, .stats = stats, .allow = allow, .queue_endpoint = queue_endpoint
@@ -169,7 +175,8 @@ main (int argc, char **argv)
     zactor_t *reader = dispatcher? s_start (reader_actor, &reader_args, "reader"): NULL;
     bool forwarding = cluster && config->handoff_enabled;
     zactor_t *handoff = reader && forwarding? s_start (handoff_actor, &handoff_args, "handoff forwarder"): NULL;
-    if (reader && (handoff || !forwarding)) {
+    zactor_t *scrub = reader && (handoff || !forwarding)? s_start (scrub_actor, &scrub_args, "scrub"): NULL;
+    if (scrub) {
         zsys_info ("node '%s' ready: writer %s, reader %s, data %s", config->name,
                    config->writer, config->reader, config->data_dir);
         //  Wait for a signal, or for an actor to die
@@ -191,11 +198,13 @@ main (int argc, char **argv)
                     zsys_info ("SIGHUP: CURVE is off, nothing to reload");
             }
         }
+        zactor_destroy (&scrub);
         zactor_destroy (&handoff);
         zstr_send (dispatcher, "STOP");
         char *stopped = zstr_recv (dispatcher);
         zstr_free (&stopped);
     }
+    zactor_destroy (&scrub);
     zactor_destroy (&handoff);
     zactor_destroy (&reader);
     zactor_destroy (&dispatcher);

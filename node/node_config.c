@@ -55,6 +55,9 @@ s_set_defaults (node_config_t *config)
     config->handoff_interval_ms = 1000;
     config->handoff_rate_bytes = 32ULL * 1024 * 1024;
     config->handoff_timeout_ms = 10000;
+    config->scrub_enabled = true;
+    config->scrub_bytes_per_second = 16ULL * 1024 * 1024;
+    config->scrub_interval_seconds = 86400;
     const char *loopback [] = { "127.0.0.1", "::1", "localhost" };
     for (size_t index = 0; index < 3; index++)
         snprintf (config->reply_allow [config->reply_allow_count++], 256, "%s", loopback [index]);
@@ -153,11 +156,15 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         S_NUMBER ("handoff/interval-ms", handoff_interval_ms, 10, 3600000);
         S_NUMBER ("handoff/rate-bytes", handoff_rate_bytes, 1024, 1ULL << 40);
         S_NUMBER ("handoff/timeout-ms", handoff_timeout_ms, 100, 600000);
+        S_NUMBER ("scrub/bytes-per-second", scrub_bytes_per_second, 1024, 1ULL << 40);
+        S_NUMBER ("scrub/interval-seconds", scrub_interval_seconds, 0, 365ULL * 86400);
     }
     if (zconfig_get (root, "reply/ipc", NULL))
         config->reply_ipc = s_bool (zconfig_get (root, "reply/ipc", NULL));
     if (zconfig_get (root, "handoff/enabled", NULL))
         config->handoff_enabled = s_bool (zconfig_get (root, "handoff/enabled", NULL));
+    if (zconfig_get (root, "scrub/enabled", NULL))
+        config->scrub_enabled = s_bool (zconfig_get (root, "scrub/enabled", NULL));
     config->log_syslog = s_bool (zconfig_get (root, "log/syslog", "0"));
     config->log_verbose = s_bool (zconfig_get (root, "log/verbose", "0"));
 

@@ -6,7 +6,9 @@
       results          map result-name -> count
       bytes-stored, value-files, active-segments, queue-depth, syncs,
       sync-failures, replies-dropped, requests-dropped, auth-failures, damaged-records,
-      retrieved-bytes, uptime-seconds
+      retrieved-bytes, uptime-seconds,
+      scrub-passes, scrub-bytes, scrub-last-pass-end (seconds since the
+      epoch, 0: never), scrub-position (bytes checked in the pass under way)
       segments         map active/finished/cancelled/tombstone -> count
       sync-latency-us  map p50/p90/p99/max (over the last 1024 syncs)
       handoff          map: running (bool), held, pending, forwarded (totals
@@ -133,7 +135,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 17);
+    msgpack_pack_map (&packer, 17 + 4);
 
     s_pack_key (&packer, "requests");
     int type_count = 0;
@@ -180,6 +182,10 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
     s_pack_uint (&packer, "damaged-records", s_load (&self->damaged_records));
     s_pack_uint (&packer, "retrieved-bytes", s_load (&self->retrieved_bytes));
     s_pack_uint (&packer, "uptime-seconds", node_stats_uptime (self));
+    s_pack_uint (&packer, "scrub-passes", s_load (&self->scrub_passes));
+    s_pack_uint (&packer, "scrub-bytes", s_load (&self->scrub_bytes));
+    s_pack_uint (&packer, "scrub-last-pass-end", s_load (&self->scrub_last_pass_end));
+    s_pack_uint (&packer, "scrub-position", s_load (&self->scrub_position));
 
     //  Handoff: totals over the owners, then each owner
     pthread_mutex_lock (&self->handoff_lock);

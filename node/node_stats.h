@@ -50,6 +50,11 @@ typedef struct {
     _Atomic uint64_t auth_failures;                 //  CURVE handshakes refused on the listening sockets
     _Atomic uint64_t damaged_records;               //  records found damaged on read
     _Atomic uint64_t retrieved_bytes;               //  payload bytes sent by the reader
+    //  Scrub (node/scrub.c)
+    _Atomic uint64_t scrub_passes;                  //  passes completed (kept in the index)
+    _Atomic uint64_t scrub_bytes;                   //  record bytes checked since the node started
+    _Atomic uint64_t scrub_last_pass_end;           //  when the last pass ended, seconds since the epoch (0: never)
+    _Atomic uint64_t scrub_position;                //  record bytes checked in the pass under way (0: none)
     //  Sync latencies, written by the writer only (ring buffer)
     uint32_t latency_us [NODE_STATS_LATENCY_SAMPLES];
     _Atomic uint64_t latency_count;                 //  samples written so far

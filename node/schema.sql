@@ -121,4 +121,18 @@ CREATE TABLE IF NOT EXISTS damaged (
     PRIMARY KEY (value_file_id, record_offset)
 ) WITHOUT ROWID;
 
+-- The scrub's checkpoint (node/scrub.c): one row. A pass walks the
+-- sequence rows in (value_file_id, record_offset) order; position is the
+-- last record checked, so a restarted node resumes after it.
+CREATE TABLE IF NOT EXISTS scrub_state (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    in_pass         INTEGER NOT NULL DEFAULT 0,     -- 1 while a pass is under way
+    value_file_id   INTEGER NOT NULL DEFAULT -1,    -- position: last record checked
+    record_offset   INTEGER NOT NULL DEFAULT -1,
+    pass_bytes      INTEGER NOT NULL DEFAULT 0,     -- bytes checked in the pass so far
+    passes          INTEGER NOT NULL DEFAULT 0,     -- passes completed, ever
+    last_pass_end_us INTEGER,                       -- when the last pass ended
+    next_pass_us    INTEGER NOT NULL DEFAULT 0      -- when the next background pass starts
+);
+
 PRAGMA user_version = 1;

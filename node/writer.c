@@ -57,6 +57,7 @@ struct _writer_t {
     int64_t last_expire_us;         //  last reply cache expiry
     bool synced_update_failed;      //  recording a synced size failed in this commit
     bool request_appended;          //  the current request appended a record
+    zsock_t *scrub;                 //  PUSH to the scrub actor, or NULL
 };
 
 
@@ -761,6 +762,27 @@ s_handle_stats (writer_t *self, work_t *work)
     return 1;
 }
 
+//  scrub: the scrub actor runs the pass and answers at its end
+static int
+s_handle_scrub (writer_t *self, work_t *work)
+{
+    if (!self->scrub) {
+        work_fail (work, RESULT_IO_ERROR, "scrub: this node runs no scrub");
+        return -1;
+    }
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    int rc = request_encode (&work->request, &buffer);
+    if (rc == 0)
+        rc = zmq_send (zsock_resolve (self->scrub), buffer.data, buffer.size, ZMQ_DONTWAIT) < 0? -1: 0;
+    msgpack_sbuffer_destroy (&buffer);
+    if (rc) {
+        work_fail (work, RESULT_OVERLOADED, "scrub: the scrub does not take requests now");
+        return -1;
+    }
+    return 1;
+}
+
 static int
 s_handle_wrong_endpoint (writer_t *self, work_t *work)
 {
@@ -790,6 +812,7 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
     [MSG_LIST_VERSIONS] = s_handle_wrong_endpoint,
     [MSG_PURGE_HANDOFF] = s_handle_purge_handoff,
     [MSG_LIST_KEYS] = s_handle_wrong_endpoint,
+    [MSG_SCRUB] = s_handle_scrub,
 };
 
 //  --------------------------------------------------------------------------
@@ -970,6 +993,15 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
         snprintf (error, error_size, "cannot bind the writer queue %s", args->queue_endpoint);
         return self;
     }
+    if (args->scrub_endpoint) {
+        //  inproc: connecting before the scrub actor binds is fine
+        self->scrub = zsock_new (ZMQ_PUSH);
+        if (!self->scrub || zsock_connect (self->scrub, "%s", args->scrub_endpoint) != 0) {
+            snprintf (error, error_size, "cannot connect to the scrub at %s", args->scrub_endpoint);
+            return self;
+        }
+        zsock_set_linger (self->scrub, 0);
+    }
     *error = 0;
     return self;
 }
@@ -993,6 +1025,7 @@ s_writer_destroy (writer_t **self_p)
         store_index_close_value_files (self->index);
     store_index_destroy (&self->index);
     zsock_destroy (&self->queue);
+    zsock_destroy (&self->scrub);
     reply_destroy (&self->reply);
     msgpack_sbuffer_destroy (&self->descriptor);
     free (self->iov);

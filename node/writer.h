@@ -29,6 +29,8 @@ typedef struct {
     node_stats_t *stats;                //  shared counters (borrowed)
     endpoint_allow_t *allow;            //  reply allow-list (borrowed)
     const char *queue_endpoint;         //  inproc endpoint to bind for work items
+    const char *scrub_endpoint;         //  inproc endpoint of the scrub actor: scrub
+                                        //  requests are forwarded there (NULL: none)
 } writer_args_t;
 
 //  The actor function, for zactor_new (writer_actor, &args). args must
