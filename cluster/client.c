@@ -1705,3 +1705,57 @@ done:
     curve_destroy (&curve);
     return result;
 }
+
+
+//  --------------------------------------------------------------------------
+//  repair (one object)
+
+client_result_t
+client_repair (client_t *self, uint32_t collection_id, const char *key, const char *node,
+               client_repair_t *repair)
+{
+    assert (self);
+    assert (repair);
+    memset (repair, 0, sizeof (*repair));
+    self->error [0] = 0;
+    client_result_t result = s_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = s_ready (self);
+    if (result != CLIENT_OK)
+        return result;
+    char request_id [64];
+    s_header_begin (self, "repair", node? 3: 2, request_id);
+    s_pack_object (self, collection_id, key);
+    if (node) {
+        s_pack_str (self, "node");
+        s_pack_str (self, node);
+    }
+    s_reply_t reply;
+    s_reply_init (&reply);
+    result = s_exchange (self, request_id, "repair", NULL, 0, "repair-reply", &reply);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, &reply, "repair-reply", "versions", UINT64_MAX, &repair->versions);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, &reply, "repair-reply", "rebuilt", UINT64_MAX, &repair->rebuilt);
+    if (result == CLIENT_OK)
+        result = s_uint_field (self, &reply, "repair-reply", "rebuilt-bytes", UINT64_MAX,
+                               &repair->rebuilt_bytes);
+    const msgpack_object *list = result == CLIENT_OK? s_field (reply.map, "unrecoverable"): NULL;
+    if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
+        result = s_bad_field (self, "repair-reply", "unrecoverable");
+    if (result == CLIENT_OK) {
+        repair->unrecoverable_count = list->via.array.size;
+        for (uint32_t index = 0; index < list->via.array.size; index++) {
+            uint64_t id = 0;
+            if (wire_get_uint (&list->via.array.ptr [index], 0, UINT64_MAX, &id)) {
+                result = s_bad_field (self, "repair-reply", "unrecoverable");
+                break;
+            }
+            if (index < 16)
+                repair->unrecoverable [index] = id;
+        }
+    }
+    s_reply_reset (&reply);
+    msgpack_unpacked_destroy (&reply.unpacked);
+    return result;
+}

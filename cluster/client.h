@@ -249,6 +249,22 @@ client_result_t
                       const char *start_after, size_t start_after_size, uint32_t limit,
                       client_key_t **keys_p, size_t *count_p, bool *truncated_p);
 
+//  What client_repair () did for one object
+typedef struct {
+    uint64_t versions;                      //  versions checked
+    uint64_t rebuilt;                       //  shares rebuilt and stored
+    uint64_t rebuilt_bytes;                 //  bytes of those shares
+    size_t unrecoverable_count;             //  versions that could not be rebuilt
+    uint64_t unrecoverable [16];            //  the first of their unified-ids
+} client_repair_t;
+
+//  Repair key in collection (router `repair`): rebuild the shares of its
+//  versions that owners lack or hold damaged; only the shares of the node
+//  named node when node is not NULL. Fills *repair.
+client_result_t
+    client_repair (client_t *self, uint32_t collection_id, const char *key, const char *node,
+                   client_repair_t *repair);
+
 //  Send a request of type (MSG_SCRUB, MSG_STATS, ...; no fields but the
 //  envelope) to the node whose writer endpoint is node_endpoint and wait
 //  at most timeout_ms for its reply, over CurveZMQ when client_cert_path

@@ -28,6 +28,7 @@
 #include "get_op.h"
 #include "list_op.h"
 #include "keys_op.h"
+#include "repair.h"
 #include "node_link.h"
 #include "op_env.h"
 #include "put_op.h"
@@ -94,6 +95,10 @@ typedef struct {
     bool terminated;                //  $TERM received, or stopped
     int64_t stop_deadline_ms;       //  give up on operations after this
     int64_t next_housekeeping_ms;   //  upload and session expiry
+    zactor_t *repairer;             //  runs repair requests (repair.h)
+    repair_args_t repair_args;      //  its arguments (must outlive it)
+    char repair_endpoint [300];     //  where it binds its reply socket
+    size_t repairs_waiting;         //  repair requests handed to it, not yet answered
 } router_t;
 
 
@@ -573,6 +578,50 @@ s_list_keys (router_t *self, zframe_t *client, router_request_t *request)
     s_op_settle (self, wrapper);
 }
 
+//  repair: handed to the repair actor, which answers through the router
+#define S_REPAIRS_WAITING_MAX   64
+
+static void
+s_repair (router_t *self, zframe_t *client, router_request_t *request)
+{
+    if (self->stopping) {
+        s_refuse (self, client, request, ROUTER_UNAVAILABLE, "router: stopping");
+        return;
+    }
+    if (self->repairs_waiting >= S_REPAIRS_WAITING_MAX) {
+        s_refuse (self, client, request, ROUTER_OVERLOADED, "router: %d repairs waiting already; retry later",
+                  S_REPAIRS_WAITING_MAX);
+        return;
+    }
+    zmsg_t *job = zmsg_new ();
+    zmsg_addstr (job, "REPAIR");
+    zmsg_addmem (job, zframe_data (client), zframe_size (client));
+    zmsg_addstr (job, request->request_id);
+    zmsg_addstrf (job, "%" PRIu32, request->collection_id);
+    zmsg_addstr (job, request->key);
+    zmsg_addstr (job, (request->present & ROUTER_FIELD_NODE)? request->node: "");
+    if (request->present & ROUTER_FIELD_UNIFIED_ID)
+        zmsg_addstrf (job, "%" PRIu64, request->unified_id);
+    else
+        zmsg_addstr (job, "");
+    if (zmsg_send (&job, self->repairer) == 0)
+        self->repairs_waiting++;
+    zmsg_destroy (&job);
+}
+
+//  The repair actor answered a client: routing id, reply header
+static void
+s_repair_answer (router_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->repairer);
+    if (!msg)
+        return;
+    if (self->repairs_waiting > 0)
+        self->repairs_waiting--;
+    if (zmsg_size (msg) < 2 || zmsg_send (&msg, self->clients))
+        zmsg_destroy (&msg);
+}
+
 //  Receive one client message, frame by frame within the limits, and act
 static void
 s_client_message (router_t *self)
@@ -653,6 +702,7 @@ s_client_message (router_t *self)
         case ROUTER_MSG_DELETE:
         case ROUTER_MSG_LIST_VERSIONS:  s_delete_or_list (self, client, request); break;
         case ROUTER_MSG_LIST_KEYS:      s_list_keys (self, client, request); break;
+        case ROUTER_MSG_REPAIR:         s_repair (self, client, request); break;
         default:                        assert (false);
     }
 done:
@@ -733,6 +783,7 @@ s_destroy (router_t **self_p)
     //  The monitors before the sockets they watch
     zactor_destroy (&self->client_monitor);
     zactor_destroy (&self->reply_monitor);
+    zactor_destroy (&self->repairer);
     node_link_destroy (&self->link);
     zsock_destroy (&self->clients);
     zactor_destroy (&self->auth);
@@ -818,6 +869,29 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     if (!self->link)
         goto failed;
     s_check_reply_address (self);
+
+    //  The repair actor binds a reply socket of its own on the same host
+    const char *reply_address = node_link_reply_address (self->link);
+    const char *colon = strrchr (reply_address, ':');
+    if (strncmp (reply_address, "tcp://", 6) == 0 && colon)
+        snprintf (self->repair_endpoint, sizeof self->repair_endpoint, "%.*s:*",
+                  (int) (colon - reply_address), reply_address);
+    else
+        snprintf (self->repair_endpoint, sizeof self->repair_endpoint, "%s-repair", reply_address);
+    self->repair_args = (repair_args_t) {
+        .config = self->config, .cluster = self->cluster, .erasure = self->erasure,
+        .curve = self->curve, .reply_endpoint = self->repair_endpoint
+    };
+    self->repairer = zactor_new (repair_actor, &self->repair_args);
+    char *status = self->repairer? zstr_recv (self->repairer): NULL;
+    if (!status || !streq (status, "READY")) {
+        char *detail = self->repairer? zstr_recv (self->repairer): NULL;
+        snprintf (error, error_size, "%s", detail? detail: "cannot start the repair actor");
+        zstr_free (&detail);
+        zstr_free (&status);
+        goto failed;
+    }
+    zstr_free (&status);
 
     self->clients = zsock_new (ZMQ_ROUTER);
     if (!self->clients) {
@@ -908,16 +982,19 @@ router_actor (zsock_t *pipe, void *args)
         { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->clients), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (node_link_socket (self->link)), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->repairer), 0, ZMQ_POLLIN, 0 },
     };
     while (!self->terminated) {
         int64_t now = zclock_mono ();
         int64_t wait = node_link_wait_ms (self->link, now);
         if (wait > S_TICK_MS)
             wait = S_TICK_MS;
-        if (zmq_poll (items, 3, (long) wait) < 0 && zmq_errno () != EINTR)
+        if (zmq_poll (items, 4, (long) wait) < 0 && zmq_errno () != EINTR)
             break;
         if (items [0].revents & ZMQ_POLLIN)
             s_pipe_command (self);
+        if (items [3].revents & ZMQ_POLLIN)
+            s_repair_answer (self);
         //  Node answers first: they finish work and free memory
         for (int burst = 0; burst < S_BURST
              && (zsock_events (node_link_socket (self->link)) & ZMQ_POLLIN); burst++) {

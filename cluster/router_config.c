@@ -23,8 +23,9 @@ static const char *s_usage =
     "gives the nodes and the erasure code; its `router` section the router's\n"
     "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
     "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
-    "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
-    "client-cert for CurveZMQ). --listen overrides router/listen.\n";
+    "max-buffered-bytes, a curve subsection with cert, clients-dir and\n"
+    "client-cert for CurveZMQ, and a repair subsection with interval-seconds\n"
+    "and bytes-per-second). --listen overrides router/listen.\n";
 
 void
 router_config_defaults (router_config_t *config)
@@ -41,6 +42,8 @@ router_config_defaults (router_config_t *config)
     config->ping_interval_ms = 1000;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
+    config->repair_interval_seconds = 0;
+    config->repair_bytes_per_second = 32ULL * 1024 * 1024;
 }
 
 static int
@@ -118,6 +121,8 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
+    S_NUMBER ("repair/interval-seconds", repair_interval_seconds, 0, 365ULL * 86400);
+    S_NUMBER ("repair/bytes-per-second", repair_bytes_per_second, 1024, 1ULL << 40);
     if (zconfig_locate (root, "router/curve")) {
         struct { const char *key; char *field; size_t size; } paths [] = {
             { "cert", config->curve_cert, sizeof (config->curve_cert) },

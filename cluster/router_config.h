@@ -50,6 +50,8 @@ typedef struct {
     char curve_cert [1024];             //  router/curve/cert, "" without CURVE
     char curve_clients_dir [1024];      //  router/curve/clients-dir
     char curve_client_cert [1024];      //  router/curve/client-cert
+    uint64_t repair_interval_seconds;   //  router/repair/interval-seconds: background repair (0 off)
+    uint64_t repair_bytes_per_second;   //  router/repair/bytes-per-second: its read rate
 } router_config_t;
 
 typedef enum {

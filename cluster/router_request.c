@@ -47,6 +47,9 @@ static const s_type_t s_types [ROUTER_MSG_COUNT] = {
     [ROUTER_MSG_LIST_KEYS]     = { "list-keys", "list-keys-reply", 0,
                                    ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_PREFIX
                                  | ROUTER_FIELD_START_AFTER | ROUTER_FIELD_LIMIT },
+    [ROUTER_MSG_REPAIR]        = { "repair", "repair-reply", ROUTER_FIELD_KEY,
+                                   ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_UNIFIED_ID
+                                 | ROUTER_FIELD_NODE },
 };
 
 //  The fields of the types, in the order they are checked
@@ -65,6 +68,7 @@ static const s_field_t s_fields [] = {
     { ROUTER_FIELD_PREFIX,        "prefix" },
     { ROUTER_FIELD_START_AFTER,   "start-after" },
     { ROUTER_FIELD_LIMIT,         "limit" },
+    { ROUTER_FIELD_NODE,          "node" },
 };
 #define S_FIELD_COUNT (sizeof (s_fields) / sizeof (s_fields [0]))
 
@@ -271,6 +275,12 @@ s_field (router_request_t *self, const s_field_t *field, const msgpack_object *v
                 self->start_after_size = size;
             break;
         }
+        case ROUTER_FIELD_NODE:
+            if (value->type == MSGPACK_OBJECT_NIL)
+                return 0;           //  nil: every node
+            if (s_text (value, field->name, LIMIT_NODE_NAME_MAX, self->node, NULL, error, error_size))
+                return -1;
+            break;
         case ROUTER_FIELD_LIMIT: {
             int rc = wire_get_uint (value, 1, LIMIT_LIST_KEYS_MAX, &number);
             if (rc) {

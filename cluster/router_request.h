@@ -33,6 +33,7 @@ typedef enum {
     ROUTER_MSG_LIST_VERSIONS,
     ROUTER_MSG_PING,
     ROUTER_MSG_LIST_KEYS,
+    ROUTER_MSG_REPAIR,
     ROUTER_MSG_COUNT            //  number of types; not a type
 } router_msg_t;
 
@@ -46,6 +47,7 @@ typedef enum {
 #define ROUTER_FIELD_PREFIX         (1U << 7)   //  list-keys: str or bin, any bytes
 #define ROUTER_FIELD_START_AFTER    (1U << 8)   //  list-keys: str or bin, any bytes
 #define ROUTER_FIELD_LIMIT          (1U << 9)   //  list-keys: 1..1000
+#define ROUTER_FIELD_NODE           (1U << 10)  //  repair: a node name (set only when a str)
 
 //  Longest upload-id
 #define ROUTER_UPLOAD_ID_MAX        64
@@ -69,6 +71,7 @@ typedef struct {
     char start_after [LIMIT_KEY_MAX + 1];           //  start-after (list-keys), any bytes
     size_t start_after_size;
     uint32_t limit;                                 //  limit (list-keys)
+    char node [LIMIT_NODE_NAME_MAX + 1];            //  node (repair): only this node's shares
 } router_request_t;
 
 //  Create an empty request. NULL on out-of-memory.

@@ -61,6 +61,7 @@ static const char *s_usage =
     "  strata ping     [--router ENDPOINT]\n"
     "  strata ls       [--router ENDPOINT] [--collection ID] [--prefix P] [-l]\n"
     "  strata scrub    --node ENDPOINT [--reply ENDPOINT]\n"
+    "  strata repair   [--router ENDPOINT] [--collection ID] [--node NAME]\n"
     "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
     "  strata keygen   [--dir DIR] NAME\n"
     "\n"
@@ -80,6 +81,11 @@ static const char *s_usage =
     "scrub    asks the node's writer ENDPOINT to re-read and verify every record\n"
     "         now, waits for the pass to end and prints what it checked and found\n"
     "         (exit 0 when the pass ran, damage or not). --timeout: 1 day here.\n"
+    "repair   walks every key of the collection and rebuilds the shares of its\n"
+    "         versions that owners lack or hold damaged (with --node NAME: only\n"
+    "         that node's shares, e.g. after replacing its disk). Progress on\n"
+    "         stderr; ends with 'checked N versions, rebuilt M shares, K\n"
+    "         unrecoverable' on stdout; exit 1 when K > 0 (each listed on stderr).\n"
     "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
     "         directly; --reply gives the endpoint to bind for its reply.\n"
     "keygen   writes a new CurveZMQ certificate: DIR/NAME (public key, for the\n"
@@ -731,6 +737,82 @@ s_ls (const s_args_t *args, client_t *client)
     return S_EXIT_OK;
 }
 
+//  repair: every live key of the collection, one object at a time
+static void
+s_repair_progress (bool terminal, bool last, uint64_t keys, uint64_t versions, uint64_t rebuilt,
+                   uint64_t bytes, int64_t started_ms)
+{
+    double seconds = (zclock_mono () - started_ms) / 1000.0;
+    fprintf (stderr, "%srepair: %" PRIu64 " keys, %" PRIu64 " versions checked, %" PRIu64
+             " shares rebuilt (%.1f MB, %.1f MB/s)%s", terminal? "\r": "", keys, versions, rebuilt,
+             bytes / 1e6, seconds > 0? bytes / 1e6 / seconds: 0.0, terminal && !last? "": "\n");
+    fflush (stderr);
+}
+
+static int
+s_repair (const s_args_t *args, client_t *client)
+{
+    bool terminal = isatty (STDERR_FILENO);
+    int64_t started_ms = zclock_mono (), drawn_ms = 0;
+    uint64_t keys_done = 0, versions = 0, rebuilt = 0, bytes = 0, unrecoverable = 0;
+    char start_after [LIMIT_KEY_MAX + 1];
+    size_t start_after_size = 0;
+    while (true) {
+        client_key_t *keys = NULL;
+        size_t count = 0;
+        bool truncated = false;
+        client_result_t result = client_list_keys (client, args->collection_id, NULL, 0,
+                                                   start_after, start_after_size, LIMIT_LIST_KEYS_MAX,
+                                                   &keys, &count, &truncated);
+        if (result != CLIENT_OK)
+            return s_failure (args, s_exit_code (result), "listing keys: %s", client_error (client));
+        for (size_t index = 0; index < count; index++) {
+            const client_key_t *key = &keys [index];
+            if (key->deleted)
+                continue;
+            client_repair_t repair;
+            result = client_repair (client, args->collection_id, key->key, args->node, &repair);
+            keys_done++;
+            if (result == CLIENT_INVALID_REQUEST) {
+                free (keys);
+                return s_failure (args, S_EXIT_FAILURE, "%s", client_error (client));
+            }
+            if (result != CLIENT_OK) {
+                //  Nothing of the key could be checked: count it as one
+                unrecoverable++;
+                fprintf (stderr, "%sunrecoverable: %s: %s\n", terminal? "\n": "", key->key,
+                         client_error (client));
+                continue;
+            }
+            versions += repair.versions;
+            rebuilt += repair.rebuilt;
+            bytes += repair.rebuilt_bytes;
+            unrecoverable += repair.unrecoverable_count;
+            for (size_t which = 0; which < repair.unrecoverable_count && which < 16; which++)
+                fprintf (stderr, "%sunrecoverable: %s\t%" PRIu64 "\n", terminal? "\n": "", key->key,
+                         repair.unrecoverable [which]);
+            int64_t now = zclock_mono ();
+            if (now - drawn_ms >= (terminal? S_PROGRESS_EVERY_MS: 10000)) {
+                s_repair_progress (terminal, false, keys_done, versions, rebuilt, bytes, started_ms);
+                drawn_ms = now;
+            }
+        }
+        if (count > 0) {
+            memcpy (start_after, keys [count - 1].key, keys [count - 1].key_size);
+            start_after_size = keys [count - 1].key_size;
+        }
+        free (keys);
+        if (!truncated || count == 0)
+            break;
+    }
+    s_repair_progress (terminal, true, keys_done, versions, rebuilt, bytes, started_ms);
+    printf ("checked %" PRIu64 " versions, rebuilt %" PRIu64 " shares, %" PRIu64 " unrecoverable\n",
+            versions, rebuilt, unrecoverable);
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return unrecoverable? S_EXIT_FAILURE: S_EXIT_OK;
+}
+
 //  scrub: one pass on a node, now
 static int
 s_scrub (const s_args_t *args)
@@ -812,6 +894,7 @@ static const s_command_t s_commands [] = {
     { "keygen",   false, false, false, false, false, 1, 1, "NAME" },
     { "ls",       true,  true,  false, false, true,  0, 0, "no arguments" },
     { "scrub",    false, false, false, true,  true,  0, 0, "no arguments" },
+    { "repair",   true,  true,  false, false, true,  0, 0, "no arguments" },
     { NULL,       false, false, false, false, false, 0, 0, NULL }
 };
 
@@ -874,7 +957,8 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     || (option == 't' && command->node)
                     || ((option == 'k' || option == 'K') && command->curve)
                     || (option == 'd' && streq (command->name, "keygen"))
-                    || ((option == 'p' || option == 'l') && streq (command->name, "ls"));
+                    || ((option == 'p' || option == 'l') && streq (command->name, "ls"))
+                    || (option == 'n' && streq (command->name, "repair"));
         if (!allowed)
             return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
         uint64_t value;
@@ -1030,6 +1114,9 @@ main (int argc, char *argv [])
     else
     if (streq (args.command, "ls"))
         code = s_ls (&args, client);
+    else
+    if (streq (args.command, "repair"))
+        code = s_repair (&args, client);
     else
         code = s_ping (&args, client);
     client_destroy (&client);

@@ -85,6 +85,11 @@ static const char *s_sql [S_COUNT] = {
                        " LEFT JOIN value_file AS f ON f.id = q.value_file_id"
                        " WHERE (q.value_file_id, q.record_offset) > (?1, ?2)"
                        " AND s.status = 'F' AND s.forwarded_us IS NULL"
+                       //  not superseded by a resend (a repair): reads use the newest row
+                       " AND NOT EXISTS (SELECT 1 FROM segment AS r"
+                       "  WHERE r.unified_id = s.unified_id AND r.conjoined_part = s.conjoined_part"
+                       "  AND r.segment_num = s.segment_num AND r.handoff_node_id IS s.handoff_node_id"
+                       "  AND r.status = 'F' AND r.forwarded_us IS NULL AND r.id > s.id)"
                        " ORDER BY q.value_file_id, q.record_offset LIMIT ?3"),
     [S_RECORD_CURRENT] = ("SELECT 1 FROM sequence WHERE value_file_id = ?1 AND record_offset = ?2"
                           " AND segment_id = ?3"),
