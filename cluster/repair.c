@@ -60,6 +60,10 @@ typedef struct {
     uint64_t bytes_rebuilt;
     uint64_t *unrecoverable;        //  unified-ids, S_MAX_UNRECOVERABLE
     size_t unrecoverable_count;
+    uint64_t bytes_moved;           //  share bytes read and written, ever (background rate)
+    bool terminated;                //  $TERM received
+    int64_t next_sweep_ms;          //  background repair: next sweep (0: off)
+    char *page_end;                 //  background repair: where the last merged page ended
 } repair_t;
 
 //  --------------------------------------------------------------------------
@@ -266,6 +270,9 @@ s_read_slice (repair_t *self, uint32_t collection_id, const char *key, uint64_t 
         s_send (self, node, false, NULL);
     }
     s_collect (self);
+    for (size_t node = 0; node < self->n; node++)
+        if (which [node] && s_success (self, node))
+            self->bytes_moved += self->slots [node].reply->segment_size;
 }
 
 //  The payload of a slot's retrieval reply as one buffer (owned by the
@@ -463,6 +470,7 @@ s_rebuild (repair_t *self, uint32_t collection_id, const char *key, const s_vers
             s_slot_t *slot = &self->slots [node];
             if (s_success (self, node)) {
                 self->bytes_rebuilt += out_size;
+                self->bytes_moved += out_size;
                 continue;
             }
             sending [node] = false;
@@ -558,6 +566,57 @@ s_repair_version (repair_t *self, uint32_t collection_id, const char *key, const
 //  --------------------------------------------------------------------------
 //  A job
 
+//  Repair one object: list its versions on every owner, repair each (or
+//  the one asked for). only: the node whose share alone is repaired, or
+//  -1. Returns ROUTER_SUCCESS (figures in self), or ROUTER_UNAVAILABLE
+//  with why filled when too few owners answered.
+static router_result_t
+s_repair_object (repair_t *self, uint32_t collection_id, const char *key, int only,
+                 bool has_unified_id, uint64_t unified_id, char *why, size_t why_size)
+{
+    s_slots_reset (self);
+    for (size_t node = 0; node < self->n; node++) {
+        request_t *request = self->request;
+        request_reset (request);
+        request->type = MSG_LIST_VERSIONS;
+        request->collection_id = collection_id;
+        snprintf (request->key, sizeof request->key, "%s", key);
+        request->key_size = strlen (request->key);
+        request->segment_num = (uint8_t) (node + 1);
+        request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM;
+        s_send (self, node, false, NULL);
+    }
+    s_collect (self);
+    router_result_t result = ROUTER_SUCCESS;
+    bool *answered = (bool *) calloc (self->n, sizeof (bool));
+    s_version_t *versions = NULL;
+    size_t version_count = 0, answers = 0;
+    for (size_t node = 0; answered && node < self->n; node++)
+        if (s_success (self, node) && (self->slots [node].reply->fields & REPLY_FIELD_VERSIONS)
+        &&  s_tally (self, node, self->slots [node].reply, &versions, &version_count) == 0) {
+            answered [node] = true;
+            answers++;
+        }
+    if (!answered || answers < self->k || (only >= 0 && !answered [only])) {
+        result = ROUTER_UNAVAILABLE;
+        if (only >= 0 && answered && !answered [only])
+            snprintf (why, why_size, "node: %s did not answer",
+                      cluster_config_node_name (self->cluster, (size_t) only));
+        else
+            snprintf (why, why_size, "only %zu of %zu owners answered, %zu are needed",
+                      answers, self->n, self->k);
+    }
+    else
+        for (size_t index = 0; index < version_count; index++)
+            if (!has_unified_id || versions [index].unified_id == unified_id)
+                s_repair_version (self, collection_id, key, &versions [index], answered, only);
+    for (size_t index = 0; index < version_count; index++)
+        free (versions [index].listed);
+    free (versions);
+    free (answered);
+    return result;
+}
+
 static router_reply_t *
 s_job (repair_t *self, const char *request_id, uint32_t collection_id, const char *key,
        const char *node_name, bool has_unified_id, uint64_t unified_id)
@@ -576,45 +635,12 @@ s_job (repair_t *self, const char *request_id, uint32_t collection_id, const cha
             return reply;
         }
     }
-    //  Which owners list which versions
-    s_slots_reset (self);
-    for (size_t node = 0; node < self->n; node++) {
-        request_t *request = self->request;
-        request_reset (request);
-        request->type = MSG_LIST_VERSIONS;
-        request->collection_id = collection_id;
-        snprintf (request->key, sizeof request->key, "%s", key);
-        request->key_size = strlen (request->key);
-        request->segment_num = (uint8_t) (node + 1);
-        request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM;
-        s_send (self, node, false, NULL);
-    }
-    s_collect (self);
-    bool *answered = (bool *) calloc (self->n, sizeof (bool));
-    s_version_t *versions = NULL;
-    size_t version_count = 0, answers = 0;
-    for (size_t node = 0; answered && node < self->n; node++)
-        if (s_success (self, node) && (self->slots [node].reply->fields & REPLY_FIELD_VERSIONS)
-        &&  s_tally (self, node, self->slots [node].reply, &versions, &version_count) == 0) {
-            answered [node] = true;
-            answers++;
-        }
-    if (!answered || answers < self->k || (only >= 0 && !answered [only])) {
-        if (only >= 0 && answered && !answered [only])
-            router_reply_set_result (reply, ROUTER_UNAVAILABLE, "node: %s did not answer", node_name);
-        else
-            router_reply_set_result (reply, ROUTER_UNAVAILABLE, "only %zu of %zu owners answered, %zu are needed",
-                                     answers, self->n, self->k);
-    }
-    else
-        for (size_t index = 0; index < version_count; index++)
-            if (!has_unified_id || versions [index].unified_id == unified_id)
-                s_repair_version (self, collection_id, key, &versions [index], answered, only);
-    for (size_t index = 0; index < version_count; index++)
-        free (versions [index].listed);
-    free (versions);
-    free (answered);
-    if (router_reply_result (reply) == ROUTER_SUCCESS) {
+    char why [200] = "";
+    router_result_t result = s_repair_object (self, collection_id, key, only, has_unified_id, unified_id,
+                                              why, sizeof why);
+    if (result != ROUTER_SUCCESS)
+        router_reply_set_result (reply, result, "%s", why);
+    else {
         router_reply_add_uint (reply, "versions", self->versions_checked);
         router_reply_add_uint (reply, "rebuilt", self->shares_rebuilt);
         router_reply_add_uint (reply, "rebuilt-bytes", self->bytes_rebuilt);
@@ -682,6 +708,7 @@ s_destroy (repair_t **self_p)
     free (self->readers);
     free (self->slots);
     free (self->unrecoverable);
+    free (self->page_end);
     request_destroy (&self->request);
     zsock_destroy (&self->replies);
     free (self);
@@ -760,6 +787,253 @@ s_new (zsock_t *pipe, repair_args_t *args, char *error, size_t error_size)
     return self;
 }
 
+//  --------------------------------------------------------------------------
+//  Background repair
+
+//  Between two objects of a sweep: take client jobs and $TERM, and wait
+//  as long as the rate asks (bytes moved since the sweep started)
+static void
+s_yield (repair_t *self, int64_t started_ms, uint64_t moved_at_start)
+{
+    while (!self->terminated) {
+        double rate = (double) self->config->repair_bytes_per_second;
+        int64_t due = started_ms + (int64_t) ((double) (self->bytes_moved - moved_at_start) * 1000.0 / rate);
+        int64_t wait = due - zclock_mono ();
+        zmq_pollitem_t item = { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, wait > 0? (long) wait: 0) < 0 && zmq_errno () != EINTR) {
+            self->terminated = true;
+            return;
+        }
+        if (item.revents & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (self->pipe);
+            char *command = msg? zmsg_popstr (msg): NULL;
+            if (!command || streq (command, "$TERM"))
+                self->terminated = true;
+            else
+            if (streq (command, "REPAIR")) {
+                //  A client's job runs now; its figures are its own
+                uint64_t moved = self->bytes_moved;
+                s_command (self, msg);
+                self->bytes_moved = moved;
+            }
+            zstr_free (&command);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        if (wait <= 0)
+            return;
+    }
+}
+
+//  One key of a merged page
+typedef struct {
+    char *key;
+    uint64_t unified_id;
+    bool deleted;
+} s_listed_t;
+
+static int
+s_listed_order (const void *a, const void *b)
+{
+    const s_listed_t *left = (const s_listed_t *) a, *right = (const s_listed_t *) b;
+    int order = strcmp (left->key, right->key);
+    if (order)
+        return order;
+    return left->unified_id < right->unified_id? 1: left->unified_id > right->unified_id? -1: 0;
+}
+
+//  One merged page of keys after start_after (as keys_op merges): fills
+//  *keys_p / *count_p (the live keys, malloc'd), sets *more_p. -1 when
+//  fewer than k owners answered.
+static int
+s_key_page (repair_t *self, uint32_t collection_id, const char *start_after,
+            char ***keys_p, size_t *count_p, bool *more_p)
+{
+    *keys_p = NULL;
+    *count_p = 0;
+    *more_p = false;
+    s_slots_reset (self);
+    for (size_t node = 0; node < self->n; node++) {
+        request_t *request = self->request;
+        request_reset (request);
+        request->type = MSG_LIST_KEYS;
+        request->collection_id = collection_id;
+        request->segment_num = (uint8_t) (node + 1);
+        request->limit = LIMIT_LIST_KEYS_MAX;
+        request->present = FIELD_COLLECTION_ID | FIELD_SEGMENT_NUM | FIELD_LIMIT;
+        if (*start_after) {
+            snprintf (request->start_after, sizeof request->start_after, "%s", start_after);
+            request->start_after_size = strlen (request->start_after);
+            request->present |= FIELD_START_AFTER;
+        }
+        s_send (self, node, false, NULL);
+    }
+    s_collect (self);
+    s_listed_t *listed = NULL;
+    size_t listed_count = 0, answers = 0;
+    char *bound = NULL;
+    for (size_t node = 0; node < self->n; node++) {
+        if (!s_success (self, node) || !(self->slots [node].reply->fields & REPLY_FIELD_KEYS))
+            continue;
+        reply_t *reply = self->slots [node].reply;
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const char *why = NULL;
+        if (wire_unpack (&unpacked, reply->keys, reply->keys_size, reply->keys_size, &why) == 0
+        &&  unpacked.data.type == MSGPACK_OBJECT_ARRAY) {
+            answers++;
+            const msgpack_object_array *array = &unpacked.data.via.array;
+            s_listed_t *grown = (s_listed_t *) realloc (listed, (listed_count + array->size + 1)
+                                                                 * sizeof (s_listed_t));
+            if (grown)
+                listed = grown;
+            const char *last = NULL;
+            size_t last_size = 0;
+            for (uint32_t index = 0; grown && index < array->size; index++) {
+                const msgpack_object *map = &array->ptr [index];
+                if (map->type != MSGPACK_OBJECT_MAP)
+                    continue;
+                s_listed_t entry = { NULL, 0, false };
+                for (uint32_t field = 0; field < map->via.map.size; field++) {
+                    const msgpack_object *name = &map->via.map.ptr [field].key;
+                    const msgpack_object *value = &map->via.map.ptr [field].val;
+                    if (s_key_is (name, "key") && value->type == MSGPACK_OBJECT_STR
+                    &&  value->via.str.size > 0 && value->via.str.size <= LIMIT_KEY_MAX) {
+                        free (entry.key);
+                        entry.key = strndup (value->via.str.ptr, value->via.str.size);
+                        last = value->via.str.ptr;
+                        last_size = value->via.str.size;
+                    }
+                    else
+                    if (s_key_is (name, "unified-id"))
+                        wire_get_uint (value, 0, UINT64_MAX, &entry.unified_id);
+                    else
+                    if (s_key_is (name, "deleted") && value->type == MSGPACK_OBJECT_BOOLEAN)
+                        entry.deleted = value->via.boolean;
+                }
+                if (entry.key)
+                    listed [listed_count++] = entry;
+            }
+            if (reply->truncated && last) {
+                char *candidate = strndup (last, last_size);
+                if (candidate && (!bound || strcmp (candidate, bound) < 0)) {
+                    free (bound);
+                    bound = candidate;
+                }
+                else
+                    free (candidate);
+            }
+        }
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    int rc = -1;
+    if (answers >= self->k) {
+        rc = 0;
+        if (listed_count > 1)
+            qsort (listed, listed_count, sizeof (s_listed_t), s_listed_order);
+        char **keys = (char **) calloc (listed_count + 1, sizeof (char *));
+        for (size_t index = 0; keys && index < listed_count; index++) {
+            if (index > 0 && streq (listed [index].key, listed [index - 1].key))
+                continue;
+            if (bound && strcmp (listed [index].key, bound) > 0)
+                break;
+            if (!listed [index].deleted)
+                keys [(*count_p)++] = strdup (listed [index].key);
+        }
+        *keys_p = keys;
+        *more_p = bound != NULL;
+        //  The next page starts after the bound, also when every key up
+        //  to it was deleted
+        free (self->page_end);
+        self->page_end = bound? strdup (bound): NULL;
+    }
+    for (size_t index = 0; index < listed_count; index++)
+        free (listed [index].key);
+    free (listed);
+    free (bound);
+    return rc;
+}
+
+//  One sweep: every live key of every collection any owner stores
+static void
+s_sweep (repair_t *self)
+{
+    int64_t started_ms = zclock_mono ();
+    uint64_t moved_at_start = self->bytes_moved;
+    uint64_t keys_done = 0, versions = 0, rebuilt = 0, unrecoverable = 0;
+    //  The collections: asked of every owner, the union kept
+    zlistx_t *collections = zlistx_new ();
+    zlistx_set_comparator (collections, (zlistx_comparator_fn *) strcmp);
+    zlistx_set_destructor (collections, (zlistx_destructor_fn *) zstr_free);
+    s_slots_reset (self);
+    for (size_t node = 0; node < self->n; node++) {
+        request_reset (self->request);
+        self->request->type = MSG_LIST_COLLECTIONS;
+        s_send (self, node, false, NULL);
+    }
+    s_collect (self);
+    for (size_t node = 0; node < self->n; node++) {
+        if (!s_success (self, node) || !(self->slots [node].reply->fields & REPLY_FIELD_COLLECTIONS))
+            continue;
+        reply_t *reply = self->slots [node].reply;
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        const char *why = NULL;
+        if (wire_unpack (&unpacked, reply->collections, reply->collections_size,
+                         reply->collections_size, &why) == 0
+        &&  unpacked.data.type == MSGPACK_OBJECT_ARRAY)
+            for (uint32_t index = 0; index < unpacked.data.via.array.size; index++) {
+                uint64_t id;
+                if (wire_get_uint (&unpacked.data.via.array.ptr [index], 0, UINT32_MAX, &id))
+                    continue;
+                char text [16];
+                snprintf (text, sizeof text, "%" PRIu64, id);
+                if (!zlistx_find (collections, text))
+                    zlistx_add_end (collections, strdup (text));
+            }
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    for (char *text = (char *) zlistx_first (collections); text && !self->terminated;
+         text = (char *) zlistx_next (collections)) {
+        uint32_t collection_id = (uint32_t) strtoul (text, NULL, 10);
+        char start_after [LIMIT_KEY_MAX + 1] = "";
+        bool more = true;
+        while (more && !self->terminated) {
+            char **keys = NULL;
+            size_t count = 0;
+            if (s_key_page (self, collection_id, start_after, &keys, &count, &more)) {
+                zsys_warning ("repair: background sweep: too few owners answer; collection %" PRIu32
+                              " skipped", collection_id);
+                free (keys);
+                break;
+            }
+            for (size_t index = 0; index < count; index++) {
+                if (!self->terminated) {
+                    self->versions_checked = self->shares_rebuilt = self->bytes_rebuilt = 0;
+                    self->unrecoverable_count = 0;
+                    char why [200];
+                    s_repair_object (self, collection_id, keys [index], -1, false, 0, why, sizeof why);
+                    keys_done++;
+                    versions += self->versions_checked;
+                    rebuilt += self->shares_rebuilt;
+                    unrecoverable += self->unrecoverable_count;
+                    s_yield (self, started_ms, moved_at_start);
+                }
+                snprintf (start_after, sizeof start_after, "%s", keys [index]);
+                free (keys [index]);
+            }
+            free (keys);
+            if (self->page_end && more)
+                snprintf (start_after, sizeof start_after, "%s", self->page_end);
+        }
+    }
+    zlistx_destroy (&collections);
+    zsys_info ("repair: background sweep %s: %" PRIu64 " keys, %" PRIu64 " versions checked, %" PRIu64
+               " shares rebuilt, %" PRIu64 " unrecoverable, in %.1f s",
+               self->terminated? "stopped": "done", keys_done, versions, rebuilt, unrecoverable,
+               (zclock_mono () - started_ms) / 1000.0);
+}
+
 void
 repair_actor (zsock_t *pipe, void *args)
 {
@@ -775,18 +1049,36 @@ repair_actor (zsock_t *pipe, void *args)
         return;
     }
     zstr_send (pipe, "READY");
-    while (true) {
-        zmsg_t *msg = zmsg_recv (pipe);
-        if (!msg)
+    uint64_t interval_ms = self->config->repair_interval_seconds * 1000;
+    if (interval_ms)
+        self->next_sweep_ms = zclock_mono () + (int64_t) interval_ms;
+    while (!self->terminated) {
+        long wait = -1;
+        if (interval_ms) {
+            int64_t until = self->next_sweep_ms - zclock_mono ();
+            wait = until > 0? (long) until: 0;
+        }
+        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, wait) < 0 && zmq_errno () != EINTR)
             break;
-        char *command = zmsg_popstr (msg);
-        bool terminate = !command || streq (command, "$TERM");
-        if (command && streq (command, "REPAIR"))
-            s_command (self, msg);
-        zstr_free (&command);
-        zmsg_destroy (&msg);
-        if (terminate)
-            break;
+        if (item.revents & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (pipe);
+            if (!msg)
+                break;
+            char *command = zmsg_popstr (msg);
+            if (!command || streq (command, "$TERM"))
+                self->terminated = true;
+            else
+            if (streq (command, "REPAIR"))
+                s_command (self, msg);
+            zstr_free (&command);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        if (interval_ms && zclock_mono () >= self->next_sweep_ms) {
+            s_sweep (self);
+            self->next_sweep_ms = zclock_mono () + (int64_t) interval_ms;
+        }
     }
     s_destroy (&self);
 }

@@ -23,6 +23,7 @@ typedef enum {
     S_DAMAGE_KNOWN, S_DAMAGE_INSERT,
     S_KEYS_FROM, S_KEYS_AFTER, S_TOMBSTONE_NEWEST,
     S_SCRUB_BATCH, S_RECORD_CURRENT, S_SCRUB_LOAD, S_SCRUB_SAVE,
+    S_COLLECTION_NEXT,
     S_COUNT
 } s_statement_t;
 
@@ -93,6 +94,8 @@ static const char *s_sql [S_COUNT] = {
                        " ORDER BY q.value_file_id, q.record_offset LIMIT ?3"),
     [S_RECORD_CURRENT] = ("SELECT 1 FROM sequence WHERE value_file_id = ?1 AND record_offset = ?2"
                           " AND segment_id = ?3"),
+    [S_COLLECTION_NEXT] = ("SELECT collection_id FROM segment WHERE collection_id > ?1"
+                           " ORDER BY collection_id LIMIT 1"),
     [S_SCRUB_LOAD] = ("SELECT in_pass, value_file_id, record_offset, pass_bytes, passes,"
                       " IFNULL (last_pass_end_us, 0), next_pass_us FROM scrub_state WHERE id = 1"),
     [S_SCRUB_SAVE] = ("INSERT OR REPLACE INTO scrub_state (id, in_pass, value_file_id, record_offset,"
@@ -782,4 +785,38 @@ index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state)
     if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         s_fail (self, S_SCRUB_SAVE);
     return -1;
+}
+
+int
+index_reader_list_collections (index_reader_t *self, bool has_start_after, uint32_t start_after,
+                               uint32_t *ids, int max)
+{
+    assert (self);
+    assert (ids);
+    if (s_begin_read (self))
+        return -1;
+    int64_t after = has_start_after? (int64_t) start_after: -1;
+    int count = 0, rc = 0;
+    sqlite3_stmt *statement = self->statements [S_COLLECTION_NEXT];
+    while (count < max) {
+        sqlite3_bind_int64 (statement, 1, after);
+        int step = sqlite3_step (statement);
+        if (step == SQLITE_ROW) {
+            after = sqlite3_column_int64 (statement, 0);
+            ids [count++] = (uint32_t) after;
+        }
+        s_done (self, S_COLLECTION_NEXT);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            s_fail (self, S_COLLECTION_NEXT);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc < 0)
+        s_abandon_read (self);
+    else
+        s_end_read (self);
+    return rc < 0? -1: count;
 }

@@ -162,6 +162,14 @@ int
     index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
                             index_key_fn *fn, void *arg, bool *truncated_p);
 
+//  Fill ids (room for max) with the collection-ids that have any segment
+//  row, in increasing order, after start_after (or from the first when
+//  has_start_after is false). Returns the number filled, or -1 on error.
+//  Walks segment_by_key one collection at a time.
+int
+    index_reader_list_collections (index_reader_t *self, bool has_start_after, uint32_t start_after,
+                                   uint32_t *ids, int max);
+
 //  One sequence record for the scrub
 typedef struct {
     int64_t segment_id;

@@ -339,6 +339,47 @@ s_list_keys (reader_t *self)
     reply_cache_send (self->replies, self->reply, NULL);
 }
 
+//  list-collections: the collection-ids this node stores anything for
+#define S_COLLECTIONS_MAX       10000
+
+static void
+s_list_collections (reader_t *self)
+{
+    request_t *request = self->request;
+    uint32_t *ids = (uint32_t *) malloc (S_COLLECTIONS_MAX * sizeof (uint32_t));
+    if (!ids) {
+        s_answer (self, RESULT_OVERLOADED, "collections: out of memory");
+        return;
+    }
+    s_current_snapshot (self);
+    int count = index_reader_list_collections (self->index, (request->present & FIELD_START_AFTER_ID) != 0,
+                                               request->start_after_id, ids, S_COLLECTIONS_MAX);
+    if (count < 0) {
+        free (ids);
+        s_answer (self, RESULT_IO_ERROR, "index: lookup failed");
+        return;
+    }
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&packer, (size_t) count);
+    for (int index = 0; index < count; index++)
+        msgpack_pack_uint32 (&packer, ids [index]);
+    free (ids);
+    reply_prepare (self->reply, request, RESULT_SUCCESS, NULL);
+    int rc = reply_set_collections (self->reply, (const uint8_t *) buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+    if (rc) {
+        s_answer (self, RESULT_OVERLOADED, "collections: out of memory");
+        return;
+    }
+    self->reply->fields |= REPLY_FIELD_COLLECTIONS | REPLY_FIELD_TRUNCATED;
+    self->reply->truncated = count == S_COLLECTIONS_MAX;
+    node_stats_result (self->stats, RESULT_SUCCESS);
+    reply_cache_send (self->replies, self->reply, NULL);
+}
+
 //  retrieve-key-start / retrieve-key-next (the request has a reply address)
 static void
 s_retrieve (reader_t *self)
@@ -443,12 +484,16 @@ s_receive (reader_t *self)
         s_ping (self);
     else
     if (request->type == MSG_RETRIEVE_KEY_START || request->type == MSG_RETRIEVE_KEY_NEXT
-    ||  request->type == MSG_LIST_VERSIONS || request->type == MSG_LIST_KEYS) {
+    ||  request->type == MSG_LIST_VERSIONS || request->type == MSG_LIST_KEYS
+    ||  request->type == MSG_LIST_COLLECTIONS) {
         if (has_address && request->type == MSG_LIST_VERSIONS)
             s_list_versions (self);
         else
         if (has_address && request->type == MSG_LIST_KEYS)
             s_list_keys (self);
+        else
+        if (has_address && request->type == MSG_LIST_COLLECTIONS)
+            s_list_collections (self);
         else
         if (has_address)
             s_retrieve (self);

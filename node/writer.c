@@ -813,6 +813,7 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
     [MSG_PURGE_HANDOFF] = s_handle_purge_handoff,
     [MSG_LIST_KEYS] = s_handle_wrong_endpoint,
     [MSG_SCRUB] = s_handle_scrub,
+    [MSG_LIST_COLLECTIONS] = s_handle_wrong_endpoint,
 };
 
 //  --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ static const s_names_t s_names [MSG_TYPE_COUNT] = {
     [MSG_PURGE_HANDOFF]             = { "purge-handoff", "purge-handoff-reply" },
     [MSG_LIST_KEYS]                 = { "list-keys", "list-keys-reply" },
     [MSG_SCRUB]                     = { "scrub", "scrub-reply" },
+    [MSG_LIST_COLLECTIONS]          = { "list-collections", "list-collections-reply" },
 };
 
 

@@ -84,6 +84,7 @@ static const s_key_t s_keys [] = {
     { "records-checked",    S_KIND_U64,             REPLY_FIELD_RECORDS_CHECKED, 0 },
     { "bytes-checked",      S_KIND_U64,             REPLY_FIELD_BYTES_CHECKED, 0 },
     { "damaged-found",      S_KIND_U64,             REPLY_FIELD_DAMAGED_FOUND, 0 },
+    { "collections",        S_KIND_ARRAY,           REPLY_FIELD_COLLECTIONS, 0 },
 };
 #define S_KEY_COUNT (sizeof s_keys / sizeof s_keys [0])
 
@@ -118,6 +119,7 @@ s_clear (reply_t *self)
     free (self->stats);
     free (self->versions);
     free (self->keys);
+    free (self->collections);
     memset (self, 0, sizeof *self);
 }
 
@@ -222,6 +224,17 @@ reply_set_meta (reply_t *self, const uint8_t *meta, size_t meta_size)
 {
     assert (self);
     return s_set_raw (&self->meta, &self->meta_size, meta, meta_size);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take a copy of a raw MessagePack array as collections
+
+int
+reply_set_collections (reply_t *self, const uint8_t *collections, size_t collections_size)
+{
+    assert (self);
+    return s_set_raw (&self->collections, &self->collections_size, collections, collections_size);
 }
 
 
@@ -344,6 +357,13 @@ s_encode_entries (const reply_t *self, wire_out_t *out)
         wire_out_uint (out, "bytes-checked", self->bytes_checked);
     if (fields & REPLY_FIELD_DAMAGED_FOUND)
         wire_out_uint (out, "damaged-found", self->damaged_found);
+    if (fields & REPLY_FIELD_COLLECTIONS) {
+        static const uint8_t empty_array [] = { 0x90 };
+        if (self->collections && self->collections_size)
+            wire_out_raw (out, "collections", self->collections, self->collections_size);
+        else
+            wire_out_raw (out, "collections", empty_array, sizeof empty_array);
+    }
 }
 
 
@@ -506,8 +526,12 @@ s_read_key (reply_t *self, const s_key_t *key, const msgpack_object *value, bool
         }
         case S_KIND_ARRAY:
             if (value->type != MSGPACK_OBJECT_ARRAY
-            ||  wire_pack_object (value, key->bit == REPLY_FIELD_KEYS? &self->keys: &self->versions,
-                                  key->bit == REPLY_FIELD_KEYS? &self->keys_size: &self->versions_size))
+            ||  wire_pack_object (value,
+                                  key->bit == REPLY_FIELD_KEYS? &self->keys
+                                  : key->bit == REPLY_FIELD_COLLECTIONS? &self->collections: &self->versions,
+                                  key->bit == REPLY_FIELD_KEYS? &self->keys_size
+                                  : key->bit == REPLY_FIELD_COLLECTIONS? &self->collections_size
+                                  : &self->versions_size))
                 return -1;
             break;
         case S_KIND_BOOL:

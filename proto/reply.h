@@ -55,6 +55,7 @@
 #define REPLY_FIELD_RECORDS_CHECKED     (1U << 22)  //  scrub-reply
 #define REPLY_FIELD_BYTES_CHECKED       (1U << 23)  //  scrub-reply
 #define REPLY_FIELD_DAMAGED_FOUND       (1U << 26)  //  scrub-reply
+#define REPLY_FIELD_COLLECTIONS         (1U << 27)  //  list-collections-reply: raw array
 #define REPLY_HAS_FILE_ADLER32          (1U << 24)  //  file_adler32 holds a value
 #define REPLY_HAS_SEGMENT_ADLER32       (1U << 25)  //  segment_adler32 holds a value
 
@@ -103,6 +104,8 @@ typedef struct {
     uint64_t records_checked;                       //  scrub-reply
     uint64_t bytes_checked;                         //  scrub-reply
     uint64_t damaged_found;                         //  scrub-reply
+    uint8_t *collections;                           //  raw MessagePack array (list-collections-reply)
+    size_t collections_size;
 } reply_t;
 
 //  Create an empty reply. NULL on out-of-memory.
@@ -142,6 +145,11 @@ int
 //  deleted). 0 or -1.
 int
     reply_set_keys (reply_t *self, const uint8_t *keys, size_t keys_size);
+
+//  Take a copy of a raw MessagePack array as the reply's collections
+//  (list-collections-reply: uints). 0 or -1.
+int
+    reply_set_collections (reply_t *self, const uint8_t *collections, size_t collections_size);
 
 //  Fill the fields of a ping-reply: node-name, version (this build's),
 //  uptime-seconds.

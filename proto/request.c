@@ -87,6 +87,7 @@ static const s_field_t s_fields [] = {
     { "prefix",                 FIELD_PREFIX,               S_KIND_BYTES,       NULL },
     { "start-after",            FIELD_START_AFTER,          S_KIND_BYTES,       NULL },
     { "limit",                  FIELD_LIMIT,                S_KIND_LIMIT,       NULL },
+    { "start-after-id",         FIELD_START_AFTER_ID,       S_KIND_U32,         NULL },
 };
 #define S_FIELD_COUNT (sizeof s_fields / sizeof s_fields [0])
 
@@ -142,6 +143,7 @@ static const s_rules_t s_rules [MSG_TYPE_COUNT] = {
                                     FIELD_HANDOFF_NODE_NAME | FIELD_PREFIX | FIELD_START_AFTER
                                   | FIELD_LIMIT, false },
     [MSG_SCRUB]                 = { 0, 0, false },
+    [MSG_LIST_COLLECTIONS]      = { 0, FIELD_START_AFTER_ID, false },
 };
 
 //  Echo fields, read for every request before anything else
@@ -420,6 +422,7 @@ s_store_uint (request_t *self, uint64_t bit, uint64_t value)
         case FIELD_FILE_ADLER32:        self->file_adler32 = (uint32_t) value; break;
         case FIELD_UNIFIED_ID_TO_DELETE: self->unified_id_to_delete = value; break;
         case FIELD_LIMIT:               self->limit = (uint32_t) value; break;
+        case FIELD_START_AFTER_ID:      self->start_after_id = (uint32_t) value; break;
         default: assert (false);
     }
 }
@@ -444,6 +447,7 @@ s_load_uint (const request_t *self, uint64_t bit)
         case FIELD_FILE_ADLER32:        return self->file_adler32;
         case FIELD_UNIFIED_ID_TO_DELETE: return self->unified_id_to_delete;
         case FIELD_LIMIT:               return self->limit;
+        case FIELD_START_AFTER_ID:      return self->start_after_id;
         default: assert (false);
     }
     return 0;

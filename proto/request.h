@@ -56,6 +56,7 @@
 #define FIELD_PREFIX                (1ULL << 22)    //  list-keys: key prefix, any bytes
 #define FIELD_START_AFTER           (1ULL << 23)    //  list-keys: list keys after this one
 #define FIELD_LIMIT                 (1ULL << 24)    //  list-keys: most keys in the reply
+#define FIELD_START_AFTER_ID        (1ULL << 25)    //  list-collections: ids after this one
 
 typedef struct {
     message_type_t type;                            //  MSG_UNKNOWN if not a protocol type
@@ -90,6 +91,7 @@ typedef struct {
     char start_after [LIMIT_KEY_MAX + 1];           //  start-after (list-keys): bytes
     size_t start_after_size;
     uint32_t limit;                                 //  limit (list-keys), 1..LIMIT_LIST_KEYS_MAX
+    uint32_t start_after_id;                        //  start-after-id (list-collections)
 } request_t;
 
 #define LIMIT_LIST_KEYS_MAX     1000                //  most keys one list-keys reply holds
