@@ -13,6 +13,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
 
 .PHONY: run test deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak clean
+.PHONY: soak-repair bench-list
 
 run: build
 	$(BUILD)/strata-node
@@ -104,6 +105,18 @@ ROUNDS ?= 200
 soak: build
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/soak_crash.py
+
+# Repair at full size (tests/integration/test_repair.py with 200 objects of
+# up to 30 MiB instead of the suite's 40 of up to 8 MiB; about 5 minutes)
+soak-repair: build
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_REPAIR_OBJECTS=200 STRATA_REPAIR_MAX_MIB=30 \
+	    STRATA_IT_SUITE_TIMEOUT=3600 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/integration/test_repair.py
+
+# Listing a million keys: keys/s of `strata ls` and the RSS of router and node
+LIST_KEYS ?= 1000000
+bench-list: build
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/bench/list_bench.py --keys $(LIST_KEYS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
