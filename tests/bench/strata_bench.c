@@ -23,6 +23,10 @@
         during set-up, from the page cache.
     OVERLOAD  many senders, big windows, 1 MiB entire requests as fast as
         they go: the node's peak RSS against 128 MiB.
+    SCRUB  fill to --scrub-gib stored, then a scrub pass (the node's
+        `scrub` request) at the node's scrub/bytes-per-second (16 MiB/s by
+        default): its time against bytes / rate, and W1 (largest window)
+        while the pass runs against W1 alone, measured just before.
     RESTART  fill to --restart-gib stored, kill -9, restart, time to ping.
 
     Every request is a real protocol message (request_encode), every reply
@@ -78,11 +82,11 @@
 
 //  Workloads, in the order they run
 typedef enum {
-    S_W1, S_W3, S_W2, S_W4, S_W5, S_OVERLOAD, S_RESTART, S_WORKLOAD_COUNT
+    S_W1, S_W3, S_W2, S_W4, S_W5, S_OVERLOAD, S_SCRUB, S_RESTART, S_WORKLOAD_COUNT
 } s_workload_t;
 
 static const char *s_workload_names [S_WORKLOAD_COUNT] = {
-    "W1", "W3", "W2", "W4", "W5", "OVERLOAD", "RESTART"
+    "W1", "W3", "W2", "W4", "W5", "OVERLOAD", "SCRUB", "RESTART"
 };
 
 //  What one request of a workload is
@@ -110,6 +114,8 @@ typedef struct {
     int overload_senders;               //  OVERLOAD sender threads
     int overload_window;                //  OVERLOAD requests in flight per sender
     double restart_gib;                 //  RESTART: GiB stored before the kill
+    double scrub_gib;                   //  SCRUB: GiB stored before the pass
+    double scrub_rate;                  //  SCRUB: the node's scrub/bytes-per-second
     double w3_rate;                     //  W3 total rate (0 = half of W1)
     int io_threads;                     //  ZeroMQ I/O threads of the bench
     int threads;                        //  worker threads the senders share
@@ -1787,6 +1793,101 @@ s_workload_restart (s_bench_t *self)
 }
 
 
+//  Fill to at least gib stored (1 MiB sequences); 0 or -1
+static int
+s_fill (s_bench_t *self, double gib, const char *what)
+{
+    const s_options_t *options = self->options;
+    uint64_t wanted = (uint64_t) (gib * 1024 * 1024 * 1024);
+    if (self->bytes_stored >= wanted)
+        return 0;
+    uint64_t segment = (uint64_t) S_SEQUENCES * S_LARGE_SIZE;
+    uint64_t segments = (wanted - self->bytes_stored + segment - 1) / segment;
+    uint64_t per_sender = (segments + (uint64_t) options->senders - 1) / (uint64_t) options->senders;
+    s_note ("%s: storing %.2f GiB more first", what,
+            (double) (per_sender * (uint64_t) options->senders * segment) / S_MIB / 1024);
+    uint64_t generation;
+    return s_store (self, S_KIND_SEQUENCES, per_sender, &generation);
+}
+
+static void
+s_workload_scrub (s_bench_t *self)
+{
+    const s_options_t *options = self->options;
+    if (s_fill (self, options->scrub_gib, "SCRUB")) {
+        printf ("SCRUB                not available: could not store the data\n");
+        return;
+    }
+    //  W1 alone, then W1 during the pass, same spec
+    int window = options->windows [options->window_count - 1];
+    s_spec_t alone_spec = s_spec (self, S_KIND_ENTIRE, options->senders, window);
+    s_note ("SCRUB: W1 alone (window %d, %.0f s)", window, alone_spec.seconds);
+    s_result_t alone;
+    if (s_run (self, &alone_spec, &alone) || self->node_dead)
+        return;
+    double alone_rate = alone.success / alone.elapsed;
+
+    s_client_t *client = s_client_new (self->writer, self->reader);
+    request_t *request = request_new ();
+    reply_t *reply = reply_new ();
+    msgpack_sbuffer header;
+    msgpack_sbuffer_init (&header);
+    assert (client && request && reply);
+    request->type = MSG_SCRUB;
+    request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS;
+    snprintf (request->message_id, sizeof (request->message_id), "scrub.%" PRIu64, ++self->control_seq);
+    snprintf (request->client_tag, sizeof (request->client_tag), "bench-scrub");
+    snprintf (request->client_address, sizeof (request->client_address), "%s", client->address);
+    zclock_sleep (200);                 //  the reply socket connected
+    int rc = request_encode (request, &header);
+    if (rc == 0)
+        rc = s_send (client->writer, &header, NULL, 0, 1);
+    int64_t started = s_now_ns ();
+    s_note ("SCRUB: pass started over %.2f GiB; W1 during it", (double) self->bytes_stored / S_MIB / 1024);
+    s_spec_t during_spec = s_spec (self, S_KIND_ENTIRE, options->senders, window);
+    s_result_t during;
+    bool ran = rc == 0 && s_run (self, &during_spec, &during) == 0 && !self->node_dead;
+    //  The pass's reply (a pass reads 1 GiB in 64 s at 16 MiB/s: allow 4x)
+    double expected = (double) self->bytes_stored / options->scrub_rate;
+    int64_t deadline = started + (int64_t) ((expected * 4 + 60) * 1e9);
+    bool answered = false;
+    while (rc == 0 && !answered && s_now_ns () < deadline) {
+        zmq_pollitem_t item = { zsock_resolve (client->pull), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 1000) <= 0)
+            continue;
+        zmsg_t *msg = zmsg_recv (client->pull);
+        zframe_t *first = msg? zmsg_first (msg): NULL;
+        answered = first && reply_decode (reply, zframe_data (first), zframe_size (first)) == 0
+                && streq (reply->message_id, request->message_id);
+        zmsg_destroy (&msg);
+    }
+    double seconds = (s_now_ns () - started) / 1e9;
+    if (!answered || reply->result != RESULT_SUCCESS) {
+        printf ("SCRUB pass           FAILURES: %s\n", answered? reply->error_message: "no scrub-reply in time");
+        self->failures++;
+    }
+    else {
+        double wanted = (double) reply->bytes_checked / options->scrub_rate;
+        printf ("SCRUB pass           bytes=%.2fGiB records=%" PRIu64 " time=%.1fs rate=%.1fMiB/s"
+                "  expected=%.1fs (at %.0f MiB/s)  target within 15%%  %s\n",
+                reply->bytes_checked / S_MIB / 1024, reply->records_checked, seconds,
+                reply->bytes_checked / S_MIB / seconds, wanted, options->scrub_rate / S_MIB,
+                s_verdict (fabs (seconds - wanted) <= 0.15 * wanted));
+    }
+    if (ran) {
+        double during_rate = during.success / during.elapsed;
+        printf ("SCRUB W1 during pass senders=%d window=%d  acks/s=%.0f alone=%.0f  ratio=%.2f"
+                "  target>=0.8  %s\n", during_spec.senders, window, during_rate, alone_rate,
+                alone_rate > 0? during_rate / alone_rate: 0, s_verdict (during_rate >= 0.8 * alone_rate));
+    }
+    fflush (stdout);
+    msgpack_sbuffer_destroy (&header);
+    request_destroy (&request);
+    reply_destroy (&reply);
+    s_client_destroy (&client);
+}
+
+
 //  --------------------------------------------------------------------------
 //  Set-up and the command line
 
@@ -1801,7 +1902,7 @@ s_usage (FILE *out)
         "the node and removes the data dir. Exit 0 unless the node failed (a\n"
         "non-success reply, a lost reply, a crash).\n"
         "\n"
-        "  --workloads LIST      W1,W2,W3,W4,W5,OVERLOAD,RESTART or all\n"
+        "  --workloads LIST      W1,W2,W3,W4,W5,OVERLOAD,SCRUB,RESTART or all\n"
         "                        (default W1,W2,W3,W4,W5,OVERLOAD)\n"
         "  --seconds S           per workload (default 5)\n"
         "  --senders N           concurrent senders, each with its own sockets (default 16)\n"
@@ -1813,6 +1914,11 @@ s_usage (FILE *out)
         "  --overload-senders N  (default 32)   --overload-window N  (default 32)\n"
         "  --restart-test        add RESTART: fill to --restart-gib, kill -9, time to ping\n"
         "  --restart-gib G       GiB stored before the kill (default 4)\n"
+        "  --scrub-test          add SCRUB: fill to --scrub-gib, time a scrub pass, W1\n"
+        "                        during it against W1 alone\n"
+        "  --scrub-gib G         GiB stored before the pass (default 1)\n"
+        "  --scrub-rate B        the node's scrub/bytes-per-second, for the expected\n"
+        "                        time (default 16777216, the node's default)\n"
         "  --w3-rate R           W3 total requests/s (default: half of W1's best rate)\n"
         "  --node-binary PATH    strata-node to start (default <bench dir>/../../strata-node)\n"
         "  --node-config FILE    pass --config FILE to the node (default: embedded defaults)\n"
@@ -1891,7 +1997,8 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     enum {
         O_WORKLOADS = 1000, O_SECONDS, O_SENDERS, O_WINDOW, O_FRAME_SIZE, O_QUICK, O_OVERLOAD,
         O_OVERLOAD_SENDERS, O_OVERLOAD_WINDOW, O_RESTART_TEST, O_RESTART_GIB, O_W3_RATE,
-        O_NODE_BINARY, O_NODE_CONFIG, O_DATA_DIR, O_KEEP, O_WRITER, O_READER, O_IO_THREADS, O_THREADS, O_HELP
+        O_NODE_BINARY, O_NODE_CONFIG, O_DATA_DIR, O_KEEP, O_WRITER, O_READER, O_IO_THREADS, O_THREADS, O_HELP,
+        O_SCRUB_TEST, O_SCRUB_GIB, O_SCRUB_RATE
     };
     static const struct option long_options [] = {
         { "workloads", required_argument, NULL, O_WORKLOADS },
@@ -1915,6 +2022,9 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         { "io-threads", required_argument, NULL, O_IO_THREADS },
         { "threads", required_argument, NULL, O_THREADS },
         { "help", no_argument, NULL, O_HELP },
+        { "scrub-test", no_argument, NULL, O_SCRUB_TEST },
+        { "scrub-gib", required_argument, NULL, O_SCRUB_GIB },
+        { "scrub-rate", required_argument, NULL, O_SCRUB_RATE },
         { NULL, 0, NULL, 0 }
     };
     //  Defaults
@@ -1927,12 +2037,14 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     options->overload_senders = 32;
     options->overload_window = 32;
     options->restart_gib = 4;
+    options->scrub_gib = 1;
+    options->scrub_rate = 16.0 * 1024 * 1024;
     options->io_threads = 1;
     options->small_keys = 8192;
     options->large_segments = 16;
     snprintf (options->data_parent, sizeof (options->data_parent), ".");
     bool workloads_given = false, quick = false, overload = false, restart = false;
-    bool seconds_given = false, restart_gib_given = false;
+    bool seconds_given = false, restart_gib_given = false, scrub = false;
     long number;
     int option;
     opterr = 0;
@@ -2034,6 +2146,17 @@ s_parse_options (s_options_t *options, int argc, char **argv)
                     return -1;
                 options->threads = (int) number;
                 break;
+            case O_SCRUB_TEST:
+                scrub = true;
+                break;
+            case O_SCRUB_GIB:
+                if (s_parse_double ("scrub-gib", optarg, 0, &options->scrub_gib))
+                    return -1;
+                break;
+            case O_SCRUB_RATE:
+                if (s_parse_double ("scrub-rate", optarg, 1024, &options->scrub_rate))
+                    return -1;
+                break;
             case O_HELP:
                 s_usage (stdout);
                 return 1;
@@ -2053,7 +2176,9 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     }
     if (!workloads_given)
         for (int index = 0; index < S_WORKLOAD_COUNT; index++)
-            options->run [index] = index != S_RESTART;
+            options->run [index] = index != S_RESTART && index != S_SCRUB;
+    if (scrub)
+        options->run [S_SCRUB] = true;
     if (overload)
         options->run [S_OVERLOAD] = true;
     if (restart)
@@ -2258,6 +2383,7 @@ main (int argc, char **argv)
             case S_W4: s_workload_retrieval (self, false); break;
             case S_W5: s_workload_retrieval (self, true); break;
             case S_OVERLOAD: s_workload_overload (self); break;
+            case S_SCRUB: s_workload_scrub (self); break;
             case S_RESTART: s_workload_restart (self); break;
             case S_WORKLOAD_COUNT: break;
         }
