@@ -22,7 +22,7 @@
 #define S_BATCH             64          //  records read from the index at once
 #define S_FILE_CACHE_MAX    8           //  value files kept open
 #define S_BUSY_TIMEOUT_MS   250         //  longest an index write waits for the writer
-#define S_SAVE_EVERY_US     1000000     //  checkpoint this often during a pass
+#define S_SAVE_EVERY_US     5000000     //  checkpoint this often during a pass
 #define S_IDLE_WAIT_MS      1000        //  longest poll wait
 #define S_WAITING_MAX       64          //  scrub requests waiting for their pass
 

@@ -13,7 +13,7 @@
     the index no longer places there (compaction moved it) is skipped.
 
     The position (last record checked) is saved in the index's
-    scrub_state row about once a second, so a restarted node resumes its
+    scrub_state row every 5 seconds, so a restarted node resumes its
     pass. Passes start scrub/interval-seconds after the previous one ended
     (when scrub/enabled), or at once on a `scrub` request, which the
     writer forwards here: a request (re)starts a pass from the beginning

@@ -1874,6 +1874,16 @@ s_workload_scrub (s_bench_t *self)
                 reply->bytes_checked / S_MIB / seconds, wanted, options->scrub_rate / S_MIB,
                 s_verdict (fabs (seconds - wanted) <= 0.15 * wanted));
     }
+    if (ran && answered) {
+        //  W1 alone again after the pass: the baseline is the mean of the
+        //  runs before and after, so a load that drifts (other processes on
+        //  the machine) weighs on both sides alike
+        s_note ("SCRUB: W1 alone again (window %d, %.0f s)", window, alone_spec.seconds);
+        s_spec_t after_spec = s_spec (self, S_KIND_ENTIRE, options->senders, window);
+        s_result_t after;
+        if (s_run (self, &after_spec, &after) == 0 && !self->node_dead)
+            alone_rate = (alone_rate + after.success / after.elapsed) / 2;
+    }
     if (ran) {
         double during_rate = during.success / during.elapsed;
         printf ("SCRUB W1 during pass senders=%d window=%d  acks/s=%.0f alone=%.0f  ratio=%.2f"
