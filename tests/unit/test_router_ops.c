@@ -22,6 +22,7 @@
 #include "get_op.h"
 #include "delete_op.h"
 #include "list_op.h"
+#include "keys_op.h"
 #include "placement.h"
 #include "timestamp.h"
 
@@ -1508,4 +1509,127 @@ Test (router_ops, get_falls_back_to_handoff_copies)
     router_request_destroy (&request);
     s_unstore (&stored);
     free (object);
+}
+
+
+//  --------------------------------------------------------------------------
+//  list-keys: merging the owners' pages
+
+//  A node's keys page: keys "key-<n>" for each n of numbers, all live,
+//  unified-id = n * 10 + bump
+static void
+s_keys_page (msgpack_sbuffer *buffer, const int *numbers, int count, uint64_t bump, bool deleted)
+{
+    msgpack_sbuffer_init (buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&packer, count);
+    for (int index = 0; index < count; index++) {
+        char key [32];
+        snprintf (key, sizeof key, "key-%03d", numbers [index]);
+        msgpack_pack_map (&packer, 5);
+        msgpack_pack_str_with_body (&packer, "key", 3);
+        msgpack_pack_str_with_body (&packer, key, strlen (key));
+        msgpack_pack_str_with_body (&packer, "unified-id", 10);
+        msgpack_pack_uint64 (&packer, (uint64_t) numbers [index] * 10 + bump);
+        msgpack_pack_str_with_body (&packer, "timestamp-repr", 14);
+        msgpack_pack_str_with_body (&packer, "2026-11-21T23:34:52.123456Z", 27);
+        msgpack_pack_str_with_body (&packer, "file-size", 9);
+        msgpack_pack_uint64 (&packer, deleted? 0: 5);
+        msgpack_pack_str_with_body (&packer, "deleted", 7);
+        if (deleted)
+            msgpack_pack_true (&packer);
+        else
+            msgpack_pack_false (&packer);
+    }
+}
+
+static void
+s_keys_event (keys_op_t *op, size_t node, const int *numbers, int count, bool truncated, uint64_t bump,
+              bool deleted)
+{
+    msgpack_sbuffer buffer;
+    s_keys_page (&buffer, numbers, count, bump, deleted);
+    reply_t *reply = reply_new ();
+    reply->result = RESULT_SUCCESS;
+    reply->fields = REPLY_FIELD_KEYS | REPLY_FIELD_TRUNCATED;
+    reply->truncated = truncated;
+    reply_set_keys (reply, (const uint8_t *) buffer.data, buffer.size);
+    node_event_t event = { op, node, 0, reply, NULL };
+    keys_op_on_event (op, &event);
+    reply_destroy (&reply);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+Test (router_ops, keys_merge_stops_at_the_smallest_truncated_page)
+{
+    router_request_t *request = s_request (ROUTER_MSG_LIST_KEYS);
+    request->limit = 3;
+    request->present |= ROUTER_FIELD_LIMIT;
+    op_client_t *client = s_client (request);
+    keys_op_t *op = keys_op_new (&s_env, request, &client);
+    keys_op_start (op);
+    cr_assert_eq (s_world->sent_count, S_NODES);
+    cr_assert_eq (s_world->sent [0].request.type, MSG_LIST_KEYS);
+    cr_assert_eq (s_world->sent [0].request.limit, 3);
+    cr_assert_eq (s_world->sent [4].request.segment_num, 5);
+    //  Node 0 has keys 1, 2, 3 (truncated: it has more), node 1 has 2, 4, 6
+    //  (truncated), node 2 only 5 (not truncated) with a newer version of
+    //  5; the others nothing, node 9 key 1 deleted (newer)
+    int first [] = { 1, 2, 3 }, second [] = { 2, 4, 6 }, third [] = { 5 }, deleted [] = { 1 };
+    s_keys_event (op, 0, first, 3, true, 0, false);
+    s_keys_event (op, 1, second, 3, true, 0, false);
+    s_keys_event (op, 2, third, 1, false, 1, false);
+    for (size_t node = 3; node < S_NODES - 1; node++)
+        s_keys_event (op, node, NULL, 0, false, 0, false);
+    cr_assert_not (keys_op_done (op));
+    s_keys_event (op, S_NODES - 1, deleted, 1, false, 5, true);
+    cr_assert (keys_op_done (op));
+    msgpack_unpacked unpacked;
+    msgpack_object_map *map = s_answer_map (0, &unpacked);
+    const msgpack_object *keys = s_field (map, "keys");
+    cr_assert_eq (keys->type, MSGPACK_OBJECT_ARRAY);
+    //  Node 0 only covered keys up to 3: the page is 1, 2, 3, truncated
+    cr_assert_eq (keys->via.array.size, 3);
+    const char *expected [] = { "key-001", "key-002", "key-003" };
+    for (uint32_t index = 0; index < 3; index++) {
+        msgpack_object_map *entry = &keys->via.array.ptr [index].via.map;
+        const msgpack_object *name = s_field (entry, "key");
+        cr_assert_eq (name->via.str.size, 7);
+        cr_assert (memcmp (name->via.str.ptr, expected [index], 7) == 0);
+    }
+    msgpack_object_map *one = &keys->via.array.ptr [0].via.map;
+    cr_assert_eq (s_field (one, "unified-id")->via.u64, 15, "the newest state: the tombstone");
+    cr_assert (s_field (one, "deleted")->via.boolean);
+    cr_assert_eq (s_field (one, "size")->via.u64, 0);
+    cr_assert_not (s_field (&keys->via.array.ptr [1].via.map, "deleted")->via.boolean);
+    cr_assert (s_field (map, "truncated")->via.boolean);
+    msgpack_unpacked_destroy (&unpacked);
+    keys_op_destroy (&op);
+    router_request_destroy (&request);
+}
+
+Test (router_ops, keys_need_k_answers)
+{
+    router_request_t *request = s_request (ROUTER_MSG_LIST_KEYS);
+    op_client_t *client = s_client (request);
+    keys_op_t *op = keys_op_new (&s_env, request, &client);
+    keys_op_start (op);
+    int some [] = { 1 };
+    for (size_t node = 0; node < S_NODES; node++) {
+        if (node < 3) {
+            node_event_t event = { op, node, 0, NULL, NULL };      //  no answer in time
+            keys_op_on_event (op, &event);
+        }
+        else
+            s_keys_event (op, node, some, 1, false, 0, false);
+    }
+    cr_assert (keys_op_done (op));
+    msgpack_unpacked unpacked;
+    msgpack_object_map *map = s_answer_map (0, &unpacked);
+    const msgpack_object *result = s_field (map, "result");
+    cr_assert (result->via.str.size == 7 && memcmp (result->via.str.ptr, "timeout", 7) == 0);
+    msgpack_unpacked_destroy (&unpacked);
+    keys_op_destroy (&op);
+    router_request_destroy (&request);
 }
