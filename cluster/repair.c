@@ -328,7 +328,8 @@ s_cancel (repair_t *self, uint64_t unified_id, const bool *targets)
 }
 
 //  Rebuild the shares of targets for a version whose slices the good
-//  nodes hold. Returns 0, or -1 (unrecoverable; logged).
+//  nodes hold (slice_count 0: as many as the first slice's replies say).
+//  Returns 0, or -1 (unrecoverable; logged).
 static int
 s_rebuild (repair_t *self, uint32_t collection_id, const char *key, const s_version_t *version,
            bool *good, bool *targets, uint32_t slice_count)
@@ -343,8 +344,16 @@ s_rebuild (repair_t *self, uint32_t collection_id, const char *key, const s_vers
         goto done;
     memcpy (sending, targets, self->n * sizeof (bool));
     char why [300] = "";
+    bool learn = slice_count == 0;     //  the first slice's replies say how many
+    if (learn)
+        slice_count = 1;
     for (uint32_t slice = 0; slice < slice_count; slice++) {
         s_read_slice (self, collection_id, key, version->unified_id, slice, good);
+        if (learn && slice == 0)
+            for (size_t node = 0; node < self->n; node++)
+                if (good [node] && s_success (self, node)
+                &&  self->slots [node].reply->sequence_count > slice_count)
+                    slice_count = self->slots [node].reply->sequence_count;
         //  k good shares
         const uint8_t *chosen [ERASURE_MAX_SHARES];
         int numbers [ERASURE_MAX_SHARES];
@@ -532,9 +541,14 @@ s_repair_version (repair_t *self, uint32_t collection_id, const char *key, const
         good [node] = version->listed [node];
         targets [node] = answered [node] && !version->listed [node];
     }
-    //  Verify pass: every slice from every owner that lists the version
-    uint32_t slice_count = 1;
-    for (uint32_t slice = 0; slice < slice_count; slice++) {
+    //  Verify pass: every slice from every owner that lists the version,
+    //  to find damaged shares. Not needed when only one node's share is
+    //  repaired and that node lacks it (a replaced node): the rebuild
+    //  reads skip shares that fail anyway. slice_count 0: learnt from the
+    //  rebuild's first slice.
+    bool verify = !(only >= 0 && targets [only]);
+    uint32_t slice_count = verify? 1: 0;
+    for (uint32_t slice = 0; verify && slice < slice_count; slice++) {
         s_read_slice (self, collection_id, key, version->unified_id, slice, good);
         for (size_t node = 0; node < self->n; node++) {
             if (!good [node])

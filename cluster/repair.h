@@ -11,7 +11,9 @@
     1. every owner that answered list-versions without that version is
        missing its share; every owner whose share fails verification on
        read (md5-mismatch, any slice) has a damaged one (the verify pass
-       reads every slice from every owner that lists the version);
+       reads every slice from every owner that lists the version; it is
+       skipped when only one node's share is asked for and that node
+       lacks the version: a replaced node);
     2. for those owners (or only the one named), slice by slice: read k
        good shares, decode (ISA-L, zfec layout: erasure.h), re-encode,
        check the object's MD5 over the rebuilt slices, and store the
