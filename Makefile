@@ -10,7 +10,8 @@ FUZZ_SECONDS ?= 30
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
-    zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
+    zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3 \
+    libmicrohttpd-dev libsystemd-dev prometheus chromium systemd
 
 .PHONY: run test deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak clean
 
