@@ -583,6 +583,7 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
+    s_answered (self, ROUTER_MSG_PING, "", 0, ROUTER_SUCCESS, "", 0, 0);
     if (msg)
         s_env_answer (&self->env, client, &msg);
     zmsg_destroy (&msg);

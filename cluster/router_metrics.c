@@ -421,7 +421,7 @@ static const char *s_style =
     "td.state{font-weight:bold;text-align:center}"
     "tr.up td.state{color:#fff;background:#2a7d2a}tr.down td.state{color:#fff;background:#b22}"
     "tr.down{background:#fde}"
-    ".ready{color:#2a7d2a}.notready{color:#b22}h1{font-size:1.4em}h2{font-size:1.1em}";
+    ".ready{color:#2a7d2a}.degraded{color:#b60}.notready{color:#b22}h1{font-size:1.4em}h2{font-size:1.1em}";
 
 void
 router_metrics_write_page (router_metrics_t *self, FILE *out)
@@ -448,7 +448,7 @@ router_metrics_write_page (router_metrics_t *self, FILE *out)
     fprintf (out, "</h1>\n<p id=\"summary\"><span id=\"reachable\">%zu of %zu nodes up</span>, "
              "k = %d, n = %d &middot; <span id=\"ready\" class=\"%s\">", reachable, self->node_count,
              cluster_config_data_shards (self->cluster), cluster_config_total_shards (self->cluster),
-             ready? "ready": "notready");
+             !ready? "notready": reachable < self->node_count? "degraded": "ready");
     http_server_html_escape (out, why);
     char now_text [TIMESTAMP_TEXT_SIZE];
     int64_t now = timestamp_now ();
