@@ -108,11 +108,14 @@ typedef struct {
     router_metrics_t *metrics;      //  published figures (and the HTTP endpoint, if on)
     int stats_owner;                //  its address owns the router's own stats requests
     bool *logged_reachable;         //  per node: the state last logged
+    bool *published_reachable;      //  per node: the state last published in metrics
+    int64_t started_ms;             //  when the router started
     int64_t *node_log_next_ms;      //  per node: next reachability line allowed
     s_limit_t limits [S_LOG_KINDS]; //  rate limits of the other log lines
     uint64_t handoff_minute;        //  handoff writes since the last handoff line
     int64_t handoff_log_ms;         //  when the next handoff line is due
     int64_t next_second_ms;         //  next once-a-second work
+    int64_t next_publish_ms;        //  next publication of node reachability
     int64_t next_stats_ms;          //  next stats poll of the nodes
     int64_t watched_ms;             //  last client ping (strata top) keeps stats polling on
     bool stopping;                  //  STOP received
@@ -265,6 +268,27 @@ s_poll_stats (router_t *self, int64_t now)
     }
 }
 
+//  Every loop turn, at most every S_TICK_MS: publish which nodes are reachable
+static void
+s_publish_reachable (router_t *self, int64_t now)
+{
+    bool watched = *self->config->metrics_listen || (self->watched_ms && now - self->watched_ms < S_WATCH_MS);
+    for (size_t node = 0; node < cluster_config_node_count (self->cluster); node++) {
+        bool reachable = node_link_reachable (self->link, node, now);
+        if (reachable && !self->published_reachable [node] && watched) {
+            //  Just answered: its figures now, not at the next poll
+            request_t *request = request_new ();
+            if (request) {
+                request->type = MSG_STATS;
+                node_link_send (self->link, node, NODE_WRITER, request, NULL, &self->stats_owner, node, now);
+                request_destroy (&request);
+            }
+        }
+        self->published_reachable [node] = reachable;
+        router_metrics_node_reachable (self->metrics, node, reachable);
+    }
+}
+
 //  Once a second: reachability (logged when it changes), rates, gauges,
 //  the handoff line once a minute, the stats poll when someone watches
 static void
@@ -273,9 +297,10 @@ s_every_second (router_t *self, int64_t now)
     size_t nodes = cluster_config_node_count (self->cluster);
     for (size_t node = 0; node < nodes; node++) {
         bool reachable = node_link_reachable (self->link, node, now);
-        router_metrics_node_reachable (self->metrics, node, reachable);
         if (reachable == self->logged_reachable [node] || now < self->node_log_next_ms [node])
             continue;
+        if (!reachable && now < self->started_ms + self->config->node_timeout_ms)
+            continue;       //  starting: nodes have not all answered their first ping yet
         self->logged_reachable [node] = reachable;
         self->node_log_next_ms [node] = now + S_NODE_LOG_MS;
         if (reachable)
@@ -539,9 +564,12 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
     size_t nodes = cluster_config_node_count (self->cluster);
     int64_t now = zclock_mono ();
-    if (!self->watched_ms || now - self->watched_ms >= S_WATCH_MS)
-        self->next_stats_ms = 0;        //  first ping in a while: poll now
     self->watched_ms = now;
+    if (now >= self->next_stats_ms) {
+        //  Someone watches (strata top): the figures are fresh by the next ping
+        s_poll_stats (self, now);
+        self->next_stats_ms = now + S_STATS_INTERVAL_MS;
+    }
     int64_t wall = timestamp_now ();
     msgpack_pack_array (&packer, nodes);
     for (size_t node = 0; node < nodes; node++) {
@@ -925,6 +953,7 @@ s_destroy (router_t **self_p)
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
     free (self->logged_reachable);
+    free (self->published_reachable);
     free (self->node_log_next_ms);
     free (self);
     *self_p = NULL;
@@ -981,9 +1010,11 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     size_t node_count = cluster_config_node_count (self->cluster);
     self->metrics = router_metrics_new (self->cluster);
     self->logged_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
+    self->published_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
+    self->started_ms = zclock_mono ();
     self->node_log_next_ms = (int64_t *) zmalloc ((node_count? node_count: 1) * sizeof (int64_t));
-    //  Nodes start as "reachable" in the log's eyes: the first second
-    //  names every node that has not answered yet
+    //  Nodes start as "reachable" in the log's eyes: a node that has not
+    //  answered once the node timeout has passed is named
     for (size_t node = 0; node < node_count; node++)
         self->logged_reachable [node] = true;
     self->next_second_ms = zclock_mono () + 1000;
@@ -1145,6 +1176,10 @@ router_actor (zsock_t *pipe, void *args)
         if (now >= self->next_housekeeping_ms) {
             s_housekeeping (self, now);
             self->next_housekeeping_ms = now + 1000;
+        }
+        if (now >= self->next_publish_ms) {
+            s_publish_reachable (self, now);
+            self->next_publish_ms = now + S_TICK_MS;
         }
         if (now >= self->next_second_ms) {
             s_every_second (self, now);
