@@ -45,7 +45,7 @@
 #define S_STATS_INTERVAL_MS 2000        //  ask the nodes for stats this often (when watched)
 #define S_WATCH_MS          10000       //  a client ping keeps the stats polling on this long
 #define S_LOG_INTERVAL_MS   1000        //  one log line of a kind per this long at most
-#define S_NODE_LOG_MS       5000        //  one reachability line per node per this long at most
+#define S_NODE_LOG_MS       2000        //  one reachability line per node per this long at most
 #define S_HANDOFF_LOG_MS    60000       //  handoff writes are logged as a count per minute
 
 //  Log lines of one kind: at most one per interval, counting the rest
