@@ -58,7 +58,8 @@ class StatusTest(ClusterTestCase):
         cls.cluster = Cluster(
             nodes=cls.node_count, data_shards=cls.data_shards,
             router_settings={"node-timeout-ms": 2500, "ping-interval-ms": 250},
-            router_extra="    metrics\n        listen = 127.0.0.1:%d\n" % cls.router_port,
+            router_extra="    metrics\n        listen = 127.0.0.1:%d\n"
+                         "    log\n        access = 1\n        slow-ms = 1\n" % cls.router_port,
             node_config=lambda node: "metrics\n    listen = 127.0.0.1:%d\n" % cls.node_ports[node.name])
         try:
             cls.cluster.start()
@@ -140,6 +141,13 @@ class StatusTest(ClusterTestCase):
             problem = promtool_check(body)
             self.assertIsNone(problem, "promtool check metrics (router):\n%s" % problem)
         self.assertEqual(self.ping_until(0).returncode, 0)
+        # log/access = 1: one line per request; log/slow-ms = 1: slow lines, rate-limited
+        log = self.cluster.router.log_text()
+        for index, size in enumerate(sizes):
+            self.assertIn('access: put key="metrics-%d" size=%d result=success' % (index, size), log)
+        self.assertIn('access: get key="metrics-4" size=%d result=success' % sizes[4], log)
+        self.assertIn("slow: put", log)
+        self.assertLess(log.count("slow: "), 11)
 
     def test_2_status_page_ping_top_readyz(self):
         if not os.access(CHROMIUM, os.X_OK):
