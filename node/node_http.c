@@ -93,6 +93,8 @@ static const struct {
       "Bytes read and verified by the scrubber", S_PLAIN },
     { "scrub-last-pass-end", "strata_node_scrub_last_pass_end_timestamp_seconds", "gauge",
       "When the last complete scrub pass ended (0: none yet)", S_TIMESTAMP },
+    { "scrub-position", "strata_node_scrub_position_bytes", "gauge",
+      "Bytes checked so far in the scrub pass under way", S_PLAIN },
 };
 
 #define S_ROWS (sizeof s_stat_metrics / sizeof s_stat_metrics [0])
