@@ -73,3 +73,10 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS for %d" % pid)
+
+
+def sanitized(pid):
+    """True if the process runs with AddressSanitizer or ThreadSanitizer."""
+    with open("/proc/%d/maps" % pid) as handle:
+        maps = handle.read()
+    return "libasan" in maps or "libtsan" in maps

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from strata_harness import StrataTestCase, Segment, free_port, run_main
-from http_probe import PROMTOOL, fetch, parse_metrics, promtool_check, rss_kib, value
+from http_probe import PROMTOOL, fetch, parse_metrics, promtool_check, rss_kib, sanitized, value
 
 
 class MetricsNodeTestCase(StrataTestCase):
@@ -198,7 +198,11 @@ class BadHttpTest(MetricsNodeTestCase):
         self.assertIsNone(promtool_check(body) if PROMTOOL else None)
         rss_after = rss_kib(self.node.proc.pid)
         print("  RSS before %d KiB, after %d KiB" % (rss_before, rss_after))
-        self.assertLess(rss_after - rss_before, 32 * 1024, "memory grew by more than 32 MiB")
+        if sanitized(self.node.proc.pid):
+            # ASan's quarantine keeps freed memory; TSan's shadow grows with every byte touched
+            print("  (sanitized build: the memory bound is not checked)")
+        else:
+            self.assertLess(rss_after - rss_before, 32 * 1024, "memory grew by more than 32 MiB")
         for index in range(10):
             self.put(b"after the flood %d" % index)
 
