@@ -56,6 +56,7 @@ typedef struct {
     bool scrub_enabled;                 //  scrub/enabled: background passes
     uint64_t scrub_bytes_per_second;    //  scrub/bytes-per-second: read rate of a pass
     uint64_t scrub_interval_seconds;    //  scrub/interval-seconds: pause between passes
+    char metrics_listen [300];          //  metrics/listen: HTTP HOST:PORT; "" = off
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
     bool rebuild_index;                 //  --rebuild-index: rebuild and exit
