@@ -389,7 +389,8 @@ s_handle_entire (writer_t *self, work_t *work, int64_t source_id, int64_t handof
     index_rows_from_request (request, 'F', source_id, handoff_id, &segment, &finish);
     s_sequence_row (self, work, 0, file_id, offset, &sequence);
     int64_t segment_id;
-    if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id)) {
+    if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id)
+    ||  store_index_account_key (self->index, request->collection_id, request->key)) {
         //  The record stays past the file's synced size, unreferenced
         value_store_retire (self->values);
         s_abort_batch (self, "index update failed");
@@ -461,6 +462,8 @@ s_handle_archive (writer_t *self, work_t *work)
         return s_index_failed (self, work);
     if (last && store_index_finish_segment (self->index, segment_id, &finish))
         return s_index_failed (self, work);
+    if (last && store_index_account_key (self->index, request->collection_id, request->key))
+        return s_index_failed (self, work);
     if (s_pending (self, work))
         return -1;
 
@@ -501,7 +504,8 @@ s_cancel_active (writer_t *self, work_t *work, active_segment_t *active)
     request->segment_num = saved_segment;
     if (rc)
         return -1;
-    if (store_index_set_status (self->index, active->segment_id, 'C')) {
+    if (store_index_set_status (self->index, active->segment_id, 'C')
+    ||  store_index_account_key (self->index, active->collection_id, active->key)) {
         work_fail (work, RESULT_IO_ERROR, "index update failed");
         return -1;
     }
@@ -557,7 +561,8 @@ s_handle_destroy (writer_t *self, work_t *work)
         .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
     };
     int64_t segment_id;
-    if (store_index_insert_segment (self->index, &tombstone, &segment_id))
+    if (store_index_insert_segment (self->index, &tombstone, &segment_id)
+    ||  store_index_account_key (self->index, request->collection_id, request->key))
         return s_index_failed (self, work);
     if (s_append (self, work, RECORD_TOMBSTONE, NULL, NULL))
         return s_undo (self, work);
@@ -612,6 +617,8 @@ s_handle_conjoined (writer_t *self, work_t *work)
             rc = store_index_cancel_conjoined_parts (self->index, request->collection_id,
                                                      request->key, request->unified_id, handoff_id,
                                                      &cancelled);
+        if (rc == 0 && cancelled)
+            rc = store_index_account_key (self->index, request->collection_id, request->key);
     }
     if (rc)
         return s_index_failed (self, work);
@@ -698,7 +705,8 @@ s_handle_purge_handoff (writer_t *self, work_t *work)
         .forwarded_us = timestamp_now (),
     };
     int count = 0;
-    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count))
+    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count)
+    ||  store_index_account_key (self->index, request->collection_id, request->key))
         return s_index_failed (self, work);
     if (count == 0) {
         if (purge.has_segment_num)
