@@ -23,7 +23,7 @@ typedef enum {
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
     S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT, S_FILE_CLOSE,
     S_PURGE_SEGMENT, S_PURGE_CONJOINED,
-    S_GARBAGE_MARK, S_GARBAGE_FILES, S_GARBAGE_DONE,
+    S_GARBAGE_MARK, S_GARBAGE_FILES, S_GARBAGE_DONE, S_FILE_CLOSE_BELOW,
     S_COUNT
 } s_statement_t;
 
@@ -109,6 +109,7 @@ static const char *s_sql [S_COUNT] = {
         "       WHERE s.collection_id = ?1 AND s.key = ?2 AND s.garbage = 2"
         "       GROUP BY q.value_file_id) AS x"
         " WHERE value_file.id = x.file_id",
+    [S_FILE_CLOSE_BELOW] = "UPDATE value_file SET closed = 1 WHERE closed = 0 AND id < ?1",
     [S_GARBAGE_DONE] =
         "UPDATE segment SET garbage = 1 WHERE collection_id = ?1 AND key = ?2 AND garbage = 2",
 };
@@ -393,6 +394,13 @@ store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t syn
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_int64 (statement, 2, (int64_t) synced_size);
     return s_run (self, S_FILE_SYNCED);
+}
+
+int
+store_index_close_value_files_below (store_index_t *self, uint64_t file_id)
+{
+    sqlite3_bind_int64 (self->statements [S_FILE_CLOSE_BELOW], 1, (int64_t) file_id);
+    return s_run (self, S_FILE_CLOSE_BELOW);
 }
 
 int

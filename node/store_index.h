@@ -159,6 +159,12 @@ int
 int
     store_index_close_value_file (store_index_t *self, uint64_t file_id);
 
+//  Mark every value file below file_id closed: the writer started
+//  appending to file_id, so none of them is appended to again (their
+//  unsynced records are synced by the commit this runs in).
+int
+    store_index_close_value_files_below (store_index_t *self, uint64_t file_id);
+
 //  Mark every value file closed (at start-up: nothing is being appended).
 int
     store_index_close_value_files (store_index_t *self);

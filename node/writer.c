@@ -197,6 +197,10 @@ s_register_file (writer_t *self, uint64_t file_id)
     const char *volume = (const char *) zhashx_lookup (self->file_volumes, id_text);
     if (volume && store_index_add_value_file (self->index, file_id, volume, timestamp_now ()))
         return -1;
+    //  A new file: the older ones are no longer appended to (closed, so
+    //  the compactor may take them once this commit lands)
+    if (volume && store_index_close_value_files_below (self->index, file_id))
+        return -1;
     self->registered_file_id = file_id;
     return 0;
 }
@@ -780,6 +784,7 @@ s_handle_stats (writer_t *self, work_t *work)
     if (!(work->request.present & FIELD_CLIENT_ADDRESS))
         return 1;
     reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
+    s_space_stats (self);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     node_stats_encode (self->stats, &buffer);
