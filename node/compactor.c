@@ -15,6 +15,8 @@
 #include "digest.h"
 #include "value_file.h"
 #include "value_store.h"
+#include "request.h"
+#include "timestamp.h"
 
 //  A live sequence record of the file being compacted, from the index
 typedef struct {
@@ -44,6 +46,10 @@ typedef struct {
     int64_t pass_started_us;            //  throttle: when the budget started
     uint64_t pass_bytes;                //  throttle: bytes read and written since
     bool waiting_logged;                //  "waiting for space" said once
+    request_t *request;                 //  a tombstone record's descriptor, decoded
+    int64_t *dropped;                   //  tombstone rows left out of the current copy
+    size_t dropped_count;
+    size_t dropped_size;                //  entries allocated
 } s_compactor_t;
 
 typedef struct {
@@ -168,20 +174,23 @@ s_open_index (s_compactor_t *self)
 
 //  The files worth compacting at ratio, most garbage first
 static zlistx_t *
-s_candidates (s_compactor_t *self, double ratio)
+s_candidates (s_compactor_t *self, double ratio, bool every)
 {
     zlistx_t *list = zlistx_new ();
     zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
     sqlite3_stmt *statement = NULL;
     if (sqlite3_prepare_v2 (self->db,
             "SELECT id, volume, synced_size, garbage_bytes FROM value_file"
-            " WHERE closed = 1 AND synced_size > 0 AND garbage_bytes > 0"
+            " WHERE closed = 1 AND synced_size > 0 AND (garbage_bytes > 0 OR ?2)"
             " AND garbage_bytes >= ?1 * synced_size"
             " ORDER BY garbage_bytes * 1.0 / synced_size DESC, id", -1, &statement, NULL) != SQLITE_OK) {
         zsys_error ("compactor: %s", sqlite3_errmsg (self->db));
         return list;
     }
     sqlite3_bind_double (statement, 1, ratio);
+    //  Asked for ratio 0: every closed file, also those without garbage
+    //  (their old tombstones are collected)
+    sqlite3_bind_int (statement, 2, every);
     while (sqlite3_step (statement) == SQLITE_ROW) {
         s_candidate_t *candidate = (s_candidate_t *) zmalloc (sizeof (s_candidate_t));
         candidate->file_id = (uint64_t) sqlite3_column_int64 (statement, 0);
@@ -275,6 +284,49 @@ s_sync_dir (const char *volume)
     return rc == 0 || errno == EINVAL? 0: -1;
 }
 
+//  May the tombstone whose record (descriptor in descriptor) this is be
+//  dropped? Its row id into *row_p when it may.
+static bool
+s_tombstone_droppable (s_compactor_t *self, const value_record_t *record, const uint8_t *descriptor,
+                       int64_t *row_p)
+{
+    request_error_t error;
+    if (request_decode (self->request, descriptor, record->descriptor_size, &error)
+    ||  self->request->type != MSG_DESTROY_KEY)
+        return false;
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2 (self->db,
+            "SELECT t.id FROM segment AS t LEFT JOIN node_name AS n ON n.id = t.handoff_node_id"
+            " WHERE t.status = 'T' AND t.collection_id = ?1 AND t.key = ?2 AND t.unified_id = ?3"
+            " AND t.segment_num = ?4 AND IFNULL (n.name, '') = ?5 AND t.created_us < ?6"
+            " AND " STORE_INDEX_TOMBSTONE_ALONE " ORDER BY t.id", -1, &statement, NULL) != SQLITE_OK) {
+        sqlite3_finalize (statement);
+        return false;
+    }
+    const request_t *request = self->request;
+    sqlite3_bind_int64 (statement, 1, request->collection_id);
+    sqlite3_bind_text (statement, 2, request->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (request->unified_id));
+    sqlite3_bind_int (statement, 4, request->segment_num);
+    sqlite3_bind_text (statement, 5, request->handoff_node_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (statement, 6, timestamp_now ()
+                        - (int64_t) self->config->compact_tombstone_grace_seconds * 1000000);
+    bool droppable = false;
+    while (!droppable && sqlite3_step (statement) == SQLITE_ROW) {
+        int64_t row = sqlite3_column_int64 (statement, 0);
+        //  One record per row: a resent tombstone has its own row
+        bool taken = false;
+        for (size_t index = 0; index < self->dropped_count && !taken; index++)
+            taken = self->dropped [index] == row;
+        if (!taken) {
+            *row_p = row;
+            droppable = true;
+        }
+    }
+    sqlite3_finalize (statement);
+    return droppable;
+}
+
 //  Copy the records of the old file that are kept into the new one:
 //  live sequences (verified) and every state-change record. Fills moves
 //  (room for live_count) and *kept_bytes_p. 0, or -1 with why filled.
@@ -309,6 +361,22 @@ s_copy_records (s_compactor_t *self, int old_fd, uint64_t old_size, value_file_t
         if (!keep) {
             offset += size;
             continue;
+        }
+        //  A tombstone past its grace with nothing left to delete is dropped
+        if (record.type == RECORD_TOMBSTONE) {
+            int read_rc = value_file_read_record (old_fd, offset, &record, descriptor, NULL);
+            int64_t row = 0;
+            if (read_rc == 0 && s_tombstone_droppable (self, &record, descriptor, &row)) {
+                if (self->dropped_count == self->dropped_size) {
+                    self->dropped_size = self->dropped_size? self->dropped_size * 2: 16;
+                    self->dropped = (int64_t *) realloc (self->dropped,
+                                                          self->dropped_size * sizeof (int64_t));
+                    assert (self->dropped);
+                }
+                self->dropped [self->dropped_count++] = row;
+                offset += size;
+                continue;
+            }
         }
         uint8_t *payload = NULL;
         if (record.payload_size) {
@@ -454,6 +522,7 @@ s_compact_file (s_compactor_t *self, const s_candidate_t *candidate, uint64_t *r
     index_move_t *moves = (index_move_t *) calloc (live_count + 1, sizeof (index_move_t));
     uint64_t kept_bytes = 0;
     char why [300] = "";
+    self->dropped_count = 0;
     int rc = moves? 0: -1;
     if (rc == 0 && value_file_append (output, &origin_record, NULL, NULL, 0, &origin_offset)) {
         snprintf (why, sizeof (why), "cannot write the origin record");
@@ -485,6 +554,8 @@ s_compact_file (s_compactor_t *self, const s_candidate_t *candidate, uint64_t *r
             .kept_bytes = kept_bytes,
             .moves = moves,
             .move_count = live_count,
+            .dropped = self->dropped,
+            .dropped_count = self->dropped_count,
         };
         zsock_send (self->pipe, "sp", "APPLY", &compaction);
         zmsg_t *applied = s_wait_for (self, "APPLIED");
@@ -527,20 +598,21 @@ s_compact_file (s_compactor_t *self, const s_candidate_t *candidate, uint64_t *r
     atomic_fetch_add (&self->stats->compactions, 1);
     atomic_fetch_add (&self->stats->compacted_bytes, *reclaimed_p);
     zsys_info ("compactor: value file %016" PRIx64 " (%" PRIu64 " bytes) compacted into %016" PRIx64
-               " (%" PRIu64 " bytes, %zu live records)", candidate->file_id, candidate->synced_size,
-               new_id, new_size, live_count);
+               " (%" PRIu64 " bytes, %zu live records, %zu tombstones dropped)", candidate->file_id,
+               candidate->synced_size, new_id, new_size, live_count, self->dropped_count);
     return 1;
 }
 
 //  One pass over the files at ratio; counts what was done
 static void
-s_pass (s_compactor_t *self, double ratio, uint64_t *files_p, uint64_t *bytes_p, bool *waiting_p)
+s_pass (s_compactor_t *self, double ratio, bool asked, uint64_t *files_p, uint64_t *bytes_p,
+        bool *waiting_p)
 {
     *files_p = *bytes_p = 0;
     *waiting_p = false;
     if (s_open_index (self))
         return;
-    zlistx_t *candidates = s_candidates (self, ratio);
+    zlistx_t *candidates = s_candidates (self, ratio, asked && ratio <= 0);
     self->pass_started_us = zclock_usecs ();
     self->pass_bytes = 0;
     bool waited = false;
@@ -576,6 +648,8 @@ compactor_actor (zsock_t *pipe, void *args)
     self.runs = zlistx_new ();
     zlistx_set_destructor (self.runs, (zlistx_destructor_fn *) zstr_free);
     self.failed = zhashx_new ();
+    self.request = request_new ();
+    assert (self.request);
     zsock_signal (pipe, 0);
 
     int64_t next_pass = zclock_mono () + (int64_t) self.config->compact_interval_ms;
@@ -584,7 +658,7 @@ compactor_actor (zsock_t *pipe, void *args)
         if (run) {
             uint64_t files, bytes;
             bool waiting;
-            s_pass (&self, run->ratio, &files, &bytes, &waiting);
+            s_pass (&self, run->ratio, true, &files, &bytes, &waiting);
             if (!self.terminated) {
                 char files_text [32], bytes_text [32];
                 snprintf (files_text, sizeof (files_text), "%" PRIu64, files);
@@ -609,12 +683,14 @@ compactor_actor (zsock_t *pipe, void *args)
         if (self.config->compact_enabled && zclock_mono () >= next_pass) {
             uint64_t files, bytes;
             bool waiting;
-            s_pass (&self, self.config->compact_garbage_ratio, &files, &bytes, &waiting);
+            s_pass (&self, self.config->compact_garbage_ratio, false, &files, &bytes, &waiting);
             next_pass = zclock_mono () + (int64_t) self.config->compact_interval_ms;
         }
     }
     zlistx_destroy (&self.runs);
     zhashx_destroy (&self.failed);
+    request_destroy (&self.request);
+    free (self.dropped);
     sqlite3_close (self.db);
 }
 

@@ -23,7 +23,7 @@ typedef enum {
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
     S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT, S_FILE_CLOSE,
     S_PURGE_SEGMENT, S_PURGE_CONJOINED,
-    S_GARBAGE_MARK, S_GARBAGE_FILES, S_GARBAGE_DONE, S_FILE_CLOSE_BELOW,
+    S_GARBAGE_MARK, S_GARBAGE_FILES, S_GARBAGE_DONE,
     S_COUNT
 } s_statement_t;
 
@@ -109,7 +109,6 @@ static const char *s_sql [S_COUNT] = {
         "       WHERE s.collection_id = ?1 AND s.key = ?2 AND s.garbage = 2"
         "       GROUP BY q.value_file_id) AS x"
         " WHERE value_file.id = x.file_id",
-    [S_FILE_CLOSE_BELOW] = "UPDATE value_file SET closed = 1 WHERE closed = 0 AND id < ?1",
     [S_GARBAGE_DONE] =
         "UPDATE segment SET garbage = 1 WHERE collection_id = ?1 AND key = ?2 AND garbage = 2",
 };
@@ -125,7 +124,7 @@ struct _store_index_t {
 //  added since (schema.sql runs after this, and its indexes need them).
 //  Returns 0, or -1 with error filled.
 static int
-s_migrate (sqlite3 *db, char *error, size_t error_size)
+s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
 {
     const struct {
         const char *table, *column, *type;
@@ -155,8 +154,8 @@ s_migrate (sqlite3 *db, char *error, size_t error_size)
             snprintf (sql, sizeof (sql), "ALTER TABLE %s ADD COLUMN %s %s", added [index].table,
                       added [index].column, added [index].type);
             rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
-            if (rc == SQLITE_OK && streq (added [index].column, "garbage"))
-                rc = sqlite3_exec (db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, NULL);
+            if (streq (added [index].column, "garbage"))
+                *recount_p = true;
         }
         if (rc != SQLITE_OK) {
             snprintf (error, error_size, "cannot add %s.%s to the index: %s",
@@ -232,12 +231,19 @@ store_index_open (const char *path, char *error, size_t error_size)
         goto failed;
     }
     char why [300];
-    if (s_migrate (self->db, why, sizeof (why))) {
+    bool recount = false;
+    if (s_migrate (self->db, &recount, why, sizeof (why))) {
         snprintf (error, error_size, "%s: %s", path, why);
         goto failed;
     }
     if (sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
+        sqlite3_free (message);
+        goto failed;
+    }
+    //  An index of a build without garbage accounting: count it all once
+    if (recount && sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+        snprintf (error, error_size, "%s: cannot count the garbage: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
@@ -394,13 +400,6 @@ store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t syn
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_int64 (statement, 2, (int64_t) synced_size);
     return s_run (self, S_FILE_SYNCED);
-}
-
-int
-store_index_close_value_files_below (store_index_t *self, uint64_t file_id)
-{
-    sqlite3_bind_int64 (self->statements [S_FILE_CLOSE_BELOW], 1, (int64_t) file_id);
-    return s_run (self, S_FILE_CLOSE_BELOW);
 }
 
 int
@@ -923,6 +922,38 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
             sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
         if (s_step_once (self, statement, NULL))
             return -1;
+    }
+    //  Dropped tombstones: still alone (nothing they delete left anywhere)?
+    for (size_t index = 0; index < compaction->dropped_count; index++) {
+        int64_t alone = 0;
+        statement = s_prepare_once (self,
+            "SELECT COUNT (*) FROM segment AS t WHERE t.id = ?1 AND t.status = 'T' AND "
+            STORE_INDEX_TOMBSTONE_ALONE);
+        if (statement)
+            sqlite3_bind_int64 (statement, 1, compaction->dropped [index]);
+        if (s_step_once (self, statement, &alone))
+            return -1;
+        if (alone != 1) {
+            zsys_error ("index: compaction of value file %" PRIu64 ": tombstone row %" PRId64
+                        " may no longer be dropped; the compaction is abandoned",
+                        compaction->old_file_id, compaction->dropped [index]);
+            return -1;
+        }
+        const char *drop [] = {
+            //  What it deleted and has no data left goes with it
+            "DELETE FROM segment WHERE id IN (SELECT s.id FROM segment AS t JOIN segment AS s"
+            " ON s.collection_id = t.collection_id AND s.key = t.key"
+            " WHERE t.id = ?1 AND s.status <> 'T' AND s.garbage = 1"
+            " AND NOT EXISTS (SELECT 1 FROM sequence AS q WHERE q.segment_id = s.id))",
+            "DELETE FROM segment WHERE id = ?1",
+        };
+        for (size_t step = 0; step < 2; step++) {
+            statement = s_prepare_once (self, drop [step]);
+            if (statement)
+                sqlite3_bind_int64 (statement, 1, compaction->dropped [index]);
+            if (s_step_once (self, statement, NULL))
+                return -1;
+        }
     }
     statement = s_prepare_once (self,
         "INSERT OR REPLACE INTO retired_file (id, volume) VALUES (?1, ?2)");

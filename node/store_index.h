@@ -159,12 +159,6 @@ int
 int
     store_index_close_value_file (store_index_t *self, uint64_t file_id);
 
-//  Mark every value file below file_id closed: the writer started
-//  appending to file_id, so none of them is appended to again (their
-//  unsynced records are synced by the commit this runs in).
-int
-    store_index_close_value_files_below (store_index_t *self, uint64_t file_id);
-
 //  Mark every value file closed (at start-up: nothing is being appended).
 int
     store_index_close_value_files (store_index_t *self);
@@ -313,6 +307,19 @@ int
     store_index_space_totals (sqlite3 *db, uint64_t *value_bytes_p, uint64_t *live_bytes_p,
                               uint64_t *garbage_bytes_p);
 
+//  A tombstone may be dropped (its record left out of a compaction's copy,
+//  its row deleted) only when no record of a version it deletes remains on
+//  this node: no sequence row, of any copy (handoff copies included), of a
+//  segment of its collection-id and key that it deletes by the read rules.
+//  A tombstone held for another node goes only once forwarded (the
+//  forwarder replays it). t is the tombstone row. Its age
+//  (tombstone-grace-seconds) is checked besides.
+#define STORE_INDEX_TOMBSTONE_ALONE \
+    "(t.handoff_node_id IS NULL OR t.forwarded_us IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM segment AS o JOIN sequence AS q ON q.segment_id = o.id" \
+    " WHERE o.collection_id = t.collection_id AND o.key = t.key AND o.status <> 'T'" \
+    " AND ((t.delete_unified_id IS NULL AND o.unified_id < t.unified_id)" \
+    "      OR o.unified_id = t.delete_unified_id))"
+
 //  A record a compaction copied
 typedef struct {
     int64_t segment_id;
@@ -332,14 +339,19 @@ typedef struct {
     uint64_t kept_bytes;                //  bytes of copied records that are not sequences
     const index_move_t *moves;
     size_t move_count;
+    const int64_t *dropped;             //  tombstone rows whose records were left out
+    size_t dropped_count;
 } index_compaction_t;
 
 //  Make the index point at the copies, in the caller's batch transaction
 //  (begun here if none is open), under one savepoint: the new file gets its
 //  row (closed, synced), every moved sequence row points at its copy, the
 //  old file's remaining rows (garbage) and its row are deleted and it is
-//  listed in retired_file. If a live row of the old file was not copied,
-//  nothing is changed and -1 is returned. Sets *reclaimed_p to the old
+//  listed in retired_file. Each dropped tombstone row is deleted, with the
+//  garbage rows of its key that have no sequence left, if it still may be
+//  (STORE_INDEX_TOMBSTONE_ALONE). If a live row of the old file was not
+//  copied, or a dropped tombstone may no longer be, nothing is changed and
+//  -1 is returned. Sets *reclaimed_p to the old
 //  size minus the new one.
 int
     store_index_apply_compaction (store_index_t *self, const index_compaction_t *compaction,

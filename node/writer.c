@@ -170,6 +170,16 @@ s_new_file (void *arg, uint64_t file_id, const char *volume, const char *path)
     snprintf (id_text, sizeof (id_text), "%" PRIu64, file_id);
     zhashx_update (self->file_volumes, id_text, strdup (volume));
     atomic_fetch_add (&self->stats->value_files, 1);
+    //  A roll-over: the full file is no longer appended to. Its records
+    //  are synced by this batch's commit (or were before), so it is closed
+    //  in the same transaction and the compactor may take it once that
+    //  commit lands. (A file retired after a failure is not current any
+    //  more: it stays open, and start-up recovery cuts what it must.)
+    uint64_t previous = value_store_current_id (self->values);
+    if (previous && store_index_in_transaction (self->index)
+    &&  store_index_close_value_file (self->index, previous))
+        zsys_warning ("writer: cannot mark value file %" PRIu64 " closed (compaction waits for a restart)",
+                      previous);
     zsys_info ("writer: new value file %s", path);
 }
 
@@ -196,10 +206,6 @@ s_register_file (writer_t *self, uint64_t file_id)
     snprintf (id_text, sizeof (id_text), "%" PRIu64, file_id);
     const char *volume = (const char *) zhashx_lookup (self->file_volumes, id_text);
     if (volume && store_index_add_value_file (self->index, file_id, volume, timestamp_now ()))
-        return -1;
-    //  A new file: the older ones are no longer appended to (closed, so
-    //  the compactor may take them once this commit lands)
-    if (volume && store_index_close_value_files_below (self->index, file_id))
         return -1;
     self->registered_file_id = file_id;
     return 0;
@@ -908,6 +914,12 @@ s_commit (writer_t *self)
         self->compaction_pending = false;
         atomic_fetch_sub (&self->stats->value_files, 1);
         s_space_stats (self);
+        int64_t counts [4];             //  dropped tombstones take rows away
+        if (store_index_count_segments (self->index, counts) == 0) {
+            atomic_store (&self->stats->segments_finished, counts [1]);
+            atomic_store (&self->stats->segments_cancelled, counts [2]);
+            atomic_store (&self->stats->segments_tombstone, counts [3]);
+        }
     }
 
     work_t *work;
