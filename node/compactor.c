@@ -9,8 +9,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include "compactor.h"
 #include "digest.h"
 #include "value_file.h"
@@ -516,6 +518,9 @@ s_compact_file (s_compactor_t *self, const s_candidate_t *candidate, uint64_t *r
         free (live);
         return 0;
     }
+    //  Write back as it goes: the final fdatasync has little left to do, and
+    //  the disk never gets a burst of a whole file's dirty pages at once
+    value_file_set_writeback (output, 8 * 1024 * 1024);
     value_record_t origin_record = { .type = RECORD_ORIGIN, .unified_id = origin };
     digest_md5 (NULL, 0, origin_record.payload_md5);
     uint64_t origin_offset;
@@ -641,6 +646,10 @@ void
 compactor_actor (zsock_t *pipe, void *args)
 {
     pthread_setname_np (pthread_self (), "strata-compact");
+    //  Background work: this thread gives way to the writer and reader for
+    //  the CPU (MD5 and CRC32C of what it copies)
+    if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) != 0)
+        zsys_debug ("compactor: cannot lower the thread's priority: %s", strerror (errno));
     compactor_args_t *arguments = (compactor_args_t *) args;
     s_compactor_t self = {
         .pipe = pipe, .config = arguments->config, .stats = arguments->stats,
