@@ -338,6 +338,7 @@ s_copy_records (s_compactor_t *self, int old_fd, uint64_t old_size, value_file_t
                 uint64_t *kept_bytes_p, char *why, size_t why_size)
 {
     size_t next_live = 0;
+    size_t copied = 0;
     uint64_t offset = 0;
     uint8_t *descriptor = (uint8_t *) malloc (VALUE_RECORD_DESCRIPTOR_MAX);
     int rc = descriptor? 0: -1;
@@ -428,11 +429,11 @@ s_copy_records (s_compactor_t *self, int old_fd, uint64_t old_size, value_file_t
                 .new_offset = new_offset,
             };
             next_live++;
-            if (next_live == 1)
-                s_kill_point ("copy");
         }
         else
             *kept_bytes_p += size;
+        if (++copied == 1)
+            s_kill_point ("copy");
         offset += size;
         if (!s_throttle (self, 2 * size)) {
             snprintf (why, why_size, "stopped");

@@ -112,13 +112,13 @@ class CompactionTest(StrataTestCase):
         model.segments[(key, segment.unified_id)] = segment
         return segment
 
-    def fill(self, model, mib, client=None):
+    def fill(self, model, mib, client=None, max_kib=MAX_OBJECT_KIB):
         """Store about mib MiB: keys with 1-3 versions, a few resends."""
         total = 0
         while total < mib * 1024 * 1024:
             key = new_key("compact")
             for _ in range(model.random.randint(1, 3)):
-                size = model.random.randint(64, MAX_OBJECT_KIB) * 1024
+                size = model.random.randint(64, max_kib) * 1024
                 payload = model.payload(size)
                 segment = self.store(model, key, payload, client)
                 total += size
@@ -233,6 +233,17 @@ class CompactionTest(StrataTestCase):
         for field in ("compactions", "compacted-bytes", "compact-waiting-for-space"):
             self.assertEqual(stats[field], 0, stats)
 
+    def test_compact_request_checks_its_ratio(self):
+        for bad in (2, 1.5, -0.1, "0.3", None):
+            reply = self.client.request({"message-type": "compact", "garbage-ratio": bad})
+            self.assertEqual(reply.get("message-type"), "compact-reply", reply)
+            self.assertResult(reply, "invalid-request", "garbage-ratio")
+        reply = self.compact(1)
+        self.assertEqual(reply.get("files-compacted"), 0, reply)
+        self.assertEqual(reply.get("bytes-reclaimed"), 0, reply)
+        reply = self.client.request({"message-type": "compact"}, endpoint="reader")
+        self.assertResult(reply, "invalid-request", "message-type")
+
     def test_compact_reclaims_and_keeps_every_live_version(self):
         model = Model(2)
         self.fill(model, WORKLOAD_MIB)
@@ -279,7 +290,7 @@ class CompactionTest(StrataTestCase):
         what it left and serves exactly the same data."""
         model = Model(3)
         for point in ("copy", "before-sync", "before-commit", "before-unlink"):
-            self.fill(model, 6)
+            self.fill(model, 6, max_kib=512)
             self.delete(model, 0.75)
             self.node.stop()
             self.node.env["STRATA_TEST_COMPACT_KILL"] = point
@@ -450,6 +461,7 @@ class TombstoneGraceTest(CompactionTest):
 
     # The other tests are CompactionTest's; run only the one above here
     test_stats_account_each_kind_of_garbage = None
+    test_compact_request_checks_its_ratio = None
     test_compact_reclaims_and_keeps_every_live_version = None
     test_kill_points = None
     test_sigkill_during_compaction_under_load = None
