@@ -58,6 +58,7 @@ typedef struct {
     uint64_t compact_interval_ms;       //  look for files to compact this often
     uint64_t compact_tombstone_grace_seconds;   //  keep a tombstone at least this long
     bool compact_enabled;               //  run compaction passes in the background
+    char metrics_listen [300];          //  metrics/listen: HTTP HOST:PORT; "" = off
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
     bool rebuild_index;                 //  --rebuild-index: rebuild and exit
