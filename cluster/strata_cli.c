@@ -65,6 +65,7 @@ static const char *s_usage =
     "  strata repair   [--router ENDPOINT] [--collection ID] [--node NAME]\n"
     "  strata top      [--router ENDPOINT] [--count N]\n"
     "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
+    "  strata compact  --node ENDPOINT [--garbage-ratio R] [--reply ENDPOINT]\n"
     "  strata keygen   [--dir DIR] NAME\n"
     "\n"
     "put      stores FILE (or stdin, with '-' or no FILE) as a new version of KEY\n"
@@ -95,6 +96,10 @@ static const char *s_usage =
     "         unrecoverable' on stdout; exit 1 when K > 0 (each listed on stderr).\n"
     "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
     "         directly; --reply gives the endpoint to bind for its reply.\n"
+    "compact  asks a node's writer ENDPOINT to compact its value files now (those\n"
+    "         whose garbage is at least R of their size, default the node's\n"
+    "         compact/garbage-ratio) and prints, when the pass is done, the files\n"
+    "         compacted and the bytes reclaimed. --timeout defaults to 3600 here.\n"
     "keygen   writes a new CurveZMQ certificate: DIR/NAME (public key, for the\n"
     "         clients-dir of the router and nodes) and DIR/NAME_secret (both keys,\n"
     "         for --cert). Never overwrites.\n"
@@ -139,6 +144,8 @@ typedef struct {
     const char *prefix;             //  ls: --prefix (bytes as given)
     bool long_format;               //  ls: -l
     bool has_timeout;               //  --timeout given
+    double garbage_ratio;           //  compact: --garbage-ratio, < 0 if not given
+    bool timeout_given;             //  --timeout given
     uint64_t count;                 //  top: --count, screens to show (0: until interrupted)
 } s_args_t;
 
@@ -855,6 +862,25 @@ s_ls (const s_args_t *args, client_t *client)
     return S_EXIT_OK;
 }
 
+//  compact: one compaction pass on a node, then its result
+static int
+s_compact (const s_args_t *args)
+{
+    uint64_t files = 0, bytes = 0;
+    char error [1300];
+    int timeout_ms = args->timeout_given? args->timeout_ms: 3600 * 1000;
+    client_result_t result = client_node_compact_curve (args->node, args->reply, timeout_ms,
+                                                        args->cert, args->server_cert,
+                                                        args->garbage_ratio, &files, &bytes,
+                                                        error, sizeof error);
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result), "%s", error);
+    printf ("compacted %" PRIu64 " value files, reclaimed %" PRIu64 " bytes\n", files, bytes);
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return S_EXIT_OK;
+}
+
 //  repair: every live key of the collection, one object at a time
 static void
 s_repair_progress (bool terminal, bool last, uint64_t keys, uint64_t versions, uint64_t rebuilt,
@@ -1010,6 +1036,7 @@ static const s_command_t s_commands [] = {
     { "ping",     true,  false, false, false, true,  0, 0, "no arguments" },
     { "top",      true,  false, false, false, true,  0, 0, "no arguments" },
     { "stat",     false, false, false, true,  true,  0, 0, "no arguments" },
+    { "compact",  false, false, false, true,  true,  0, 0, "no arguments" },
     { "keygen",   false, false, false, false, false, 1, 1, "NAME" },
     { "ls",       true,  true,  false, false, true,  0, 0, "no arguments" },
     { "scrub",    false, false, false, true,  true,  0, 0, "no arguments" },
@@ -1042,6 +1069,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         { "server-cert", required_argument, 0, 'K' },
         { "dir",        required_argument, 0, 'd' },
         { "prefix",     required_argument, 0, 'p' },
+        { "garbage-ratio", required_argument, 0, 'g' },
         { "count",      required_argument, 0, 'N' },
         { "help",       no_argument,       0, 'h' },
         { 0, 0, 0, 0 }
@@ -1079,6 +1107,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     || (option == 'd' && streq (command->name, "keygen"))
                     || ((option == 'p' || option == 'l') && streq (command->name, "ls"))
                     || (option == 'n' && streq (command->name, "repair"))
+                    || (option == 'g' && streq (command->name, "compact"))
                     || (option == 'N' && streq (command->name, "top"));
         if (!allowed)
             return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
@@ -1101,6 +1130,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                 if (s_parse_seconds (optarg, &args->timeout_ms) != 0)
                     return s_usage_error (args, "--timeout: '%s' is not a number of seconds (0 < s <= 86400)",
                                           optarg);
+                args->timeout_given = true;
                 break;
             case 'n':
                 args->node = optarg;
@@ -1125,6 +1155,16 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
             case 'l':
                 args->long_format = true;
                 break;
+            case 'g':
+            {
+                char *end = NULL;
+                errno = 0;
+                args->garbage_ratio = strtod (optarg, &end);
+                if (errno || end == optarg || *end
+                ||  !(args->garbage_ratio >= 0.0 && args->garbage_ratio <= 1.0))
+                    return s_usage_error (args, "--garbage-ratio: '%s' is not a number in 0..1", optarg);
+                break;
+            }
             case 'N':
                 if (s_parse_uint (optarg, 1000000000, &args->count) != 0 || args->count == 0)
                     return s_usage_error (args, "--count: '%s' is not a number of screens (1..1000000000)",
@@ -1200,6 +1240,7 @@ main (int argc, char *argv [])
     if (!args.router || !*args.router)
         args.router = CLIENT_DEFAULT_ENDPOINT;
     args.timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    args.garbage_ratio = -1;
     args.cert = getenv ("STRATA_CERT");
     args.server_cert = getenv ("STRATA_SERVER_CERT");
     bool help = false;
@@ -1216,6 +1257,8 @@ main (int argc, char *argv [])
         return s_keygen (&args);
     if (streq (args.command, "scrub"))
         return s_scrub (&args);
+    if (streq (args.command, "compact"))
+        return s_compact (&args);
 
     client_t *client = s_client (&args);
     if (!client)

@@ -44,6 +44,7 @@ static const s_names_t s_names [MSG_TYPE_COUNT] = {
     [MSG_LIST_KEYS]                 = { "list-keys", "list-keys-reply" },
     [MSG_SCRUB]                     = { "scrub", "scrub-reply" },
     [MSG_LIST_COLLECTIONS]          = { "list-collections", "list-collections-reply" },
+    [MSG_COMPACT]                   = { "compact", "compact-reply" },
 };
 
 

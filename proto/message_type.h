@@ -31,6 +31,7 @@ typedef enum {
     MSG_LIST_KEYS,              //  extension: reader endpoint, see PROTOCOL.md
     MSG_SCRUB,                  //  extension: writer endpoint, see PROTOCOL.md
     MSG_LIST_COLLECTIONS,       //  extension: reader endpoint, see PROTOCOL.md
+    MSG_COMPACT,                //  extension: writer endpoint, see PROTOCOL.md
     MSG_TYPE_COUNT              //  number of types; not a type
 } message_type_t;
 

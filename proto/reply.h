@@ -56,6 +56,8 @@
 #define REPLY_FIELD_BYTES_CHECKED       (1U << 23)  //  scrub-reply
 #define REPLY_FIELD_DAMAGED_FOUND       (1U << 26)  //  scrub-reply
 #define REPLY_FIELD_COLLECTIONS         (1U << 27)  //  list-collections-reply: raw array
+#define REPLY_FIELD_FILES_COMPACTED     (1U << 28)  //  compact-reply
+#define REPLY_FIELD_BYTES_RECLAIMED     (1U << 29)  //  compact-reply
 #define REPLY_HAS_FILE_ADLER32          (1U << 24)  //  file_adler32 holds a value
 #define REPLY_HAS_SEGMENT_ADLER32       (1U << 25)  //  segment_adler32 holds a value
 
@@ -94,6 +96,8 @@ typedef struct {
     char node_name [LIMIT_NODE_NAME_MAX + 1];       //  ping-reply
     char version [32];                              //  ping-reply
     uint64_t uptime_seconds;                        //  ping-reply
+    uint64_t files_compacted;                       //  compact-reply
+    uint64_t bytes_reclaimed;                       //  compact-reply
     uint8_t *stats;                                 //  raw MessagePack map, owned (stats-reply)
     size_t stats_size;
     uint8_t *versions;                              //  raw MessagePack array, owned (list-versions-reply)

@@ -57,6 +57,7 @@
 #define FIELD_START_AFTER           (1ULL << 23)    //  list-keys: list keys after this one
 #define FIELD_LIMIT                 (1ULL << 24)    //  list-keys: most keys in the reply
 #define FIELD_START_AFTER_ID        (1ULL << 25)    //  list-collections: ids after this one
+#define FIELD_GARBAGE_RATIO         (1ULL << 26)    //  compact: a number in 0..1
 
 typedef struct {
     message_type_t type;                            //  MSG_UNKNOWN if not a protocol type
@@ -92,6 +93,7 @@ typedef struct {
     size_t start_after_size;
     uint32_t limit;                                 //  limit (list-keys), 1..LIMIT_LIST_KEYS_MAX
     uint32_t start_after_id;                        //  start-after-id (list-collections)
+    double garbage_ratio;                           //  garbage-ratio (compact)
 } request_t;
 
 #define LIMIT_LIST_KEYS_MAX     1000                //  most keys one list-keys reply holds
