@@ -1332,8 +1332,13 @@ s_stats_bind (zsock_t *pull, const endpoint_t *node, const char *reply_endpoint,
         snprintf (bind, sizeof bind, "%s", reply_endpoint);
     else
     if (node->scheme == ENDPOINT_IPC) {
+        //  Next to the node's own socket: nodes take ipc reply addresses
+        //  only inside their reply/ipc-dir, where their sockets live
         uint32_t random_part = (uint32_t) zclock_usecs ();
-        snprintf (bind, sizeof bind, "ipc:///tmp/strata-stat-%d-%08x", (int) getpid (), random_part);
+        const char *slash = strrchr (node->host, '/');
+        int dir_size = slash? (int) (slash - node->host): 4;
+        snprintf (bind, sizeof bind, "ipc://%.*s/strata-stat-%d-%08x", dir_size,
+                  slash? node->host: "/tmp", (int) getpid (), random_part);
     }
     else
     if (s_host_is_loopback (node->host))

@@ -147,6 +147,7 @@ main (int argc, char **argv)
                    curve_server_public (config->curve), config->curve_clients_dir);
     }
     node_stats_t *stats = node_stats_new ();
+    config->reply_budget = reply_budget_new (config->reply_max_bytes);
     endpoint_allow_t *allow = node_config_reply_allow (config, cluster);
     char queue_endpoint [64];
     snprintf (queue_endpoint, sizeof (queue_endpoint), "inproc://strata-writer-queue-%p", (void *) stats);
@@ -204,6 +205,7 @@ main (int argc, char **argv)
     curve_destroy (&config->curve);
     endpoint_allow_destroy (&allow);
     node_stats_destroy (&stats);
+    reply_budget_destroy (&config->reply_budget);  //  messages still lingering keep it alive
     cluster_config_destroy (&cluster);
     free (config);
     close (lock_fd);

@@ -926,6 +926,8 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
                                      config->reply_hwm);
     if (self->replies)
         reply_cache_set_curve (self->replies, config->curve);
+    if (self->replies)
+        reply_cache_set_budget (self->replies, config->reply_budget, "writer");
 
     if (zsys_dir_create ("%s", config->data_dir)) {
         snprintf (error, error_size, "%s: cannot create the data directory: %s",
