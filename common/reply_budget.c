@@ -24,6 +24,7 @@ typedef struct {
     zframe_t *frame;                    //  owns the bytes ZeroMQ sends
     uint64_t bytes;                     //  charged
     bool sent;                          //  ZeroMQ took it (a failed send is no progress)
+    bool first;                         //  the reply's first frame (counts the reply)
 } s_hint_t;
 
 reply_budget_t *
@@ -130,6 +131,8 @@ s_free (void *data, void *arg)
     if (hint->queue) {
         if (hint->sent)
             atomic_store (&hint->queue->progress_us, zclock_usecs ());
+        if (hint->first)
+            atomic_fetch_sub (&hint->queue->replies, 1);
         atomic_fetch_sub (&hint->queue->bytes, (int64_t) hint->bytes);
         reply_queue_destroy (&hint->queue);
     }
@@ -143,7 +146,7 @@ s_free (void *data, void *arg)
 
 int
 reply_budget_send (reply_budget_t *self, reply_queue_t *queue, void *handle,
-                   zframe_t **frame_p, int flags)
+                   zframe_t **frame_p, int flags, bool first)
 {
     assert (frame_p && *frame_p);
     zframe_t *frame = *frame_p;
@@ -159,6 +162,9 @@ reply_budget_send (reply_budget_t *self, reply_queue_t *queue, void *handle,
     if (queue) {
         atomic_fetch_add (&queue->refs, 1);
         hint->queue = queue;
+        hint->first = first;
+        if (first)
+            atomic_fetch_add (&queue->replies, 1);
         if (atomic_fetch_add (&queue->bytes, (int64_t) size) == 0)
             atomic_store (&queue->progress_us, zclock_usecs ());
     }

@@ -31,6 +31,7 @@ typedef struct {
     _Atomic int64_t bytes;              //  charged and not yet freed
     _Atomic int64_t progress_us;        //  monotonic time the peer last took bytes,
                                         //  or the queue last became non-empty
+    _Atomic int64_t replies;            //  replies (first frames) not yet freed
     _Atomic int refs;                   //  owner + messages in flight
 } reply_queue_t;
 
@@ -70,10 +71,12 @@ void
 //  charged to self (or self is NULL: nothing is counted); they are given
 //  back when ZeroMQ frees the message, also when the send fails. queue,
 //  if not NULL, counts the bytes for one socket too (see
-//  reply_queue_new). Returns zmq_msg_send's result (errno in zmq_errno).
+//  reply_queue_new; a frame sent without ZMQ_SNDMORE after none, or the
+//  first of a multipart, counts as one reply there: first says which).
+//  Returns zmq_msg_send's result (errno in zmq_errno).
 int
     reply_budget_send (reply_budget_t *self, reply_queue_t *queue, void *handle,
-                       zframe_t **frame_p, int flags);
+                       zframe_t **frame_p, int flags, bool first);
 
 //  A queue counter for one socket, with one reference for the caller.
 reply_queue_t *

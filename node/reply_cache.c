@@ -17,6 +17,8 @@
                                //  progress for this long may be closed for room
 #define S_RECLAIM_WAIT_MS 8    //  longest wait for closed sockets to give bytes back
 #define S_LINGER_MS     2000   //  linger of sockets closed while their peer reads
+#define S_PENALTY_US    1000000 //  an address whose socket was closed for room gets
+                               //  no replies for this long (no disk reads for it)
 
 typedef struct {
     char *address;              //  the client-address
@@ -42,6 +44,7 @@ struct _reply_cache_t {
     reply_budget_t *budget;     //  borrowed global budget, or NULL
     uint64_t reserved;          //  charged by reply_cache_reserve for the next reply
     const char *who;            //  names the owner in log lines
+    zhashx_t *penalized;        //  address -> int64_t * until (monotonic us)
 };
 
 //  True if the socket holds bytes its peer has not taken for stuck_us
@@ -79,6 +82,8 @@ reply_cache_new (endpoint_allow_t *allow, node_stats_t *stats, int max_sockets,
     self->allow = allow;
     self->stats = stats;
     self->entries = zhashx_new ();
+    self->penalized = zhashx_new ();
+    zhashx_set_destructor (self->penalized, (zhashx_destructor_fn *) zstr_free);
     self->recency = zlistx_new ();
     self->max_sockets = max_sockets;
     self->idle_seconds = idle_seconds;
@@ -123,6 +128,7 @@ reply_cache_destroy (reply_cache_t **self_p)
         s_remove (self, entry);
     reply_cache_unreserve (self);
     zhashx_destroy (&self->entries);
+    zhashx_destroy (&self->penalized);
     zlistx_destroy (&self->recency);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self);
@@ -179,6 +185,38 @@ s_dropped (reply_cache_t *self, const char *address)
         reply_budget_log_drop (self->budget, self->who? self->who: "reply", address);
 }
 
+//  No replies to address for a while (its socket was closed for room)
+static void
+s_penalize (reply_cache_t *self, const char *address, int64_t now_us)
+{
+    //  Bounded: when full, forget the expired ones, then all
+    if (zhashx_size (self->penalized) >= (size_t) self->max_sockets * 4) {
+        zlistx_t *keys = zhashx_keys (self->penalized);
+        for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys))
+            if (*(int64_t *) zhashx_lookup (self->penalized, key) <= now_us)
+                zhashx_delete (self->penalized, key);
+        zlistx_destroy (&keys);
+        if (zhashx_size (self->penalized) >= (size_t) self->max_sockets * 4)
+            zhashx_purge (self->penalized);
+    }
+    int64_t *until = (int64_t *) zmalloc (sizeof (int64_t));
+    *until = now_us + S_PENALTY_US;
+    zhashx_update (self->penalized, address, until);
+}
+
+//  True if address is in the penalty box now
+static bool
+s_penalized (reply_cache_t *self, const char *address, int64_t now_us)
+{
+    int64_t *until = address? (int64_t *) zhashx_lookup (self->penalized, address): NULL;
+    if (!until)
+        return false;
+    if (*until > now_us)
+        return true;
+    zhashx_delete (self->penalized, address);
+    return false;
+}
+
 static int
 s_by_progress (const void *one, const void *two)
 {
@@ -211,10 +249,16 @@ s_reclaim (reply_cache_t *self, uint64_t needed, int64_t min_age_us, s_entry_t *
     uint64_t max = reply_budget_max (self->budget);
     uint64_t reclaimed = 0;
     for (size_t index = 0; index < count && held + needed > max + reclaimed; index++) {
-        int64_t bytes = atomic_load (&victims [index]->queue->bytes);
+        s_entry_t *victim = victims [index];
+        int64_t bytes = atomic_load (&victim->queue->bytes);
         reclaimed += bytes > 0? (uint64_t) bytes: 0;
-        zsock_set_linger (victims [index]->socket, 0);
-        s_remove (self, victims [index]);
+        //  Its queued replies are thrown away: they count as dropped
+        int64_t lost = atomic_load (&victim->queue->replies);
+        if (self->stats && lost > 0)
+            atomic_fetch_add (&self->stats->replies_dropped, (uint64_t) lost);
+        s_penalize (self, victim->address, now);
+        zsock_set_linger (victim->socket, 0);
+        s_remove (self, victim);
     }
     free (victims);
     return reclaimed;
@@ -234,7 +278,7 @@ s_charge (reply_cache_t *self, uint64_t bytes, s_entry_t *keep)
     while (!reply_budget_take (self->budget, bytes)) {
         if (zclock_mono () >= deadline)
             return false;
-        zmq_poll (NULL, 0, 1);
+        usleep (200);
     }
     return true;
 }
@@ -245,7 +289,10 @@ reply_cache_reserve (reply_cache_t *self, const char *address, uint64_t bytes)
     assert (self);
     reply_cache_unreserve (self);
     s_entry_t *entry = address? (s_entry_t *) zhashx_lookup (self->entries, address): NULL;
-    if (entry && !self->send_timeout_ms && s_entry_stuck (entry, zclock_usecs (), S_STUCK_US))
+    int64_t now = zclock_usecs ();
+    if (s_penalized (self, address, now))
+        return -1;
+    if (entry && !self->send_timeout_ms && s_entry_stuck (entry, now, S_STUCK_US))
         return -1;
     if (!s_charge (self, bytes, entry))
         return -1;
@@ -281,7 +328,8 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
     uint64_t reserved = self->reserved;
     self->reserved = 0;
 
-    s_entry_t *entry = s_lookup (self, reply->client_address);
+    s_entry_t *entry = s_penalized (self, reply->client_address, zclock_usecs ())?
+                       NULL: s_lookup (self, reply->client_address);
     //  A peer that has taken nothing for a while gets nothing more (with a
     //  send timeout configured, each reply waits that long instead)
     if (!entry || (!self->send_timeout_ms && s_entry_stuck (entry, zclock_usecs (), S_STUCK_US))) {
@@ -332,7 +380,7 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
     }
     zframe_t *header = zframe_new (self->buffer.data, self->buffer.size);
     int rc = reply_budget_send (self->budget, entry->queue, handle, &header,
-                                flags | (frames? ZMQ_SNDMORE: 0));
+                                flags | (frames? ZMQ_SNDMORE: 0), true);
     if (rc < 0) {
         //  The header's charge went back with it; the data's has not
         s_uncharge (self, total - self->buffer.size);
@@ -345,7 +393,7 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
     zframe_t *frame;
     while (data && (frame = zmsg_pop (data))) {
         int more = zmsg_size (data)? ZMQ_SNDMORE: 0;
-        reply_budget_send (self->budget, entry->queue, handle, &frame, more);
+        reply_budget_send (self->budget, entry->queue, handle, &frame, more, false);
     }
     zmsg_destroy (&data);
     return 0;
