@@ -28,6 +28,7 @@
 #include "get_op.h"
 #include "list_op.h"
 #include "node_link.h"
+#include "reply_budget.h"
 #include "op_env.h"
 #include "put_op.h"
 #include "router_reply.h"
@@ -78,6 +79,8 @@ typedef struct {
     zactor_t *client_monitor;       //  refused CURVE handshakes on clients, or NULL
     zactor_t *reply_monitor;        //  refused CURVE handshakes on the node-reply PULL, or NULL
     _Atomic uint64_t auth_failures; //  both, counted from the monitor threads
+    reply_budget_t *budget;         //  reply bytes held for clients (reply-max-bytes)
+    uint64_t replies_dropped;       //  replies not sent: no budget room
     node_link_t *link;              //  to the nodes
     erasure_t *erasure;             //  the code
     unified_id_t *ids;              //  version numbers
@@ -132,11 +135,36 @@ static void
 s_env_answer (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p)
 {
     router_t *self = (router_t *) env->handle;
-    zframe_t *address = zframe_dup (routing_id);
-    zmsg_prepend (*msg_p, &address);
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    //  Every reply's bytes are charged to the budget until ZeroMQ has
+    //  written them out (or dropped them): clients that do not read hold
+    //  at most reply-max-bytes
+    uint64_t bytes = zmsg_content_size (msg);
+    if (!reply_budget_take (self->budget, bytes)) {
+        self->replies_dropped++;
+        reply_budget_log_drop (self->budget, "router", NULL);
+        zmsg_destroy (&msg);
+        return;
+    }
     //  Never blocks: a ROUTER drops what a client's full pipe cannot take
-    if (zmsg_send (msg_p, self->clients))
-        zmsg_destroy (msg_p);
+    void *handle = zsock_resolve (self->clients);
+    if (zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        reply_budget_release (self->budget, bytes);
+        zmsg_destroy (&msg);
+        return;
+    }
+    zframe_t *frame;
+    while ((frame = zmsg_pop (msg))) {
+        int more = zmsg_size (msg)? ZMQ_SNDMORE: 0;
+        uint64_t size = zframe_size (frame);
+        bytes -= size;
+        reply_budget_send (self->budget, NULL, handle, &frame, more | ZMQ_DONTWAIT, false);
+    }
+    zmsg_destroy (&msg);
+    if (bytes)                      //  a multipart ends only with its last frame
+        reply_budget_release (self->budget, bytes);
 }
 
 
@@ -379,6 +407,7 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     router_reply_add_uint (reply, "handoff-writes", self->handoff_writes);
     router_reply_add_uint (reply, "auth-failures",
                            atomic_load_explicit (&self->auth_failures, memory_order_relaxed));
+    router_reply_add_uint (reply, "replies-dropped", self->replies_dropped);
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
@@ -716,6 +745,7 @@ s_destroy (router_t **self_p)
     curve_destroy (&self->curve);
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
+    reply_budget_destroy (&self->budget);       //  lingering replies keep it alive
     free (self);
     *self_p = NULL;
 }
@@ -796,6 +826,7 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
         goto failed;
     s_check_reply_address (self);
 
+    self->budget = reply_budget_new (self->config->reply_max_bytes);
     self->clients = zsock_new (ZMQ_ROUTER);
     if (!self->clients) {
         snprintf (error, error_size, "cannot create the client socket");

@@ -41,6 +41,7 @@ router_config_defaults (router_config_t *config)
     config->ping_interval_ms = 1000;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
+    config->reply_max_bytes = 64ULL * 1024 * 1024;
 }
 
 static int
@@ -118,6 +119,7 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
+    S_NUMBER ("reply-max-bytes", reply_max_bytes, 1024 * 1024, 1ULL << 40);
     if (zconfig_locate (root, "router/curve")) {
         struct { const char *key; char *field; size_t size; } paths [] = {
             { "cert", config->curve_cert, sizeof (config->curve_cert) },

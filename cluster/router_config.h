@@ -17,6 +17,7 @@
             ping-interval-ms = 1000         # liveness pings to every node
             max-operations = 32             # operations in flight at once
             max-buffered-bytes = 1073741824 # object bytes held at once
+            reply-max-bytes = 67108864      # reply bytes held for clients not reading
             curve                           # CurveZMQ (absent: plaintext)
                 cert = keys/cluster_secret  # the cluster's secret cert
                 clients-dir = keys/clients  # public certs of authorized clients
@@ -47,6 +48,8 @@ typedef struct {
     int ping_interval_ms;               //  ping every node this often
     int max_operations;                 //  operations in flight at once
     uint64_t max_buffered_bytes;        //  object bytes held by operations at once
+    uint64_t reply_max_bytes;           //  reply bytes held for clients not reading yet
+    char auth_policy [1024];            //  router/auth/policy: who may do what; "" = none
     char curve_cert [1024];             //  router/curve/cert, "" without CURVE
     char curve_clients_dir [1024];      //  router/curve/clients-dir
     char curve_client_cert [1024];      //  router/curve/client-cert
