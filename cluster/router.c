@@ -29,6 +29,7 @@
 #include "list_op.h"
 #include "node_link.h"
 #include "reply_budget.h"
+#include "auth_policy.h"
 #include "op_env.h"
 #include "put_op.h"
 #include "router_reply.h"
@@ -80,6 +81,8 @@ typedef struct {
     zactor_t *reply_monitor;        //  refused CURVE handshakes on the node-reply PULL, or NULL
     _Atomic uint64_t auth_failures; //  both, counted from the monitor threads
     reply_budget_t *budget;         //  reply bytes held for clients (reply-max-bytes)
+    auth_t *policy;                 //  grants by client key (auth/policy), or NULL
+    uint64_t forbidden;             //  requests answered forbidden
     uint64_t replies_dropped;       //  replies not sent: no budget room
     node_link_t *link;              //  to the nodes
     erasure_t *erasure;             //  the code
@@ -408,6 +411,7 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     router_reply_add_uint (reply, "auth-failures",
                            atomic_load_explicit (&self->auth_failures, memory_order_relaxed));
     router_reply_add_uint (reply, "replies-dropped", self->replies_dropped);
+    router_reply_add_uint (reply, "forbidden", self->forbidden);
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
@@ -580,6 +584,56 @@ s_delete_or_list (router_t *self, zframe_t *client, router_request_t *request)
     s_op_settle (self, wrapper);
 }
 
+//  The right each message type needs on its collection; a type not in the
+//  table needs an admin key. Streamed upload messages belong to an upload
+//  whose put-start was checked, on the same connection: no right of their
+//  own (S_RIGHT_UPLOAD). Ping needs only a key listed in the policy.
+#define S_RIGHT_ANY_LISTED  0x100U
+#define S_RIGHT_UPLOAD      0x200U
+static const unsigned s_needed_right [ROUTER_MSG_COUNT] = {
+    [ROUTER_MSG_PUT]            = AUTH_WRITE,
+    [ROUTER_MSG_PUT_START]      = AUTH_WRITE,
+    [ROUTER_MSG_PUT_DATA]       = S_RIGHT_UPLOAD,
+    [ROUTER_MSG_PUT_FINISH]     = S_RIGHT_UPLOAD,
+    [ROUTER_MSG_PUT_ABORT]      = S_RIGHT_UPLOAD,
+    [ROUTER_MSG_DELETE]         = AUTH_DELETE,
+    [ROUTER_MSG_GET]            = AUTH_READ,
+    [ROUTER_MSG_GET_NEXT]       = AUTH_READ,
+    [ROUTER_MSG_LIST_VERSIONS]  = AUTH_READ,
+    [ROUTER_MSG_PING]           = S_RIGHT_ANY_LISTED,
+};
+
+//  True if the key the client proved in its CURVE handshake (user, the
+//  User-Id ZeroMQ gives every message) may make this request; else the
+//  request is answered forbidden and counted
+static bool
+s_authorized (router_t *self, zframe_t *client, router_request_t *request, const char *user)
+{
+    router_msg_t type = request->type;
+    unsigned needed = (unsigned) type < ROUTER_MSG_COUNT? s_needed_right [type]: 0;
+    if (needed == S_RIGHT_UPLOAD)
+        return true;
+    if (needed == S_RIGHT_ANY_LISTED && auth_role (self->policy, user) != AUTH_ROLE_NONE)
+        return true;
+    if (needed == 0 || needed == S_RIGHT_ANY_LISTED) {
+        if (auth_role (self->policy, user) == AUTH_ROLE_ADMIN)
+            return true;
+    }
+    else
+    if (auth_rights (self->policy, user, request->collection_id) & needed)
+        return true;
+    self->forbidden++;
+    if (auth_role (self->policy, user) == AUTH_ROLE_NONE)
+        s_refuse (self, client, request, ROUTER_FORBIDDEN, "this client's key is not in the "
+                  "router's policy (auth/policy): no access");
+    else
+        s_refuse (self, client, request, ROUTER_FORBIDDEN, "this client's key has no %s grant on "
+                  "collection %" PRIu32 " (auth/policy)",
+                  needed == S_RIGHT_ANY_LISTED || needed == 0? "admin": auth_right_name (needed),
+                  request->collection_id);
+    return false;
+}
+
 //  Receive one client message, frame by frame within the limits, and act
 static void
 s_client_message (router_t *self)
@@ -626,6 +680,8 @@ s_client_message (router_t *self)
         goto done;
     }
     router_msg_t type = request->type;
+    if (self->policy && !s_authorized (self, client, request, zframe_meta (header, "User-Id")))
+        goto done;
     bool takes_data = type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_DATA;
     if (!takes_data && data_frames > 0) {
         s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %s takes no data frames",
@@ -746,6 +802,7 @@ s_destroy (router_t **self_p)
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
     reply_budget_destroy (&self->budget);       //  lingering replies keep it alive
+    auth_destroy (&self->policy);
     free (self);
     *self_p = NULL;
 }
@@ -827,6 +884,12 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     s_check_reply_address (self);
 
     self->budget = reply_budget_new (self->config->reply_max_bytes);
+    if (*self->config->auth_policy) {
+        self->policy = auth_new (self->config->auth_policy, error, error_size);
+        if (!self->policy)
+            goto failed;
+        zsys_info ("authorization on: policy %s", self->config->auth_policy);
+    }
     self->clients = zsock_new (ZMQ_ROUTER);
     if (!self->clients) {
         snprintf (error, error_size, "cannot create the client socket");
@@ -891,6 +954,13 @@ s_pipe_command (router_t *self)
         }
         else
             zsys_info ("SIGHUP: CURVE is off, nothing to reload");
+        if (self->policy) {
+            char error [600];
+            if (auth_reload (self->policy, error, sizeof error))
+                zsys_error ("SIGHUP: %s; the previous policy stays", error);
+            else
+                zsys_info ("SIGHUP: policy reloaded from %s (new requests)", self->config->auth_policy);
+        }
     }
     zstr_free (&command);
 }

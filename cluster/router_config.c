@@ -12,6 +12,7 @@
 #include "curve.h"
 #include "endpoint.h"
 #include "router_config.h"
+#include "auth_policy.h"
 #include "unified_id.h"
 
 static const char *s_usage =
@@ -137,6 +138,27 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
             }
             snprintf (paths [index].field, paths [index].size, "%s", text);
         }
+    }
+    const char *policy = zconfig_get (root, "router/auth/policy", NULL);
+    if (policy) {
+        if (!*policy || strlen (policy) >= sizeof config->auth_policy) {
+            snprintf (error, error_size, "%s: router/auth/policy is empty or too long", path);
+            goto done;
+        }
+        if (!*config->curve_cert) {
+            snprintf (error, error_size, "%s: router/auth/policy needs router/curve (keys are known "
+                      "only from CURVE handshakes)", path);
+            goto done;
+        }
+        //  Checked now, so a bad policy stops the start with one line
+        char local [600];
+        auth_policy_t *loaded = auth_policy_load (policy, local, sizeof local);
+        if (!loaded) {
+            snprintf (error, error_size, "%s", local);
+            goto done;
+        }
+        auth_policy_destroy (&loaded);
+        snprintf (config->auth_policy, sizeof config->auth_policy, "%s", policy);
     }
     rc = 0;
 done:

@@ -22,6 +22,8 @@
                 cert = keys/cluster_secret  # the cluster's secret cert
                 clients-dir = keys/clients  # public certs of authorized clients
                 client-cert = keys/router_secret  # own client cert, to the nodes
+            auth                            # authorization (needs curve)
+                policy = keys/policy.cfg    # keys -> roles and grants (auth_policy.h)
 
     The reply endpoint is both bound and sent to the nodes as client-address,
     so its host must be one the nodes may connect to (loopback, or the host

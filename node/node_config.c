@@ -179,6 +179,11 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
     config->log_syslog = s_bool (zconfig_get (root, "log/syslog", "0"));
     config->log_verbose = s_bool (zconfig_get (root, "log/verbose", "0"));
 
+    if (*config->auth_policy && !*config->curve_cert) {
+        snprintf (error, error_size, "%s: auth/policy needs curve (keys are known only from "
+                  "CURVE handshakes)", file);
+        goto done;
+    }
     if (zconfig_locate (root, "curve") && (!*config->curve_cert || !*config->curve_clients_dir)) {
         snprintf (error, error_size, "%s: curve needs both cert and clients-dir "
                   "(CURVE without a client policy would only encrypt)", file);

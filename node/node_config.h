@@ -15,6 +15,7 @@
 #include "endpoint.h"
 #include "curve.h"
 #include "reply_budget.h"
+#include "auth_policy.h"
 
 #define NODE_CONFIG_MAX_VOLUMES 16
 
@@ -46,6 +47,7 @@ typedef struct {
     uint64_t reply_max_bytes;           //  reply/max-bytes: bytes held for replies not yet taken
     reply_budget_t *reply_budget;       //  the process's budget of reply_max_bytes (main fills it)
     char auth_policy [1024];            //  auth/policy: who may do what (CURVE on); "" = none
+    auth_t *auth;                       //  the loaded policy when auth/policy is set (main fills it)
     size_t reply_allow_count;           //  entries in reply_allow
     char reply_allow [32][256];         //  allowed reply hosts
     bool log_syslog;                    //  also log to syslog
