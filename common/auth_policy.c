@@ -2,7 +2,7 @@
     auth_policy - who may do what, by CURVE public key
 
     The policy is a hash from Z85 key to an entry (name, role, and a small
-    table of per-collection rights, `*` kept apart). It is immutable once
+    table of per-collection rights, `any` kept apart). It is immutable once
     parsed; auth_t swaps whole policies under a mutex.
     =========================================================================
 */
@@ -22,7 +22,7 @@ typedef struct {
 typedef struct {
     char *name;                         //  as in the file
     auth_role_t role;
-    unsigned any_rights;                //  rights on every collection (`*`)
+    unsigned any_rights;                //  rights on every collection (`any`)
     size_t grant_count;
     s_grant_t *grants;                  //  per collection
 } s_entry_t;
@@ -195,11 +195,11 @@ s_parse_entry (zconfig_t *node, const char *base_dir, char *key, char *error, si
                       entry->name, which);
             goto failed;
         }
-        if (streq (which, "*"))
+        if (streq (which, "any"))
             entry->any_rights |= rights;
         else
         if (s_collection (which, &collection_id)) {
-            snprintf (error, error_size, "keys/%s/grants: '%s' is not a collection-id or *",
+            snprintf (error, error_size, "keys/%s/grants: '%s' is not a collection-id or any",
                       entry->name, which);
             goto failed;
         }

@@ -16,8 +16,8 @@
             billing
                 key = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7
                 grants                          #   service rights per collection
-                    7 = read write list         #   collection-id or * =
-                    * = read                    #   read write delete list, or *
+                    7 = read write list         #   collection-id (or any) =
+                    any = read                  #   read write delete list, or *
 
     Rights: at the router, `read` (get, list-versions), `write` (put and
     streamed uploads), `delete`, `list` (listing keys); `*` all four. An
@@ -84,7 +84,7 @@ const char *
     auth_policy_name (auth_policy_t *self, const char *key);
 
 //  The rights (AUTH_* bits) key has on collection_id: all for admin keys,
-//  else the grants for that collection plus those for `*`.
+//  else the grants for that collection plus those for `any`.
 unsigned
     auth_policy_rights (auth_policy_t *self, const char *key, uint32_t collection_id);
 
