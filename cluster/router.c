@@ -42,6 +42,9 @@
 #define S_BURST             64          //  messages taken from one socket per turn
 #define S_TICK_MS           100         //  longest poll wait
 #define S_CLIENT_HWM        1000        //  ROUTER high-water marks
+#define S_CLIENT_STUCK_US   200000      //  a client holding reply bytes it has not taken
+                                        //  for this long gets no more replies
+#define S_CLIENT_IDLE_US    60000000    //  forget a client's empty reply count after this
 #define S_LINGER_MS         2000        //  replies still sent after close
 
 typedef enum {
@@ -81,6 +84,8 @@ typedef struct {
     zactor_t *reply_monitor;        //  refused CURVE handshakes on the node-reply PULL, or NULL
     _Atomic uint64_t auth_failures; //  both, counted from the monitor threads
     reply_budget_t *budget;         //  reply bytes held for clients (reply-max-bytes)
+    zhashx_t *client_queues;        //  routing id (hex) -> reply_queue_t *: bytes each
+                                    //  client connection has not taken yet
     auth_t *policy;                 //  grants by client key (auth/policy), or NULL
     uint64_t forbidden;             //  requests answered forbidden
     uint64_t replies_dropped;       //  replies not sent: no budget room
@@ -141,10 +146,22 @@ s_env_answer (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p)
     zmsg_t *msg = *msg_p;
     *msg_p = NULL;
     //  Every reply's bytes are charged to the budget until ZeroMQ has
-    //  written them out (or dropped them): clients that do not read hold
-    //  at most reply-max-bytes
+    //  written them out (or dropped them), and to the client connection's
+    //  own count: a client that has taken nothing for a while gets nothing
+    //  more, and none may hold more than a quarter of the budget, so
+    //  clients that do not read cannot take the budget from those that do
     uint64_t bytes = zmsg_content_size (msg);
-    if (!reply_budget_take (self->budget, bytes)) {
+    char *name = zframe_strhex (routing_id);
+    reply_queue_t *queue = (reply_queue_t *) zhashx_lookup (self->client_queues, name);
+    if (!queue) {
+        queue = reply_queue_new ();
+        zhashx_insert (self->client_queues, name, queue);
+    }
+    zstr_free (&name);
+    int64_t held = atomic_load (&queue->bytes);
+    bool stuck = held > 0 && zclock_usecs () - atomic_load (&queue->progress_us) >= S_CLIENT_STUCK_US;
+    bool too_much = held > 0 && (uint64_t) held + bytes > self->config->reply_max_bytes / 4;
+    if (stuck || too_much || !reply_budget_take (self->budget, bytes)) {
         self->replies_dropped++;
         reply_budget_log_drop (self->budget, "router", NULL);
         zmsg_destroy (&msg);
@@ -163,7 +180,7 @@ s_env_answer (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p)
         int more = zmsg_size (msg)? ZMQ_SNDMORE: 0;
         uint64_t size = zframe_size (frame);
         bytes -= size;
-        reply_budget_send (self->budget, NULL, handle, &frame, more | ZMQ_DONTWAIT, false);
+        reply_budget_send (self->budget, queue, handle, &frame, more | ZMQ_DONTWAIT, false);
     }
     zmsg_destroy (&msg);
     if (bytes)                      //  a multipart ends only with its last frame
@@ -730,6 +747,18 @@ done:
 static void
 s_housekeeping (router_t *self, int64_t now)
 {
+    //  Reply counts of clients that hold nothing and were quiet a while
+    if (self->client_queues) {
+        int64_t now_us = zclock_usecs ();
+        zlistx_t *names = zhashx_keys (self->client_queues);
+        for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names)) {
+            reply_queue_t *queue = (reply_queue_t *) zhashx_lookup (self->client_queues, name);
+            if (atomic_load (&queue->bytes) == 0
+            &&  now_us - atomic_load (&queue->progress_us) > S_CLIENT_IDLE_US)
+                zhashx_delete (self->client_queues, name);
+        }
+        zlistx_destroy (&names);
+    }
     //  Uploads idle too long, or every upload not finishing once stopping
     s_op_t *wrapper = (s_op_t *) zlistx_first (self->ops);
     while (wrapper) {
@@ -801,6 +830,7 @@ s_destroy (router_t **self_p)
     curve_destroy (&self->curve);
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
+    zhashx_destroy (&self->client_queues);
     reply_budget_destroy (&self->budget);       //  lingering replies keep it alive
     auth_destroy (&self->policy);
     free (self);
@@ -884,6 +914,8 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     s_check_reply_address (self);
 
     self->budget = reply_budget_new (self->config->reply_max_bytes);
+    self->client_queues = zhashx_new ();
+    zhashx_set_destructor (self->client_queues, (zhashx_destructor_fn *) reply_queue_destroy);
     if (*self->config->auth_policy) {
         self->policy = auth_new (self->config->auth_policy, error, error_size);
         if (!self->policy)

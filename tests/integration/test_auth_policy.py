@@ -251,6 +251,20 @@ class AuthPolicyTest(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(run.returncode, 0, run.stderr)
 
+    def test_keygen_file_modes(self):
+        # docs/security.md: NAME (public) 0644, NAME_secret 0600
+        with tempfile.TemporaryDirectory() as scratch:
+            old = os.umask(0)
+            try:
+                made = self.cluster.strata("keygen", "--dir", scratch, "modes", router=False)
+            finally:
+                os.umask(old)
+            self.assertEqual(made.returncode, 0, made.stderr)
+            public = os.stat(os.path.join(scratch, "modes")).st_mode & 0o777
+            secret = os.stat(os.path.join(scratch, "modes_secret")).st_mode & 0o777
+            self.assertEqual(oct(public), oct(0o644))
+            self.assertEqual(oct(secret), oct(0o600))
+
 
 if __name__ == "__main__":
     run_main()

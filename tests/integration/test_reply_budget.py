@@ -19,9 +19,11 @@ import socket
 import sys
 import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from cluster_harness import Cluster  # noqa: E402
 from strata_harness import Segment, StrataTestCase, run_main  # noqa: E402
 
 import msgpack  # noqa: E402
@@ -225,6 +227,48 @@ class ReplyBudgetTest(StrataTestCase):
         self.assertLessEqual(p99, limit,
                              "well-behaved client's p99 %.2f ms under attack, "
                              "%.2f ms alone" % (p99, baseline_p99))
+
+
+class RouterReplyBudgetTest(unittest.TestCase):
+    """The router's replies are charged to its own budget
+    (router/reply-max-bytes): a client that sends gets and never reads
+    loses replies beyond it (counted in ping-reply replies-dropped), and
+    the router's memory stays bounded while others are served."""
+
+    def test_client_not_reading_is_held_to_the_budget(self):
+        cluster = Cluster(nodes=3, data_shards=2,
+                          router_settings={"reply-max-bytes": 16 * MIB})
+        try:
+            cluster.start()
+            admin = cluster.router_client()
+            data = bytes(range(256)) * (2 * MIB // 256)
+            self.assertEqual(admin.put("big", data).get("result"), "success")
+            rss_start = vm_field(cluster.router.proc.pid, "VmRSS")
+            sink = cluster.context.socket(zmq.DEALER)
+            sink.setsockopt(zmq.LINGER, 0)
+            sink.setsockopt(zmq.RCVHWM, 1)
+            sink.setsockopt(zmq.RCVBUF, 16 * 1024)
+            sink.connect(cluster.router_endpoint)
+            for index in range(60):
+                sink.send(msgpack.packb({"message-type": "get", "request-id": "s%d" % index,
+                                         "collection-id": 0, "key": "big"}))
+            deadline = time.monotonic() + 60
+            dropped = 0
+            while time.monotonic() < deadline:
+                dropped = admin.ping().get("replies-dropped", 0)
+                if dropped > 0:
+                    break
+                time.sleep(0.2)
+            reply, got = admin.get("big")
+            self.assertEqual(got, data, "a reading client is still served")
+            hwm = vm_field(cluster.router.proc.pid, "VmHWM")
+            sys.stderr.write("\nrouter: replies-dropped %d, RSS start %.1f MiB, VmHWM %.1f MiB\n"
+                             % (dropped, rss_start / MIB, hwm / MIB))
+            self.assertGreater(dropped, 0, "replies beyond the budget are dropped and counted")
+            sink.close()
+        finally:
+            problems = cluster.cleanup()
+        self.assertEqual(problems, [])
 
 
 if __name__ == "__main__":
