@@ -1,6 +1,6 @@
 """Integration test: a really full disk answers out-of-space, never io-error
 and never a false success, and everything acknowledged before stays
-readable (docs/node.md, "Free space").
+readable (docs/node.md, "Durability: group commit").
 
 The test mounts small tmpfs filesystems (as root; without the right to
 mount it prints one skip line) and unmounts them at the end:

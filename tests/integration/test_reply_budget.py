@@ -1,5 +1,5 @@
 """Integration test: the reply budget (reply/max-bytes) holds the node's
-memory when requesters do not take their replies (docs/node.md, "Memory").
+memory when requesters do not take their replies (docs/node.md, "Memory model").
 
 Dead and slow reply peers — TCP ports bound but not listening, ZeroMQ PULL
 sockets that never read, TCP listeners that accept and never speak — are
