@@ -102,6 +102,8 @@ valgrind: deps
 
 bench: build
 	$(BUILD)/tests/bench/strata-bench
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_TIMING_STRICT=1 PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/integration/test_reply_budget.py
 
 # Crash-safety soak: the kill test (tests/integration/test_crash.py) with
 # ROUNDS SIGKILL/restart rounds instead of the suite's 20.

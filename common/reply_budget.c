@@ -129,8 +129,10 @@ s_free (void *data, void *arg)
     (void) data;
     s_hint_t *hint = (s_hint_t *) arg;
     if (hint->queue) {
-        if (hint->sent)
+        if (hint->sent) {
             atomic_store (&hint->queue->progress_us, zclock_usecs ());
+            atomic_fetch_add (&hint->queue->taken, 1);
+        }
         if (hint->first)
             atomic_fetch_sub (&hint->queue->replies, 1);
         atomic_fetch_sub (&hint->queue->bytes, (int64_t) hint->bytes);

@@ -32,6 +32,7 @@ typedef struct {
     _Atomic int64_t progress_us;        //  monotonic time the peer last took bytes,
                                         //  or the queue last became non-empty
     _Atomic int64_t replies;            //  replies (first frames) not yet freed
+    _Atomic int64_t taken;              //  frames the peer has taken (written out)
     _Atomic int refs;                   //  owner + messages in flight
 } reply_queue_t;
 

@@ -13,6 +13,9 @@
 #define S_STUCK_US      200000 //  a socket holding bytes the peer has not taken for
                                //  this long gets no more replies, and is closed
                                //  without linger when budget room is needed
+#define S_EVICT_STUCK_US 1000000 //  a socket evicted (cache full, idle) closes without
+                               //  linger when stuck this long (a reply still connecting
+                               //  under load is not stuck yet)
 #define S_VICTIM_AGE_US 5000   //  when the budget is full, sockets that have made no
                                //  progress for this long may be closed for room
 #define S_RECLAIM_WAIT_MS 8    //  longest wait for closed sockets to give bytes back
@@ -63,7 +66,7 @@ s_entry_destroy (s_entry_t **entry_p)
         return;
     //  A peer that is not taking its replies keeps none of them: their
     //  bytes go back to the budget now, not after a linger
-    if (s_entry_stuck (entry, zclock_usecs (), S_STUCK_US))
+    if (s_entry_stuck (entry, zclock_usecs (), S_EVICT_STUCK_US))
         zsock_set_linger (entry->socket, 0);
     zsock_destroy (&entry->socket);
     reply_queue_destroy (&entry->queue);
@@ -272,8 +275,11 @@ s_charge (reply_cache_t *self, uint64_t bytes, s_entry_t *keep)
 {
     if (!self->budget || reply_budget_take (self->budget, bytes))
         return true;
-    if (s_reclaim (self, bytes, S_VICTIM_AGE_US, keep) == 0)
-        return false;
+    uint64_t reclaimed = s_reclaim (self, bytes, S_VICTIM_AGE_US, keep);
+    //  Only a peer known to read is worth the wait: others (new
+    //  addresses, dead ones) do not hold the thread up
+    if (reclaimed == 0 || !keep || atomic_load (&keep->queue->taken) == 0)
+        return reply_budget_take (self->budget, bytes);
     int64_t deadline = zclock_mono () + S_RECLAIM_WAIT_MS;
     while (!reply_budget_take (self->budget, bytes)) {
         if (zclock_mono () >= deadline)
