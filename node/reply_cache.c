@@ -50,6 +50,17 @@ struct _reply_cache_t {
     zhashx_t *penalized;        //  address -> int64_t * until (monotonic us)
 };
 
+//  True when the budget is more than half held: only then do peers that
+//  take nothing lose replies for it (below that, each address's high-water
+//  mark and the budget bound them, and a requester that is merely slow to
+//  connect under load keeps every reply)
+static bool
+s_pressure (reply_cache_t *self)
+{
+    return self->budget
+        && reply_budget_held (self->budget) > reply_budget_max (self->budget) / 2;
+}
+
 //  True if the socket holds bytes its peer has not taken for stuck_us
 static bool
 s_entry_stuck (s_entry_t *entry, int64_t now_us, int64_t stuck_us)
@@ -298,7 +309,7 @@ reply_cache_reserve (reply_cache_t *self, const char *address, uint64_t bytes)
     int64_t now = zclock_usecs ();
     if (s_penalized (self, address, now))
         return -1;
-    if (entry && !self->send_timeout_ms && s_entry_stuck (entry, now, S_STUCK_US))
+    if (entry && !self->send_timeout_ms && s_pressure (self) && s_entry_stuck (entry, now, S_STUCK_US))
         return -1;
     if (!s_charge (self, bytes, entry))
         return -1;
@@ -338,7 +349,8 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
                        NULL: s_lookup (self, reply->client_address);
     //  A peer that has taken nothing for a while gets nothing more (with a
     //  send timeout configured, each reply waits that long instead)
-    if (!entry || (!self->send_timeout_ms && s_entry_stuck (entry, zclock_usecs (), S_STUCK_US))) {
+    if (!entry || (!self->send_timeout_ms && s_pressure (self)
+                   && s_entry_stuck (entry, zclock_usecs (), S_STUCK_US))) {
         s_uncharge (self, reserved);
         zmsg_destroy (&data);
         s_dropped (self, reply->client_address);
@@ -416,7 +428,7 @@ reply_cache_expire (reply_cache_t *self)
         entry = (s_entry_t *) zlistx_first (self->recency);
     }
     //  Peers that take nothing give their bytes back to the budget
-    if (self->budget)
+    if (s_pressure (self))
         s_reclaim (self, reply_budget_max (self->budget) + 1, S_STUCK_US, NULL);
 }
 
