@@ -104,6 +104,8 @@ valgrind: deps
 
 bench: build
 	$(BUILD)/tests/bench/strata-bench
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_TIMING_STRICT=1 PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/integration/test_reply_budget.py
 
 # W1 with and without a Prometheus-style scrape of the node's /metrics every
 # 100 ms, in turn in one run; prints the ratio (docs/operations.md)

@@ -80,7 +80,7 @@ typedef struct {
 static const char *s_result_names [CLIENT_RESULT_COUNT] = {
     "ok", "not-found", "invalid-request", "unknown-message-type",
     "unavailable", "data-error", "io-error", "timeout", "overloaded",
-    "no-reply", "protocol-error", "callback-error", "system-error"
+    "no-reply", "protocol-error", "callback-error", "system-error", "forbidden"
 };
 
 //  The router's result names, in client_result_t order (CLIENT_OK first)
@@ -572,6 +572,9 @@ s_reply_result (client_t *self, const s_reply_t *reply, const char *request_type
     const msgpack_object *text = s_field (reply->map, "error-message");
     if (text && text->type == MSGPACK_OBJECT_STR)
         wire_sanitize (text->via.str.ptr, text->via.str.size, message, sizeof message);
+    if (streq (name, "forbidden"))
+        return s_fail (self, CLIENT_FORBIDDEN, "forbidden: %s",
+                       *message? message: "this client's key has no grant for that (auth/policy)");
     for (size_t index = 1; index < sizeof s_router_results / sizeof s_router_results [0]; index++)
         if (streq (name, s_router_results [index]))
             return s_fail (self, (client_result_t) index, "%s: %s", name,
@@ -1345,8 +1348,13 @@ s_stats_bind (zsock_t *pull, const endpoint_t *node, const char *reply_endpoint,
         snprintf (bind, sizeof bind, "%s", reply_endpoint);
     else
     if (node->scheme == ENDPOINT_IPC) {
+        //  Next to the node's own socket: nodes take ipc reply addresses
+        //  only inside their reply/ipc-dir, where their sockets live
         uint32_t random_part = (uint32_t) zclock_usecs ();
-        snprintf (bind, sizeof bind, "ipc:///tmp/strata-stat-%d-%08x", (int) getpid (), random_part);
+        const char *slash = strrchr (node->host, '/');
+        int dir_size = slash? (int) (slash - node->host): 4;
+        snprintf (bind, sizeof bind, "ipc://%.*s/strata-stat-%d-%08x", dir_size,
+                  slash? node->host: "/tmp", (int) getpid (), random_part);
     }
     else
     if (s_host_is_loopback (node->host))
@@ -1382,6 +1390,7 @@ s_node_result (result_t result)
         case RESULT_UNKNOWN_MESSAGE_TYPE:   return CLIENT_UNKNOWN_MESSAGE_TYPE;
         case RESULT_IO_ERROR:               return CLIENT_IO_ERROR;
         case RESULT_OVERLOADED:             return CLIENT_OVERLOADED;
+        case RESULT_FORBIDDEN:              return CLIENT_FORBIDDEN;
         default:                            return CLIENT_PROTOCOL_ERROR;
     }
 }

@@ -64,6 +64,7 @@ typedef enum {
     CLIENT_PROTOCOL_ERROR,          //  a reply the client cannot use (malformed, unexpected)
     CLIENT_CALLBACK_ERROR,          //  the caller's read or write callback failed
     CLIENT_SYSTEM_ERROR,            //  out of memory, ZeroMQ failure, interrupted
+    CLIENT_FORBIDDEN,               //  forbidden: this client's key has no grant for it
     CLIENT_RESULT_COUNT             //  number of codes; not a code
 } client_result_t;
 

@@ -30,6 +30,8 @@
 #include "keys_op.h"
 #include "repair.h"
 #include "node_link.h"
+#include "reply_budget.h"
+#include "auth_policy.h"
 #include "op_env.h"
 #include "put_op.h"
 #include "router_reply.h"
@@ -43,6 +45,9 @@
 #define S_BURST             64          //  messages taken from one socket per turn
 #define S_TICK_MS           100         //  longest poll wait
 #define S_CLIENT_HWM        1000        //  ROUTER high-water marks
+#define S_CLIENT_STUCK_US   200000      //  a client holding reply bytes it has not taken
+                                        //  for this long gets no more replies
+#define S_CLIENT_IDLE_US    60000000    //  forget a client's empty reply count after this
 #define S_LINGER_MS         2000        //  replies still sent after close
 #define S_STATS_INTERVAL_MS 2000        //  ask the nodes for stats this often (when watched)
 #define S_WATCH_MS          10000       //  a client ping keeps the stats polling on this long
@@ -96,6 +101,12 @@ typedef struct {
     zactor_t *client_monitor;       //  refused CURVE handshakes on clients, or NULL
     zactor_t *reply_monitor;        //  refused CURVE handshakes on the node-reply PULL, or NULL
     _Atomic uint64_t auth_failures; //  both, counted from the monitor threads
+    reply_budget_t *budget;         //  reply bytes held for clients (reply-max-bytes)
+    zhashx_t *client_queues;        //  routing id (hex) -> reply_queue_t *: bytes each
+                                    //  client connection has not taken yet
+    auth_t *policy;                 //  grants by client key (auth/policy), or NULL
+    uint64_t forbidden;             //  requests answered forbidden
+    uint64_t replies_dropped;       //  replies not sent: no budget room
     node_link_t *link;              //  to the nodes
     erasure_t *erasure;             //  the code
     unified_id_t *ids;              //  version numbers
@@ -167,11 +178,48 @@ static void
 s_env_answer (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p)
 {
     router_t *self = (router_t *) env->handle;
-    zframe_t *address = zframe_dup (routing_id);
-    zmsg_prepend (*msg_p, &address);
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    //  Every reply's bytes are charged to the budget until ZeroMQ has
+    //  written them out (or dropped them), and to the client connection's
+    //  own count: a client that has taken nothing for a while gets nothing
+    //  more, and none may hold more than a quarter of the budget, so
+    //  clients that do not read cannot take the budget from those that do
+    uint64_t bytes = zmsg_content_size (msg);
+    char *name = zframe_strhex (routing_id);
+    reply_queue_t *queue = (reply_queue_t *) zhashx_lookup (self->client_queues, name);
+    if (!queue) {
+        queue = reply_queue_new ();
+        zhashx_insert (self->client_queues, name, queue);
+    }
+    zstr_free (&name);
+    int64_t held = atomic_load (&queue->bytes);
+    bool stuck = held > 0 && zclock_usecs () - atomic_load (&queue->progress_us) >= S_CLIENT_STUCK_US;
+    bool too_much = held > 0 && (uint64_t) held + bytes > self->config->reply_max_bytes / 4;
+    if (stuck || too_much || !reply_budget_take (self->budget, bytes)) {
+        self->replies_dropped++;
+        reply_budget_log_drop (self->budget, "router", NULL);
+        zmsg_destroy (&msg);
+        return;
+    }
     //  Never blocks: a ROUTER drops what a client's full pipe cannot take
-    if (zmsg_send (msg_p, self->clients))
-        zmsg_destroy (msg_p);
+    void *handle = zsock_resolve (self->clients);
+    if (zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        reply_budget_release (self->budget, bytes);
+        zmsg_destroy (&msg);
+        return;
+    }
+    zframe_t *frame;
+    while ((frame = zmsg_pop (msg))) {
+        int more = zmsg_size (msg)? ZMQ_SNDMORE: 0;
+        uint64_t size = zframe_size (frame);
+        bytes -= size;
+        reply_budget_send (self->budget, queue, handle, &frame, more | ZMQ_DONTWAIT, false);
+    }
+    zmsg_destroy (&msg);
+    if (bytes)                      //  a multipart ends only with its last frame
+        reply_budget_release (self->budget, bytes);
 }
 
 
@@ -617,6 +665,8 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     router_reply_add_uint (reply, "handoff-writes", self->handoff_writes);
     router_reply_add_uint (reply, "auth-failures",
                            atomic_load_explicit (&self->auth_failures, memory_order_relaxed));
+    router_reply_add_uint (reply, "replies-dropped", self->replies_dropped);
+    router_reply_add_uint (reply, "forbidden", self->forbidden);
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
@@ -855,6 +905,58 @@ s_repair_answer (router_t *self)
         zmsg_destroy (&msg);
 }
 
+//  The right each message type needs on its collection; a type not in the
+//  table needs an admin key. Streamed upload messages belong to an upload
+//  whose put-start was checked, on the same connection: no right of their
+//  own (S_RIGHT_UPLOAD). Ping needs only a key listed in the policy.
+#define S_RIGHT_ANY_LISTED  0x100U
+#define S_RIGHT_UPLOAD      0x200U
+static const unsigned s_needed_right [ROUTER_MSG_COUNT] = {
+    [ROUTER_MSG_PUT]            = AUTH_WRITE,
+    [ROUTER_MSG_PUT_START]      = AUTH_WRITE,
+    [ROUTER_MSG_PUT_DATA]       = S_RIGHT_UPLOAD,
+    [ROUTER_MSG_PUT_FINISH]     = S_RIGHT_UPLOAD,
+    [ROUTER_MSG_PUT_ABORT]      = S_RIGHT_UPLOAD,
+    [ROUTER_MSG_DELETE]         = AUTH_DELETE,
+    [ROUTER_MSG_GET]            = AUTH_READ,
+    [ROUTER_MSG_GET_NEXT]       = AUTH_READ,
+    [ROUTER_MSG_LIST_VERSIONS]  = AUTH_READ,
+    [ROUTER_MSG_PING]           = S_RIGHT_ANY_LISTED,
+    [ROUTER_MSG_LIST_KEYS]      = AUTH_LIST,
+    //  ROUTER_MSG_REPAIR: admin keys only (not in the table)
+};
+
+//  True if the key the client proved in its CURVE handshake (user, the
+//  User-Id ZeroMQ gives every message) may make this request; else the
+//  request is answered forbidden and counted
+static bool
+s_authorized (router_t *self, zframe_t *client, router_request_t *request, const char *user)
+{
+    router_msg_t type = request->type;
+    unsigned needed = (unsigned) type < ROUTER_MSG_COUNT? s_needed_right [type]: 0;
+    if (needed == S_RIGHT_UPLOAD)
+        return true;
+    if (needed == S_RIGHT_ANY_LISTED && auth_role (self->policy, user) != AUTH_ROLE_NONE)
+        return true;
+    if (needed == 0 || needed == S_RIGHT_ANY_LISTED) {
+        if (auth_role (self->policy, user) == AUTH_ROLE_ADMIN)
+            return true;
+    }
+    else
+    if (auth_rights (self->policy, user, request->collection_id) & needed)
+        return true;
+    self->forbidden++;
+    if (auth_role (self->policy, user) == AUTH_ROLE_NONE)
+        s_refuse (self, client, request, ROUTER_FORBIDDEN, "this client's key is not in the "
+                  "router's policy (auth/policy): no access");
+    else
+        s_refuse (self, client, request, ROUTER_FORBIDDEN, "this client's key has no %s grant on "
+                  "collection %" PRIu32 " (auth/policy)",
+                  needed == S_RIGHT_ANY_LISTED || needed == 0? "admin": auth_right_name (needed),
+                  request->collection_id);
+    return false;
+}
+
 //  Receive one client message, frame by frame within the limits, and act
 static void
 s_client_message (router_t *self)
@@ -901,6 +1003,8 @@ s_client_message (router_t *self)
         goto done;
     }
     router_msg_t type = request->type;
+    if (self->policy && !s_authorized (self, client, request, zframe_meta (header, "User-Id")))
+        goto done;
     bool takes_data = type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_DATA;
     if (takes_data)
         router_metrics_received (self->metrics, type, data_bytes);
@@ -953,6 +1057,18 @@ done:
 static void
 s_housekeeping (router_t *self, int64_t now)
 {
+    //  Reply counts of clients that hold nothing and were quiet a while
+    if (self->client_queues) {
+        int64_t now_us = zclock_usecs ();
+        zlistx_t *names = zhashx_keys (self->client_queues);
+        for (char *name = (char *) zlistx_first (names); name; name = (char *) zlistx_next (names)) {
+            reply_queue_t *queue = (reply_queue_t *) zhashx_lookup (self->client_queues, name);
+            if (atomic_load (&queue->bytes) == 0
+            &&  now_us - atomic_load (&queue->progress_us) > S_CLIENT_IDLE_US)
+                zhashx_delete (self->client_queues, name);
+        }
+        zlistx_destroy (&names);
+    }
     //  Uploads idle too long, or every upload not finishing once stopping
     s_op_t *wrapper = (s_op_t *) zlistx_first (self->ops);
     while (wrapper) {
@@ -1026,6 +1142,9 @@ s_destroy (router_t **self_p)
     curve_destroy (&self->curve);
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
+    zhashx_destroy (&self->client_queues);
+    reply_budget_destroy (&self->budget);       //  lingering replies keep it alive
+    auth_destroy (&self->policy);
     free (self->logged_reachable);
     free (self->published_reachable);
     free (self->node_log_next_ms);
@@ -1148,6 +1267,15 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     }
     zstr_free (&status);
 
+    self->budget = reply_budget_new (self->config->reply_max_bytes);
+    self->client_queues = zhashx_new ();
+    zhashx_set_destructor (self->client_queues, (zhashx_destructor_fn *) reply_queue_destroy);
+    if (*self->config->auth_policy) {
+        self->policy = auth_new (self->config->auth_policy, error, error_size);
+        if (!self->policy)
+            goto failed;
+        zsys_info ("authorization on: policy %s", self->config->auth_policy);
+    }
     self->clients = zsock_new (ZMQ_ROUTER);
     if (!self->clients) {
         snprintf (error, error_size, "cannot create the client socket");
@@ -1220,6 +1348,13 @@ s_pipe_command (router_t *self)
         }
         else
             zsys_info ("SIGHUP: CURVE is off, nothing to reload");
+        if (self->policy) {
+            char error [600];
+            if (auth_reload (self->policy, error, sizeof error))
+                zsys_error ("SIGHUP: %s; the previous policy stays", error);
+            else
+                zsys_info ("SIGHUP: policy reloaded from %s (new requests)", self->config->auth_policy);
+        }
     }
     zstr_free (&command);
 }

@@ -13,6 +13,7 @@
 #include "http_server.h"
 #include "endpoint.h"
 #include "router_config.h"
+#include "auth_policy.h"
 #include "unified_id.h"
 
 static const char *s_usage =
@@ -49,6 +50,7 @@ router_config_defaults (router_config_t *config)
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
     config->repair_interval_seconds = 0;
     config->repair_bytes_per_second = 32ULL * 1024 * 1024;
+    config->reply_max_bytes = 64ULL * 1024 * 1024;
     config->slow_ms = 1000;
 }
 
@@ -129,6 +131,7 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
     S_NUMBER ("repair/interval-seconds", repair_interval_seconds, 0, 365ULL * 86400);
     S_NUMBER ("repair/bytes-per-second", repair_bytes_per_second, 1024, 1ULL << 40);
+    S_NUMBER ("reply-max-bytes", reply_max_bytes, 1024 * 1024, 1ULL << 40);
     S_NUMBER ("log/slow-ms", slow_ms, 0, 3600000);
     {
         const char *access = zconfig_get (root, "router/log/access", NULL);
@@ -168,6 +171,27 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
             }
             snprintf (paths [index].field, paths [index].size, "%s", text);
         }
+    }
+    const char *policy = zconfig_get (root, "router/auth/policy", NULL);
+    if (policy) {
+        if (!*policy || strlen (policy) >= sizeof config->auth_policy) {
+            snprintf (error, error_size, "%s: router/auth/policy is empty or too long", path);
+            goto done;
+        }
+        if (!*config->curve_cert) {
+            snprintf (error, error_size, "%s: router/auth/policy needs router/curve (keys are known "
+                      "only from CURVE handshakes)", path);
+            goto done;
+        }
+        //  Checked now, so a bad policy stops the start with one line
+        char local [600];
+        auth_policy_t *loaded = auth_policy_load (policy, local, sizeof local);
+        if (!loaded) {
+            snprintf (error, error_size, "%s", local);
+            goto done;
+        }
+        auth_policy_destroy (&loaded);
+        snprintf (config->auth_policy, sizeof config->auth_policy, "%s", policy);
     }
     rc = 0;
 done:

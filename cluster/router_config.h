@@ -18,6 +18,7 @@
             ping-interval-ms = 1000         # liveness pings to every node
             max-operations = 32             # operations in flight at once
             max-buffered-bytes = 1073741824 # object bytes held at once
+            reply-max-bytes = 67108864      # reply bytes held for clients not reading
             metrics                         # HTTP endpoint (absent: off)
                 listen = 127.0.0.1:9200     # HOST:PORT for /metrics /healthz /readyz /
             log
@@ -27,6 +28,8 @@
                 cert = keys/cluster_secret  # the cluster's secret cert
                 clients-dir = keys/clients  # public certs of authorized clients
                 client-cert = keys/router_secret  # own client cert, to the nodes
+            auth                            # authorization (needs curve)
+                policy = keys/policy.cfg    # keys -> roles and grants (auth_policy.h)
 
     The reply endpoint is both bound and sent to the nodes as client-address,
     so its host must be one the nodes may connect to (loopback, or the host
@@ -54,6 +57,8 @@ typedef struct {
     int ping_interval_ms;               //  ping every node this often
     int max_operations;                 //  operations in flight at once
     uint64_t max_buffered_bytes;        //  object bytes held by operations at once
+    uint64_t reply_max_bytes;           //  reply bytes held for clients not reading yet
+    char auth_policy [1024];            //  router/auth/policy: who may do what; "" = none
     char curve_cert [1024];             //  router/curve/cert, "" without CURVE
     char curve_clients_dir [1024];      //  router/curve/clients-dir
     char curve_client_cert [1024];      //  router/curve/client-cert

@@ -34,6 +34,7 @@ static const char *s_names [ROUTER_RESULT_COUNT] = {
     [ROUTER_IO_ERROR] = "io-error",
     [ROUTER_TIMEOUT] = "timeout",
     [ROUTER_OVERLOADED] = "overloaded",
+    [ROUTER_FORBIDDEN] = "forbidden",
 };
 
 const char *

@@ -33,6 +33,7 @@ typedef enum {
     ROUTER_IO_ERROR,
     ROUTER_TIMEOUT,
     ROUTER_OVERLOADED,
+    ROUTER_FORBIDDEN,               //  the client's key has no grant for this (auth/policy)
     ROUTER_RESULT_COUNT             //  number of codes; not a code
 } router_result_t;
 

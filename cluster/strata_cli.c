@@ -999,14 +999,18 @@ s_keygen (const s_args_t *args)
     if (!cert)
         return s_failure (args, S_EXIT_FAILURE, "cannot make a key pair");
     zcert_set_meta (cert, "name", "%s", args->key);
+    //  The secret file is created 0600, never readable by others even for
+    //  a moment; the public one is then opened to 0644 (it is public)
+    mode_t mask = umask (077);
     int rc = zcert_save (cert, path);
+    umask (mask);
     zcert_destroy (&cert);
     if (rc != 0) {
         remove (path);
         remove (secret);
         return s_failure (args, S_EXIT_FAILURE, "cannot write %s: %s", path, strerror (errno));
     }
-    chmod (secret, 0600);
+    chmod (path, 0644);
     printf ("%s\n%s\n", path, secret);
     return S_EXIT_OK;
 }

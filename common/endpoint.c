@@ -13,6 +13,7 @@
 struct _endpoint_allow_t {
     zlistx_t *hosts;            //  allowed tcp hosts (char *), lower case
     bool ipc;                   //  ipc:// allowed
+    char *ipc_dir;              //  only under this directory (its real path), or NULL
 };
 
 static bool
@@ -112,6 +113,7 @@ endpoint_allow_destroy (endpoint_allow_t **self_p)
     if (!self)
         return;
     zlistx_destroy (&self->hosts);
+    zstr_free (&self->ipc_dir);
     free (self);
     *self_p = NULL;
 }
@@ -161,6 +163,62 @@ endpoint_allow_set_ipc (endpoint_allow_t *self, bool allowed)
 {
     assert (self);
     self->ipc = allowed;
+    zstr_free (&self->ipc_dir);
+}
+
+void
+endpoint_allow_set_ipc_dir (endpoint_allow_t *self, const char *dir)
+{
+    assert (self);
+    zstr_free (&self->ipc_dir);
+    self->ipc = dir && *dir == '/';
+    if (self->ipc) {
+        //  The directory may not exist yet: then compare it as written
+        char *real = realpath (dir, NULL);
+        self->ipc_dir = real? real: strdup (dir);
+        size_t size = strlen (self->ipc_dir);
+        while (size > 1 && self->ipc_dir [size - 1] == '/')
+            self->ipc_dir [--size] = 0;
+    }
+}
+
+//  True if path is inside dir (both without a trailing slash)
+static bool
+s_inside (const char *path, const char *dir)
+{
+    size_t size = strlen (dir);
+    if (streq (dir, "/"))
+        return *path == '/';
+    return strncmp (path, dir, size) == 0 && (path [size] == '/' || path [size] == 0);
+}
+
+static bool
+s_ipc_path_allowed (endpoint_allow_t *self, const char *path)
+{
+    if (!self->ipc_dir)
+        return self->ipc;
+    if (*path != '/' || !s_inside (path, self->ipc_dir) || streq (path, self->ipc_dir))
+        return false;
+    //  No "." or ".." component, no empty one
+    for (const char *part = path + 1; *part; ) {
+        const char *end = strchr (part, '/');
+        size_t size = end? (size_t) (end - part): strlen (part);
+        if (size == 0 || (size == 1 && part [0] == '.') || (size == 2 && part [0] == '.' && part [1] == '.'))
+            return false;
+        part += size + (end? 1: 0);
+        if (end && !*part)
+            return false;               //  trailing slash
+    }
+    //  The parent directory, resolved, must still be inside
+    char parent [256];
+    snprintf (parent, sizeof (parent), "%s", path);
+    *strrchr (parent, '/') = 0;
+    char *real = realpath (*parent? parent: "/", NULL);
+    if (!real)
+        return false;                   //  no such directory: nobody listens there
+    bool inside = s_inside (real, self->ipc_dir);
+    free (real);
+    return inside;
 }
 
 bool
@@ -171,7 +229,7 @@ endpoint_allow_check (endpoint_allow_t *self, const char *endpoint)
     if (endpoint_parse (endpoint, &parsed))
         return false;
     if (parsed.scheme == ENDPOINT_IPC)
-        return self->ipc;
+        return self->ipc && s_ipc_path_allowed (self, parsed.host);
     if (parsed.port == 0 || streq (parsed.host, "*"))
         return false;
     return s_host_allowed (self, parsed.host);

@@ -52,9 +52,16 @@ void
 int
     endpoint_allow_add_endpoint_host (endpoint_allow_t *self, const char *endpoint);
 
-//  Allow or forbid ipc:// endpoints.
+//  Allow or forbid ipc:// endpoints (any path: tests and trusted set-ups).
 void
     endpoint_allow_set_ipc (endpoint_allow_t *self, bool allowed);
+
+//  Allow ipc:// endpoints only for sockets inside directory dir (absolute;
+//  NULL or "" forbids ipc). A path passes when it is dir/NAME... with no
+//  "." or ".." component and the real path of its parent directory lies in
+//  the real path of dir (symbolic links cannot lead out).
+void
+    endpoint_allow_set_ipc_dir (endpoint_allow_t *self, const char *dir);
 
 //  True if endpoint is valid, connectable (no wildcard host or port) and
 //  allowed.

@@ -21,6 +21,7 @@ typedef enum {
     RESULT_OUT_OF_SPACE,
     RESULT_IO_ERROR,
     RESULT_OVERLOADED,
+    RESULT_FORBIDDEN,           //  the sender's key may not do this (auth/policy)
     RESULT_COUNT                //  Number of codes; not a code
 } result_t;
 

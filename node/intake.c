@@ -113,6 +113,13 @@ intake_receive (intake_t *self, zsock_t *socket)
         work->payload_size += zframe_size (frame);
         zmsg_append (work->payload, &frame);
     }
+    //  The sender's key, proved in the CURVE handshake (never a field)
+    bool allowed = true;
+    if (self->config->auth) {
+        const char *user = zframe_meta (header, "User-Id");
+        auth_role_t role = auth_role (self->config->auth, user);
+        allowed = role == AUTH_ROLE_ROUTER || role == AUTH_ROLE_NODE || role == AUTH_ROLE_ADMIN;
+    }
     request_error_t error;
     int rc = request_decode (&work->request, zframe_data (header), zframe_size (header), &error);
     zframe_destroy (&header);
@@ -125,6 +132,16 @@ intake_receive (intake_t *self, zsock_t *socket)
         work_destroy (&work);
         return NULL;
     }
+    if (!allowed) {
+        if (!has_address) {
+            s_dropped (self, "key not allowed (auth/policy)", NULL);
+            work_destroy (&work);
+            return NULL;
+        }
+        work_fail (work, RESULT_FORBIDDEN, "key not allowed: a node serves only router, node "
+                   "and admin keys (auth/policy)");
+    }
+    else
     if (rc != 0) {
         if (!has_address) {
             s_dropped (self, error.message, NULL);

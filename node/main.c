@@ -149,7 +149,26 @@ main (int argc, char **argv)
         zsys_info ("CURVE on: cluster key %s, clients from %s",
                    curve_server_public (config->curve), config->curve_clients_dir);
     }
+    //  Authorization: only router, node and admin keys of the policy may
+    //  send anything to this node
+    if (*config->auth_policy) {
+        char auth_error [1200] = "";
+        config->auth = auth_new (config->auth_policy, auth_error, sizeof (auth_error));
+        if (!config->auth) {
+            fprintf (stderr, "strata-node: %s\n", auth_error);
+            zactor_destroy (&auth);
+            curve_destroy (&config->curve);
+            cluster_config_destroy (&cluster);
+            free (config);
+            close (lock_fd);
+            zsys_shutdown ();
+            return 2;
+        }
+        zsys_info ("authorization on: policy %s (router, node and admin keys only)",
+                   config->auth_policy);
+    }
     node_stats_t *stats = node_stats_new ();
+    config->reply_budget = reply_budget_new (config->reply_max_bytes);
     node_stats_set_volumes (stats, (const char (*) [1024]) config->volumes, config->volume_count);
     //  The HTTP endpoint first, so /readyz tells while recovery runs
     node_http_t *http = NULL;
@@ -159,6 +178,8 @@ main (int argc, char **argv)
         if (!http) {
             fprintf (stderr, "strata-node: %s\n", http_error);
             node_stats_destroy (&stats);
+            reply_budget_destroy (&config->reply_budget);
+            auth_destroy (&config->auth);
             zactor_destroy (&auth);
             curve_destroy (&config->curve);
             cluster_config_destroy (&cluster);
@@ -222,6 +243,13 @@ main (int argc, char **argv)
                 }
                 else
                     zsys_info ("SIGHUP: CURVE is off, nothing to reload");
+                if (config->auth) {
+                    char auth_error [1200] = "";
+                    if (auth_reload (config->auth, auth_error, sizeof (auth_error)))
+                        zsys_error ("SIGHUP: %s; the previous policy stays", auth_error);
+                    else
+                        zsys_info ("SIGHUP: policy reloaded from %s (new requests)", config->auth_policy);
+                }
             }
         }
         zactor_destroy (&scrub);
@@ -237,9 +265,11 @@ main (int argc, char **argv)
     zactor_destroy (&writer);      //  drains, commits, replies
     zactor_destroy (&auth);
     curve_destroy (&config->curve);
+    auth_destroy (&config->auth);
     endpoint_allow_destroy (&allow);
     node_http_destroy (&http);
     node_stats_destroy (&stats);
+    reply_budget_destroy (&config->reply_budget);  //  messages still lingering keep it alive
     cluster_config_destroy (&cluster);
     free (config);
     close (lock_fd);

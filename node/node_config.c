@@ -54,7 +54,8 @@ s_set_defaults (node_config_t *config)
     config->reply_idle_seconds = 30;
     config->reply_send_timeout_ms = 0;
     config->reply_hwm = 1000;
-    config->reply_ipc = true;
+    config->reply_ipc = false;
+    config->reply_max_bytes = 64ULL * 1024 * 1024;
     config->handoff_enabled = true;
     config->handoff_interval_ms = 1000;
     config->handoff_rate_bytes = 32ULL * 1024 * 1024;
@@ -138,6 +139,8 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         { "curve/cert", config->curve_cert, sizeof (config->curve_cert) },
         { "curve/clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
         { "curve/client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
+        { "reply/ipc-dir", config->reply_ipc_dir, sizeof (config->reply_ipc_dir) },
+        { "auth/policy", config->auth_policy, sizeof (config->auth_policy) },
         { "metrics/listen", config->metrics_listen, sizeof (config->metrics_listen) },
     };
     for (size_t index = 0; index < sizeof (strings) / sizeof (strings [0]); index++) {
@@ -163,6 +166,7 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         S_NUMBER ("reply/idle-seconds", reply_idle_seconds, 1, 86400);
         S_NUMBER ("reply/send-timeout-ms", reply_send_timeout_ms, 0, 60000);
         S_NUMBER ("reply/hwm", reply_hwm, 1, 1000000);
+        S_NUMBER ("reply/max-bytes", reply_max_bytes, 1024 * 1024, 1ULL << 40);
         S_NUMBER ("handoff/interval-ms", handoff_interval_ms, 10, 3600000);
         S_NUMBER ("handoff/rate-bytes", handoff_rate_bytes, 1024, 1ULL << 40);
         S_NUMBER ("handoff/timeout-ms", handoff_timeout_ms, 100, 600000);
@@ -182,8 +186,22 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
     }
     if (zconfig_get (root, "compact/enabled", NULL))
         config->compact_enabled = s_bool (zconfig_get (root, "compact/enabled", NULL));
+    //  ipc replies only under reply/ipc-dir: setting the directory allows
+    //  them (unless reply/ipc = 0); reply/ipc = 1 alone would allow any
+    //  unix socket on the host
+    config->reply_ipc = *config->reply_ipc_dir != 0;
     if (zconfig_get (root, "reply/ipc", NULL))
         config->reply_ipc = s_bool (zconfig_get (root, "reply/ipc", NULL));
+    if (config->reply_ipc && !*config->reply_ipc_dir) {
+        snprintf (error, error_size, "%s: reply/ipc = 1 needs reply/ipc-dir (the only directory "
+                  "whose unix sockets replies may go to)", file);
+        goto done;
+    }
+    if (*config->reply_ipc_dir && *config->reply_ipc_dir != '/') {
+        snprintf (error, error_size, "%s: reply/ipc-dir must be an absolute path, not '%s'",
+                  file, config->reply_ipc_dir);
+        goto done;
+    }
     if (zconfig_get (root, "handoff/enabled", NULL))
         config->handoff_enabled = s_bool (zconfig_get (root, "handoff/enabled", NULL));
     if (zconfig_get (root, "scrub/enabled", NULL))
@@ -191,6 +209,11 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
     config->log_syslog = s_bool (zconfig_get (root, "log/syslog", "0"));
     config->log_verbose = s_bool (zconfig_get (root, "log/verbose", "0"));
 
+    if (*config->auth_policy && !*config->curve_cert) {
+        snprintf (error, error_size, "%s: auth/policy needs curve (keys are known only from "
+                  "CURVE handshakes)", file);
+        goto done;
+    }
     if (zconfig_locate (root, "curve") && (!*config->curve_cert || !*config->curve_clients_dir)) {
         snprintf (error, error_size, "%s: curve needs both cert and clients-dir "
                   "(CURVE without a client policy would only encrypt)", file);
@@ -397,7 +420,8 @@ node_config_reply_allow (const node_config_t *config, cluster_config_t *cluster)
     endpoint_allow_t *allow = endpoint_allow_new ();
     for (size_t index = 0; index < config->reply_allow_count; index++)
         endpoint_allow_add_host (allow, config->reply_allow [index]);
-    endpoint_allow_set_ipc (allow, config->reply_ipc);
+    if (config->reply_ipc)
+        endpoint_allow_set_ipc_dir (allow, config->reply_ipc_dir);
     if (cluster)
         for (size_t index = 0; index < cluster_config_node_count (cluster); index++) {
             endpoint_allow_add_endpoint_host (allow, cluster_config_node_writer (cluster, index));

@@ -14,6 +14,8 @@
 #include "cluster_config.h"
 #include "endpoint.h"
 #include "curve.h"
+#include "reply_budget.h"
+#include "auth_policy.h"
 
 #define NODE_CONFIG_MAX_VOLUMES 16
 
@@ -40,7 +42,12 @@ typedef struct {
     int reply_idle_seconds;             //  close reply sockets idle this long
     int reply_send_timeout_ms;          //  wait at most this to queue a reply
     int reply_hwm;                      //  replies queued per address
-    bool reply_ipc;                     //  allow ipc:// reply addresses
+    bool reply_ipc;                     //  allow ipc:// reply addresses (under reply_ipc_dir)
+    char reply_ipc_dir [200];           //  reply/ipc-dir: the only directory ipc replies may use
+    uint64_t reply_max_bytes;           //  reply/max-bytes: bytes held for replies not yet taken
+    reply_budget_t *reply_budget;       //  the process's budget of reply_max_bytes (main fills it)
+    char auth_policy [1024];            //  auth/policy: who may do what (CURVE on); "" = none
+    auth_t *auth;                       //  the loaded policy when auth/policy is set (main fills it)
     size_t reply_allow_count;           //  entries in reply_allow
     char reply_allow [32][256];         //  allowed reply hosts
     bool log_syslog;                    //  also log to syslog

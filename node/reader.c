@@ -36,6 +36,8 @@
                                         //  below the 256 KiB header limit)
 #define S_BURST                 256     //  requests taken before looking at the pipe
 #define S_HOUSEKEEPING_US       1000000 //  reply-cache expiry and damage retries
+#define S_REPLY_HEADER_ROOM     4096    //  charged for a retrieve reply's header
+                                        //  besides its payload and meta
 #define S_REPLY_HWM_MAX         32      //  replies queued per address (each may hold
                                         //  a whole sequence): reply/hwm if lower
 
@@ -417,6 +419,23 @@ s_retrieve (reader_t *self)
         s_answer (self, RESULT_NOT_FOUND, found->why);
         return;
     }
+    //  Charge the reply budget before reading: a requester that is not
+    //  taking its replies, or a budget held by such requesters, costs no
+    //  disk read and no memory
+    if (reply_cache_reserve (self->replies, request->client_address,
+                             found->segment_size + found->meta_size + S_REPLY_HEADER_ROOM)) {
+        //  The retrieval's reply is dropped (counted once: by the cache
+        //  when the small overloaded answer cannot go either)
+        node_stats_result (self->stats, RESULT_OVERLOADED);
+        reply_prepare (self->reply, request, RESULT_OVERLOADED,
+                       "reply budget full (reply/max-bytes): replies not yet taken by their peers");
+        if (reply_cache_send (self->replies, self->reply, NULL) == 0) {
+            atomic_fetch_add (&self->stats->replies_dropped, 1);
+            if (self->config->reply_budget)
+                reply_budget_log_drop (self->config->reply_budget, "reader", request->client_address);
+        }
+        return;
+    }
     char problem [200];
     zframe_t *frame = NULL;
     result_t result = s_read_sequence (self, found, &frame, problem, sizeof (problem));
@@ -573,6 +592,8 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
                                      config->reply_idle_seconds, config->reply_send_timeout_ms, hwm);
     if (self->replies)
         reply_cache_set_curve (self->replies, config->curve);
+    if (self->replies)
+        reply_cache_set_budget (self->replies, config->reply_budget, "reader");
     self->last_housekeeping_us = timestamp_now ();
     if (!self->intake || !self->reply || !self->records) {
         snprintf (error, error_size, "reader: out of memory");

@@ -20,6 +20,7 @@
 #include "endpoint.h"
 #include "node_stats.h"
 #include "curve.h"
+#include "reply_budget.h"
 
 typedef struct _reply_cache_t reply_cache_t;
 
@@ -35,6 +36,27 @@ reply_cache_t *
 void
     reply_cache_set_curve (reply_cache_t *self, curve_t *curve);
 
+//  Charge every reply's bytes to budget (borrowed; shared by every cache
+//  of the process; NULL = no budget) until ZeroMQ has written them out.
+//  A reply that does not fit, even after closing (without linger) the
+//  sockets of peers that have taken nothing for a while, is dropped,
+//  counted and logged (rate-limited) naming who.
+void
+    reply_cache_set_budget (reply_cache_t *self, reply_budget_t *budget, const char *who);
+
+//  Before reading a reply's payload: charge bytes (payload plus header
+//  room) for the next reply_cache_send to address, which uses the charge
+//  and gives back what it does not need. Returns 0 when charged, -1 when
+//  the reply would be dropped: the peer at address has taken none of its
+//  queued replies for a while, or the budget has no room (nothing is
+//  charged or counted then).
+int
+    reply_cache_reserve (reply_cache_t *self, const char *address, uint64_t bytes);
+
+//  Give back a charge made by reply_cache_reserve that will not be sent.
+void
+    reply_cache_unreserve (reply_cache_t *self);
+
 //  Close every socket (with a linger so queued replies still go out) and
 //  free; set the caller's pointer to NULL. Accepts NULL.
 void
@@ -42,9 +64,10 @@ void
 
 //  Send a reply: frame 0 the encoded header, then data frames taken from
 //  *data_p if not NULL (the zmsg is consumed and set to NULL). The address
-//  is reply->client_address. Returns 0 if queued,
-//  -1 if dropped (address not allowed, cannot connect, or requester not
-//  reading); a drop is counted as replies-dropped.
+//  is reply->client_address. Frames are handed to ZeroMQ without copies,
+//  their bytes charged to the budget until ZeroMQ frees them. Returns 0 if
+//  queued, -1 if dropped (address not allowed, cannot connect, requester
+//  not reading, or no budget room); a drop is counted as replies-dropped.
 int
     reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p);
 

@@ -117,6 +117,7 @@ struct _store_index_t {
     sqlite3 *db;                            //  the connection
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
     bool in_transaction;                    //  BEGIN issued, not yet committed
+    int last_error;                         //  SQLite result of the last failure
     zhashx_t *node_ids;                     //  name -> (int64_t *) id cache
 };
 
@@ -169,8 +170,16 @@ s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
 static int
 s_fail (store_index_t *self, s_statement_t which)
 {
+    self->last_error = sqlite3_errcode (self->db);
     zsys_error ("index: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
     return -1;
+}
+
+bool
+store_index_full (store_index_t *self)
+{
+    assert (self);
+    return self->last_error == SQLITE_FULL;
 }
 
 //  Run a statement that returns no rows (after binding); reset it.

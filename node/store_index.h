@@ -255,6 +255,12 @@ int
     store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_offset,
                              int64_t segment_id, uint32_t sequence_num, const char *reason);
 
+//  True if the last statement that failed did so because the disk (the
+//  index's filesystem) is full (SQLITE_FULL): the truthful answer is then
+//  out-of-space, not io-error.
+bool
+    store_index_full (store_index_t *self);
+
 //  --------------------------------------------------------------------------
 //  Garbage accounting (docs/reading.md, "What is garbage")
 //

@@ -26,6 +26,11 @@
 #include "recovery.h"
 #include "active_set.h"
 #include "compactor.h"
+#include <sys/statvfs.h>
+#include <sys/stat.h>
+
+#define S_INDEX_ROOM_BYTES  (4ULL * 1024 * 1024)    //  kept free on the index's filesystem
+                                                //  besides reserve-bytes: one batch's index pages
 
 
 typedef struct _writer_t writer_t;
@@ -48,6 +53,7 @@ struct _writer_t {
     zlistx_t *pending;              //  work_t * awaiting the group commit
     int64_t first_pending_us;       //  when the oldest pending request was queued
     bool force_commit;              //  sync-value-file asked for a commit now
+    int index_on_volume;            //  index shares a volume's filesystem: 1, no: 0, not known: -1
     bool terminated;                //  $TERM received
     uint64_t registered_file_id;    //  last value file known to be in the index
     zhashx_t *file_volumes;         //  file id text -> volume (new files)
@@ -261,6 +267,10 @@ s_append (writer_t *self, work_t *work, record_type_t type, uint64_t *file_id_p,
                    value_file_record_size (record.descriptor_size, record.payload_size));
         return -1;
     }
+    if (rc == -EDQUOT || (rc == -ENOSPC)) {
+        work_fail (work, RESULT_OUT_OF_SPACE, "value file write failed: %s", strerror (-rc));
+        return -1;
+    }
     if (rc) {
         work_fail (work, RESULT_IO_ERROR, "value file write failed: %s", strerror (-rc));
         return -1;
@@ -277,10 +287,44 @@ s_append (writer_t *self, work_t *work, record_type_t type, uint64_t *file_id_p,
     return 0;
 }
 
+//  The index's filesystem keeps reserve-bytes free like the volumes do,
+//  plus room for one batch's index pages: a state change that would eat
+//  into it is refused out-of-space before anything is written
+static int
+s_index_room (writer_t *self, work_t *work)
+{
+    //  On a volume's filesystem the volume's check already keeps
+    //  reserve-bytes free (and SQLITE_FULL still answers out-of-space)
+    if (self->index_on_volume < 0) {
+        struct stat index_st, volume_st;
+        self->index_on_volume = 0;
+        if (stat (self->config->data_dir, &index_st) == 0)
+            for (size_t index = 0; index < self->config->volume_count; index++)
+                if (stat (self->config->volumes [index], &volume_st) == 0
+                &&  volume_st.st_dev == index_st.st_dev)
+                    self->index_on_volume = 1;
+    }
+    if (self->index_on_volume)
+        return 0;
+    struct statvfs st;
+    if (statvfs (self->config->data_dir, &st) != 0)
+        return 0;                   //  unknown: SQLite will say (store_index_full)
+    uint64_t free_bytes = (uint64_t) st.f_bavail * st.f_frsize;
+    uint64_t needed = self->config->reserve_bytes + S_INDEX_ROOM_BYTES;
+    if (free_bytes >= needed)
+        return 0;
+    work_fail (work, RESULT_OUT_OF_SPACE, "index filesystem (%s) has %" PRIu64 " bytes free, "
+               "%" PRIu64 " are kept (reserve-bytes + room for the index)",
+               self->config->data_dir, free_bytes, needed);
+    return -1;
+}
+
 static int
 s_begin (writer_t *self, work_t *work)
 {
     self->request_appended = false;
+    if (s_index_room (self, work))
+        return -1;
     if (store_index_begin (self->index) == 0 && store_index_savepoint (self->index) == 0)
         return 0;
     work_fail (work, RESULT_IO_ERROR, "index: cannot start a transaction");
@@ -289,6 +333,7 @@ s_begin (writer_t *self, work_t *work)
 
 //  Undo the current request's index changes after a failure
 static void s_abort_batch (writer_t *self, const char *why);
+static void s_abort_batch_result (writer_t *self, result_t result, const char *why);
 
 static int
 s_undo (writer_t *self, work_t *work)
@@ -309,8 +354,23 @@ s_undo (writer_t *self, work_t *work)
 static int
 s_index_failed (writer_t *self, work_t *work)
 {
-    work_fail (work, RESULT_IO_ERROR, "index update failed");
+    if (store_index_full (self->index))
+        work_fail (work, RESULT_OUT_OF_SPACE, "index update failed: the index's filesystem is full");
+    else
+        work_fail (work, RESULT_IO_ERROR, "index update failed");
     return s_undo (self, work);
+}
+
+//  An index update of the entire fast path failed: the whole batch goes
+static void
+s_index_failed_batch (writer_t *self, work_t *work)
+{
+    bool full = store_index_full (self->index);
+    s_abort_batch_result (self, full? RESULT_OUT_OF_SPACE: RESULT_IO_ERROR, "index update failed");
+    if (full)
+        work_fail (work, RESULT_OUT_OF_SPACE, "index update failed: the index's filesystem is full");
+    else
+        work_fail (work, RESULT_IO_ERROR, "index update failed");
 }
 
 //  Queue a success for the next group commit
@@ -400,13 +460,14 @@ s_handle_entire (writer_t *self, work_t *work, int64_t source_id, int64_t handof
 {
     request_t *request = &work->request;
     self->request_appended = false;
+    if (s_index_room (self, work))
+        return -1;
     if (store_index_begin (self->index)) {
         work_fail (work, RESULT_IO_ERROR, "index: cannot start a transaction");
         return -1;
     }
     if (s_node_rows (self, work, &source_id, &handoff_id)) {
-        s_abort_batch (self, "index update failed");
-        work_fail (work, RESULT_IO_ERROR, "index update failed");
+        s_index_failed_batch (self, work);
         return -1;
     }
     uint64_t file_id, offset;
@@ -426,8 +487,7 @@ s_handle_entire (writer_t *self, work_t *work, int64_t source_id, int64_t handof
     ||  store_index_account_key (self->index, request->collection_id, request->key)) {
         //  The record stays past the file's synced size, unreferenced
         value_store_retire (self->values);
-        s_abort_batch (self, "index update failed");
-        work_fail (work, RESULT_IO_ERROR, "index update failed");
+        s_index_failed_batch (self, work);
         return -1;
     }
     if (zlistx_size (self->pending) == 0)
@@ -886,15 +946,23 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
 static void
 s_abort_batch (writer_t *self, const char *why)
 {
-    zsys_error ("writer: group commit failed (%s): %zu requests answered io-error",
-                why, zlistx_size (self->pending));
+    s_abort_batch_result (self, RESULT_IO_ERROR, why);
+}
+
+//  Answer every pending request result (io-error, or out-of-space when the
+//  disk is full) and roll back the batch
+static void
+s_abort_batch_result (writer_t *self, result_t result, const char *why)
+{
+    zsys_error ("writer: group commit failed (%s): %zu requests answered %s",
+                why, zlistx_size (self->pending), result_name (result));
     store_index_rollback (self->index);
     //  What the batch appended stays past the recorded synced size of a
     //  file that is no longer appended to: recovery cuts it after a crash
     value_store_retire (self->values);
     work_t *work;
     while ((work = (work_t *) zlistx_detach (self->pending, NULL))) {
-        s_reply_now (self, work, RESULT_IO_ERROR, why);
+        s_reply_now (self, work, result, why);
         work_destroy (&work);
     }
     atomic_fetch_add (&self->stats->sync_failures, 1);
@@ -924,11 +992,14 @@ s_commit (writer_t *self)
     if (rc) {
         char why [128];
         snprintf (why, sizeof (why), "value file sync failed: %s", strerror (-rc));
-        s_abort_batch (self, why);
+        s_abort_batch_result (self, rc == -ENOSPC || rc == -EDQUOT? RESULT_OUT_OF_SPACE: RESULT_IO_ERROR, why);
         return;
     }
     if (store_index_commit (self->index)) {
-        s_abort_batch (self, "index commit failed");
+        if (store_index_full (self->index))
+            s_abort_batch_result (self, RESULT_OUT_OF_SPACE, "index commit failed: the index's filesystem is full");
+        else
+            s_abort_batch (self, "index commit failed");
         return;
     }
     node_stats_sync_latency (self->stats, (uint64_t) (timestamp_now () - started));
@@ -1092,6 +1163,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     self->cluster = args->cluster;
     self->stats = args->stats;
     self->active = active_set_new ();
+    self->index_on_volume = -1;
     self->pending = zlistx_new ();
     self->compact_runs = zlistx_new ();
     self->file_volumes = zhashx_new ();
@@ -1103,6 +1175,8 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
                                      config->reply_hwm);
     if (self->replies)
         reply_cache_set_curve (self->replies, config->curve);
+    if (self->replies)
+        reply_cache_set_budget (self->replies, config->reply_budget, "writer");
 
     if (zsys_dir_create ("%s", config->data_dir)) {
         snprintf (error, error_size, "%s: cannot create the data directory: %s",

@@ -26,9 +26,13 @@
 #   CURVE=1 (`make cluster CURVE=1`): every socket is CurveZMQ. Keys under
 #   $STRATA_CLUSTER_DIR/keys, made once with `strata keygen` and kept:
 #   cluster (the cluster cert), router, nodes (the forwarders' client cert),
-#   user (yours, for the CLI); clients/ holds the public certs of router,
-#   nodes and user (the clients-dir). nodeNN.cfg carries each node's curve
-#   section, cluster.cfg the router's. The start message shows the CLI flags.
+#   user (yours, for the CLI: an admin key), service7 (a sample service key
+#   that may only read, write and list collection 7); clients/ holds the
+#   public certs of router, nodes, user and service7 (the clients-dir).
+#   keys/policy.cfg (auth/policy of every node and of the router) gives the
+#   roles and grants. nodeNN.cfg carries each node's curve and auth
+#   sections, cluster.cfg the router's. The start message shows the CLI
+#   flags.
 
 set -eu
 
@@ -94,6 +98,8 @@ write_cluster_file () {
             say "        cert = $KEYS/cluster_secret"
             say "        clients-dir = $KEYS/clients"
             say "        client-cert = $KEYS/router_secret"
+            say "    auth"
+            say "        policy = $KEYS/policy.cfg"
         fi
     } > "$DIR/cluster.cfg.new"
     mv "$DIR/cluster.cfg.new" "$DIR/cluster.cfg"
@@ -103,15 +109,33 @@ write_cluster_file () {
 make_keys () {
     mkdir -p "$KEYS/clients"
     chmod 700 "$KEYS"
-    for name in cluster router nodes user; do
+    for name in cluster router nodes user service7; do
         if [ ! -f "$KEYS/${name}_secret" ]; then
             rm -f "$KEYS/$name"
             "$CLI" keygen --dir "$KEYS" "$name" > /dev/null || fail "strata keygen $name failed"
         fi
     done
-    for name in router nodes user; do
+    for name in router nodes user service7; do
         cp "$KEYS/$name" "$KEYS/clients/$name"
     done
+    {
+        say "#   Written by scripts/local_cluster.sh (CURVE=1) on every start: who may"
+        say "#   do what (auth/policy of the router and of every node; docs/security.md)"
+        say "keys"
+        say "    router"
+        say "        cert = clients/router"
+        say "        role = router"
+        say "    nodes"
+        say "        cert = clients/nodes"
+        say "        role = node"
+        say "    user"
+        say "        cert = clients/user"
+        say "        role = admin"
+        say "    service7"
+        say "        cert = clients/service7"
+        say "        grants"
+        say "            7 = read write list"
+    } > "$KEYS/policy.cfg"
     index=1
     while [ "$index" -le "$NODES" ]; do
         {
@@ -120,6 +144,8 @@ make_keys () {
             say "    cert = $KEYS/cluster_secret"
             say "    clients-dir = $KEYS/clients"
             say "    client-cert = $KEYS/nodes_secret"
+            say "auth"
+            say "    policy = $KEYS/policy.cfg"
         } > "$DIR/$(node_name "$index").cfg"
         index=$((index + 1))
     done
@@ -216,6 +242,12 @@ cluster's public key, as flags or in the environment:
 
     $CLI ping $CURVE_FLAGS
     export STRATA_CERT=$KEYS/user_secret STRATA_SERVER_CERT=$KEYS/cluster
+
+Your key (user) is an admin key. The sample service key service7 may only
+read, write and list collection 7 ($KEYS/policy.cfg; edit it, then
+kill -HUP the router and nodes):
+
+    $CLI put --collection 7 --cert $KEYS/service7_secret --server-cert $KEYS/cluster KEY FILE
 
 EOF
     fi

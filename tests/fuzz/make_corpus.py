@@ -459,6 +459,47 @@ CONFIG_DICT_WORDS = [
 
 
 # ---------------------------------------------------------------------------
+# fuzz_auth_policy: auth/policy files (ZPL)
+
+KEY_A = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"     # Z85 public keys (40 characters)
+KEY_B = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+KEY_C = "E#6*bX]X!1[LE]5k#uiE{%4}#UXU!fNs5@/xIG:&"
+
+POLICY_SEEDS = {
+    "empty": "",
+    "keys-only": "keys\n",
+    "admin": 'keys\n    user\n        key = "%s"\n        role = admin\n' % KEY_A,
+    "roles": ('keys\n    router\n        key = "%s"\n        role = router\n'
+              '    nodes\n        key = "%s"\n        role = node\n' % (KEY_A, KEY_B)),
+    "service": ('keys\n    billing\n        key = "%s"\n        grants\n'
+                '            7 = read write list\n            any = read\n' % KEY_C),
+    "all-rights": ('keys\n    svc\n        key = "%s"\n        role = service\n'
+                   '        grants\n            4294967295 = *\n            0 = delete\n' % KEY_A),
+    "unquoted": "keys\n    svc\n        key = %s\n        grants\n            1 = read\n" % KEY_B,
+    "cert": "keys\n    svc\n        cert = clients/svc\n",
+    "both": 'keys\n    svc\n        key = "%s"\n        cert = clients/svc\n' % KEY_A,
+    "twice": ('keys\n    one\n        key = "%s"\n    two\n        key = "%s"\n'
+              % (KEY_A, KEY_A)),
+    "bad-role": 'keys\n    svc\n        key = "%s"\n        role = root\n' % KEY_A,
+    "bad-right": ('keys\n    svc\n        key = "%s"\n        grants\n'
+                  '            7 = read execute\n' % KEY_A),
+    "bad-collection": ('keys\n    svc\n        key = "%s"\n        grants\n'
+                       '            4294967296 = read\n            -1 = read\n' % KEY_A),
+    "short-key": "keys\n    svc\n        key = abc\n",
+    "unknown-section": "policy\n    x = 1\n",
+    "unknown-setting": 'keys\n    svc\n        key = "%s"\n        colour = blue\n' % KEY_A,
+    "comments": ('#   a policy\nkeys                #   all keys\n    svc   # one\n'
+                 '        key = "%s"   #   quoted: # is a Z85 character\n' % KEY_C),
+}
+
+POLICY_DICT_WORDS = [
+    "keys", "key", "cert", "role", "grants", "router", "node", "admin", "service",
+    "read", "write", "delete", "list", "*", "any", " = ", "\n    ", "\n        ", "\"", "#",
+    KEY_A, "4294967295",
+]
+
+
+# ---------------------------------------------------------------------------
 
 def dict_entry(data):
     return '"' + "".join("\\x%02x" % b for b in data) + '"'
@@ -501,6 +542,9 @@ def main():
     write_corpus("fuzz_recovery_scan", recovery_seeds())
     write_dict("fuzz_recovery_scan", "record magic,\n# types, sizes, and the request keys"
                " descriptors hold", VALUE_DICT + [pack(word) for word in DICT_WORDS])
+    write_corpus("fuzz_auth_policy", POLICY_SEEDS)
+    write_dict("fuzz_auth_policy", "keys and values of\n# the auth/policy file",
+               [word.encode() for word in POLICY_DICT_WORDS])
     write_corpus("fuzz_config", CONFIG_SEEDS)
     write_dict("fuzz_config", "ZPL keys of the\n# node, router and cluster files",
                [word.encode() for word in CONFIG_DICT_WORDS])

@@ -272,14 +272,29 @@ class BadInputTest(StrataTestCase):
             "tcp://127.0.0.1:" + "9" * 300,         # over the address limit
         ], watcher)
 
-    def test_ipc_reply_address_allowed_by_default(self):
-        path = os.path.join(self.workdir, "reply.ipc")
-        ipc = Client(self.context, self.node.writer, address="ipc://" + path,
-                     tag="ipc")
-        self.clients.append(ipc)
-        reply = ipc.ping()
-        self.assertEqual(reply.get("message-type"), "ping-reply")
-        self.assertEqual(reply.get("client-address"), "ipc://" + path)
+    def test_ipc_reply_address_refused_by_default(self):
+        # reply/ipc is off by default: a listener at an ipc path (in the
+        # work directory, or anywhere like /tmp) gets no connection
+        paths = [os.path.join(self.workdir, "reply.ipc"),
+                 "/tmp/strata-it-anything-%d-%x" % (os.getpid(), id(self))]
+        before = self.client.stats()
+        try:
+            for path in paths:
+                ipc = Client(self.context, self.node.writer,
+                             address="ipc://" + path, tag="ipc")
+                self.clients.append(ipc)
+                ipc.send({"message-type": "ping"})
+                ipc.expect_no_reply(1.0)
+        finally:
+            for path in paths:
+                if os.path.exists(path):
+                    os.unlink(path)
+        stats = self.wait_stats(
+            lambda s: s["requests-dropped"] >= before["requests-dropped"] + 2,
+            timeout=5)
+        self.assertGreaterEqual(stats["requests-dropped"],
+                                before["requests-dropped"] + 2)
+        self.assertIn("reply address not allowed", self.node.log_text())
 
     def test_oversized_message_does_not_stop_node(self):
         # over the default max-message-bytes (64 MiB)
@@ -306,6 +321,50 @@ class NoIpcConfigTest(StrataTestCase):
             lambda s: s["requests-dropped"] > before["requests-dropped"], timeout=5)
         self.assertGreater(stats["requests-dropped"], before["requests-dropped"])
         self.assertEqual(self.client.ping().get("message-type"), "ping-reply")
+
+
+class IpcDirConfigTest(StrataTestCase):
+    """reply/ipc-dir set: ipc reply addresses inside it are served, any
+    other path (outside, or leading out with ..) is refused."""
+    IPC_DIR = "/tmp/strata-it-ipcdir-%d" % os.getpid()
+    node_config = "reply\n    ipc-dir = %s\n" % IPC_DIR
+
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(cls.IPC_DIR, exist_ok=True)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        for name in os.listdir(cls.IPC_DIR):
+            os.unlink(os.path.join(cls.IPC_DIR, name))
+        os.rmdir(cls.IPC_DIR)
+
+    def test_only_paths_under_ipc_dir(self):
+        inside = "ipc://%s/reply.ipc" % self.IPC_DIR
+        ipc = Client(self.context, self.node.writer, address=inside, tag="in")
+        self.clients.append(ipc)
+        reply = ipc.ping()
+        self.assertEqual(reply.get("message-type"), "ping-reply")
+        self.assertEqual(reply.get("client-address"), inside)
+        before = self.client.stats()
+        outside = os.path.join(self.workdir, "outside.ipc")
+        refused = [("ipc://" + outside, "ipc://" + outside),
+                   # bound at the same socket, named through ".."
+                   ("ipc://" + outside + "2",
+                    "ipc://%s/../%s" % (self.IPC_DIR, os.path.relpath(
+                        outside + "2", os.path.dirname(self.IPC_DIR))))]
+        for bind, named in refused:
+            client = Client(self.context, self.node.writer, address=bind, tag="out")
+            self.clients.append(client)
+            client.send({"message-type": "ping", "client-address": named})
+            client.expect_no_reply(1.0)
+        stats = self.wait_stats(
+            lambda s: s["requests-dropped"] >= before["requests-dropped"] + 2,
+            timeout=5)
+        self.assertGreaterEqual(stats["requests-dropped"],
+                                before["requests-dropped"] + 2)
 
 
 class SmallLimitsConfigTest(StrataTestCase):

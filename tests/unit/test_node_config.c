@@ -129,7 +129,10 @@ Test (node_config, defaults)
     cr_assert_eq (s_config.writeback_bytes, 0);
     cr_assert_eq (s_config.reply_cache_size, 128);
     cr_assert_eq (s_config.reply_send_timeout_ms, 0);
-    cr_assert (s_config.reply_ipc);
+    cr_assert_not (s_config.reply_ipc, "ipc replies are off by default");
+    cr_assert_str_eq (s_config.reply_ipc_dir, "");
+    cr_assert_eq (s_config.reply_max_bytes, 64ULL * 1024 * 1024);
+    cr_assert_str_eq (s_config.auth_policy, "");
     cr_assert_eq (s_config.reply_allow_count, 3);
     cr_assert_str_eq (s_config.reply_allow [0], "127.0.0.1");
     cr_assert_str_eq (s_config.reply_allow [1], "::1");
@@ -452,7 +455,7 @@ Test (node_config, reply_allow_defaults)
     cr_assert (endpoint_allow_check (allow, "tcp://127.0.0.1:6000"));
     cr_assert (endpoint_allow_check (allow, "tcp://[::1]:6000"));
     cr_assert (endpoint_allow_check (allow, "tcp://localhost:6000"));
-    cr_assert (endpoint_allow_check (allow, "ipc:///tmp/reply.sock"), "ipc on by default");
+    cr_assert_not (endpoint_allow_check (allow, "ipc:///tmp/reply.sock"), "ipc off by default");
     cr_assert_not (endpoint_allow_check (allow, "tcp://10.1.2.1:6000"));
     endpoint_allow_destroy (&allow);
 }
@@ -482,4 +485,49 @@ Test (node_config, test_sync_delay_from_environment)
     cr_assert_eq (s_load (NULL), NODE_CONFIG_RUN, "%s", s_error);
     cr_assert_eq (s_config.test_sync_delay_ms, 250);
     unsetenv ("STRATA_TEST_SYNC_DELAY_MS");
+}
+
+Test (node_config, reply_ipc_only_under_ipc_dir)
+{
+    char dir [] = "/tmp/strata-ipc-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char sub [64];
+    snprintf (sub, sizeof (sub), "%s/sub", dir);
+    cr_assert_eq (mkdir (sub, 0700), 0);
+    char text [256];
+    snprintf (text, sizeof (text), "reply\n    ipc-dir = %s\n", dir);
+    s_write (s_config_path, text);
+    cr_assert_eq (s_load ("--config", s_config_path, NULL), NODE_CONFIG_RUN, "%s", s_error);
+    cr_assert (s_config.reply_ipc, "an ipc-dir turns ipc replies on");
+    endpoint_allow_t *allow = node_config_reply_allow (&s_config, NULL);
+    char endpoint [300];
+    snprintf (endpoint, sizeof (endpoint), "ipc://%s/reply.sock", dir);
+    cr_assert (endpoint_allow_check (allow, endpoint), "%s", endpoint);
+    snprintf (endpoint, sizeof (endpoint), "ipc://%s/sub/reply.sock", dir);
+    cr_assert (endpoint_allow_check (allow, endpoint), "%s", endpoint);
+    snprintf (endpoint, sizeof (endpoint), "ipc://%s/../reply.sock", dir);
+    cr_assert_not (endpoint_allow_check (allow, endpoint), "%s", endpoint);
+    snprintf (endpoint, sizeof (endpoint), "ipc://%s/./reply.sock", dir);
+    cr_assert_not (endpoint_allow_check (allow, endpoint), "%s", endpoint);
+    snprintf (endpoint, sizeof (endpoint), "ipc://%sx/reply.sock", dir);
+    cr_assert_not (endpoint_allow_check (allow, endpoint), "a sibling with the same prefix");
+    cr_assert_not (endpoint_allow_check (allow, "ipc:///tmp/anything"));
+    cr_assert_not (endpoint_allow_check (allow, "ipc://reply.sock"), "relative");
+    //  A symbolic link inside the directory cannot lead out of it
+    char link [64];
+    snprintf (link, sizeof (link), "%s/out", dir);
+    cr_assert_eq (symlink ("/tmp", link), 0);
+    snprintf (endpoint, sizeof (endpoint), "ipc://%s/out/reply.sock", dir);
+    cr_assert_not (endpoint_allow_check (allow, endpoint), "%s", endpoint);
+    endpoint_allow_destroy (&allow);
+    unlink (link);
+    rmdir (sub);
+    rmdir (dir);
+
+    s_write (s_config_path, "reply\n    ipc = 1\n");
+    s_expect_error (s_load ("--config", s_config_path, NULL), "reply/ipc = 1 needs reply/ipc-dir");
+    s_write (s_config_path, "reply\n    ipc-dir = relative/dir\n");
+    s_expect_error (s_load ("--config", s_config_path, NULL), "absolute");
+    s_write (s_config_path, "reply\n    max-bytes = 1000\n");
+    s_expect_error (s_load ("--config", s_config_path, NULL), "reply/max-bytes");
 }
