@@ -41,6 +41,7 @@
 #define S_TICK_MS           100         //  longest poll wait
 #define S_CLIENT_HWM        1000        //  ROUTER high-water marks
 #define S_LINGER_MS         2000        //  replies still sent after close
+#define S_MAX_HELD          10000       //  requests held during start-up
 
 typedef enum {
     S_OP_PUT, S_OP_GET, S_OP_DELETE, S_OP_LIST
@@ -93,6 +94,9 @@ typedef struct {
     bool terminated;                //  $TERM received, or stopped
     int64_t stop_deadline_ms;       //  give up on operations after this
     int64_t next_housekeeping_ms;   //  upload and session expiry
+    int64_t started_ms;             //  when the router started
+    bool started;                   //  every node answered once, or a node-timeout passed
+    zlistx_t *held;                 //  zmsg_t * [client, header, data...] held while starting
 } router_t;
 
 
@@ -119,6 +123,13 @@ s_env_reachable (op_env_t *env, size_t node)
 {
     router_t *self = (router_t *) env->handle;
     return node_link_reachable (self->link, node, zclock_mono ());
+}
+
+static bool
+s_env_ever_reached (op_env_t *env, size_t node)
+{
+    router_t *self = (router_t *) env->handle;
+    return node_link_ever_reached (self->link, node);
 }
 
 static uint64_t
@@ -551,6 +562,76 @@ s_delete_or_list (router_t *self, zframe_t *client, router_request_t *request)
     s_op_settle (self, wrapper);
 }
 
+//  Start-up: until every node has answered once, or one node-timeout-ms
+//  has passed since the router started, reads and writes wait
+static bool
+s_starting (router_t *self, int64_t now)
+{
+    if (self->started)
+        return false;
+    bool all = true;
+    for (size_t node = 0; all && node < cluster_config_node_count (self->cluster); node++)
+        all = node_link_ever_reached (self->link, node);
+    if (all || now - self->started_ms >= self->config->node_timeout_ms || self->stopping) {
+        self->started = true;
+        if (!all)
+            zsys_info ("start-up: %d ms passed; going on without the nodes that have not answered yet",
+                       self->config->node_timeout_ms);
+        return false;
+    }
+    return true;
+}
+
+static void
+s_held_free (void **item_p)
+{
+    zmsg_destroy ((zmsg_t **) item_p);
+}
+
+//  Hold a checked request while the router starts: keeps the client's
+//  routing id, the header and the data frames (taken from *data_p).
+//  Returns true if held.
+static bool
+s_hold (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p)
+{
+    //  Once anything is held, later requests queue behind it (order kept)
+    if ((zlistx_size (self->held) == 0 && !s_starting (self, zclock_mono ()))
+    ||  zlistx_size (self->held) >= S_MAX_HELD)
+        return false;
+    zmsg_t *msg = *data_p? *data_p: zmsg_new ();
+    *data_p = NULL;
+    zmsg_pushmem (msg, zframe_data (header), zframe_size (header));
+    zmsg_pushmem (msg, zframe_data (client), zframe_size (client));
+    zlistx_add_end (self->held, msg);
+    return true;
+}
+
+static void s_handle (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p,
+                      size_t data_frames, uint64_t data_bytes, bool too_many_frames);
+
+//  Once started, handle the requests held meanwhile, in arrival order
+static void
+s_release_held (router_t *self)
+{
+    if (zlistx_size (self->held) == 0 || s_starting (self, zclock_mono ()))
+        return;
+    zlistx_t *held = self->held;        //  s_handle must not hold them again
+    self->held = zlistx_new ();
+    zlistx_set_destructor (self->held, s_held_free);
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlistx_detach (held, NULL))) {
+        zframe_t *client = zmsg_pop (msg);
+        zframe_t *header = zmsg_pop (msg);
+        size_t frames = zmsg_size (msg);
+        uint64_t bytes = zmsg_content_size (msg);
+        s_handle (self, client, header, &msg, frames, bytes, false);
+        zframe_destroy (&client);
+        zframe_destroy (&header);
+        zmsg_destroy (&msg);
+    }
+    zlistx_destroy (&held);
+}
+
 //  Receive one client message, frame by frame within the limits, and act
 static void
 s_client_message (router_t *self)
@@ -587,7 +668,18 @@ s_client_message (router_t *self)
     }
     if (too_many_frames || too_many_bytes)
         zmsg_destroy (&data);
+    s_handle (self, client, header, &data, data_frames, data_bytes, too_many_frames);
+    zframe_destroy (&client);
+    zframe_destroy (&header);
+    zmsg_destroy (&data);
+}
 
+//  Decode, check and act on one client message (data frames in *data_p,
+//  may be NULL; taken)
+static void
+s_handle (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p,
+          size_t data_frames, uint64_t data_bytes, bool too_many_frames)
+{
     router_request_t *request = self->request;
     router_result_t result;
     char error [256];
@@ -619,6 +711,10 @@ s_client_message (router_t *self)
                   "more than slice-size (%" PRIu64 ")", data_bytes, self->config->slice_size);
         goto done;
     }
+    if (type != ROUTER_MSG_PING && s_hold (self, client, header, data_p))
+        goto done;                  //  handled once the first ping round is in
+    zmsg_t *data = *data_p? *data_p: zmsg_new ();
+    *data_p = NULL;
     switch (type) {
         case ROUTER_MSG_PING:           s_ping (self, client, request); break;
         case ROUTER_MSG_PUT:            s_put (self, client, request, &data); break;
@@ -632,10 +728,10 @@ s_client_message (router_t *self)
         case ROUTER_MSG_LIST_VERSIONS:  s_delete_or_list (self, client, request); break;
         default:                        assert (false);
     }
-done:
-    zframe_destroy (&client);
-    zframe_destroy (&header);
     zmsg_destroy (&data);
+done:
+    if (data_p)
+        zmsg_destroy (data_p);
 }
 
 
@@ -703,6 +799,7 @@ s_destroy (router_t **self_p)
     if (self->ops)
         s_abandon_all (self);
     zlistx_destroy (&self->ops);
+    zlistx_destroy (&self->held);
     zhashx_destroy (&self->owners);
     zhashx_destroy (&self->uploads);
     zhashx_destroy (&self->sessions);
@@ -762,6 +859,9 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->config = args->config;
     self->cluster = args->cluster;
     self->ops = zlistx_new ();
+    self->held = zlistx_new ();
+    zlistx_set_destructor (self->held, s_held_free);
+    self->started_ms = zclock_mono ();
     self->owners = zhashx_new ();
     self->uploads = zhashx_new ();
     self->sessions = zhashx_new ();
@@ -790,7 +890,9 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
                    self->config->curve_clients_dir);
     }
     self->link = node_link_new_curve (self->cluster, self->config->reply, self->config->node_timeout_ms,
-                                      self->config->ping_interval_ms, (size_t) largest_share + LIMIT_HEADER_MAX,
+                                      self->config->ping_interval_ms, self->config->heartbeat_timeout_ms,
+                                      self->config->reconnect_max_ms,
+                                      (size_t) largest_share + LIMIT_HEADER_MAX,
                                       self->curve, error, error_size);
     if (!self->link)
         goto failed;
@@ -827,7 +929,7 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->env = (op_env_t) {
         .handle = self, .cluster = self->cluster, .erasure = self->erasure, .config = self->config,
         .send = s_env_send, .post = s_env_post, .reachable = s_env_reachable,
-        .new_id = s_env_new_id, .answer = s_env_answer
+        .new_id = s_env_new_id, .answer = s_env_answer, .ever_reached = s_env_ever_reached
     };
     return self;
 
@@ -907,6 +1009,7 @@ router_actor (zsock_t *pipe, void *args)
 
         now = zclock_mono ();
         node_link_ping (self->link, now);
+        s_release_held (self);
         node_event_t event;
         while (node_link_expire (self->link, &event, now) == 1)
             s_node_event (self, &event);

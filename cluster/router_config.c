@@ -22,7 +22,8 @@ static const char *s_usage =
     "put, get, delete and list objects (cluster/ROUTER.md). The cluster file\n"
     "gives the nodes and the erasure code; its `router` section the router's\n"
     "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
-    "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
+    "upload-timeout-seconds, ping-interval-ms, heartbeat-timeout-ms,\n"
+    "reconnect-max-ms, max-operations,\n"
     "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
     "client-cert for CurveZMQ). --listen overrides router/listen.\n";
 
@@ -39,6 +40,8 @@ router_config_defaults (router_config_t *config)
     config->node_timeout_ms = 10000;
     config->upload_timeout_seconds = 60;
     config->ping_interval_ms = 1000;
+    config->heartbeat_timeout_ms = 3000;
+    config->reconnect_max_ms = 1000;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
 }
@@ -116,6 +119,8 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("node-timeout-ms", node_timeout_ms, 10, 3600000);
     S_NUMBER ("upload-timeout-seconds", upload_timeout_seconds, 1, 86400);
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
+    S_NUMBER ("heartbeat-timeout-ms", heartbeat_timeout_ms, 100, 3600000);
+    S_NUMBER ("reconnect-max-ms", reconnect_max_ms, 100, 60000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
     if (zconfig_locate (root, "router/curve")) {

@@ -1,0 +1,69 @@
+/*  =========================================================================
+    heartbeat - liveness of long-lived ZeroMQ connections, independent of
+    TCP's timers
+
+    Two kinds of connection:
+
+    - Reply connections (a node's replies to the router or to a handoff
+      forwarder), whose receivers always read: ZMTP heartbeats. A PING goes
+      out every interval; a connection that carries nothing for timeout
+      after a PING is closed by ZeroMQ and reconnected (the PING's TTL
+      tells the peer to drop it too). PINGs are answered in the peer's I/O
+      thread, so a busy peer still answers.
+    - Connections into a node's intake (requests to a writer or reader
+      endpoint, the router's pings, handoff forwarding), whose receiver
+      stops reading to push back (receive-hwm is small): no ZMTP
+      heartbeats. libzmq 4.3.4 aborts a receiver that finds a PING in its
+      buffer after backpressure stopped its input and the peer hung up
+      (assertion !_io_error in stream_engine_base.cpp), and a receiver
+      whose input is stopped neither answers nor sends PINGs, so heartbeats
+      would also drop a healthy but busy connection. Their liveness comes
+      from data the sender sends anyway (the router's pings every
+      ping-interval-ms): TCP_USER_TIMEOUT drops a connection whose data
+      the peer's host has not acknowledged in time, which only a dead link
+      or host causes (the peer's kernel acknowledges whether or not the
+      program reads).
+
+    Both kinds: a connect attempt gives up after connect_timeout (a SYN
+    lost in a partition does not back off for minutes) and reconnecting
+    waits at most reconnect_max between attempts.
+    =========================================================================
+*/
+#ifndef STRATA_HEARTBEAT_H_INCLUDED
+#define STRATA_HEARTBEAT_H_INCLUDED
+
+#include <czmq.h>
+
+//  What a node uses towards reply addresses and handoff owners
+#define HEARTBEAT_NODE_INTERVAL_MS      1000
+#define HEARTBEAT_NODE_TIMEOUT_MS       3000
+#define HEARTBEAT_NODE_RECONNECT_MAX_MS 1000
+#define HEARTBEAT_NODE_UNACKED_MS       10000
+
+//  ZMTP heartbeats on socket, set before it connects or binds:
+//  ZMQ_HEARTBEAT_IVL = interval_ms, ZMQ_HEARTBEAT_TIMEOUT and
+//  ZMQ_HEARTBEAT_TTL = timeout_ms, ZMQ_CONNECT_TIMEOUT = interval_ms,
+//  ZMQ_RECONNECT_IVL_MAX = reconnect_max_ms (at least ZeroMQ's reconnect
+//  interval of 100 ms), ZMQ_TCP_MAXRT = timeout_ms. Only for sockets whose
+//  peers always read (see above). All times must be positive.
+void
+    heartbeat_apply (zsock_t *socket, int interval_ms, int timeout_ms, int reconnect_max_ms);
+
+//  Bounded reconnection without ZMTP heartbeats, for data connections:
+//  ZMQ_CONNECT_TIMEOUT = connect_timeout_ms, ZMQ_RECONNECT_IVL_MAX =
+//  reconnect_max_ms, ZMQ_TCP_MAXRT = unacked_ms (sent data unacknowledged
+//  this long drops the connection). All times must be positive.
+void
+    heartbeat_apply_data (zsock_t *socket, int connect_timeout_ms, int unacked_ms, int reconnect_max_ms);
+
+//  heartbeat_apply with the node's constants above (reply connections,
+//  the handoff forwarder's reply socket).
+void
+    heartbeat_apply_node (zsock_t *socket);
+
+//  heartbeat_apply_data with the node's constants above (handoff
+//  forwarding to an owner's endpoints).
+void
+    heartbeat_apply_node_data (zsock_t *socket);
+
+#endif
