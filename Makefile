@@ -12,7 +12,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
 
-.PHONY: run test deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak clean
+.PHONY: run test deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak multihost clean
 
 run: build
 	$(BUILD)/strata-node
@@ -104,6 +104,12 @@ ROUNDS ?= 200
 soak: build
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/soak_crash.py
+
+# The multi-host test (tests/multihost/, as root) in its long form: each
+# partition alone, one after the other. make test runs the short form.
+multihost: build
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_MULTIHOST_FULL=1 PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/multihost/test_multihost.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -95,7 +95,7 @@ s_push (node_link_t *self, const char *endpoint, bool liveness)
     //  liveness socket's pings, sent every ping interval, are its probes,
     //  and a ping the node's host does not acknowledge within the
     //  heartbeat timeout drops the connection (TCP_USER_TIMEOUT)
-    heartbeat_apply_data (sock, self->ping_interval_ms,
+    heartbeat_apply_data (sock, self->reconnect_max_ms,
                           liveness? self->heartbeat_timeout_ms: self->node_timeout_ms,
                           self->reconnect_max_ms);
     zsock_set_immediate (sock, 1);
@@ -125,7 +125,7 @@ node_link_new (cluster_config_t *cluster, const char *reply_endpoint, int node_t
                int ping_interval_ms, size_t max_reply_bytes, char *error, size_t error_size)
 {
     return node_link_new_curve (cluster, reply_endpoint, node_timeout_ms, ping_interval_ms,
-                                3000, 1000, max_reply_bytes, NULL, error, error_size);
+                                3000, 500, max_reply_bytes, NULL, error, error_size);
 }
 
 node_link_t *
@@ -509,6 +509,8 @@ s_check (node_link_t *self, int64_t now_ms)
             s_reopen (self, index, now_ms);
             continue;
         }
+        if (liveness && !node->liveness_connected)
+            node->next_ping_ms = now_ms;    //  just connected: ask at once
         node->writer_connected |= writer;
         node->reader_connected |= reader;
         node->liveness_connected |= liveness;

@@ -73,7 +73,7 @@ node_link_t *
 //  the cluster's public key). curve NULL: plaintext, as node_link_new.
 //  heartbeat_timeout_ms: a connection silent this long after a heartbeat
 //  PING is dropped and its node lost; reconnect_max_ms: the longest wait
-//  between reconnection attempts (node_link_new: 3000 and 1000).
+//  between reconnection attempts (node_link_new: 3000 and 500).
 node_link_t *
     node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
                          int ping_interval_ms, int heartbeat_timeout_ms, int reconnect_max_ms,

@@ -41,7 +41,7 @@ router_config_defaults (router_config_t *config)
     config->upload_timeout_seconds = 60;
     config->ping_interval_ms = 1000;
     config->heartbeat_timeout_ms = 3000;
-    config->reconnect_max_ms = 1000;
+    config->reconnect_max_ms = 500;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
 }

@@ -16,7 +16,7 @@
             upload-timeout-seconds = 60     # idle streaming uploads are aborted
             ping-interval-ms = 1000         # liveness pings to every node
             heartbeat-timeout-ms = 3000     # a silent connection is lost after this
-            reconnect-max-ms = 1000         # longest wait between reconnects
+            reconnect-max-ms = 500          # longest wait between reconnects
             max-operations = 32             # operations in flight at once
             max-buffered-bytes = 1073741824 # object bytes held at once
             curve                           # CurveZMQ (absent: plaintext)

@@ -26,7 +26,7 @@ heartbeat_apply (zsock_t *socket, int interval_ms, int timeout_ms, int reconnect
     zsock_set_heartbeat_timeout (socket, timeout_ms);
     //  TTL travels in deciseconds, at most 6553.5 s
     zsock_set_heartbeat_ttl (socket, timeout_ms < 6553500? timeout_ms: 6553500);
-    s_reconnect (socket, interval_ms, timeout_ms, reconnect_max_ms);
+    s_reconnect (socket, reconnect_max_ms, timeout_ms, reconnect_max_ms);
 }
 
 void
@@ -47,6 +47,6 @@ heartbeat_apply_node (zsock_t *socket)
 void
 heartbeat_apply_node_data (zsock_t *socket)
 {
-    heartbeat_apply_data (socket, HEARTBEAT_NODE_INTERVAL_MS, HEARTBEAT_NODE_UNACKED_MS,
+    heartbeat_apply_data (socket, HEARTBEAT_NODE_RECONNECT_MAX_MS, HEARTBEAT_NODE_UNACKED_MS,
                           HEARTBEAT_NODE_RECONNECT_MAX_MS);
 }

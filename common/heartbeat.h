@@ -24,9 +24,10 @@
       or host causes (the peer's kernel acknowledges whether or not the
       program reads).
 
-    Both kinds: a connect attempt gives up after connect_timeout (a SYN
+    Both kinds: a connect attempt gives up after a bounded time (a SYN
     lost in a partition does not back off for minutes) and reconnecting
-    waits at most reconnect_max between attempts.
+    waits at most reconnect_max between attempts, so a healed link is used
+    again within about twice reconnect_max.
     =========================================================================
 */
 #ifndef STRATA_HEARTBEAT_H_INCLUDED
@@ -37,12 +38,12 @@
 //  What a node uses towards reply addresses and handoff owners
 #define HEARTBEAT_NODE_INTERVAL_MS      1000
 #define HEARTBEAT_NODE_TIMEOUT_MS       3000
-#define HEARTBEAT_NODE_RECONNECT_MAX_MS 1000
+#define HEARTBEAT_NODE_RECONNECT_MAX_MS 500
 #define HEARTBEAT_NODE_UNACKED_MS       10000
 
 //  ZMTP heartbeats on socket, set before it connects or binds:
 //  ZMQ_HEARTBEAT_IVL = interval_ms, ZMQ_HEARTBEAT_TIMEOUT and
-//  ZMQ_HEARTBEAT_TTL = timeout_ms, ZMQ_CONNECT_TIMEOUT = interval_ms,
+//  ZMQ_HEARTBEAT_TTL = timeout_ms, ZMQ_CONNECT_TIMEOUT = reconnect_max_ms,
 //  ZMQ_RECONNECT_IVL_MAX = reconnect_max_ms (at least ZeroMQ's reconnect
 //  interval of 100 ms), ZMQ_TCP_MAXRT = timeout_ms. Only for sockets whose
 //  peers always read (see above). All times must be positive.

@@ -10,6 +10,8 @@ process of the machine), for tests/multihost/history.py.
 
 Commands:
     {"op": "put", "key": K, "size": N, "seed": S}   the object is payload(N, S)
+    {"op": "stream", "key": K, "size": N, "seed": S, "chunk": C, "pause": P}
+                                                     put-start / put-data / put-finish
     {"op": "get", "key": K}                          reads every slice
     {"op": "rm", "key": K}
     {"op": "ls", "key": K}                           list-versions
@@ -87,6 +89,28 @@ class Worker:
         return self.record("put", command["key"], start, reply.get("result"),
                            reply.get("unified-id"), digest(data), reply.get("error-message"))
 
+    def stream(self, command, timeout):
+        """A streamed put (put-start, put-data of chunk bytes with pause
+        seconds between them, put-finish), recorded as a put."""
+        data = payload(command["size"], command.get("seed", 0))
+        chunk = command.get("chunk", 1 << 20)
+        start = time.monotonic()
+        key = command["key"]
+        reply, _ = self.request({"message-type": "put-start", "key": key}, (), timeout)
+        if reply.get("result") == "success":
+            upload = reply["upload-id"]
+            for offset in range(0, len(data), chunk):
+                reply, _ = self.request({"message-type": "put-data", "upload-id": upload},
+                                        [data[offset:offset + chunk]], timeout)
+                if reply.get("result") != "success":
+                    break
+                time.sleep(command.get("pause", 0))
+            else:
+                reply, _ = self.request({"message-type": "put-finish", "upload-id": upload}, (),
+                                        timeout)
+        return self.record("put", key, start, reply.get("result"), reply.get("unified-id"),
+                           digest(data), reply.get("error-message"))
+
     def get(self, command, timeout):
         key = command["key"]
         start = time.monotonic()
@@ -157,7 +181,7 @@ def main():
         with open(keys_path) as handle:
             keys = tuple(part.encode() for part in handle.read().split())
     worker = Worker(endpoint, history_path, keys)
-    actions = {"put": worker.put, "get": worker.get, "rm": worker.rm, "ls": worker.ls,
+    actions = {"put": worker.put, "stream": worker.stream, "get": worker.get, "rm": worker.rm, "ls": worker.ls,
                "ping": worker.ping, "stats": worker.stats}
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

@@ -110,6 +110,7 @@ class Network:
         self.switch = "%s-switch" % self.tag
         self.created = []
         self.procs = []
+        self.down = set()
         self._old_handlers = {}
 
     def ns(self, host):
@@ -136,6 +137,7 @@ class Network:
             _ip("-n", name, "link", "set", "eth0", "up")
             _ip("-n", self.switch, "link", "set", self.port[host], "master", "br0")
             _ip("-n", self.switch, "link", "set", self.port[host], "up")
+        self.down.discard(host)
 
     def _on_signal(self, signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
@@ -153,10 +155,12 @@ class Network:
     def cut(self, host):
         """Partition host: its switch port down."""
         _ip("-n", self.switch, "link", "set", self.port[host], "down")
+        self.down.add(host)
 
     def mend(self, host):
         """Heal host's partition."""
         _ip("-n", self.switch, "link", "set", self.port[host], "up")
+        self.down.discard(host)
 
     def destroy(self):
         """Kill what runs in the namespaces and delete them (idempotent)."""
