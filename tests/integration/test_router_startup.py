@@ -1,4 +1,4 @@
-"""Router start-up (cluster/ROUTER.md, "Start-up"): until every node has
+"""Router start-up (cluster/ROUTER.md, "Operating the router", Start-up): until every node has
 answered once, for at most one node-timeout-ms, reads and writes wait for
 the first ping round instead of failing; a node that never answered is
 "not yet reachable", never a node that "could not be read".
