@@ -12,6 +12,7 @@ Commands:
     {"op": "put", "key": K, "size": N, "seed": S}   the object is payload(N, S)
     {"op": "stream", "key": K, "size": N, "seed": S, "chunk": C, "pause": P}
                                                      put-start / put-data / put-finish
+    {"op": "prepare", "size": N, "seed": S}          makes that payload ahead of a stream
     {"op": "get", "key": K}                          reads every slice
     {"op": "rm", "key": K}
     {"op": "ls", "key": K}                           list-versions
@@ -89,10 +90,18 @@ class Worker:
         return self.record("put", command["key"], start, reply.get("result"),
                            reply.get("unified-id"), digest(data), reply.get("error-message"))
 
+    def prepare(self, command, timeout):
+        """Make payload(size, seed) now, so a later stream starts at once."""
+        self.prepared = ((command["size"], command.get("seed", 0)),
+                         payload(command["size"], command.get("seed", 0)))
+        return {"result": "success"}
+
     def stream(self, command, timeout):
         """A streamed put (put-start, put-data of chunk bytes with pause
         seconds between them, put-finish), recorded as a put."""
-        data = payload(command["size"], command.get("seed", 0))
+        wanted = (command["size"], command.get("seed", 0))
+        prepared = getattr(self, "prepared", None)
+        data = prepared[1] if prepared and prepared[0] == wanted else payload(*wanted)
         chunk = command.get("chunk", 1 << 20)
         start = time.monotonic()
         key = command["key"]
@@ -181,7 +190,7 @@ def main():
         with open(keys_path) as handle:
             keys = tuple(part.encode() for part in handle.read().split())
     worker = Worker(endpoint, history_path, keys)
-    actions = {"put": worker.put, "stream": worker.stream, "get": worker.get, "rm": worker.rm, "ls": worker.ls,
+    actions = {"put": worker.put, "stream": worker.stream, "prepare": worker.prepare, "get": worker.get, "rm": worker.rm, "ls": worker.ls,
                "ping": worker.ping, "stats": worker.stats}
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

@@ -475,6 +475,7 @@ class Multihost:
         def big_put():
             answer.update(self.ops.call(op="stream", key=key, size=30 * 1024 * 1024, seed=30,
                                         chunk=1 << 20, pause=0.1, timeout=60))
+        self.ops.call(op="prepare", size=30 * 1024 * 1024, seed=30)
         thread = threading.Thread(target=big_put)
         thread.start()
         time.sleep(2.0)             # 30 chunks of 1 MiB, 0.1 s apart: about half-way
