@@ -97,6 +97,7 @@ typedef struct {
     int64_t started_ms;             //  when the router started
     bool started;                   //  every node answered once, or a node-timeout passed
     zlistx_t *held;                 //  zmsg_t * [client, header, data...] held while starting
+    uint64_t held_bytes;            //  their data bytes (at most max-buffered-bytes)
 } router_t;
 
 
@@ -594,10 +595,14 @@ s_held_free (void **item_p)
 static bool
 s_hold (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p)
 {
-    //  Once anything is held, later requests queue behind it (order kept)
+    //  Once anything is held, later requests queue behind it (order kept);
+    //  what does not fit in max-buffered-bytes is handled at once
+    uint64_t bytes = *data_p? zmsg_content_size (*data_p): 0;
     if ((zlistx_size (self->held) == 0 && !s_starting (self, zclock_mono ()))
-    ||  zlistx_size (self->held) >= S_MAX_HELD)
+    ||  zlistx_size (self->held) >= S_MAX_HELD
+    ||  self->held_bytes + bytes > self->config->max_buffered_bytes)
         return false;
+    self->held_bytes += bytes;
     zmsg_t *msg = *data_p? *data_p: zmsg_new ();
     *data_p = NULL;
     zmsg_pushmem (msg, zframe_data (header), zframe_size (header));
@@ -616,6 +621,7 @@ s_release_held (router_t *self)
     if (zlistx_size (self->held) == 0 || s_starting (self, zclock_mono ()))
         return;
     zlistx_t *held = self->held;        //  s_handle must not hold them again
+    self->held_bytes = 0;
     self->held = zlistx_new ();
     zlistx_set_destructor (self->held, s_held_free);
     zmsg_t *msg;

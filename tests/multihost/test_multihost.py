@@ -8,8 +8,10 @@ Clients run inside the client's namespace (client_worker.py) and record
 every operation; tests/multihost/history.py checks the history at the
 end. Figures are printed as "figure: ..." lines.
 
-Timeline (make test, about 4 minutes; STRATA_MULTIHOST_FULL=1 makes every
-partition run alone, one after the other, about 7 minutes):
+Timeline (make test, about 4.5 minutes; STRATA_MULTIHOST_FULL=1, make
+multihost, runs node01's 10 s, 60 s and 180 s partitions alone, one after
+the other, then two nodes out and a third, then the router scenarios,
+about 8 minutes):
 
     latency     puts and gets of 64 KiB on a clean link, then with node05
                 behind a relay adding 80 ms and 1 % loss: p50 / p99
@@ -518,6 +520,15 @@ class Multihost:
                 back = self.wait_handoff_back("node01", time.monotonic(), 120)
                 figure("one node %d s: handoff copies back %s s after the heal"
                        % (seconds, "%.1f" % back if back is not None else "not within 120"))
+            #   Two nodes out, then a third
+            cut = time.monotonic()
+            self.net.cut("node01")
+            time.sleep(5)
+            window = time.monotonic() + 4
+            self.partition("node02", 40, "second node 40 s",
+                           during=lambda: (self.third_node(), self.two_nodes_out(window)))
+            self.heal("node01", cut, "first of two nodes")
+            timeline_start = time.monotonic() - 100
         else:
             self.net.cut("node01")
             log("node01 partitioned (one node 180 s)")
