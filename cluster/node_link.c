@@ -572,6 +572,10 @@ node_link_reachable (node_link_t *self, size_t node, int64_t now_ms)
 {
     assert (self);
     assert (node < self->node_count);
-    int64_t alive = self->nodes [node].alive_ms;
-    return alive > 0 && now_ms - alive <= self->node_timeout_ms;
+    //  Answered lately, and both data sockets connected (pings go on the
+    //  liveness socket, which may be up before them)
+    s_node_t *entry = &self->nodes [node];
+    int64_t alive = entry->alive_ms;
+    return alive > 0 && now_ms - alive <= self->node_timeout_ms
+        && s_connected (entry->writer) && s_connected (entry->reader);
 }

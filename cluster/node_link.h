@@ -135,8 +135,8 @@ void
 int64_t
     node_link_wait_ms (node_link_t *self, int64_t now_ms);
 
-//  True if the node answered within the node timeout and was not found
-//  disconnected since.
+//  True if the node answered within the node timeout, was not found
+//  disconnected since, and both its data sockets are connected.
 bool
     node_link_reachable (node_link_t *self, size_t node, int64_t now_ms);
 
