@@ -464,9 +464,11 @@ class Multihost:
                 first_success = time.monotonic() - stopped
             if get["result"] not in ("success", "no-reply"):
                 self.check(False, "router restart: read answered %s: %s" % (get["result"], get["message"]))
-        figure("router restarted during reads (node01 partitioned, so the first ping round "
-               "waits one node-timeout-ms): first read served %.2f s after the restart; results %s"
-               % (first_success if first_success is not None else -1,
+        figure("router restarted during reads (%s): first read served %.2f s after the "
+               "restart; results %s"
+               % ("node01 partitioned, so the first ping round waits one node-timeout-ms"
+                  if "node01" in self.net.down else "every node up",
+                  first_success if first_success is not None else -1,
                   {result: results.count(result) for result in set(results)}))
         self.check(first_success is not None, "router restart: no read succeeded")
 
