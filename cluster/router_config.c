@@ -10,12 +10,14 @@
 #include <getopt.h>
 #include "config_file.h"
 #include "curve.h"
+#include "http_server.h"
 #include "endpoint.h"
 #include "router_config.h"
 #include "unified_id.h"
 
 static const char *s_usage =
-    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--help] [--version]\n"
+    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--metrics HOST:PORT]\n"
+    "                     [--help] [--version]\n"
     "\n"
     "Runs the Strata router: the front door of a cluster of strata-node\n"
     "processes. Services connect a DEALER socket to the listen endpoint and\n"
@@ -25,7 +27,10 @@ static const char *s_usage =
     "upload-timeout-seconds, ping-interval-ms, heartbeat-timeout-ms,\n"
     "reconnect-max-ms, max-operations,\n"
     "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
-    "client-cert for CurveZMQ). --listen overrides router/listen.\n";
+    "client-cert for CurveZMQ, a metrics subsection with listen, a log\n"
+    "subsection with access and slow-ms). --listen overrides router/listen;\n"
+    "--metrics HOST:PORT (router/metrics/listen) serves GET /metrics\n"
+    "(Prometheus), /healthz, /readyz and the cluster status page / over HTTP.\n";
 
 void
 router_config_defaults (router_config_t *config)
@@ -44,6 +49,7 @@ router_config_defaults (router_config_t *config)
     config->reconnect_max_ms = 500;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
+    config->slow_ms = 1000;
 }
 
 static int
@@ -123,6 +129,28 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("reconnect-max-ms", reconnect_max_ms, 100, 60000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
+    S_NUMBER ("log/slow-ms", slow_ms, 0, 3600000);
+    {
+        const char *access = zconfig_get (root, "router/log/access", NULL);
+        if (access) {
+            if (!streq (access, "0") && !streq (access, "1")) {
+                snprintf (error, error_size, "%s: router/log/access must be 0 or 1, not '%s'", path, access);
+                goto done;
+            }
+            config->access_log = streq (access, "1");
+        }
+        const char *metrics = zconfig_get (root, "router/metrics/listen", NULL);
+        if (metrics) {
+            char why [400];
+            if (strlen (metrics) >= sizeof (config->metrics_listen)
+            ||  http_server_check_listen (metrics, why, sizeof why)) {
+                snprintf (error, error_size, "%s: router/metrics/listen: %s", path,
+                          strlen (metrics) >= sizeof (config->metrics_listen)? "too long": why);
+                goto done;
+            }
+            snprintf (config->metrics_listen, sizeof (config->metrics_listen), "%s", metrics);
+        }
+    }
     if (zconfig_locate (root, "router/curve")) {
         struct { const char *key; char *field; size_t size; } paths [] = {
             { "cert", config->curve_cert, sizeof (config->curve_cert) },
@@ -157,12 +185,14 @@ router_config_load (router_config_t *config, int argc, char **argv,
     static struct option options [] = {
         { "cluster", required_argument, 0, 'C' },
         { "listen",  required_argument, 0, 'l' },
+        { "metrics", required_argument, 0, 'M' },
         { "help",    no_argument,       0, 'h' },
         { "version", no_argument,       0, 'V' },
         { 0, 0, 0, 0 }
     };
     const char *cluster_path = NULL;
     const char *listen = NULL;
+    const char *metrics = NULL;
     opterr = 0;
     optind = 0;
     int option;
@@ -170,6 +200,7 @@ router_config_load (router_config_t *config, int argc, char **argv,
         switch (option) {
             case 'C': cluster_path = optarg; break;
             case 'l': listen = optarg; break;
+            case 'M': metrics = optarg; break;
             case 'h':
                 fputs (s_usage, stdout);
                 return ROUTER_CONFIG_EXIT_OK;
@@ -236,6 +267,17 @@ router_config_load (router_config_t *config, int argc, char **argv,
             return ROUTER_CONFIG_ERROR;
         }
         snprintf (config->listen, sizeof (config->listen), "%s", listen);
+    }
+    if (metrics) {
+        char why [400];
+        if (!*metrics || strlen (metrics) >= sizeof (config->metrics_listen)
+        ||  http_server_check_listen (metrics, why, sizeof why)) {
+            snprintf (error, error_size, "--metrics: %s", *metrics && strlen (metrics) < sizeof (config->metrics_listen)
+                      ? why: "value is empty or too long");
+            cluster_config_destroy (&cluster);
+            return ROUTER_CONFIG_ERROR;
+        }
+        snprintf (config->metrics_listen, sizeof (config->metrics_listen), "%s", metrics);
     }
     *cluster_p = cluster;
     return ROUTER_CONFIG_RUN;

@@ -9,17 +9,21 @@
 #include "config_file.h"
 #include <getopt.h>
 #include "node_config.h"
+#include "http_server.h"
 
 static const char *s_usage =
     "usage: strata-node [--config FILE] [--name NAME] [--data-dir DIR]\n"
     "                   [--writer ENDPOINT] [--reader ENDPOINT] [--cluster FILE]\n"
-    "                   [--check | --rebuild-index] [--help] [--version]\n"
+    "                   [--metrics HOST:PORT] [--check | --rebuild-index]\n"
+    "                   [--help] [--version]\n"
     "\n"
     "Runs a Strata storage node. With no options it runs on embedded defaults:\n"
     "name 'local', data under ./var/<name>, writer tcp://127.0.0.1:8100,\n"
     "reader tcp://127.0.0.1:8101. Flags override the configuration file;\n"
     "config/strata-node.cfg lists every setting with its default.\n"
     "\n"
+    "  --metrics HOST:PORT  serve GET /metrics (Prometheus), /healthz, /readyz\n"
+    "                    and a status page / over HTTP (metrics/listen)\n"
     "  --check           verify the index against the value files (every\n"
     "                    record's CRC32C and MD5, sizes, references), print a\n"
     "                    summary and each problem; exit 0 if clean, 1 if not\n"
@@ -126,6 +130,7 @@ s_load_file (node_config_t *config, const char *file, char *error, size_t error_
         { "curve/cert", config->curve_cert, sizeof (config->curve_cert) },
         { "curve/clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
         { "curve/client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
+        { "metrics/listen", config->metrics_listen, sizeof (config->metrics_listen) },
     };
     for (size_t index = 0; index < sizeof (strings) / sizeof (strings [0]); index++) {
         const char *text = zconfig_get (root, strings [index].path, NULL);
@@ -216,6 +221,7 @@ node_config_load (node_config_t *config, int argc, char **argv,
         { "version",  no_argument,       0, 'V' },
         { "check",    no_argument,       0, 'K' },
         { "rebuild-index", no_argument,  0, 'R' },
+        { "metrics",  required_argument, 0, 'M' },
         { 0, 0, 0, 0 }
     };
     //  Two passes: first find --config, --help, --version; then flags.
@@ -271,12 +277,20 @@ node_config_load (node_config_t *config, int argc, char **argv,
             case 'w': field = config->writer; size = sizeof (config->writer); writer_given = true; break;
             case 'r': field = config->reader; size = sizeof (config->reader); reader_given = true; break;
             case 'C': field = config->cluster_path; size = sizeof (config->cluster_path); break;
+            case 'M': field = config->metrics_listen; size = sizeof (config->metrics_listen); break;
             case 'K': config->check = true; break;
             case 'R': config->rebuild_index = true; break;
             default: break;
         }
         if (field && s_copy (field, size, optarg)) {
             snprintf (error, error_size, "--%s: value is empty or too long", what);
+            return NODE_CONFIG_ERROR;
+        }
+    }
+    if (*config->metrics_listen) {
+        char why [400];
+        if (http_server_check_listen (config->metrics_listen, why, sizeof why)) {
+            snprintf (error, error_size, "%s", why);
             return NODE_CONFIG_ERROR;
         }
     }

@@ -53,6 +53,7 @@ typedef struct {
     uint64_t handoff_interval_ms;       //  look for handoff copies to forward this often
     uint64_t handoff_rate_bytes;        //  replay at most this many payload bytes per second
     uint64_t handoff_timeout_ms;        //  wait at most this long for an owner's reply
+    char metrics_listen [300];          //  metrics/listen: HTTP HOST:PORT; "" = off
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
     bool rebuild_index;                 //  --rebuild-index: rebuild and exit
