@@ -95,8 +95,7 @@ s_push (node_link_t *self, const char *endpoint, bool liveness)
     //  liveness socket's pings, sent every ping interval, are its probes,
     //  and a ping the node's host does not acknowledge within the
     //  heartbeat timeout drops the connection (TCP_USER_TIMEOUT)
-    heartbeat_apply_data (sock, self->reconnect_max_ms,
-                          liveness? self->heartbeat_timeout_ms: self->node_timeout_ms,
+    heartbeat_apply_data (sock, self->reconnect_max_ms, liveness? self->heartbeat_timeout_ms: 0,
                           self->reconnect_max_ms);
     zsock_set_immediate (sock, 1);
     zsock_set_sndhwm (sock, S_SEND_HWM);

@@ -14,7 +14,8 @@ s_reconnect (zsock_t *socket, int connect_timeout_ms, int unacked_ms, int reconn
     zsock_set_reconnect_ivl (socket, S_RECONNECT_IVL_MS);
     zsock_set_reconnect_ivl_max (socket, reconnect_max_ms > S_RECONNECT_IVL_MS
                                          ? reconnect_max_ms: S_RECONNECT_IVL_MS);
-    zsock_set_tcp_maxrt (socket, unacked_ms);
+    if (unacked_ms > 0)
+        zsock_set_tcp_maxrt (socket, unacked_ms);
 }
 
 void
@@ -33,7 +34,7 @@ void
 heartbeat_apply_data (zsock_t *socket, int connect_timeout_ms, int unacked_ms, int reconnect_max_ms)
 {
     assert (socket);
-    assert (connect_timeout_ms > 0 && unacked_ms > 0 && reconnect_max_ms > 0);
+    assert (connect_timeout_ms > 0 && unacked_ms >= 0 && reconnect_max_ms > 0);
     s_reconnect (socket, connect_timeout_ms, unacked_ms, reconnect_max_ms);
 }
 
@@ -47,6 +48,5 @@ heartbeat_apply_node (zsock_t *socket)
 void
 heartbeat_apply_node_data (zsock_t *socket)
 {
-    heartbeat_apply_data (socket, HEARTBEAT_NODE_RECONNECT_MAX_MS, HEARTBEAT_NODE_UNACKED_MS,
-                          HEARTBEAT_NODE_RECONNECT_MAX_MS);
+    heartbeat_apply_data (socket, HEARTBEAT_NODE_RECONNECT_MAX_MS, 0, HEARTBEAT_NODE_RECONNECT_MAX_MS);
 }

@@ -19,10 +19,14 @@
       whose input is stopped neither answers nor sends PINGs, so heartbeats
       would also drop a healthy but busy connection. Their liveness comes
       from data the sender sends anyway (the router's pings every
-      ping-interval-ms): TCP_USER_TIMEOUT drops a connection whose data
-      the peer's host has not acknowledged in time, which only a dead link
-      or host causes (the peer's kernel acknowledges whether or not the
-      program reads).
+      ping-interval-ms) on a connection of their own: TCP_USER_TIMEOUT
+      drops it when a ping is not acknowledged in time, which only a dead
+      link or host causes (the peer's kernel acknowledges whether or not
+      the program reads, and pings are too small to fill its buffer). Data
+      connections get no TCP_USER_TIMEOUT: Linux also applies it to a zero
+      window (a receiver that pushes back for that long), which would drop
+      a connection that is only busy; they are replaced when the liveness
+      connection says the node is lost.
 
     Both kinds: a connect attempt gives up after a bounded time (a SYN
     lost in a partition does not back off for minutes) and reconnecting
@@ -39,7 +43,6 @@
 #define HEARTBEAT_NODE_INTERVAL_MS      1000
 #define HEARTBEAT_NODE_TIMEOUT_MS       3000
 #define HEARTBEAT_NODE_RECONNECT_MAX_MS 500
-#define HEARTBEAT_NODE_UNACKED_MS       10000
 
 //  ZMTP heartbeats on socket, set before it connects or binds:
 //  ZMQ_HEARTBEAT_IVL = interval_ms, ZMQ_HEARTBEAT_TIMEOUT and
@@ -50,10 +53,12 @@
 void
     heartbeat_apply (zsock_t *socket, int interval_ms, int timeout_ms, int reconnect_max_ms);
 
-//  Bounded reconnection without ZMTP heartbeats, for data connections:
-//  ZMQ_CONNECT_TIMEOUT = connect_timeout_ms, ZMQ_RECONNECT_IVL_MAX =
-//  reconnect_max_ms, ZMQ_TCP_MAXRT = unacked_ms (sent data unacknowledged
-//  this long drops the connection). All times must be positive.
+//  Bounded reconnection without ZMTP heartbeats: ZMQ_CONNECT_TIMEOUT =
+//  connect_timeout_ms, ZMQ_RECONNECT_IVL_MAX = reconnect_max_ms, and, when
+//  unacked_ms > 0, ZMQ_TCP_MAXRT = unacked_ms (sent data unacknowledged
+//  this long, or a zero window held this long, drops the connection: only
+//  for a connection whose peer never stops reading). connect_timeout_ms
+//  and reconnect_max_ms must be positive, unacked_ms at least 0.
 void
     heartbeat_apply_data (zsock_t *socket, int connect_timeout_ms, int unacked_ms, int reconnect_max_ms);
 
@@ -62,8 +67,8 @@ void
 void
     heartbeat_apply_node (zsock_t *socket);
 
-//  heartbeat_apply_data with the node's constants above (handoff
-//  forwarding to an owner's endpoints).
+//  heartbeat_apply_data with the node's reconnect constant, no
+//  TCP_USER_TIMEOUT (handoff forwarding to an owner's endpoints).
 void
     heartbeat_apply_node_data (zsock_t *socket);
 
