@@ -52,6 +52,7 @@ typedef struct {
     bool writer_connected;          //  the writer socket had a pipe since opened
     bool reader_connected;          //  the reader socket had a pipe since opened
     bool ever_reached;              //  answered at least once
+    size_t waiting;                 //  requests with an owner pending on it
     size_t resets;                  //  lost or reopened
 } s_node_t;
 
@@ -319,6 +320,8 @@ node_link_send (node_link_t *self, size_t node, node_endpoint_t endpoint, reques
     }
     zhashx_insert (self->pending, pending->message_id, pending);
     pending->list_handle = zlistx_add_end (self->order, pending);
+    if (owner)
+        self->nodes [node].waiting++;
     return 0;
 }
 
@@ -337,6 +340,8 @@ node_link_post (node_link_t *self, size_t node, node_endpoint_t endpoint, reques
 static void
 s_remove (node_link_t *self, s_pending_t *pending)
 {
+    if (pending->owner)
+        self->nodes [pending->node].waiting--;
     zlistx_delete (self->order, pending->list_handle);
     zhashx_delete (self->pending, pending->message_id);
 }
@@ -513,8 +518,10 @@ s_check (node_link_t *self, int64_t now_ms)
         node->writer_connected |= writer;
         node->reader_connected |= reader;
         node->liveness_connected |= liveness;
+        //  Silent, and nobody waiting on it (a request pending on a node
+        //  that is only slow keeps its own deadline)
         int64_t since = node->alive_ms > node->opened_ms? node->alive_ms: node->opened_ms;
-        if (now_ms - since > self->node_timeout_ms)
+        if (now_ms - since > self->node_timeout_ms && node->waiting == 0)
             s_reopen (self, index, now_ms);
     }
 }

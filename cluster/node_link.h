@@ -22,7 +22,8 @@
     ZeroMQ, and the node is then lost at once: it counts as unreachable and
     every request pending on it comes back (node_link_expire) with lost set,
     without waiting for its deadline. A node that has not answered for the
-    node timeout gets fresh sockets (closed and reopened), so no queue of
+    node timeout, once no request waits on it, gets fresh sockets (closed
+    and reopened), so no queue of
     stale pings or a connect attempt stuck in TCP backoff survives a long
     partition. Until a node has answered once it is "not yet reached"
     (node_link_ever_reached).
