@@ -289,11 +289,6 @@ router_metrics_ready (router_metrics_t *self, char *why, size_t why_size)
         snprintf (why, why_size, "not ready: the router is stopping");
         return -1;
     }
-    if (atomic_load (&self->starting)) {
-        snprintf (why, why_size, "not ready: starting; waiting until every node has answered "
-                  "once (at most node-timeout-ms)");
-        return -1;
-    }
     size_t k = (size_t) cluster_config_data_shards (self->cluster);
     char names [1024] = "";
     size_t used = 0, reachable = 0;
@@ -309,6 +304,12 @@ router_metrics_ready (router_metrics_t *self, char *why, size_t why_size)
             used += (size_t) written;
     }
     pthread_mutex_unlock (&self->lock);
+    if (atomic_load (&self->starting)) {
+        snprintf (why, why_size, "not ready: starting, waiting until every node has answered "
+                  "once (at most node-timeout-ms); %zu of %zu nodes reachable%s%s",
+                  reachable, self->node_count, used? "; unreachable: ": "", names);
+        return -1;
+    }
     if (reachable < k) {
         snprintf (why, why_size, "not ready: %zu of %zu nodes reachable, writes need %zu; unreachable: %s",
                   reachable, self->node_count, k, names);
