@@ -1394,19 +1394,21 @@ client_node_stats (const char *node_endpoint, const char *reply_endpoint, int ti
                                     stats_p, stats_size_p, error, error_size);
 }
 
-client_result_t
-client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
-                         const char *client_cert_path, const char *cluster_public_path,
-                         uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
+//  One request of type to a node's writer endpoint, one reply: the
+//  stats and compact calls. garbage_ratio < 0: none sent. On CLIENT_OK
+//  the successful reply is left in *reply_p (the caller destroys it).
+static client_result_t
+s_node_call (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+             const char *client_cert_path, const char *cluster_public_path,
+             message_type_t type, double garbage_ratio, reply_t **reply_p,
+             char *error, size_t error_size)
 {
     assert (node_endpoint);
     assert (timeout_ms > 0);
-    assert (stats_p);
-    assert (stats_size_p);
     assert (error && error_size > 0);
-    *stats_p = NULL;
-    *stats_size_p = 0;
+    *reply_p = NULL;
     *error = 0;
+    const char *what = type == MSG_STATS? "stats": message_type_name (type);
     endpoint_t node;
     if (endpoint_parse (node_endpoint, &node) != 0
     ||  (node.scheme == ENDPOINT_TCP && (node.port == 0 || streq (node.host, "*"))))
@@ -1447,16 +1449,21 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
         result = s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "cannot connect to %s", node_endpoint);
         goto done;
     }
-    request->type = MSG_STATS;
+    request->type = type;
     snprintf (request->message_id, sizeof request->message_id, "stat-%08x%08x",
               (unsigned) getpid (), (unsigned) zclock_usecs ());
-    snprintf (request->client_tag, sizeof request->client_tag, "strata-stat");
+    snprintf (request->client_tag, sizeof request->client_tag, "strata-%s",
+              type == MSG_STATS? "stat": what);
     snprintf (request->client_address, sizeof request->client_address, "%s", address);
     request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS;
+    if (garbage_ratio >= 0) {
+        request->garbage_ratio = garbage_ratio;
+        request->present |= FIELD_GARBAGE_RATIO;
+    }
     if (request_encode (request, &buffer) != 0
     ||  zmq_send (zsock_resolve (push), buffer.data, buffer.size, 0) == -1) {
-        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY, "cannot send the stats request to %s: %s",
-                               node_endpoint, zmq_strerror (zmq_errno ()));
+        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY, "cannot send the %s request to %s: %s",
+                               what, node_endpoint, zmq_strerror (zmq_errno ()));
         goto done;
     }
     int64_t deadline = zclock_mono () + timeout_ms;
@@ -1465,7 +1472,7 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
         zmq_pollitem_t item = { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 };
         if (remaining <= 0 || zmq_poll (&item, 1, (long) remaining) == 0) {
             result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
-                                   "no stats reply from the node at %s within %.1f s", node_endpoint,
+                                   "no %s reply from the node at %s within %.1f s", what, node_endpoint,
                                    timeout_ms / 1000.0);
             break;
         }
@@ -1491,16 +1498,14 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
                                    result_name (reply->result), reply->error_message);
             break;
         }
-        if (!streq (reply->message_type, "stats-reply") || !(reply->fields & REPLY_FIELD_STATS) || !reply->stats) {
+        if (!streq (reply->message_type, message_type_reply_name (type))) {
             result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
-                                   "the node at %s answered stats with %s without a stats map",
-                                   node_endpoint, reply->message_type);
+                                   "the node at %s answered %s with %s", node_endpoint, what,
+                                   reply->message_type);
             break;
         }
-        *stats_p = reply->stats;
-        *stats_size_p = reply->stats_size;
-        reply->stats = NULL;        //  taken over
-        reply->stats_size = 0;
+        *reply_p = reply;
+        reply = NULL;               //  taken over
         break;
     }
 done:
@@ -1510,5 +1515,53 @@ done:
     reply_destroy (&reply);
     request_destroy (&request);
     curve_destroy (&curve);
+    return result;
+}
+
+client_result_t
+client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                         const char *client_cert_path, const char *cluster_public_path,
+                         uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
+{
+    assert (stats_p);
+    assert (stats_size_p);
+    *stats_p = NULL;
+    *stats_size_p = 0;
+    reply_t *reply = NULL;
+    client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
+                                          cluster_public_path, MSG_STATS, -1, &reply, error, error_size);
+    if (result == CLIENT_OK && (!(reply->fields & REPLY_FIELD_STATS) || !reply->stats))
+        result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
+                               "the node at %s answered stats with %s without a stats map",
+                               node_endpoint, reply->message_type);
+    else
+    if (result == CLIENT_OK) {
+        *stats_p = reply->stats;
+        *stats_size_p = reply->stats_size;
+        reply->stats = NULL;        //  taken over
+        reply->stats_size = 0;
+    }
+    reply_destroy (&reply);
+    return result;
+}
+
+client_result_t
+client_node_compact_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                           const char *client_cert_path, const char *cluster_public_path,
+                           double garbage_ratio, uint64_t *files_p, uint64_t *bytes_p,
+                           char *error, size_t error_size)
+{
+    assert (files_p);
+    assert (bytes_p);
+    *files_p = *bytes_p = 0;
+    reply_t *reply = NULL;
+    client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
+                                          cluster_public_path, MSG_COMPACT, garbage_ratio, &reply,
+                                          error, error_size);
+    if (result == CLIENT_OK) {
+        *files_p = reply->files_compacted;
+        *bytes_p = reply->bytes_reclaimed;
+    }
+    reply_destroy (&reply);
     return result;
 }
