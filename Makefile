@@ -13,7 +13,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3 \
     libmicrohttpd-dev libsystemd-dev prometheus chromium systemd
 
-.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench bench-metrics soak soak-compact bench-compact clean
+.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench bench-metrics soak soak-compact bench-compact multihost clean
 .PHONY: soak-repair bench-list
 
 run: build
@@ -143,6 +143,12 @@ LIST_KEYS ?= 1000000
 bench-list: build
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/bench/list_bench.py --keys $(LIST_KEYS)
+
+# The multi-host test (tests/multihost/, as root) in its long form: each
+# partition alone, one after the other. make test runs the short form.
+multihost: build
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_MULTIHOST_FULL=1 PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/multihost/test_multihost.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

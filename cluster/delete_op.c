@@ -171,9 +171,13 @@ delete_op_on_event (delete_op_t *self, node_event_t *event)
     else
         snprintf (who, sizeof who, "%s", s_name (self, event->node));
     char message [512];
-    if (!event->reply) {
+    if (!event->reply && event->lost)
+        snprintf (message, sizeof message, "%s: connection lost", who);
+    else
+    if (!event->reply)
         snprintf (message, sizeof message, "%s: no answer within %d ms", who,
                   self->env->config->node_timeout_ms);
+    if (!event->reply) {
         s_fail (self, ROUTER_TIMEOUT, message);
         return;
     }

@@ -410,6 +410,17 @@ s_give_up (get_op_t *self)
                 used = sizeof details - 1;
         }
     }
+    size_t not_yet = 0;
+    for (size_t share = 0; share < self->node_count; share++)
+        if (self->slots [share].state == S_MISSING && !had [share]
+        &&  op_env_not_yet_reached (self->env, share))
+            not_yet++;
+    if (missing > self->node_count - self->k && not_yet == missing)
+        s_fail (self, ROUTER_UNAVAILABLE,
+                "%zu of %zu nodes are not yet reachable (none of them has answered since the router "
+                "started) and no handoff copies of their shares were found; %zu shares are needed: %s",
+                missing, self->node_count, self->k, details);
+    else
     if (missing > self->node_count - self->k)
         s_fail (self, timed_out? ROUTER_TIMEOUT: ROUTER_UNAVAILABLE,
                 "%zu of %zu nodes could not be read and no handoff copies of their shares were "
@@ -621,7 +632,9 @@ get_op_start (get_op_t *self)
             s_ask (self, index);
         else {
             self->slots [index].state = S_MISSING;
-            snprintf (self->slots [index].why, sizeof self->slots [index].why, "not reachable");
+            snprintf (self->slots [index].why, sizeof self->slots [index].why, "%s",
+                      op_env_not_yet_reached (self->env, index)
+                      ? "not yet reachable (no answer since the router started)": "not reachable");
         }
     }
     s_decide (self);
@@ -642,7 +655,10 @@ get_op_on_event (get_op_t *self, node_event_t *event)
     if (!reply) {
         slot->state = S_MISSING;
         slot->timed_out = true;
-        snprintf (slot->why, sizeof slot->why, "no answer within %d ms", self->env->config->node_timeout_ms);
+        if (event->lost)
+            snprintf (slot->why, sizeof slot->why, "connection lost (heartbeat)");
+        else
+            snprintf (slot->why, sizeof slot->why, "no answer within %d ms", self->env->config->node_timeout_ms);
     }
     else
     if (reply->result == RESULT_NOT_FOUND) {

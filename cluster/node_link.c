@@ -7,10 +7,22 @@
     Message-ids are "<prefix>-<counter>", the prefix unique per link so a
     reply meant for an earlier router process never matches. Pings are
     pending requests without an owner.
+
+    Per node, besides the two data sockets, a third PUSH socket to the
+    writer endpoint carries the pings: the liveness connection. Pings are
+    tiny, so its TCP connection never fills up even when the node is slow
+    to read, and TCP_USER_TIMEOUT (the heartbeat timeout) measures the link
+    and the node's host, not the node's load. No ZMTP PING is ever sent to
+    a node's intake (see common/heartbeat.h). With ZMQ_IMMEDIATE a socket has an outgoing pipe
+    (POLLOUT) only while it is connected, and ZeroMQ drops the pipe when
+    the heartbeat times out (or TCP_USER_TIMEOUT drops a data connection):
+    a socket that had a pipe and has none any more means the node was
+    lost.
     =========================================================================
 */
 #include <inttypes.h>
 #include "node_link.h"
+#include "heartbeat.h"
 #include "timestamp.h"
 
 #define S_CLIENT_TAG        "strata-router"
@@ -26,13 +38,22 @@ typedef struct {
     uint64_t cookie;                //  owner's tag
     int64_t deadline_ms;            //  timeout
     void *list_handle;              //  handle in the order list
+    bool lost;                      //  its node was lost: expire now
 } s_pending_t;
 
 typedef struct {
     zsock_t *writer;                //  PUSH to the node's writer endpoint
     zsock_t *reader;                //  PUSH to the node's reader endpoint
+    zsock_t *liveness;              //  PUSH to the writer endpoint: pings, heartbeats
+    bool liveness_connected;        //  the liveness socket had a pipe since opened
     int64_t alive_ms;               //  last answer (0: none, or found disconnected)
     int64_t next_ping_ms;           //  when to ping next
+    int64_t opened_ms;              //  when its sockets were (re)created
+    bool writer_connected;          //  the writer socket had a pipe since opened
+    bool reader_connected;          //  the reader socket had a pipe since opened
+    bool ever_reached;              //  answered at least once
+    size_t waiting;                 //  requests with an owner pending on it
+    size_t resets;                  //  lost or reopened
 } s_node_t;
 
 struct _node_link_t {
@@ -42,7 +63,10 @@ struct _node_link_t {
     zsock_t *replies;               //  PULL, bound on the reply endpoint
     char reply_address [320];       //  reply endpoint as sent in client-address
     int node_timeout_ms;            //  reply deadline and liveness window
-    int ping_interval_ms;           //  between pings of one node
+    int ping_interval_ms;           //  between pings of one node; heartbeat interval
+    int heartbeat_timeout_ms;       //  silent connection dropped after this
+    int reconnect_max_ms;           //  longest wait between reconnect attempts
+    curve_t *curve;                 //  borrowed, or NULL
     char prefix [24];               //  message-id prefix, unique per link
     uint64_t counter;               //  message-id counter
     zhashx_t *pending;              //  message-id -> s_pending_t (owns them)
@@ -59,15 +83,21 @@ s_pending_free (void **item_p)
 }
 
 static zsock_t *
-s_push (const char *endpoint, curve_t *curve)
+s_push (node_link_t *self, const char *endpoint, bool liveness)
 {
     zsock_t *sock = zsock_new (ZMQ_PUSH);
     if (!sock)
         return NULL;
-    if (curve && curve_client (curve, sock)) {
+    if (self->curve && curve_client (self->curve, sock)) {
         zsock_destroy (&sock);
         return NULL;
     }
+    //  No ZMTP heartbeats towards a node's intake (common/heartbeat.h): the
+    //  liveness socket's pings, sent every ping interval, are its probes,
+    //  and a ping the node's host does not acknowledge within the
+    //  heartbeat timeout drops the connection (TCP_USER_TIMEOUT)
+    heartbeat_apply_data (sock, self->reconnect_max_ms, liveness? self->heartbeat_timeout_ms: 0,
+                          self->reconnect_max_ms);
     zsock_set_immediate (sock, 1);
     zsock_set_sndhwm (sock, S_SEND_HWM);
     zsock_set_sndtimeo (sock, 0);
@@ -95,20 +125,24 @@ node_link_new (cluster_config_t *cluster, const char *reply_endpoint, int node_t
                int ping_interval_ms, size_t max_reply_bytes, char *error, size_t error_size)
 {
     return node_link_new_curve (cluster, reply_endpoint, node_timeout_ms, ping_interval_ms,
-                                max_reply_bytes, NULL, error, error_size);
+                                3000, 500, max_reply_bytes, NULL, error, error_size);
 }
 
 node_link_t *
 node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
-                     int ping_interval_ms, size_t max_reply_bytes, curve_t *curve,
-                     char *error, size_t error_size)
+                     int ping_interval_ms, int heartbeat_timeout_ms, int reconnect_max_ms,
+                     size_t max_reply_bytes, curve_t *curve, char *error, size_t error_size)
 {
     assert (cluster && reply_endpoint && error);
     assert (node_timeout_ms > 0 && ping_interval_ms > 0);
+    assert (heartbeat_timeout_ms > 0 && reconnect_max_ms > 0);
     node_link_t *self = (node_link_t *) zmalloc (sizeof (node_link_t));
     self->cluster = cluster;
     self->node_timeout_ms = node_timeout_ms;
     self->ping_interval_ms = ping_interval_ms;
+    self->heartbeat_timeout_ms = heartbeat_timeout_ms;
+    self->reconnect_max_ms = reconnect_max_ms;
+    self->curve = curve;
     snprintf (self->prefix, sizeof self->prefix, "%" PRIx64, (uint64_t) timestamp_now ());
     self->pending = zhashx_new ();
     zhashx_set_destructor (self->pending, s_pending_free);
@@ -125,6 +159,7 @@ node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int 
         snprintf (error, error_size, "CURVE: the router needs router/curve/client-cert to talk to the nodes");
         goto failed;
     }
+    heartbeat_apply (self->replies, ping_interval_ms, heartbeat_timeout_ms, reconnect_max_ms);
     zsock_set_rcvhwm (self->replies, 100000);
     zsock_set_maxmsgsize (self->replies, (int64_t) max_reply_bytes);
     int port = zsock_bind (self->replies, "%s", reply_endpoint);
@@ -139,9 +174,11 @@ node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int 
     self->nodes = (s_node_t *) zmalloc (self->node_count * sizeof (s_node_t));
     for (size_t index = 0; index < self->node_count; index++) {
         s_node_t *node = &self->nodes [index];
-        node->writer = s_push (cluster_config_node_writer (cluster, index), curve);
-        node->reader = s_push (cluster_config_node_reader (cluster, index), curve);
-        if (!node->writer || !node->reader) {
+        node->opened_ms = zclock_mono ();
+        node->writer = s_push (self, cluster_config_node_writer (cluster, index), false);
+        node->reader = s_push (self, cluster_config_node_reader (cluster, index), false);
+        node->liveness = s_push (self, cluster_config_node_writer (cluster, index), true);
+        if (!node->writer || !node->reader || !node->liveness) {
             snprintf (error, error_size, "cannot connect to node '%s'",
                       cluster_config_node_name (cluster, index));
             goto failed;
@@ -164,6 +201,7 @@ node_link_destroy (node_link_t **self_p)
     for (size_t index = 0; self->nodes && index < self->node_count; index++) {
         zsock_destroy (&self->nodes [index].writer);
         zsock_destroy (&self->nodes [index].reader);
+        zsock_destroy (&self->nodes [index].liveness);
     }
     free (self->nodes);
     zsock_destroy (&self->replies);
@@ -209,6 +247,14 @@ static int
 s_send (node_link_t *self, size_t node, node_endpoint_t endpoint, request_t *request, zmsg_t **data_p)
 {
     zsock_t *sock = endpoint == NODE_WRITER? self->nodes [node].writer: self->nodes [node].reader;
+    if (request->type == MSG_PING)
+        sock = self->nodes [node].liveness;
+    if (!sock) {
+        if (data_p)
+            zmsg_destroy (data_p);
+        self->nodes [node].alive_ms = 0;
+        return -1;                  //  being reopened
+    }
     msgpack_sbuffer_clear (&self->buffer);
     int rc = request_encode (request, &self->buffer);
     assert (rc == 0);               //  only fails for MSG_UNKNOWN: our bug
@@ -274,6 +320,8 @@ node_link_send (node_link_t *self, size_t node, node_endpoint_t endpoint, reques
     }
     zhashx_insert (self->pending, pending->message_id, pending);
     pending->list_handle = zlistx_add_end (self->order, pending);
+    if (owner)
+        self->nodes [node].waiting++;
     return 0;
 }
 
@@ -292,6 +340,8 @@ node_link_post (node_link_t *self, size_t node, node_endpoint_t endpoint, reques
 static void
 s_remove (node_link_t *self, s_pending_t *pending)
 {
+    if (pending->owner)
+        self->nodes [pending->node].waiting--;
     zlistx_delete (self->order, pending->list_handle);
     zhashx_delete (self->pending, pending->message_id);
 }
@@ -325,6 +375,7 @@ node_link_receive (node_link_t *self, node_event_t *event, int64_t now_ms)
         s_pending_t *pending = (s_pending_t *) zhashx_lookup (self->pending, self->reply->message_id);
         if (pending) {
             self->nodes [pending->node].alive_ms = now_ms;
+            self->nodes [pending->node].ever_reached = true;
             if (pending->owner) {
                 event->owner = pending->owner;
                 event->node = pending->node;
@@ -356,6 +407,7 @@ node_link_expire (node_link_t *self, node_event_t *event, int64_t now_ms)
             event->owner = pending->owner;
             event->node = pending->node;
             event->cookie = pending->cookie;
+            event->lost = pending->lost;
             s_remove (self, pending);
             return 1;
         }
@@ -377,10 +429,108 @@ node_link_forget (node_link_t *self, void *owner)
     }
 }
 
+//  The node was lost: its pings are dropped, its other pending requests
+//  move to the head of the order list with their deadline now, so the next
+//  node_link_expire hands them back (in sending order)
+static void
+s_node_lost (node_link_t *self, size_t node, int64_t now_ms)
+{
+    self->nodes [node].alive_ms = 0;
+    self->nodes [node].resets++;
+    size_t count = 0;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->order); pending;
+         pending = (s_pending_t *) zlistx_next (self->order))
+        if (pending->node == node)
+            count++;
+    if (count == 0)
+        return;
+    s_pending_t **lost = (s_pending_t **) zmalloc (count * sizeof (s_pending_t *));
+    size_t found = 0;
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->order); pending;
+         pending = (s_pending_t *) zlistx_next (self->order))
+        if (pending->node == node)
+            lost [found++] = pending;
+    for (size_t index = found; index-- > 0; ) {
+        s_pending_t *pending = lost [index];
+        if (!pending->owner) {
+            s_remove (self, pending);       //  a ping: nobody waits for it
+            continue;
+        }
+        pending->lost = true;
+        pending->deadline_ms = now_ms;
+        zlistx_move_start (self->order, pending->list_handle);
+    }
+    free (lost);
+}
+
+//  Close and reopen a node's sockets: whatever was queued (stale pings) is
+//  dropped, a connect attempt stuck in TCP backoff starts afresh
+static void
+s_reopen (node_link_t *self, size_t node, int64_t now_ms)
+{
+    s_node_t *entry = &self->nodes [node];
+    zsock_t **socks [] = { &entry->writer, &entry->reader, &entry->liveness };
+    for (size_t index = 0; index < 3; index++) {
+        if (*socks [index])
+            zsock_set_linger (*socks [index], 0);
+        zsock_destroy (socks [index]);
+    }
+    entry->writer = s_push (self, cluster_config_node_writer (self->cluster, node), false);
+    entry->reader = s_push (self, cluster_config_node_reader (self->cluster, node), false);
+    entry->liveness = s_push (self, cluster_config_node_writer (self->cluster, node), true);
+    //  s_push fails only when out of sockets; retried at the next check
+    entry->opened_ms = now_ms;
+    entry->writer_connected = false;
+    entry->reader_connected = false;
+    entry->liveness_connected = false;
+    s_node_lost (self, node, now_ms);
+}
+
+//  Whether a socket has an outgoing pipe (is connected, with IMMEDIATE)
+static bool
+s_connected (zsock_t *sock)
+{
+    return sock && (zsock_events (sock) & ZMQ_POLLOUT) != 0;
+}
+
+//  Watch every node's connection (see the header)
+static void
+s_check (node_link_t *self, int64_t now_ms)
+{
+    for (size_t index = 0; index < self->node_count; index++) {
+        s_node_t *node = &self->nodes [index];
+        if (!node->writer || !node->reader || !node->liveness) {
+            s_reopen (self, index, now_ms);
+            continue;
+        }
+        bool writer = s_connected (node->writer);
+        bool reader = s_connected (node->reader);
+        bool liveness = s_connected (node->liveness);
+        if ((node->writer_connected && !writer) || (node->reader_connected && !reader)
+        ||  (node->liveness_connected && !liveness)) {
+            //  The heartbeat (or TCP, or the peer) closed a connection it
+            //  had: the node is lost, and every socket starts afresh
+            s_reopen (self, index, now_ms);
+            continue;
+        }
+        if (liveness && !node->liveness_connected)
+            node->next_ping_ms = now_ms;    //  just connected: ask at once
+        node->writer_connected |= writer;
+        node->reader_connected |= reader;
+        node->liveness_connected |= liveness;
+        //  Silent, and nobody waiting on it (a request pending on a node
+        //  that is only slow keeps its own deadline)
+        int64_t since = node->alive_ms > node->opened_ms? node->alive_ms: node->opened_ms;
+        if (now_ms - since > self->node_timeout_ms && node->waiting == 0)
+            s_reopen (self, index, now_ms);
+    }
+}
+
 void
 node_link_ping (node_link_t *self, int64_t now_ms)
 {
     assert (self);
+    s_check (self, now_ms);
     for (size_t index = 0; index < self->node_count; index++) {
         s_node_t *node = &self->nodes [index];
         if (node->next_ping_ms > now_ms)
@@ -408,10 +558,30 @@ node_link_wait_ms (node_link_t *self, int64_t now_ms)
 }
 
 bool
+node_link_ever_reached (node_link_t *self, size_t node)
+{
+    assert (self);
+    assert (node < self->node_count);
+    return self->nodes [node].ever_reached;
+}
+
+size_t
+node_link_resets (node_link_t *self, size_t node)
+{
+    assert (self);
+    assert (node < self->node_count);
+    return self->nodes [node].resets;
+}
+
+bool
 node_link_reachable (node_link_t *self, size_t node, int64_t now_ms)
 {
     assert (self);
     assert (node < self->node_count);
-    int64_t alive = self->nodes [node].alive_ms;
-    return alive > 0 && now_ms - alive <= self->node_timeout_ms;
+    //  Answered lately, and both data sockets connected (pings go on the
+    //  liveness socket, which may be up before them)
+    s_node_t *entry = &self->nodes [node];
+    int64_t alive = entry->alive_ms;
+    return alive > 0 && now_ms - alive <= self->node_timeout_ms
+        && s_connected (entry->writer) && s_connected (entry->reader);
 }

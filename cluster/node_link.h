@@ -16,7 +16,17 @@
 
     Liveness: every ping-interval the link pings each node's writer
     endpoint; a node is reachable while its last answer (to a ping or to
-    anything else) is younger than the node timeout.
+    anything else) is younger than the node timeout. Underneath, every
+    connection carries ZeroMQ heartbeats (common/heartbeat.h): a link that
+    stays silent for the heartbeat timeout after a ZMTP PING is closed by
+    ZeroMQ, and the node is then lost at once: it counts as unreachable and
+    every request pending on it comes back (node_link_expire) with lost set,
+    without waiting for its deadline. A node that has not answered for the
+    node timeout, once no request waits on it, gets fresh sockets (closed
+    and reopened), so no queue of
+    stale pings or a connect attempt stuck in TCP backoff survives a long
+    partition. Until a node has answered once it is "not yet reached"
+    (node_link_ever_reached).
     =========================================================================
 */
 #ifndef STRATA_NODE_LINK_H_INCLUDED
@@ -43,6 +53,8 @@ typedef struct {
     reply_t *reply;             //  the decoded reply, owned by the link (valid until
                                 //  its next call); NULL: no answer in time
     zmsg_t *data;               //  the reply's data frames (caller destroys); NULL if none
+    bool lost;                  //  reply NULL because the node's connection was lost
+                                //  (heartbeat), not because the deadline passed
 } node_event_t;
 
 typedef struct _node_link_t node_link_t;
@@ -60,10 +72,13 @@ node_link_t *
 //  outlive the link; it needs a client certificate): the PUSH sockets to
 //  the nodes and the bound reply PULL are CURVE clients (own certificate +
 //  the cluster's public key). curve NULL: plaintext, as node_link_new.
+//  heartbeat_timeout_ms: a connection silent this long after a heartbeat
+//  PING is dropped and its node lost; reconnect_max_ms: the longest wait
+//  between reconnection attempts (node_link_new: 3000 and 500).
 node_link_t *
     node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int node_timeout_ms,
-                         int ping_interval_ms, size_t max_reply_bytes, curve_t *curve,
-                         char *error, size_t error_size);
+                         int ping_interval_ms, int heartbeat_timeout_ms, int reconnect_max_ms,
+                         size_t max_reply_bytes, curve_t *curve, char *error, size_t error_size);
 
 //  Close every socket (queued requests get a short linger) and free. Set
 //  the caller's pointer to NULL. Accepts NULL.
@@ -99,8 +114,9 @@ int
 int
     node_link_receive (node_link_t *self, node_event_t *event, int64_t now_ms);
 
-//  Take the oldest pending request whose deadline has passed: returns 1
-//  with *event filled (reply NULL), 0 if there is none.
+//  Take the oldest pending request whose deadline has passed, or one
+//  pending on a node that was lost: returns 1 with *event filled (reply
+//  NULL; lost true for the latter), 0 if there is none.
 int
     node_link_expire (node_link_t *self, node_event_t *event, int64_t now_ms);
 
@@ -108,7 +124,10 @@ int
 void
     node_link_forget (node_link_t *self, void *owner);
 
-//  Send the pings that are due. Call at least every ping interval.
+//  Check every node's connection (a node whose heartbeat failed is lost;
+//  one silent for the node timeout gets fresh sockets) and send the pings
+//  that are due. Call at least every ping interval; the router calls it
+//  every turn of its loop (at most 100 ms apart).
 void
     node_link_ping (node_link_t *self, int64_t now_ms);
 
@@ -117,10 +136,20 @@ void
 int64_t
     node_link_wait_ms (node_link_t *self, int64_t now_ms);
 
-//  True if the node answered within the node timeout and was not found
-//  disconnected since.
+//  True if the node answered within the node timeout, was not found
+//  disconnected since, and both its data sockets are connected.
 bool
     node_link_reachable (node_link_t *self, size_t node, int64_t now_ms);
+
+//  True once the node has answered anything since the link was created.
+bool
+    node_link_ever_reached (node_link_t *self, size_t node);
+
+//  Number of times the node was lost (its connection dropped by the
+//  heartbeat while it counted as reachable) or given fresh sockets, since
+//  the link was created: for tests and logs.
+size_t
+    node_link_resets (node_link_t *self, size_t node);
 
 //  Number of nodes.
 size_t

@@ -95,6 +95,13 @@ op_env_reachable_count (op_env_t *env)
     return count;
 }
 
+bool
+op_env_not_yet_reached (op_env_t *env, size_t node)
+{
+    assert (env);
+    return env->ever_reached && !env->ever_reached (env, node);
+}
+
 void
 op_env_unreachable_names (op_env_t *env, char *out, size_t size)
 {
@@ -105,8 +112,9 @@ op_env_unreachable_names (op_env_t *env, char *out, size_t size)
     for (size_t node = 0; node < nodes; node++) {
         if (env->reachable (env, node))
             continue;
-        int written = snprintf (out + used, size - used, "%s%s", used? ", ": "",
-                                cluster_config_node_name (env->cluster, node));
+        int written = snprintf (out + used, size - used, "%s%s%s", used? ", ": "",
+                                cluster_config_node_name (env->cluster, node),
+                                op_env_not_yet_reached (env, node)? " (not yet reachable)": "");
         if (written < 0 || (size_t) written >= size - used) {
             out [size - 1] = 0;
             break;

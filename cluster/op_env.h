@@ -52,6 +52,10 @@ struct _op_env_t {
     //  logs). Must not change the reply.
     void (*answered) (op_env_t *env, const op_client_t *client, router_reply_t *reply,
                       uint64_t data_bytes);
+    //  True once the node has answered since the router started (NULL:
+    //  every node counts as reached). A node never reached is "not yet
+    //  reachable" in messages, not "could not be read".
+    bool (*ever_reached) (op_env_t *env, size_t node);
 };
 
 //  A client request waiting for its answer
@@ -91,7 +95,13 @@ void
 size_t
     op_env_reachable_count (op_env_t *env);
 
-//  Names of the unreachable nodes, comma separated, into out (cut to fit).
+//  True if the node has not answered once since the router started.
+bool
+    op_env_not_yet_reached (op_env_t *env, size_t node);
+
+//  Names of the unreachable nodes, comma separated, into out (cut to fit);
+//  a node that has not answered once since the router started is followed
+//  by " (not yet reachable)".
 void
     op_env_unreachable_names (op_env_t *env, char *out, size_t size);
 

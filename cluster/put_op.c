@@ -571,6 +571,11 @@ put_op_on_event (put_op_t *self, node_event_t *event)
         s_target_name (self, target, name, sizeof name);
     else
         snprintf (name, sizeof name, "%s", s_node_name (self, event->node));
+    if (!event->reply && event->lost) {
+        //  node_link's "node lost" signal (issue 18): its connection dropped
+        s_fail (self, ROUTER_TIMEOUT, "%s: connection lost; the put was cancelled", name);
+        return;
+    }
     if (!event->reply) {
         s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms; the put was cancelled",
                 name, self->env->config->node_timeout_ms);

@@ -49,6 +49,7 @@
                                         //  for this long gets no more replies
 #define S_CLIENT_IDLE_US    60000000    //  forget a client's empty reply count after this
 #define S_LINGER_MS         2000        //  replies still sent after close
+#define S_MAX_HELD          10000       //  requests held during start-up
 #define S_STATS_INTERVAL_MS 2000        //  ask the nodes for stats this often (when watched)
 #define S_WATCH_MS          10000       //  a client ping keeps the stats polling on this long
 #define S_LOG_INTERVAL_MS   1000        //  one log line of a kind per this long at most
@@ -139,6 +140,10 @@ typedef struct {
     repair_args_t repair_args;      //  its arguments (must outlive it)
     char repair_endpoint [300];     //  where it binds its reply socket
     size_t repairs_waiting;         //  repair requests handed to it, not yet answered
+    bool started;                   //  every node answered once, or a node-timeout passed
+    zlistx_t *held;                 //  zmsg_t * [client, header, data...] held while starting
+    uint64_t held_bytes;            //  their data bytes (at most max-buffered-bytes)
+    bool releasing;                 //  handling held requests (authorized before they were held)
 } router_t;
 
 
@@ -165,6 +170,13 @@ s_env_reachable (op_env_t *env, size_t node)
 {
     router_t *self = (router_t *) env->handle;
     return node_link_reachable (self->link, node, zclock_mono ());
+}
+
+static bool
+s_env_ever_reached (op_env_t *env, size_t node)
+{
+    router_t *self = (router_t *) env->handle;
+    return node_link_ever_reached (self->link, node);
 }
 
 static uint64_t
@@ -957,6 +969,85 @@ s_authorized (router_t *self, zframe_t *client, router_request_t *request, const
     return false;
 }
 
+//  Start-up: until every node has answered once, or one node-timeout-ms
+//  has passed since the router started, reads and writes wait
+static bool
+s_starting (router_t *self, int64_t now)
+{
+    if (self->started)
+        return false;
+    bool all = true;
+    for (size_t node = 0; all && node < cluster_config_node_count (self->cluster); node++)
+        all = node_link_ever_reached (self->link, node);
+    if (all || now - self->started_ms >= self->config->node_timeout_ms || self->stopping) {
+        self->started = true;
+        if (self->metrics)
+            router_metrics_set_starting (self->metrics, false);
+        if (!all)
+            zsys_info ("start-up: %d ms passed; going on without the nodes that have not answered yet",
+                       self->config->node_timeout_ms);
+        return false;
+    }
+    return true;
+}
+
+static void
+s_held_free (void **item_p)
+{
+    zmsg_destroy ((zmsg_t **) item_p);
+}
+
+//  Hold a checked request while the router starts: keeps the client's
+//  routing id, the header and the data frames (taken from *data_p).
+//  Returns true if held.
+static bool
+s_hold (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p)
+{
+    //  Once anything is held, later requests queue behind it (order kept);
+    //  what does not fit in max-buffered-bytes is handled at once
+    uint64_t bytes = *data_p? zmsg_content_size (*data_p): 0;
+    if ((zlistx_size (self->held) == 0 && !s_starting (self, zclock_mono ()))
+    ||  zlistx_size (self->held) >= S_MAX_HELD
+    ||  self->held_bytes + bytes > self->config->max_buffered_bytes)
+        return false;
+    self->held_bytes += bytes;
+    zmsg_t *msg = *data_p? *data_p: zmsg_new ();
+    *data_p = NULL;
+    zmsg_pushmem (msg, zframe_data (header), zframe_size (header));
+    zmsg_pushmem (msg, zframe_data (client), zframe_size (client));
+    zlistx_add_end (self->held, msg);
+    return true;
+}
+
+static void s_handle (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p,
+                      size_t data_frames, uint64_t data_bytes, bool too_many_frames);
+
+//  Once started, handle the requests held meanwhile, in arrival order
+static void
+s_release_held (router_t *self)
+{
+    if (zlistx_size (self->held) == 0 || s_starting (self, zclock_mono ()))
+        return;
+    zlistx_t *held = self->held;        //  s_handle must not hold them again
+    self->held_bytes = 0;
+    self->held = zlistx_new ();
+    zlistx_set_destructor (self->held, s_held_free);
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlistx_detach (held, NULL))) {
+        zframe_t *client = zmsg_pop (msg);
+        zframe_t *header = zmsg_pop (msg);
+        size_t frames = zmsg_size (msg);
+        uint64_t bytes = zmsg_content_size (msg);
+        self->releasing = true;
+        s_handle (self, client, header, &msg, frames, bytes, false);
+        self->releasing = false;
+        zframe_destroy (&client);
+        zframe_destroy (&header);
+        zmsg_destroy (&msg);
+    }
+    zlistx_destroy (&held);
+}
+
 //  Receive one client message, frame by frame within the limits, and act
 static void
 s_client_message (router_t *self)
@@ -993,7 +1084,18 @@ s_client_message (router_t *self)
     }
     if (too_many_frames || too_many_bytes)
         zmsg_destroy (&data);
+    s_handle (self, client, header, &data, data_frames, data_bytes, too_many_frames);
+    zframe_destroy (&client);
+    zframe_destroy (&header);
+    zmsg_destroy (&data);
+}
 
+//  Decode, check and act on one client message (data frames in *data_p,
+//  may be NULL; taken)
+static void
+s_handle (router_t *self, zframe_t *client, zframe_t *header, zmsg_t **data_p,
+          size_t data_frames, uint64_t data_bytes, bool too_many_frames)
+{
     router_request_t *request = self->request;
     router_result_t result;
     char error [256];
@@ -1003,7 +1105,10 @@ s_client_message (router_t *self)
         goto done;
     }
     router_msg_t type = request->type;
-    if (self->policy && !s_authorized (self, client, request, zframe_meta (header, "User-Id")))
+    //  A held request was authorized when it came in; its copied header
+    //  no longer carries the User-Id metadata
+    if (self->policy && !self->releasing
+    &&  !s_authorized (self, client, request, zframe_meta (header, "User-Id")))
         goto done;
     bool takes_data = type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_DATA;
     if (takes_data)
@@ -1029,6 +1134,10 @@ s_client_message (router_t *self)
                   "more than slice-size (%" PRIu64 ")", data_bytes, self->config->slice_size);
         goto done;
     }
+    if (type != ROUTER_MSG_PING && s_hold (self, client, header, data_p))
+        goto done;                  //  handled once the first ping round is in
+    zmsg_t *data = *data_p? *data_p: zmsg_new ();
+    *data_p = NULL;
     switch (type) {
         case ROUTER_MSG_PING:           s_ping (self, client, request); break;
         case ROUTER_MSG_PUT:            s_put (self, client, request, &data); break;
@@ -1044,10 +1153,10 @@ s_client_message (router_t *self)
         case ROUTER_MSG_REPAIR:         s_repair (self, client, request); break;
         default:                        assert (false);
     }
-done:
-    zframe_destroy (&client);
-    zframe_destroy (&header);
     zmsg_destroy (&data);
+done:
+    if (data_p)
+        zmsg_destroy (data_p);
 }
 
 
@@ -1128,6 +1237,7 @@ s_destroy (router_t **self_p)
     if (self->ops)
         s_abandon_all (self);
     zlistx_destroy (&self->ops);
+    zlistx_destroy (&self->held);
     zhashx_destroy (&self->owners);
     zhashx_destroy (&self->uploads);
     zhashx_destroy (&self->sessions);
@@ -1194,6 +1304,8 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->config = args->config;
     self->cluster = args->cluster;
     self->ops = zlistx_new ();
+    self->held = zlistx_new ();
+    zlistx_set_destructor (self->held, s_held_free);
     self->owners = zhashx_new ();
     self->uploads = zhashx_new ();
     self->sessions = zhashx_new ();
@@ -1202,6 +1314,8 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->ids = unified_id_new (self->config->router_id);
     size_t node_count = cluster_config_node_count (self->cluster);
     self->metrics = router_metrics_new (self->cluster);
+    if (self->metrics)
+        router_metrics_set_starting (self->metrics, true);
     self->logged_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
     self->published_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
     self->started_ms = zclock_mono ();
@@ -1238,7 +1352,9 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
                    self->config->curve_clients_dir);
     }
     self->link = node_link_new_curve (self->cluster, self->config->reply, self->config->node_timeout_ms,
-                                      self->config->ping_interval_ms, (size_t) largest_share + LIMIT_HEADER_MAX,
+                                      self->config->ping_interval_ms, self->config->heartbeat_timeout_ms,
+                                      self->config->reconnect_max_ms,
+                                      (size_t) largest_share + LIMIT_HEADER_MAX,
                                       self->curve, error, error_size);
     if (!self->link)
         goto failed;
@@ -1307,7 +1423,8 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->env = (op_env_t) {
         .handle = self, .cluster = self->cluster, .erasure = self->erasure, .config = self->config,
         .send = s_env_send, .post = s_env_post, .reachable = s_env_reachable,
-        .new_id = s_env_new_id, .answer = s_env_answer, .answered = s_env_answered
+        .new_id = s_env_new_id, .answer = s_env_answer, .answered = s_env_answered,
+        .ever_reached = s_env_ever_reached
     };
     if (*self->config->metrics_listen) {
         int port = router_metrics_serve (self->metrics, self->config->metrics_listen, error, error_size);
@@ -1405,6 +1522,8 @@ router_actor (zsock_t *pipe, void *args)
 
         now = zclock_mono ();
         node_link_ping (self->link, now);
+        s_starting (self, now);             //  ends the start-up once due
+        s_release_held (self);
         node_event_t event;
         while (node_link_expire (self->link, &event, now) == 1)
             s_node_event (self, &event);

@@ -25,7 +25,8 @@ static const char *s_usage =
     "put, get, delete and list objects (cluster/ROUTER.md). The cluster file\n"
     "gives the nodes and the erasure code; its `router` section the router's\n"
     "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
-    "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
+    "upload-timeout-seconds, ping-interval-ms, heartbeat-timeout-ms,\n"
+    "reconnect-max-ms, max-operations,\n"
     "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
     "client-cert for CurveZMQ, a metrics subsection with listen, a log\n"
     "subsection with access and slow-ms, a repair subsection with\n"
@@ -46,6 +47,8 @@ router_config_defaults (router_config_t *config)
     config->node_timeout_ms = 10000;
     config->upload_timeout_seconds = 60;
     config->ping_interval_ms = 1000;
+    config->heartbeat_timeout_ms = 3000;
+    config->reconnect_max_ms = 500;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
     config->repair_interval_seconds = 0;
@@ -127,6 +130,8 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("node-timeout-ms", node_timeout_ms, 10, 3600000);
     S_NUMBER ("upload-timeout-seconds", upload_timeout_seconds, 1, 86400);
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
+    S_NUMBER ("heartbeat-timeout-ms", heartbeat_timeout_ms, 100, 3600000);
+    S_NUMBER ("reconnect-max-ms", reconnect_max_ms, 100, 60000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
     S_NUMBER ("repair/interval-seconds", repair_interval_seconds, 0, 365ULL * 86400);

@@ -16,6 +16,8 @@
             node-timeout-ms = 10000         # a node's answer is late after this
             upload-timeout-seconds = 60     # idle streaming uploads are aborted
             ping-interval-ms = 1000         # liveness pings to every node
+            heartbeat-timeout-ms = 3000     # a silent connection is lost after this
+            reconnect-max-ms = 500          # longest wait between reconnects
             max-operations = 32             # operations in flight at once
             max-buffered-bytes = 1073741824 # object bytes held at once
             reply-max-bytes = 67108864      # reply bytes held for clients not reading
@@ -55,6 +57,8 @@ typedef struct {
     int node_timeout_ms;                //  longest wait for a node's answer
     int upload_timeout_seconds;         //  idle uploads aborted after this
     int ping_interval_ms;               //  ping every node this often
+    int heartbeat_timeout_ms;           //  ZeroMQ heartbeat: silent connection dropped after this
+    int reconnect_max_ms;               //  ZMQ_RECONNECT_IVL_MAX to the nodes
     int max_operations;                 //  operations in flight at once
     uint64_t max_buffered_bytes;        //  object bytes held by operations at once
     uint64_t reply_max_bytes;           //  reply bytes held for clients not reading yet

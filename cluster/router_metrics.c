@@ -35,6 +35,7 @@ struct _router_metrics_t {
     _Atomic uint64_t handoff_writes;
     _Atomic uint64_t auth_failures;
     _Atomic bool stopping;
+    _Atomic bool starting;          //  start-up: the first ping round is not in
 };
 
 router_metrics_t *
@@ -119,6 +120,12 @@ void
 router_metrics_set_stopping (router_metrics_t *self)
 {
     atomic_store (&self->stopping, true);
+}
+
+void
+router_metrics_set_starting (router_metrics_t *self, bool starting)
+{
+    atomic_store (&self->starting, starting);
 }
 
 void
@@ -297,6 +304,12 @@ router_metrics_ready (router_metrics_t *self, char *why, size_t why_size)
             used += (size_t) written;
     }
     pthread_mutex_unlock (&self->lock);
+    if (atomic_load (&self->starting)) {
+        snprintf (why, why_size, "not ready: starting, waiting until every node has answered "
+                  "once (at most node-timeout-ms); %zu of %zu nodes reachable%s%s",
+                  reachable, self->node_count, used? "; unreachable: ": "", names);
+        return -1;
+    }
     if (reachable < k) {
         snprintf (why, why_size, "not ready: %zu of %zu nodes reachable, writes need %zu; unreachable: %s",
                   reachable, self->node_count, k, names);

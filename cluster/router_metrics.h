@@ -11,8 +11,8 @@
         GET /metrics   Prometheus text format, strata_router_*
         GET /healthz   200 while the process runs
         GET /readyz    200 when at least k nodes are reachable (and the
-                       router is not stopping); else 503 naming the
-                       unreachable nodes
+                       router is neither starting nor stopping); else
+                       503 naming the unreachable nodes
         GET /          the cluster status page: every node, the router's
                        operation rates and latencies; reloads itself
     =========================================================================
@@ -81,6 +81,10 @@ void
     router_metrics_set_auth_failures (router_metrics_t *self, uint64_t failures);
 void
     router_metrics_set_stopping (router_metrics_t *self);
+//  Start-up (cluster/ROUTER.md): true until every node answered once or
+//  one node-timeout-ms passed; /readyz is 503 meanwhile.
+void
+    router_metrics_set_starting (router_metrics_t *self, bool starting);
 
 //  Node reachability now (router thread, about once a second).
 void

@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include "handoff.h"
 #include "handoff_index.h"
+#include "heartbeat.h"
 #include "record_reader.h"
 #include "request.h"
 #include "reply.h"
@@ -198,6 +199,7 @@ s_connect (handoff_t *self, const char *endpoint)
     zsock_set_linger (socket, 0);
     zsock_set_sndtimeo (socket, (int) self->config->handoff_timeout_ms);
     zsock_set_sndhwm (socket, 16);
+    heartbeat_apply_node_data (socket);
     if (self->config->curve)
         curve_client (self->config->curve, socket);
     if (zsock_connect (socket, "%s", endpoint)) {
@@ -934,6 +936,7 @@ s_handoff_new (zsock_t *pipe, handoff_args_t *args, char *error, size_t error_si
     self->replies = zsock_new (ZMQ_PULL);
     zsock_set_linger (self->replies, 0);
     zsock_set_rcvhwm (self->replies, 64);
+    heartbeat_apply_node (self->replies);
     zsock_set_maxmsgsize (self->replies, (int64_t) (config->max_message_bytes + LIMIT_HEADER_MAX));
     //  With CURVE the owners' reply PUSH sockets are CURVE servers
     if (config->curve)

@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "reply_cache.h"
+#include "heartbeat.h"
 #include "timestamp.h"
 
 #define S_ROOM_WAIT_MS  5      //  longest wait for room once a send is refused
@@ -174,6 +175,7 @@ s_lookup (reply_cache_t *self, const char *address)
         return NULL;
     zsock_set_sndhwm (socket, self->hwm);
     zsock_set_linger (socket, S_LINGER_MS);
+    heartbeat_apply_node (socket);
     zsock_set_sndtimeo (socket, self->send_timeout_ms);
     if (self->curve)
         curve_server (self->curve, socket);

@@ -69,12 +69,15 @@ Test (router_config, defaults)
     cr_assert_eq (config.node_timeout_ms, 10000);
     cr_assert_eq (config.upload_timeout_seconds, 60);
     cr_assert_eq (config.router_id, 0);
+    cr_assert_eq (config.heartbeat_timeout_ms, 3000);
+    cr_assert_eq (config.reconnect_max_ms, 500);
 }
 
 Test (router_config, file_and_flags)
 {
     s_write ("router\n    listen = tcp://127.0.0.1:9000\n    id = 17\n    slice-size = 65536\n"
-             "    node-timeout-ms = 2500\n    reply = tcp://127.0.0.1:9001\n    max-operations = 4\n");
+             "    node-timeout-ms = 2500\n    reply = tcp://127.0.0.1:9001\n    max-operations = 4\n"
+             "    heartbeat-timeout-ms = 1500\n    reconnect-max-ms = 250\n");
     router_config_t config;
     char error [512] = "";
     char *argv [] = { "strata-router", "--cluster", s_path, NULL };
@@ -85,6 +88,8 @@ Test (router_config, file_and_flags)
     cr_assert_eq (config.slice_size, 65536);
     cr_assert_eq (config.node_timeout_ms, 2500);
     cr_assert_eq (config.max_operations, 4);
+    cr_assert_eq (config.heartbeat_timeout_ms, 1500);
+    cr_assert_eq (config.reconnect_max_ms, 250);
     cr_assert_eq (config.ping_interval_ms, 1000, "untouched keys keep their default");
 
     char *argv2 [] = { "strata-router", "--listen", "tcp://127.0.0.1:9100", "--cluster", s_path, NULL };
@@ -102,6 +107,8 @@ Test (router_config, bad_values_are_named)
         { "router\n    listen = http://x\n", "router/listen" },
         { "router\n    reply = tcp://*:5000\n", "router/reply" },
         { "router\n    max-buffered-bytes = 1\n", "router/max-buffered-bytes" },
+        { "router\n    heartbeat-timeout-ms = 50\n", "router/heartbeat-timeout-ms" },
+        { "router\n    reconnect-max-ms = 0\n", "router/reconnect-max-ms" },
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
         s_write (cases [index].section);

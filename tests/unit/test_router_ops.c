@@ -255,7 +255,7 @@ s_reply (void *op, void (*on_event) (void *, node_event_t *), size_t index, resu
     reply->result = result;
     if (result != RESULT_SUCCESS)
         snprintf (reply->error_message, sizeof reply->error_message, "made-up trouble");
-    node_event_t event = { sent->op, sent->node, sent->cookie, reply, NULL };
+    node_event_t event = { sent->op, sent->node, sent->cookie, reply, NULL, false };
     on_event (op, &event);
     zmsg_destroy (&event.data);
     reply_destroy (&reply);
@@ -488,7 +488,7 @@ Test (router_ops, put_timeout_and_unreachable)
     put_op_feed (op, &data, NULL);
     op_client_t *client = s_client (request);
     put_op_finish (op, &client);
-    node_event_t event = { op, 6, 0, NULL, NULL };
+    node_event_t event = { op, 6, 0, NULL, NULL, false };
     put_op_on_event (op, &event);
     s_expect_answer (0, "timeout", "node07: no answer within 1234 ms", NULL);
     put_op_destroy (&op);
@@ -691,7 +691,7 @@ s_answer_sent (get_op_t *op, size_t index, s_stored_t *stored, uint64_t version,
     }
     else
         snprintf (reply->error_message, sizeof reply->error_message, "made-up trouble");
-    node_event_t event = { op, sent->node, sent->cookie, reply, data };
+    node_event_t event = { op, sent->node, sent->cookie, reply, data, false };
     get_op_on_event (op, &event);
     zmsg_destroy (&event.data);
     reply_destroy (&reply);
@@ -878,7 +878,7 @@ Test (router_ops, get_failures)
     get_op_start (op);
     size_t first = s_world->sent_count - S_NODES;
     for (size_t node = 0; node < 3; node++) {
-        node_event_t event = { op, node, s_world->sent [first + node].cookie, NULL, NULL };
+        node_event_t event = { op, node, s_world->sent [first + node].cookie, NULL, NULL, false };
         get_op_on_event (op, &event);
     }
     //  Once the other owners have answered, and before giving up, every
@@ -1134,7 +1134,7 @@ Test (router_ops, list_keeps_versions_k_nodes_list)
         reply->result = RESULT_SUCCESS;
         reply->fields = REPLY_FIELD_VERSIONS;
         reply_set_versions (reply, (const uint8_t *) buffer.data, node == 9? 3: buffer.size);
-        node_event_t event = { op, node, 0, reply, NULL };
+        node_event_t event = { op, node, 0, reply, NULL, false };
         list_op_on_event (op, &event);
         reply_destroy (&reply);
         msgpack_sbuffer_destroy (&buffer);
@@ -1555,7 +1555,7 @@ s_keys_event (keys_op_t *op, size_t node, const int *numbers, int count, bool tr
     reply->fields = REPLY_FIELD_KEYS | REPLY_FIELD_TRUNCATED;
     reply->truncated = truncated;
     reply_set_keys (reply, (const uint8_t *) buffer.data, buffer.size);
-    node_event_t event = { op, node, 0, reply, NULL };
+    node_event_t event = { op, node, 0, reply, NULL, false };
     keys_op_on_event (op, &event);
     reply_destroy (&reply);
     msgpack_sbuffer_destroy (&buffer);
@@ -1618,7 +1618,7 @@ Test (router_ops, keys_need_k_answers)
     int some [] = { 1 };
     for (size_t node = 0; node < S_NODES; node++) {
         if (node < 3) {
-            node_event_t event = { op, node, 0, NULL, NULL };      //  no answer in time
+            node_event_t event = { op, node, 0, NULL, NULL, false };      //  no answer in time
             keys_op_on_event (op, &event);
         }
         else
