@@ -8,14 +8,15 @@
 */
 #include <czmq.h>
 #include <getopt.h>
-#include "config_file.h"
+#include "config_keys.h"
 #include "curve.h"
 #include "endpoint.h"
 #include "router_config.h"
 #include "unified_id.h"
 
 static const char *s_usage =
-    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--help] [--version]\n"
+    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--check-config]\n"
+    "                     [-h | --help] [--version]\n"
     "\n"
     "Runs the Strata router: the front door of a cluster of strata-node\n"
     "processes. Services connect a DEALER socket to the listen endpoint and\n"
@@ -24,7 +25,12 @@ static const char *s_usage =
     "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
     "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
     "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
-    "client-cert for CurveZMQ). --listen overrides router/listen.\n";
+    "client-cert for CurveZMQ). --listen overrides router/listen.\n"
+    "\n"
+    "  --check-config    check the cluster file (unknown or repeated keys and\n"
+    "                    bad values are errors naming FILE:LINE), print every\n"
+    "                    setting's effective value and where it came from\n"
+    "                    (default, file, flag), and exit: 0 if valid, 2 if not\n";
 
 void
 router_config_defaults (router_config_t *config)
@@ -69,43 +75,50 @@ s_check_reply (const char *text)
     return 0;
 }
 
+//  Every setting is read through config_keys, which makes it a known key
+//  of the `router` section (config_keys_check refuses anything else) and
+//  remembers it for --check-config.
 #define S_NUMBER(key, field, min, max) do { \
-        const char *text = zconfig_get (root, "router/" key, NULL); \
+        const char *text = config_keys_bind (keys, "router/" key, CONFIG_KEY_NUMBER, \
+                                             &config->field, sizeof (config->field)); \
         uint64_t value; \
         if (text) { \
             if (s_uint64 (text, (min), (max), &value)) { \
-                snprintf (error, error_size, "%s: router/%s must be a number in %llu..%llu, not '%s'", \
-                          path, key, (unsigned long long) (min), (unsigned long long) (max), text); \
+                char where [1100]; \
+                snprintf (error, error_size, "%s: router/%s: expected a number in %llu..%llu, not '%s'", \
+                          config_keys_where (keys, "router/" key, where, sizeof where), key, \
+                          (unsigned long long) (min), (unsigned long long) (max), text); \
                 goto done; \
             } \
             config->field = (__typeof__ (config->field)) value; \
         } \
     } while (0)
 
-int
-router_config_read_file (router_config_t *config, const char *path, char *error, size_t error_size)
+//  Apply the `router` section held by keys to *config
+static int
+s_read_keys (router_config_t *config, config_keys_t *keys, char *error, size_t error_size)
 {
-    assert (config && path && error);
-    zconfig_t *root = config_file_load (path);
-    if (!root) {
-        snprintf (error, error_size, "%s: cannot read or parse the cluster file", path);
-        return -1;
-    }
     int rc = -1;
-    const char *listen = zconfig_get (root, "router/listen", NULL);
-    const char *reply = zconfig_get (root, "router/reply", NULL);
+    char where [1100];
+    //  The cluster section is cluster_config's (it checks it)
+    config_keys_ignore (keys, "cluster");
+    const char *listen = config_keys_bind (keys, "router/listen", CONFIG_KEY_TEXT,
+                                           config->listen, sizeof (config->listen));
+    const char *reply = config_keys_bind (keys, "router/reply", CONFIG_KEY_TEXT,
+                                          config->reply, sizeof (config->reply));
     if (listen) {
         if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {
-            snprintf (error, error_size, "%s: router/listen '%s' is not tcp://HOST:PORT or ipc://PATH",
-                      path, listen);
+            snprintf (error, error_size, "%s: router/listen: expected tcp://HOST:PORT or ipc://PATH, not '%s'",
+                      config_keys_where (keys, "router/listen", where, sizeof where), listen);
             goto done;
         }
         snprintf (config->listen, sizeof (config->listen), "%s", listen);
     }
     if (reply) {
         if (s_check_reply (reply) || strlen (reply) >= sizeof (config->reply)) {
-            snprintf (error, error_size, "%s: router/reply '%s' must be tcp://HOST:PORT (a host the "
-                      "nodes can connect to, port may be *) or ipc://PATH", path, reply);
+            snprintf (error, error_size, "%s: router/reply: expected tcp://HOST:PORT (a host the "
+                      "nodes can connect to, port may be *) or ipc://PATH, not '%s'",
+                      config_keys_where (keys, "router/reply", where, sizeof where), reply);
             goto done;
         }
         snprintf (config->reply, sizeof (config->reply), "%s", reply);
@@ -118,28 +131,67 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
-    if (zconfig_locate (root, "router/curve")) {
+    {
         struct { const char *key; char *field; size_t size; } paths [] = {
             { "cert", config->curve_cert, sizeof (config->curve_cert) },
             { "clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
             { "client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
         };
+        bool curve = zconfig_locate (config_keys_root (keys), "router/curve") != NULL;
         for (size_t index = 0; index < sizeof paths / sizeof paths [0]; index++) {
             char key [64];
             snprintf (key, sizeof key, "router/curve/%s", paths [index].key);
-            const char *text = zconfig_get (root, key, NULL);
+            const char *text = config_keys_bind (keys, key, CONFIG_KEY_TEXT,
+                                                 paths [index].field, paths [index].size);
+            if (!curve)
+                continue;
             if (!text || !*text || strlen (text) >= paths [index].size) {
                 snprintf (error, error_size, "%s: router/curve needs cert, clients-dir and client-cert "
-                          "(%s is %s)", path, key, text && *text? "too long": "missing");
+                          "(%s is %s)", config_keys_where (keys, "router/curve", where, sizeof where),
+                          key, text && *text? "too long": "missing");
                 goto done;
             }
             snprintf (paths [index].field, paths [index].size, "%s", text);
         }
     }
+    if (config_keys_check (keys, error, error_size))
+        goto done;
     rc = 0;
 done:
-    zconfig_destroy (&root);
     return rc;
+}
+
+int
+router_config_read_file (router_config_t *config, const char *path, char *error, size_t error_size)
+{
+    assert (config && path && error);
+    config_keys_t *keys = config_keys_load (path, "cluster file", error, error_size);
+    if (!keys)
+        return -1;
+    int rc = s_read_keys (config, keys, error, error_size);
+    config_keys_destroy (&keys);
+    return rc;
+}
+
+//  The effective configuration for --check-config: the cluster, then every
+//  router setting with the place its value came from
+static void
+s_print_effective (router_config_t *config, config_keys_t *keys, cluster_config_t *cluster)
+{
+    printf ("# strata-router: effective configuration (%s)\n", config->cluster_path);
+    printf ("%-36s = %-28s # file\n", "cluster/name", cluster_config_name (cluster));
+    printf ("%-36s = %-28d # %s\n", "cluster/data-shards", cluster_config_data_shards (cluster),
+            zconfig_locate (config_keys_root (keys), "cluster/data-shards")? "file": "default");
+    printf ("%-36s = %-28d # %s\n", "cluster/total-shards", cluster_config_total_shards (cluster),
+            zconfig_locate (config_keys_root (keys), "cluster/total-shards")? "file": "default");
+    for (size_t index = 0; index < cluster_config_node_count (cluster); index++) {
+        char path [300];
+        snprintf (path, sizeof path, "cluster/nodes/%s/writer", cluster_config_node_name (cluster, index));
+        printf ("%-36s = %-28s # file\n", path, cluster_config_node_writer (cluster, index));
+        snprintf (path, sizeof path, "cluster/nodes/%s/reader", cluster_config_node_name (cluster, index));
+        printf ("%-36s = %-28s # file\n", path, cluster_config_node_reader (cluster, index));
+    }
+    config_keys_print (keys, stdout);
 }
 
 router_config_status_t
@@ -154,16 +206,19 @@ router_config_load (router_config_t *config, int argc, char **argv,
         { "listen",  required_argument, 0, 'l' },
         { "help",    no_argument,       0, 'h' },
         { "version", no_argument,       0, 'V' },
+        { "check-config", no_argument,  0, 'P' },
         { 0, 0, 0, 0 }
     };
     const char *cluster_path = NULL;
     const char *listen = NULL;
+    bool check_config = false;
     opterr = 0;
     optind = 0;
     int option;
-    while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, ":h", options, NULL)) != -1) {
         switch (option) {
             case 'C': cluster_path = optarg; break;
+            case 'P': check_config = true; break;
             case 'l': listen = optarg; break;
             case 'h':
                 fputs (s_usage, stdout);
@@ -199,7 +254,9 @@ router_config_load (router_config_t *config, int argc, char **argv,
     cluster_config_t *cluster = cluster_config_load (cluster_path, error, error_size);
     if (!cluster)
         return ROUTER_CONFIG_ERROR;
-    if (router_config_read_file (config, cluster_path, error, error_size)) {
+    config_keys_t *keys = config_keys_load (cluster_path, "cluster file", error, error_size);
+    if (!keys || s_read_keys (config, keys, error, error_size)) {
+        config_keys_destroy (&keys);
         cluster_config_destroy (&cluster);
         return ROUTER_CONFIG_ERROR;
     }
@@ -220,6 +277,7 @@ router_config_load (router_config_t *config, int argc, char **argv,
                 snprintf (curve_error, sizeof curve_error, "router/curve/client-cert %s has no secret key",
                           config->curve_client_cert);
             snprintf (error, error_size, "%s: %s", cluster_path, curve_error);
+            config_keys_destroy (&keys);
             cluster_config_destroy (&cluster);
             return ROUTER_CONFIG_ERROR;
         }
@@ -227,11 +285,20 @@ router_config_load (router_config_t *config, int argc, char **argv,
     if (listen) {
         if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {
             snprintf (error, error_size, "--listen '%s' is not tcp://HOST:PORT or ipc://PATH", listen);
+            config_keys_destroy (&keys);
             cluster_config_destroy (&cluster);
             return ROUTER_CONFIG_ERROR;
         }
         snprintf (config->listen, sizeof (config->listen), "%s", listen);
+        config_keys_set_origin (keys, "router/listen", "flag", NULL);
     }
+    if (check_config) {
+        s_print_effective (config, keys, cluster);
+        config_keys_destroy (&keys);
+        cluster_config_destroy (&cluster);
+        return ROUTER_CONFIG_EXIT_OK;
+    }
+    config_keys_destroy (&keys);
     *cluster_p = cluster;
     return ROUTER_CONFIG_RUN;
 }

@@ -53,6 +53,7 @@ typedef struct {
     uint64_t handoff_interval_ms;       //  look for handoff copies to forward this often
     uint64_t handoff_rate_bytes;        //  replay at most this many payload bytes per second
     uint64_t handoff_timeout_ms;        //  wait at most this long for an owner's reply
+    uint64_t active_timeout_seconds;    //  cancel a segment active this long without a new sequence
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
     bool rebuild_index;                 //  --rebuild-index: rebuild and exit
@@ -61,7 +62,7 @@ typedef struct {
 //  Result of parsing the command line
 typedef enum {
     NODE_CONFIG_RUN = 0,                //  run the node
-    NODE_CONFIG_EXIT_OK,                //  --help or --version was printed
+    NODE_CONFIG_EXIT_OK,                //  --help, --version or --check-config was printed
     NODE_CONFIG_ERROR                   //  error was written; exit non-zero
 } node_config_status_t;
 
