@@ -1233,6 +1233,8 @@ client_ping (client_t *self, client_ping_t *ping)
     if (result == CLIENT_OK && s_field (reply.map, "handoff-writes"))
         result = s_uint_field (self, &reply, "ping-reply", "handoff-writes", UINT64_MAX,
                                &ping->handoff_writes);
+    if (result == CLIENT_OK && s_field (reply.map, "cluster-fingerprint"))
+        s_get_str (s_field (reply.map, "cluster-fingerprint"), ping->fingerprint, sizeof ping->fingerprint);
     const msgpack_object *nodes = result == CLIENT_OK? s_field (reply.map, "nodes"): NULL;
     if (nodes && nodes->type != MSGPACK_OBJECT_ARRAY)
         result = s_bad_field (self, "ping-reply", "nodes");
@@ -1250,8 +1252,12 @@ client_ping (client_t *self, client_ping_t *ping)
             ||  !reachable || reachable->type != MSGPACK_OBJECT_BOOLEAN)
                 result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
                                  (unsigned) index);
-            else
+            else {
                 ping->nodes [index].reachable = reachable->via.boolean;
+                const msgpack_object *mismatch = s_field (entry, "cluster-mismatch");
+                if (mismatch)
+                    s_get_str (mismatch, ping->nodes [index].mismatch, sizeof ping->nodes [index].mismatch);
+            }
             ping->node_count = index + 1;
         }
     }

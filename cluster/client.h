@@ -103,6 +103,8 @@ typedef struct {
 typedef struct {
     char name [LIMIT_NODE_NAME_MAX + 1];    //  node name
     bool reachable;                         //  the router can reach it now
+    char mismatch [256];                    //  cluster-mismatch: why the node refuses
+                                            //  the router's cluster ("" if it does not)
 } client_node_t;
 
 //  What client_ping () learns about the cluster
@@ -115,6 +117,8 @@ typedef struct {
     client_node_t *nodes;                   //  owned; free with client_ping_clear ()
     uint64_t handoff_writes;                //  writes stored with handoff copies (0 if
                                             //  the router does not say)
+    char fingerprint [LIMIT_FINGERPRINT_MAX + 1];   //  the router's cluster fingerprint ("" if
+                                                    //  the router does not say)
 } client_ping_t;
 
 //  Create a client of the router at endpoint (tcp://HOST:PORT or

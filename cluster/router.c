@@ -362,7 +362,8 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     msgpack_pack_array (&packer, nodes);
     for (size_t node = 0; node < nodes; node++) {
         const char *name = cluster_config_node_name (self->cluster, node);
-        msgpack_pack_map (&packer, 2);
+        const char *mismatch = node_link_mismatch (self->link, node);
+        msgpack_pack_map (&packer, mismatch? 3: 2);
         msgpack_pack_str_with_body (&packer, "name", 4);
         msgpack_pack_str_with_body (&packer, name, strlen (name));
         msgpack_pack_str_with_body (&packer, "reachable", 9);
@@ -370,7 +371,13 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
             msgpack_pack_true (&packer);
         else
             msgpack_pack_false (&packer);
+        if (mismatch) {
+            //  Unusable: the node is in another cluster
+            msgpack_pack_str_with_body (&packer, "cluster-mismatch", 16);
+            msgpack_pack_str_with_body (&packer, mismatch, strlen (mismatch));
+        }
     }
+    router_reply_add_str (reply, "cluster-fingerprint", cluster_config_fingerprint (self->cluster));
     router_reply_add_str (reply, "cluster", cluster_config_name (self->cluster));
     router_reply_add_raw (reply, "nodes", (const uint8_t *) buffer.data, buffer.size);
     router_reply_add_uint (reply, "data-shards", (uint64_t) cluster_config_data_shards (self->cluster));

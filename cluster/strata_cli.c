@@ -517,14 +517,20 @@ s_ping (const s_args_t *args, client_t *client)
         if (ping.nodes [index].reachable)
             reachable++;
     printf ("cluster %s: %zu of %zu nodes reachable (data-shards %d, total-shards %d; router %s;"
-            " %" PRIu64 " writes with handoff copies)\n",
+            " %" PRIu64 " writes with handoff copies)%s%s\n",
             *ping.cluster? ping.cluster: "?", reachable, ping.node_count, ping.data_shards,
-            ping.total_shards, *ping.version? ping.version: "?", ping.handoff_writes);
+            ping.total_shards, *ping.version? ping.version: "?", ping.handoff_writes,
+            *ping.fingerprint? " fingerprint ": "", ping.fingerprint);
     for (size_t index = 0; index < ping.node_count; index++)
-        printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
+        if (*ping.nodes [index].mismatch)
+            printf ("%s\tcluster-mismatch: %s\n", ping.nodes [index].name, ping.nodes [index].mismatch);
+        else
+            printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
+    bool all_usable = reachable == ping.node_count;
     client_ping_clear (&ping);
     fflush (stdout);
-    return S_EXIT_OK;
+    //  Exit 1 when any node is not usable
+    return all_usable? S_EXIT_OK: S_EXIT_FAILURE;
 }
 
 

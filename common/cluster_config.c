@@ -11,6 +11,7 @@
 #include "cluster_config.h"
 #include "endpoint.h"
 #include "protocol_limits.h"
+#include "digest.h"
 
 typedef struct {
     char *name;                 //  node name
@@ -25,6 +26,8 @@ struct _cluster_config_t {
     size_t node_count;          //  entries in nodes
     s_node_t *nodes;            //  in segment-num order
     char *router_listen;        //  router/listen, or NULL
+    uint64_t slice_size;        //  router/slice-size
+    char fingerprint [LIMIT_FINGERPRINT_MAX + 1];
 };
 
 static int
@@ -39,6 +42,39 @@ s_parse_int (const char *text, int *value_p)
         return -1;
     *value_p = (int) value;
     return 0;
+}
+
+//  First 8 hex digits of an MD5
+static void
+s_hex8 (const void *data, size_t size, char out [9])
+{
+    uint8_t md5 [DIGEST_MD5_SIZE];
+    digest_md5 (data, size, md5);
+    snprintf (out, 9, "%02x%02x%02x%02x", md5 [0], md5 [1], md5 [2], md5 [3]);
+}
+
+static void
+s_make_fingerprint (cluster_config_t *self)
+{
+    digest_md5_t *digest = digest_md5_new ();
+    assert (digest);
+    for (size_t index = 0; index < self->node_count; index++) {
+        digest_md5_update (digest, self->nodes [index].name, strlen (self->nodes [index].name));
+        digest_md5_update (digest, "\n", 1);
+    }
+    uint8_t md5 [DIGEST_MD5_SIZE];
+    digest_md5_final (digest, md5);
+    digest_md5_destroy (&digest);
+    char name [50];
+    if (strlen (self->name) > 48) {
+        name [0] = '#';
+        s_hex8 (self->name, strlen (self->name), name + 1);
+    }
+    else
+        snprintf (name, sizeof name, "%s", self->name);
+    snprintf (self->fingerprint, sizeof self->fingerprint, "%s:k%d:n%d:s%llu:%02x%02x%02x%02x",
+              name, self->data_shards, self->total_shards, (unsigned long long) self->slice_size,
+              md5 [0], md5 [1], md5 [2], md5 [3]);
 }
 
 cluster_config_t *
@@ -134,6 +170,16 @@ cluster_config_load (const char *path, char *error, size_t error_size)
         entry->writer = strdup (writer);
         entry->reader = strdup (reader);
     }
+    const char *slice_text = zconfig_get (config_keys_root (keys), "router/slice-size", NULL);
+    self->slice_size = 10 * 1024 * 1024;
+    if (slice_text) {
+        //  router_config checks the range; here only the value matters
+        char *end;
+        unsigned long long slice = strtoull (slice_text, &end, 10);
+        if (*slice_text && !*end)
+            self->slice_size = slice;
+    }
+    s_make_fingerprint (self);
     config_keys_destroy (&keys);
     return self;
 
@@ -219,6 +265,20 @@ cluster_config_node_index (cluster_config_t *self, const char *name)
         if (self->nodes [index].name && streq (self->nodes [index].name, name))
             return (int) index;
     return -1;
+}
+
+uint64_t
+cluster_config_slice_size (cluster_config_t *self)
+{
+    assert (self);
+    return self->slice_size;
+}
+
+const char *
+cluster_config_fingerprint (cluster_config_t *self)
+{
+    assert (self);
+    return self->fingerprint;
 }
 
 const char *

@@ -25,6 +25,7 @@ static const char *s_names [RESULT_COUNT] = {
     [RESULT_OUT_OF_SPACE]         = "out-of-space",
     [RESULT_IO_ERROR]             = "io-error",
     [RESULT_OVERLOADED]           = "overloaded",
+    [RESULT_CLUSTER_MISMATCH]     = "cluster-mismatch",
 };
 
 

@@ -21,6 +21,7 @@ typedef enum {
     RESULT_OUT_OF_SPACE,
     RESULT_IO_ERROR,
     RESULT_OVERLOADED,
+    RESULT_CLUSTER_MISMATCH,    //  the sender's cluster fingerprint is not the node's
     RESULT_COUNT                //  Number of codes; not a code
 } result_t;
 

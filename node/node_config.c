@@ -250,10 +250,12 @@ s_print_effective (node_config_t *config, config_keys_t *keys, cluster_config_t 
             *config_keys_file (keys)? config_keys_file (keys): "no configuration file");
     config_keys_print (keys, stdout);
     if (cluster)
-        printf ("# cluster '%s' from %s: k=%d, n=%d, this node is %s (segment-num %d)\n",
+        printf ("# cluster '%s' from %s: k=%d, n=%d, this node is %s (segment-num %d), "
+                "fingerprint %s\n",
                 cluster_config_name (cluster), config->cluster_path,
                 cluster_config_data_shards (cluster), cluster_config_total_shards (cluster),
-                config->name, cluster_config_node_index (cluster, config->name) + 1);
+                config->name, cluster_config_node_index (cluster, config->name) + 1,
+                config->cluster_fingerprint);
 }
 
 node_config_status_t
@@ -389,6 +391,8 @@ node_config_load (node_config_t *config, int argc, char **argv,
                       cluster_config_node_reader (cluster, (size_t) index));
             config_keys_set_origin (keys, "node/reader", "cluster file", NULL);
         }
+        snprintf (config->cluster_fingerprint, sizeof (config->cluster_fingerprint), "%s",
+                  cluster_config_fingerprint (cluster));
         *cluster_p = cluster;
     }
     if (*config->curve_cert && *config->cluster_path && config->handoff_enabled

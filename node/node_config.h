@@ -14,6 +14,7 @@
 #include "cluster_config.h"
 #include "endpoint.h"
 #include "curve.h"
+#include "protocol_limits.h"
 
 #define NODE_CONFIG_MAX_VOLUMES 16
 
@@ -23,6 +24,7 @@ typedef struct {
     char writer [300];                  //  writer endpoint (bind)
     char reader [300];                  //  reader endpoint (bind)
     char cluster_path [1024];           //  --cluster file, "" if none
+    char cluster_fingerprint [LIMIT_FINGERPRINT_MAX + 1];   //  with --cluster: refuse others ("" = accept any)
     size_t volume_count;                //  entries in volumes
     char volumes [NODE_CONFIG_MAX_VOLUMES][1024];   //  value-file directories
     uint64_t value_file_max_bytes;      //  roll over past this size
