@@ -5,7 +5,8 @@
       requests         map type-name -> count
       results          map result-name -> count
       bytes-stored, value-files, active-segments, queue-depth, syncs,
-      sync-failures, replies-dropped, requests-dropped, auth-failures, damaged-records,
+      sync-failures, replies-dropped, requests-dropped, stale-segments-cancelled,
+      auth-failures, damaged-records,
       retrieved-bytes, uptime-seconds
       segments         map active/finished/cancelled/tombstone -> count
       sync-latency-us  map p50/p90/p99/max (over the last 1024 syncs)
@@ -133,7 +134,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 17);
+    msgpack_pack_map (&packer, 18);
 
     s_pack_key (&packer, "requests");
     int type_count = 0;
@@ -176,6 +177,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 
     s_pack_uint (&packer, "replies-dropped", s_load (&self->replies_dropped));
     s_pack_uint (&packer, "requests-dropped", s_load (&self->requests_dropped));
+    s_pack_uint (&packer, "stale-segments-cancelled", s_load (&self->stale_segments_cancelled));
     s_pack_uint (&packer, "auth-failures", s_load (&self->auth_failures));
     s_pack_uint (&packer, "damaged-records", s_load (&self->damaged_records));
     s_pack_uint (&packer, "retrieved-bytes", s_load (&self->retrieved_bytes));
