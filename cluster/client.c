@@ -1387,18 +1387,19 @@ client_node_stats (const char *node_endpoint, const char *reply_endpoint, int ti
                                     stats_p, stats_size_p, error, error_size);
 }
 
-client_result_t
-client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
-                         const char *client_cert_path, const char *cluster_public_path,
-                         uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
+//  One request of type to a node's endpoint, its reply decoded into *reply_p
+//  (caller destroys) when it is a success. what names the request in
+//  messages ("stats", "ping").
+static client_result_t
+s_node_call (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+             const char *client_cert_path, const char *cluster_public_path,
+             message_type_t type, const char *what, reply_t **reply_p, char *error, size_t error_size)
 {
     assert (node_endpoint);
     assert (timeout_ms > 0);
-    assert (stats_p);
-    assert (stats_size_p);
+    assert (reply_p);
     assert (error && error_size > 0);
-    *stats_p = NULL;
-    *stats_size_p = 0;
+    *reply_p = NULL;
     *error = 0;
     endpoint_t node;
     if (endpoint_parse (node_endpoint, &node) != 0
@@ -1440,16 +1441,18 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
         result = s_stats_fail (error, error_size, CLIENT_INVALID_REQUEST, "cannot connect to %s", node_endpoint);
         goto done;
     }
-    request->type = MSG_STATS;
-    snprintf (request->message_id, sizeof request->message_id, "stat-%08x%08x",
+    request->type = type;
+    snprintf (request->message_id, sizeof request->message_id, "%s-%08x%08x", what,
               (unsigned) getpid (), (unsigned) zclock_usecs ());
-    snprintf (request->client_tag, sizeof request->client_tag, "strata-stat");
+    snprintf (request->client_tag, sizeof request->client_tag, "strata-%s", what);
     snprintf (request->client_address, sizeof request->client_address, "%s", address);
     request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS;
     if (request_encode (request, &buffer) != 0
     ||  zmq_send (zsock_resolve (push), buffer.data, buffer.size, 0) == -1) {
-        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY, "cannot send the stats request to %s: %s",
-                               node_endpoint, zmq_strerror (zmq_errno ()));
+        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
+                               "cannot send the %s request to %s within %.1f s: %s (is a strata-node "
+                               "writer endpoint listening there?)", what, node_endpoint,
+                               timeout_ms / 1000.0, zmq_strerror (zmq_errno ()));
         goto done;
     }
     int64_t deadline = zclock_mono () + timeout_ms;
@@ -1458,8 +1461,11 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
         zmq_pollitem_t item = { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 };
         if (remaining <= 0 || zmq_poll (&item, 1, (long) remaining) == 0) {
             result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
-                                   "no stats reply from the node at %s within %.1f s", node_endpoint,
-                                   timeout_ms / 1000.0);
+                                   "no %s reply from the node at %s within %.1f s (sent the node "
+                                   "protocol's %s to it, asking for the reply on %s; is a strata-node "
+                                   "writer endpoint there? a router's endpoint does not answer it)",
+                                   what, node_endpoint, timeout_ms / 1000.0, message_type_name (type),
+                                   address);
             break;
         }
         if (!(item.revents & ZMQ_POLLIN))
@@ -1484,16 +1490,8 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
                                    result_name (reply->result), reply->error_message);
             break;
         }
-        if (!streq (reply->message_type, "stats-reply") || !(reply->fields & REPLY_FIELD_STATS) || !reply->stats) {
-            result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
-                                   "the node at %s answered stats with %s without a stats map",
-                                   node_endpoint, reply->message_type);
-            break;
-        }
-        *stats_p = reply->stats;
-        *stats_size_p = reply->stats_size;
-        reply->stats = NULL;        //  taken over
-        reply->stats_size = 0;
+        *reply_p = reply;
+        reply = NULL;
         break;
     }
 done:
@@ -1504,4 +1502,55 @@ done:
     request_destroy (&request);
     curve_destroy (&curve);
     return result;
+}
+
+client_result_t
+client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                         const char *client_cert_path, const char *cluster_public_path,
+                         uint8_t **stats_p, size_t *stats_size_p, char *error, size_t error_size)
+{
+    assert (stats_p);
+    assert (stats_size_p);
+    *stats_p = NULL;
+    *stats_size_p = 0;
+    reply_t *reply = NULL;
+    client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
+                                          cluster_public_path, MSG_STATS, "stats", &reply,
+                                          error, error_size);
+    if (result != CLIENT_OK)
+        return result;
+    if (!streq (reply->message_type, "stats-reply") || !(reply->fields & REPLY_FIELD_STATS) || !reply->stats)
+        result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
+                               "the node at %s answered stats with %s without a stats map",
+                               node_endpoint, reply->message_type);
+    else {
+        *stats_p = reply->stats;
+        *stats_size_p = reply->stats_size;
+        reply->stats = NULL;        //  taken over
+        reply->stats_size = 0;
+    }
+    reply_destroy (&reply);
+    return result;
+}
+
+client_result_t
+client_node_ping_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                        const char *client_cert_path, const char *cluster_public_path,
+                        client_node_ping_t *ping, char *error, size_t error_size)
+{
+    assert (ping);
+    memset (ping, 0, sizeof *ping);
+    reply_t *reply = NULL;
+    int64_t started = zclock_usecs ();
+    client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
+                                          cluster_public_path, MSG_PING, "ping", &reply,
+                                          error, error_size);
+    if (result != CLIENT_OK)
+        return result;
+    ping->round_trip_us = zclock_usecs () - started;
+    snprintf (ping->name, sizeof ping->name, "%s", reply->node_name);
+    snprintf (ping->version, sizeof ping->version, "%s", reply->version);
+    ping->uptime_seconds = reply->uptime_seconds;
+    reply_destroy (&reply);
+    return CLIENT_OK;
 }

@@ -264,6 +264,23 @@ client_result_t
                              const char *cluster_public_path, uint8_t **stats_p,
                              size_t *stats_size_p, char *error, size_t error_size);
 
+//  What a node's ping-reply says
+typedef struct {
+    char name [LIMIT_NODE_NAME_MAX + 1];    //  node-name
+    char version [32];                      //  its version
+    uint64_t uptime_seconds;                //  uptime-seconds
+    int64_t round_trip_us;                  //  request to reply
+} client_node_ping_t;
+
+//  Ping one node's endpoint directly (node protocol `ping`), like
+//  client_node_stats_curve: fills *ping on success. On failure one line in
+//  error names the endpoint tried and the reply address used.
+client_result_t
+    client_node_ping_curve (const char *node_endpoint, const char *reply_endpoint,
+                            int timeout_ms, const char *client_cert_path,
+                            const char *cluster_public_path, client_node_ping_t *ping,
+                            char *error, size_t error_size);
+
 //  True if key is a usable key: 1..LIMIT_KEY_MAX bytes of valid UTF-8
 //  without null bytes.
 bool
