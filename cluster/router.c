@@ -415,6 +415,7 @@ s_put (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **dat
         return;
     }
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, size));
+    put_op_set_restartable (op);
     put_op_feed (op, data_p, NULL);
     put_op_finish (op, &op_client);
     s_op_settle (self, wrapper);
