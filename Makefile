@@ -101,9 +101,14 @@ bench: build
 # Crash-safety soak: the kill test (tests/integration/test_crash.py) with
 # ROUNDS SIGKILL/restart rounds instead of the suite's 20.
 ROUNDS ?= 200
+# Also: 20 puts of 30 MiB, each with a node SIGKILLed at a random point
+# (tests/integration/test_put_lost_node.py; the suite runs 5).
+LOST_NODE_PUTS ?= 20
 soak: build
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/soak_crash.py
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_LOST_NODE_PUTS=$(LOST_NODE_PUTS) PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/integration/test_put_lost_node.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

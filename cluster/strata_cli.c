@@ -447,11 +447,18 @@ s_fetch_meta (const s_args_t *args, client_t *client, const uint64_t *version, c
 static ssize_t
 s_put_read (void *arg, void *buffer, size_t size)
 {
-    if (s_interrupted) {
-        ((s_file_t *) arg)->error = EINTR;
-        return -1;
+    s_file_t *file = (s_file_t *) arg;
+    while (!s_interrupted) {
+        ssize_t got = read (file->fd, buffer, size);
+        if (got >= 0)
+            return got;
+        if (errno != EINTR) {
+            file->error = errno;
+            return -1;
+        }
     }
-    return s_file_read (arg, buffer, size);
+    file->error = EINTR;            //  a read waiting for stdin is cut short too
+    return -1;
 }
 
 //  Worth one more try: the router or its nodes were briefly short
