@@ -115,9 +115,12 @@ clean:
 
 # A local cluster: strata-router and ten nodes on loopback, data and logs
 # under var/cluster/ (scripts/local_cluster.sh; README "A local cluster").
-.PHONY: cluster cluster-stop
+.PHONY: cluster cluster-stop cluster-clean
 cluster: build
 	BUILD=$(BUILD) CURVE=$(CURVE) scripts/local_cluster.sh start
 
 cluster-stop:
 	BUILD=$(BUILD) scripts/local_cluster.sh stop
+
+cluster-clean:
+	BUILD=$(BUILD) scripts/local_cluster.sh clean
