@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include "put_op.h"
 #include "digest.h"
+#include "meta_stamp.h"
 #include "timestamp.h"
 
 #define S_MAX_IN_FLIGHT 2           //  slices sent and not yet acknowledged by all
@@ -89,13 +90,10 @@ put_op_new (op_env_t *env, router_request_t *request)
     memcpy (self->key, request->key, request->key_size + 1);
     self->key_size = request->key_size;
     snprintf (self->request_id, sizeof self->request_id, "%s", request->request_id);
-    if (request->meta && request->meta_size) {
-        self->meta = (uint8_t *) malloc (request->meta_size);
-        if (self->meta) {
-            memcpy (self->meta, request->meta, request->meta_size);
-            self->meta_size = request->meta_size;
-        }
-    }
+    //  The object's meta, stamped with the cluster's fingerprint (meta_stamp.h)
+    bool meta_failed = meta_stamp_add (request->meta, request->meta_size,
+                                       cluster_config_fingerprint (env->cluster), LIMIT_META_ENTRIES,
+                                       &self->meta, &self->meta_size) != 0;
     self->share_count = cluster_config_node_count (env->cluster);
     self->targets = (placement_target_t *) calloc (PLACEMENT_MAX_TARGETS (self->share_count),
                                                    sizeof (placement_target_t));
@@ -103,7 +101,7 @@ put_op_new (op_env_t *env, router_request_t *request)
     self->pending = zmsg_new ();
     self->md5 = digest_md5_new ();
     self->request = request_new ();
-    if ((request->meta && !self->meta) || !self->targets || !self->pending || !self->md5 || !self->request) {
+    if (meta_failed || !self->targets || !self->pending || !self->md5 || !self->request) {
         put_op_destroy (&self);
         return NULL;
     }

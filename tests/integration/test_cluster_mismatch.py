@@ -140,6 +140,64 @@ class ClusterMismatchTest(unittest.TestCase):
             proc.terminate()
             self.assertEqual(proc.wait(20), 0)
 
+    def test_stored_fingerprint(self):
+        """Nodes without --cluster accept both routers; the object records
+        the fingerprint it was written with, so the k=6 router says so
+        instead of decoding garbage and calling it damaged."""
+        workdir = os.path.join(self.cluster.workdir, "lone-cluster")
+        os.makedirs(workdir)
+        ports = free_ports(22)
+        entries, procs = [], []
+        try:
+            for index in range(10):
+                name = "node%02d" % (index + 1)
+                writer = "tcp://127.0.0.1:%d" % ports[2 * index]
+                reader = "tcp://127.0.0.1:%d" % ports[2 * index + 1]
+                entries.append((name, writer, reader))
+                procs.append(subprocess.Popen(
+                    [NODE_BINARY, "--name", name, "--data-dir", os.path.join(workdir, name),
+                     "--writer", writer, "--reader", reader],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            routers = {}
+            for k, port in ((8, ports[20]), (6, ports[21])):
+                path = os.path.join(workdir, "cluster-k%d.cfg" % k)
+                listen = "tcp://127.0.0.1:%d" % port
+                with open(path, "w") as handle:
+                    handle.write(cluster_file_text("lone", k, entries, listen))
+                procs.append(subprocess.Popen([ROUTER_BINARY, "--cluster", path],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                routers[k] = listen
+
+            def cli(k, *args, input=None):
+                return subprocess.run([CLI_BINARY, args[0], "--router", routers[k]] + list(args[1:]),
+                                      input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      timeout=60)
+            for k in routers:
+                deadline = time.monotonic() + 20
+                while cli(k, "ping", "--timeout", "2").returncode != 0:
+                    self.assertLess(time.monotonic(), deadline, "router k=%d never saw its nodes" % k)
+                    time.sleep(0.3)
+            key = new_key("stamped")
+            data = payload(2 * 1024 * 1024 + 3, seed=9)
+            stored = cli(8, "put", "--meta", "colour=red", key, "-", input=data)
+            self.assertEqual(stored.returncode, 0, stored.stderr)
+            wrong = cli(6, "get", key)
+            self.assertEqual(wrong.returncode, 1, wrong.stderr)
+            self.assertIn(b"cluster-mismatch", wrong.stderr)
+            self.assertIn(b"lone:k8:n10:", wrong.stderr)
+            self.assertIn(b"lone:k6:n10:", wrong.stderr)
+            self.assertNotIn(b"damaged", wrong.stderr)
+            right = cli(8, "get", key)
+            self.assertEqual(right.returncode, 0, right.stderr)
+            self.assertEqual(right.stdout, data)
+            meta = cli(8, "get", "--meta", key)
+            self.assertEqual(meta.stdout, b"colour=red\n", "the stamp is not the client's meta")
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                self.assertEqual(proc.wait(20), 0)
+
 
 if __name__ == "__main__":
     run_main()
