@@ -388,7 +388,7 @@ s_check_segments (s_check_t *self)
         if ((status == 'F' || status == 'A') && count > 0 && highest - lowest + 1 != count)
             s_problem (self, "%s: sequences %" PRId64 "..%" PRId64 " are not contiguous (%" PRId64
                        " rows)", where, lowest, highest, count);
-        if (status == 'A' && timestamp_us < stale_cutoff) {
+        if (status == 'A' && self->config->active_timeout_seconds && timestamp_us < stale_cutoff) {
             char since [TIMESTAMP_TEXT_SIZE];
             timestamp_format (timestamp_us, since);
             s_problem (self, "%s: active since %s, longer than node/active-timeout-seconds "

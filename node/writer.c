@@ -544,6 +544,8 @@ s_handle_cancel (writer_t *self, work_t *work)
 static void
 s_cancel_stale (writer_t *self)
 {
+    if (self->config->active_timeout_seconds == 0)
+        return;                     //  not configured (node_config_load never gives 0)
     int64_t cutoff = timestamp_now () - (int64_t) self->config->active_timeout_seconds * 1000000;
     zlistx_t *stale = active_set_stale (self->active, cutoff);
     for (active_segment_t *active = (active_segment_t *) zlistx_first (stale); active;

@@ -12,12 +12,13 @@
 static const char *s_expected [RESULT_COUNT] = {
     "success", "size-mismatch", "md5-mismatch", "invalid-request",
     "unknown-message-type", "unknown-node", "unknown-segment",
-    "duplicate-segment", "not-found", "out-of-space", "io-error", "overloaded"
+    "duplicate-segment", "not-found", "out-of-space", "io-error", "overloaded",
+    "cluster-mismatch"
 };
 
 Test (result, names_match_protocol)
 {
-    cr_assert_eq (RESULT_COUNT, 12);
+    cr_assert_eq (RESULT_COUNT, 13);
     for (int index = 0; index < RESULT_COUNT; index++)
         cr_assert_str_eq (result_name ((result_t) index), s_expected [index],
                           "code %d", index);
