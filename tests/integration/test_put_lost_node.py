@@ -7,6 +7,9 @@ with the lost node's share on handoff holders), the node is started again
 and receives its handoff copies, and every object reads back
 byte-identical with two other nodes stopped.
 
+A delete while a node is silent (SIGSTOP) succeeds: its tombstone goes to
+two handoff holders.
+
 Ctrl-C (SIGINT) during a streamed 100 MiB put: the CLI aborts the upload
 and within 2 s no active segment is left on any node.
 """
@@ -86,6 +89,27 @@ class PutLostNodeTest(ClusterTestCase):
         for node in stopped:
             node.start()
         self.cluster.wait_router(timeout=30)
+
+    def test_delete_with_a_silent_node(self):
+        key = new_key("delete-lost")
+        stored = self.cluster.strata("put", key, "-", input=os.urandom(100000))
+        self.assertEqual(stored.returncode, 0, stored.stderr)
+        silent = self.cluster.node(3)
+        silent.proc.send_signal(signal.SIGSTOP)
+        try:
+            # Straight to the router, while it still counts the node reachable
+            started = time.monotonic()
+            client = self.cluster.router_client(timeout=30)
+            reply = client.delete(key)
+            self.assertEqual(reply.get("result"), "success", reply)
+            self.assertLess(time.monotonic() - started, 15)
+        finally:
+            silent.proc.send_signal(signal.SIGCONT)
+        self.assertIn("lost midway; its tombstone goes to two handoff holders",
+                      self.cluster.router.log_text())
+        self.cluster.wait_router(timeout=30)
+        result = self.cluster.strata("get", key)
+        self.assertEqual(result.returncode, 3, result.stderr)
 
     def test_ctrl_c_aborts_the_upload(self):
         proc = subprocess.Popen([CLI_BINARY, "put", "--router", self.cluster.router_endpoint,
