@@ -12,13 +12,18 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
 
-.PHONY: run test deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak clean
+.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak clean
 
 run: build
 	$(BUILD)/strata-node
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+# The repository stands alone: every document cited in code and docs is in
+# the tree (also run by make test as lint.test_doc_refs).
+lint:
+	/usr/bin/python3 scripts/check_doc_refs.py
 
 # Install the Debian packages that are missing (as root), or say how.
 deps:

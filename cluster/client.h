@@ -26,7 +26,7 @@
 
     client_node_stats () is the one call that does not talk to the router:
     it asks a storage node for its stats with the node protocol
-    (shared/spec/protocol.md §8), for `strata stat`.
+    (proto/PROTOCOL.md, "Service messages"), for `strata stat`.
     =========================================================================
 */
 #ifndef STRATA_CLIENT_H_INCLUDED

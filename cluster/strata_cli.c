@@ -5,8 +5,8 @@
     client library (client.h); stat asks one node for its stats with the
     node protocol; keygen writes a CurveZMQ certificate (zcert_save). With
     --cert and --server-cert (or $STRATA_CERT, $STRATA_SERVER_CERT) every
-    connection is CurveZMQ. Names, flags and exit codes are fixed by design.md
-    ("Programs and their flags"): 0 success, 2 usage error, 3 the key or
+    connection is CurveZMQ. Names, flags and exit codes are fixed by docs/architecture.md
+    ("Programs and exit codes"): 0 success, 2 usage error, 3 the key or
     version does not exist, 1 anything else, with one line on stderr
     saying why.
 

@@ -1,7 +1,7 @@
 /*  =========================================================================
     cluster_config - the cluster configuration file (ZPL)
 
-    The shape is part of the contract (design.md, "Cluster"):
+    The shape is part of the contract (docs/architecture.md, "The cluster file"):
 
         cluster
             name = local

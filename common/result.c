@@ -1,7 +1,7 @@
 /*  =========================================================================
     result - the result codes of the wire protocol, with their names
 
-    A table from result_t to the exact strings of protocol.md §7, and the
+    A table from result_t to the exact strings of proto/PROTOCOL.md, "Errors", and the
     reverse lookup used when a reply is decoded. The table is indexed by the
     enum, so adding a code means adding one line here and one in result.h.
     =========================================================================
@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-//  Wire names, indexed by result_t (protocol.md §7)
+//  Wire names, indexed by result_t (proto/PROTOCOL.md, "Errors")
 static const char *s_names [RESULT_COUNT] = {
     [RESULT_SUCCESS]              = "success",
     [RESULT_SIZE_MISMATCH]        = "size-mismatch",

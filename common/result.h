@@ -2,7 +2,7 @@
     result - the result codes of the wire protocol, with their names
 
     Every request the node answers ends in one of these; the names are the
-    strings that travel in a reply's `result` field (protocol.md §7).
+    strings that travel in a reply's `result` field (proto/PROTOCOL.md, "Errors").
     =========================================================================
 */
 #ifndef STRATA_RESULT_H_INCLUDED

@@ -1,7 +1,7 @@
 /*  =========================================================================
     timestamp - parse and format the protocol's `timestamp-repr`
 
-    Two forms come in (protocol.md §2):
+    Two forms come in (proto/PROTOCOL.md, "Timestamps"):
 
         2026-11-21T23:34:52.123456Z         ISO 8601, UTC only
         2026-11-21T23:34:52+00:00           fraction optional, Z or +00:00

@@ -3,8 +3,8 @@
     for other nodes back to their owners
 
     When a node is unreachable, the router stores that node's share on two
-    other nodes with handoff-node-name = the absent node (protocol.md §3
-    rule 6). This actor, run by every node started with a cluster file,
+    other nodes with handoff-node-name = the absent node (proto/PROTOCOL.md,
+    "Archiving (writer endpoint)"). This actor, run by every node started with a cluster file,
     watches those handoff copies (finished segments, tombstones, finished
     or aborted conjoined archives) and, every handoff/interval-ms, for each
     owner with copies pending that answers `ping` (and names itself as that

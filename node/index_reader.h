@@ -7,7 +7,7 @@
     reader sees the last committed state and never waits for the writer's
     open transaction or its syncs.
 
-    Visibility (protocol.md §3 rule 7, §6; docs/reading.md): for a
+    Visibility (docs/reading.md, "Which version a read returns"): for a
     (collection-id, key, conjoined-part, segment-num) and a copy (the node's
     own, or the handoff copy held for one node), the visible version is the
     highest unified-id among Finished segment rows of that copy that no

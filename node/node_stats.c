@@ -1,7 +1,7 @@
 /*  =========================================================================
     node_stats - the node's counters, shared by its threads
 
-    The stats map (protocol.md §8) is:
+    The stats map (proto/PROTOCOL.md, "Service messages") is:
       requests         map type-name -> count
       results          map result-name -> count
       bytes-stored, value-files, active-segments, queue-depth, syncs,

@@ -6,7 +6,7 @@
     null-terminated and a name with an embedded null never matches.
 
     Every type answers "<name>-reply" except archive-key-entire, which
-    answers "archive-key-final-reply" as in nimbus.io (protocol.md §3).
+    answers "archive-key-final-reply" as in nimbus.io (proto/PROTOCOL.md, "Archiving (writer endpoint)").
     Looking that reply name up gives MSG_ARCHIVE_KEY_FINAL.
     =========================================================================
 */

@@ -3,7 +3,7 @@
 
     Each request type has a wire name ("archive-key-entire") and a reply
     type name ("archive-key-final-reply" for entire, "<type>-reply" for all
-    others), as protocol.md §3 fixes.
+    others), as proto/PROTOCOL.md ("Replies") fixes.
     =========================================================================
 */
 #ifndef STRATA_MESSAGE_TYPE_H_INCLUDED

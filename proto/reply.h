@@ -8,7 +8,7 @@
     user-request-id (only when the request gave one), result, and
     error-message (nil on success). Other fields are written only when their
     REPLY_FIELD_* bit is set, so each reply type carries exactly the fields
-    protocol.md lists for it:
+    proto/PROTOCOL.md ("Replies") lists for it:
 
     destroy-key-reply       unified-id
     ping-reply              node-name, version, uptime-seconds

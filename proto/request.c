@@ -61,7 +61,7 @@ typedef struct {
     const char *legacy;         //  older spelling, accepted by web-writer-start
 } s_field_t;
 
-//  The body fields, in the order of protocol.md §3 (which is also the order
+//  The body fields, in the order of proto/PROTOCOL.md, "Archiving (writer endpoint)" (which is also the order
 //  in which problems are reported and fields are encoded)
 static const s_field_t s_fields [] = {
     { "collection-id",          FIELD_COLLECTION_ID,        S_KIND_U32,         NULL },
@@ -92,7 +92,7 @@ typedef struct {
     bool legacy;                //  accept the legacy spellings too
 } s_rules_t;
 
-//  Field sets of protocol.md §3
+//  Field sets of proto/PROTOCOL.md, "Messages"
 #define S_SEGMENT_R  (FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP \
                     | FIELD_SEGMENT_NUM | FIELD_SEGMENT_SIZE | FIELD_ZFEC_PADDING_SIZE \
                     | FIELD_SEGMENT_MD5 | FIELD_SOURCE_NODE_NAME)
@@ -101,7 +101,7 @@ typedef struct {
 #define S_FILE_O     (FIELD_FILE_ADLER32 | FIELD_META)
 #define S_CONJOINED_R (FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP)
 
-//  Indexed by message_type_t (protocol.md §3-§6, §8)
+//  Indexed by message_type_t (proto/PROTOCOL.md, "Messages")
 static const s_rules_t s_rules [MSG_TYPE_COUNT] = {
     [MSG_ARCHIVE_KEY_ENTIRE]    = { S_SEGMENT_R | S_FILE_R, S_SEGMENT_O | S_FILE_O, false },
     [MSG_ARCHIVE_KEY_START]     = { S_SEGMENT_R | FIELD_SEQUENCE_NUM, S_SEGMENT_O, false },

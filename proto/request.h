@@ -7,7 +7,7 @@
     buffers sized by protocol_limits.h, so decoding allocates nothing but `meta`, which
     is kept as its validated raw MessagePack map (stored and returned as is).
 
-    request_decode () validates everything protocol.md says about the header
+    request_decode () validates everything proto/PROTOCOL.md says about the header
     of the request's own type: required fields present, types, integer ranges
     (any MessagePack int width; unified-id exact uint64), string lengths,
     digests (base64 string or 16-byte bin), timestamps, meta limits. Unknown

@@ -290,7 +290,7 @@ $NODES nodes (node01 .. $(node_name "$NODES") on ports $NODE_PORT..$((NODE_PORT 
 Data, logs and the cluster file: $DIR/
 
     $CLI put greeting README.md        # prints the new version's unified-id
-    $CLI get greeting copy.md          # the newest version, verified
+    $CLI get greeting copy.txt         # the newest version, verified
     $CLI versions greeting             # every version, newest first
     $CLI rm greeting
     $CLI ping                          # the router and its nodes

@@ -126,7 +126,7 @@ def payload(size, seed=0):
 
 def cluster_file_text(name, data_shards, nodes, router_listen, router_settings=None,
                       router_extra=None):
-    """The ZPL text of a cluster file (design.md, "Cluster"). nodes is a
+    """The ZPL text of a cluster file (docs/architecture.md, "The cluster file"). nodes is a
     list of (name, writer, reader). router_extra: ZPL text appended to the
     router section as is (e.g. a `curve` subsection, indented 4)."""
     lines = [

@@ -1,7 +1,7 @@
 """strata_harness - shared helpers for the strata-node integration tests
 
 Starts the real strata-node on free loopback ports in a temporary data
-directory, and talks to it the way any protocol user does (protocol.md): a
+directory, and talks to it the way any protocol user does (proto/PROTOCOL.md): a
 PUSH socket connected to the node's writer (or reader) endpoint, and a PULL
 socket bound on a free loopback port whose address travels in the request's
 `client-address`. Replies are multipart: frame 0 a MessagePack map, then data.
@@ -189,7 +189,7 @@ def raw_str(data):
 #   Segment: headers for one segment's archive messages
 
 class Segment:
-    """Builds the archive-key-* headers of one segment (protocol.md §3).
+    """Builds the archive-key-* headers of one segment (proto/PROTOCOL.md, "Archiving (writer endpoint)").
 
     Tracks the payload of each sequence so that `final` can carry the whole
     object's file-size and file-hash."""
@@ -496,7 +496,7 @@ class Client:
 #   Node: one strata-node process
 
 def cluster_text(nodes, name="it-cluster", data_shards=8, total_shards=10):
-    """ZPL cluster file (design.md) for an ordered list of
+    """ZPL cluster file (docs/architecture.md, "The cluster file") for an ordered list of
     (name, writer, reader)."""
     lines = [
         "cluster",

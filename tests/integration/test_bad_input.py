@@ -1,5 +1,5 @@
-"""Integration tests: bad input never stops strata-node (protocol.md §1,
-design.md "Nothing a sender does can crash the node", "Security").
+"""Integration tests: bad input never stops strata-node (proto/PROTOCOL.md,
+"Errors"; docs/architecture.md, "Guarantees"; docs/security.md).
 
 Garbage frames, non-map headers, non-string keys, empty messages, huge
 declared sizes, floods of tiny garbage, enormous headers, requests without a

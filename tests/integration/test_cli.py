@@ -1,7 +1,7 @@
 """Integration tests of the `strata` CLI against a real cluster: ten
 strata-node processes and strata-router on loopback (cluster_harness).
 
-What a script relies on (design.md, "Programs and their flags"): put/get
+What a script relies on (docs/architecture.md, "Programs and exit codes"): put/get
 byte-identical (0 B, 1 B, 1 MiB, 20 MiB, from stdin, and past the 64 MiB
 single-put limit), put printing the unified-id, versions, get --version,
 rm, exit 3 for a missing key or version, exit 2 with one line for usage
@@ -35,7 +35,7 @@ from cluster_harness import (  # noqa: E402
 
 MIB = 1024 * 1024
 
-# The stats keys protocol.md §8 documents (as the node names them)
+# The stats keys proto/PROTOCOL.md ("Service messages") and docs/node.md document (as the node names them)
 STATS_KEYS = (
     "requests", "results", "bytes-stored", "value-files", "segments",
     "active-segments", "queue-depth", "syncs", "sync-latency-us",

@@ -1,5 +1,5 @@
 """Integration tests of hinted handoff on a real cluster (cluster/ROUTER.md,
-"Hinted handoff"; design.md, "Handoff"): ten strata-node processes and the
+"Hinted handoff"; docs/architecture.md, "Handoff"): ten strata-node processes and the
 router on loopback, k = 8.
 
     HandoffTest         (steps in order, one cluster)

@@ -1,4 +1,4 @@
-"""Integration tests of strata-node's read path (protocol.md §6, docs/reading.md)
+"""Integration tests of strata-node's read path (proto/PROTOCOL.md, "Retrieval (reader endpoint)"; docs/reading.md)
 against the real node: byte-identical read-back for sizes 0 .. 100 MiB in
 one and many sequences, versions, tombstones (general, specific, arriving
 before the version they delete), cancelled and unfinished segments, handoff

@@ -1,6 +1,6 @@
 """Integration tests: what strata-node keeps across a restart, and how it
-shuts down (protocol.md §3 rule 3 and "Durability"; design.md "Recovery at
-start-up", SIGTERM/SIGINT).
+shuts down (proto/PROTOCOL.md, "Archiving (writer endpoint)" and
+"Durability"; docs/architecture.md, "Guarantees", SIGTERM/SIGINT).
 
 Finished segments stay retrievable, active segments can be continued,
 cancelled and deleted ones stay so, an acknowledged write survives SIGKILL,

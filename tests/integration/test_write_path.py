@@ -1,4 +1,4 @@
-"""Integration tests of strata-node's write path against protocol.md:
+"""Integration tests of strata-node's write path against proto/PROTOCOL.md:
 every writer-endpoint message type and result code, echo fields, digest
 and timestamp forms, field validation, stats, concurrency, a non-reading
 client, and durability ordering (group commit with a slowed sync).

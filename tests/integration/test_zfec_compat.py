@@ -1,5 +1,5 @@
 """Integration test: Strata's erasure coding is byte-identical to zfec's
-easyfec (design.md "Erasure coding, nimbus.io layout", docs/erasure.md).
+easyfec (docs/architecture.md, "Erasure coding"; docs/erasure.md).
 
 Debian's python3-zfec is the oracle. strata-ec-tool (tests/bench/ec_tool.c)
 runs cluster/erasure: it cuts an object into 10 MiB slices, each slice into

@@ -131,7 +131,7 @@ s_assert_same (const reply_t *a, const reply_t *b)
     if (a->stats_size)                  cr_assert (memcmp (a->stats, b->stats, a->stats_size) == 0);
 }
 
-//  Fill the fields protocol.md lists for the reply to type
+//  Fill the fields proto/PROTOCOL.md lists for the reply to type
 static void
 s_fill_fields (reply_t *reply, message_type_t type, bool with_optional)
 {

@@ -3,7 +3,7 @@
 
     Headers are built here with msgpack-c's packer from small key/value
     tables, so each test states exactly the bytes it sends. The per-type
-    field tables below are copied from protocol.md §3-§6 and §8, not from
+    field tables below are copied from proto/PROTOCOL.md ("Messages"), not from
     request.c, so they check the codec against the contract.
     =========================================================================
 */
@@ -219,7 +219,7 @@ static const kv_t s_entire [] = {
     KRAW ("meta", s_meta_ab, sizeof s_meta_ab),
 };
 
-//  Field names and bits, from protocol.md
+//  Field names and bits, from proto/PROTOCOL.md
 typedef struct {
     const char *name;
     uint64_t bit;
@@ -268,7 +268,7 @@ static const kv_t s_valid_values [] = {
     KU ("unified-id-to-delete", 5),
 };
 
-//  Required and optional fields per type (protocol.md §3-§6, §8)
+//  Required and optional fields per type (proto/PROTOCOL.md, "Messages")
 typedef struct {
     message_type_t type;
     const char *name;

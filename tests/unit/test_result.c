@@ -1,5 +1,5 @@
 /*  =========================================================================
-    test_result - result codes and their wire names (protocol.md §7)
+    test_result - result codes and their wire names (proto/PROTOCOL.md, "Errors")
     =========================================================================
 */
 
@@ -8,7 +8,7 @@
 
 #include "result.h"
 
-//  The exact strings of protocol.md §7, in enum order
+//  The exact strings of proto/PROTOCOL.md, "Errors", in enum order
 static const char *s_expected [RESULT_COUNT] = {
     "success", "size-mismatch", "md5-mismatch", "invalid-request",
     "unknown-message-type", "unknown-node", "unknown-segment",
