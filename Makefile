@@ -10,9 +10,10 @@ FUZZ_SECONDS ?= 30
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
-    zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3
+    zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3 \
+    libmicrohttpd-dev libsystemd-dev prometheus chromium systemd
 
-.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench soak clean
+.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench bench-metrics soak clean
 
 run: build
 	$(BUILD)/strata-node
@@ -102,6 +103,11 @@ valgrind: deps
 
 bench: build
 	$(BUILD)/tests/bench/strata-bench
+
+# W1 with and without a Prometheus-style scrape of the node's /metrics every
+# 100 ms, in turn in one run; prints the ratio (docs/operations.md)
+bench-metrics: build
+	$(BUILD)/tests/bench/strata-bench --workloads W1 --scrape-ms 100 --seconds 5
 
 # Crash-safety soak: the kill test (tests/integration/test_crash.py) with
 # ROUNDS SIGKILL/restart rounds instead of the suite's 20.

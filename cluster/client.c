@@ -1253,10 +1253,22 @@ client_ping (client_t *self, client_ping_t *ping)
                 result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
                                  (unsigned) index);
             else {
-                ping->nodes [index].reachable = reachable->via.boolean;
+                client_node_t *node = &ping->nodes [index];
+                node->reachable = reachable->via.boolean;
+                struct { const char *key; int64_t *field; } figures [] = {
+                    { "last-answer-ms", &node->last_answer_ms }, { "free-bytes", &node->free_bytes },
+                    { "total-bytes", &node->total_bytes }, { "live-bytes", &node->live_bytes },
+                    { "garbage-bytes", &node->garbage_bytes }, { "handoff-held", &node->handoff_held },
+                    { "damaged-records", &node->damaged_records },
+                };
+                for (size_t figure = 0; figure < sizeof figures / sizeof figures [0]; figure++) {
+                    const msgpack_object *found = s_field (entry, figures [figure].key);
+                    *figures [figure].field = found && found->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                                            && found->via.u64 <= INT64_MAX? (int64_t) found->via.u64: -1;
+                }
                 const msgpack_object *mismatch = s_field (entry, "cluster-mismatch");
                 if (mismatch)
-                    s_get_str (mismatch, ping->nodes [index].mismatch, sizeof ping->nodes [index].mismatch);
+                    s_get_str (mismatch, node->mismatch, sizeof node->mismatch);
             }
             ping->node_count = index + 1;
         }

@@ -105,6 +105,15 @@ typedef struct {
     bool reachable;                         //  the router can reach it now
     char mismatch [256];                    //  cluster-mismatch: why the node refuses
                                             //  the router's cluster ("" if it does not)
+    //  The node's figures from its last stats reply to the router, -1 when
+    //  the router does not give them (it asks the nodes once pings come in)
+    int64_t last_answer_ms;                 //  milliseconds since the node last answered
+    int64_t free_bytes;                     //  free bytes over its volumes
+    int64_t total_bytes;                    //  size of its volumes
+    int64_t live_bytes;                     //  bytes still referenced
+    int64_t garbage_bytes;                  //  bytes compaction can reclaim
+    int64_t handoff_held;                   //  handoff copies it holds for others
+    int64_t damaged_records;                //  damaged records found
 } client_node_t;
 
 //  What client_ping () learns about the cluster

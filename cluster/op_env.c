@@ -16,6 +16,13 @@ op_client_new (zframe_t *routing_id, router_request_t *request)
     self->routing_id = zframe_dup (routing_id);
     snprintf (self->request_id, sizeof self->request_id, "%s", request->request_id);
     snprintf (self->reply_type, sizeof self->reply_type, "%s", router_request_reply_type (request));
+    self->type = request->type;
+    self->key = strdup (request->key);
+    self->received_us = zclock_usecs ();
+    if (!self->key) {
+        op_client_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -27,6 +34,7 @@ op_client_destroy (op_client_t **self_p)
     if (!self)
         return;
     zframe_destroy (&self->routing_id);
+    free (self->key);
     free (self);
     *self_p = NULL;
 }
@@ -43,6 +51,8 @@ op_client_answer (op_client_t **self_p, op_env_t *env, router_reply_t **reply_p,
 {
     assert (self_p && *self_p && env && reply_p && *reply_p);
     op_client_t *self = *self_p;
+    if (env->answered)
+        env->answered (env, self, *reply_p, data_p && *data_p? zmsg_content_size (*data_p): 0);
     zmsg_t *msg = router_reply_encode (*reply_p, data_p);
     if (!msg) {
         //  Out of memory building the reply: say so, without the fields

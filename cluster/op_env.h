@@ -25,6 +25,7 @@
 #include "router_request.h"
 
 typedef struct _op_env_t op_env_t;
+typedef struct _op_client_t op_client_t;
 
 struct _op_env_t {
     void *handle;                       //  the router, or a test's fake
@@ -46,14 +47,23 @@ struct _op_env_t {
     uint64_t (*new_id) (op_env_t *env);
     //  Send a reply message (header + data) to the client routing_id.
     void (*answer) (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p);
+    //  Optional (may be NULL): told of every answer op_client_answer sends,
+    //  before it is encoded, with the bytes of its data frames (metrics,
+    //  logs). Must not change the reply.
+    void (*answered) (op_env_t *env, const op_client_t *client, router_reply_t *reply,
+                      uint64_t data_bytes);
 };
 
 //  A client request waiting for its answer
-typedef struct {
+struct _op_client_t {
     zframe_t *routing_id;                   //  the client (ROUTER routing id), owned
     char request_id [LIMIT_ID_MAX + 1];     //  echoed
     char reply_type [LIMIT_MESSAGE_TYPE_MAX + 8];   //  e.g. "put-reply"
-} op_client_t;
+    router_msg_t type;                      //  the request's type
+    char *key;                              //  the request's key (owned), "" if none
+    uint64_t size;                          //  object bytes, when the router knows them
+    int64_t received_us;                    //  when the request was taken (zclock_usecs)
+};
 
 //  Create a client for request, received from routing_id (copied). NULL
 //  on out-of-memory.

@@ -31,6 +31,7 @@
 #include "op_env.h"
 #include "put_op.h"
 #include "router_reply.h"
+#include "router_metrics.h"
 #include "router_request.h"
 #include "timestamp.h"
 #include "unified_id.h"
@@ -41,6 +42,21 @@
 #define S_TICK_MS           100         //  longest poll wait
 #define S_CLIENT_HWM        1000        //  ROUTER high-water marks
 #define S_LINGER_MS         2000        //  replies still sent after close
+#define S_STATS_INTERVAL_MS 2000        //  ask the nodes for stats this often (when watched)
+#define S_WATCH_MS          10000       //  a client ping keeps the stats polling on this long
+#define S_LOG_INTERVAL_MS   1000        //  one log line of a kind per this long at most
+#define S_NODE_LOG_MS       2000        //  one reachability line per node per this long at most
+#define S_HANDOFF_LOG_MS    60000       //  handoff writes are logged as a count per minute
+
+//  Log lines of one kind: at most one per interval, counting the rest
+typedef struct {
+    int64_t next_ms;                //  the next line may go out at this time
+    uint64_t suppressed;            //  lines not written since the last one
+} s_limit_t;
+
+typedef enum {
+    S_LOG_REFUSED, S_LOG_FAILED_PUT, S_LOG_FAILED_GET, S_LOG_FAILED_OTHER, S_LOG_SLOW, S_LOG_KINDS
+} s_log_kind_t;
 
 typedef enum {
     S_OP_PUT, S_OP_GET, S_OP_DELETE, S_OP_LIST
@@ -89,6 +105,19 @@ typedef struct {
     router_request_t *request;      //  client request being decoded, reused
     uint64_t buffered;              //  bytes reserved by operations
     uint64_t handoff_writes;        //  writes that succeeded with handoff copies
+    router_metrics_t *metrics;      //  published figures (and the HTTP endpoint, if on)
+    int stats_owner;                //  its address owns the router's own stats requests
+    bool *logged_reachable;         //  per node: the state last logged
+    bool *published_reachable;      //  per node: the state last published in metrics
+    int64_t started_ms;             //  when the router started
+    int64_t *node_log_next_ms;      //  per node: next reachability line allowed
+    s_limit_t limits [S_LOG_KINDS]; //  rate limits of the other log lines
+    uint64_t handoff_minute;        //  handoff writes since the last handoff line
+    int64_t handoff_log_ms;         //  when the next handoff line is due
+    int64_t next_second_ms;         //  next once-a-second work
+    int64_t next_publish_ms;        //  next publication of node reachability
+    int64_t next_stats_ms;          //  next stats poll of the nodes
+    int64_t watched_ms;             //  last client ping (strata top) keeps stats polling on
     bool stopping;                  //  STOP received
     bool terminated;                //  $TERM received, or stopped
     int64_t stop_deadline_ms;       //  give up on operations after this
@@ -137,6 +166,168 @@ s_env_answer (op_env_t *env, zframe_t *routing_id, zmsg_t **msg_p)
     //  Never blocks: a ROUTER drops what a client's full pipe cannot take
     if (zmsg_send (msg_p, self->clients))
         zmsg_destroy (msg_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Logs and metrics
+
+//  True if a line of kind may be written now; *suppressed_p gets how many
+//  were held back since the last one
+static bool
+s_log_allowed (router_t *self, s_log_kind_t kind, uint64_t *suppressed_p)
+{
+    s_limit_t *limit = &self->limits [kind];
+    int64_t now = zclock_mono ();
+    if (now < limit->next_ms) {
+        limit->suppressed++;
+        return false;
+    }
+    *suppressed_p = limit->suppressed;
+    limit->suppressed = 0;
+    limit->next_ms = now + S_LOG_INTERVAL_MS;
+    return true;
+}
+
+//  A key for a log line: control characters replaced, cut at 200 bytes
+static void
+s_printable (char *out, size_t size, const char *key)
+{
+    size_t used = 0;
+    for (const char *c = key? key: ""; *c && used + 4 < size && used < 200; c++)
+        out [used++] = (unsigned char) *c < 0x20 || *c == 0x7f? '?': *c;
+    if (key && strlen (key) > used)
+        for (int dot = 0; dot < 3 && used + 1 < size; dot++)
+            out [used++] = '.';
+    out [used] = 0;
+}
+
+static bool
+s_is_write (router_msg_t type)
+{
+    return type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_START || type == ROUTER_MSG_PUT_DATA
+        || type == ROUTER_MSG_PUT_FINISH || type == ROUTER_MSG_DELETE;
+}
+
+//  Every answer to a client: metrics, the access log, slow and failed
+//  operations
+static void
+s_answered (router_t *self, router_msg_t type, const char *key, uint64_t size, router_result_t result,
+            const char *message, int64_t duration_us, uint64_t data_bytes)
+{
+    router_metrics_answered (self->metrics, type, result, duration_us, data_bytes);
+    char printable [256];
+    s_printable (printable, sizeof printable, key);
+    double ms = (double) duration_us / 1000;
+    if (self->config->access_log)
+        zsys_info ("access: %s key=\"%s\" size=%" PRIu64 " result=%s %.3f ms", router_msg_name (type),
+                   printable, size? size: data_bytes, router_result_name (result), ms);
+    uint64_t suppressed;
+    if (self->config->slow_ms > 0 && duration_us > (int64_t) self->config->slow_ms * 1000
+    &&  s_log_allowed (self, S_LOG_SLOW, &suppressed))
+        zsys_warning ("slow: %s key=\"%s\" took %.0f ms (log/slow-ms %d), result %s "
+                      "(%" PRIu64 " more slow operations not logged before this one)",
+                      router_msg_name (type), printable, ms, self->config->slow_ms,
+                      router_result_name (result), suppressed);
+    if (result == ROUTER_SUCCESS || result == ROUTER_NOT_FOUND)
+        return;
+    s_log_kind_t kind = result == ROUTER_UNAVAILABLE && s_is_write (type)? S_LOG_REFUSED
+                      : type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_START || type == ROUTER_MSG_PUT_DATA
+                        || type == ROUTER_MSG_PUT_FINISH? S_LOG_FAILED_PUT
+                      : type == ROUTER_MSG_GET || type == ROUTER_MSG_GET_NEXT? S_LOG_FAILED_GET
+                      : S_LOG_FAILED_OTHER;
+    if (!s_log_allowed (self, kind, &suppressed))
+        return;
+    zsys_warning ("%s %s key=\"%s\": %s: %s (%" PRIu64 " similar lines suppressed before this one)",
+                  kind == S_LOG_REFUSED? "write refused:": "failed:", router_msg_name (type), printable,
+                  router_result_name (result), message && *message? message: "-", suppressed);
+}
+
+static void
+s_env_answered (op_env_t *env, const op_client_t *client, router_reply_t *reply, uint64_t data_bytes)
+{
+    router_t *self = (router_t *) env->handle;
+    s_answered (self, client->type, client->key, client->size, router_reply_result (reply),
+                router_reply_error (reply), zclock_usecs () - client->received_us, data_bytes);
+}
+
+//  Ask every reachable node for its stats (the answers come back as events
+//  owned by &self->stats_owner)
+static void
+s_poll_stats (router_t *self, int64_t now)
+{
+    for (size_t node = 0; node < cluster_config_node_count (self->cluster); node++) {
+        if (!node_link_reachable (self->link, node, now))
+            continue;
+        request_t *request = request_new ();
+        if (!request)
+            return;
+        request->type = MSG_STATS;
+        node_link_send (self->link, node, NODE_WRITER, request, NULL, &self->stats_owner, node, now);
+        request_destroy (&request);
+    }
+}
+
+//  Every loop turn, at most every S_TICK_MS: publish which nodes are reachable
+static void
+s_publish_reachable (router_t *self, int64_t now)
+{
+    bool watched = *self->config->metrics_listen || (self->watched_ms && now - self->watched_ms < S_WATCH_MS);
+    for (size_t node = 0; node < cluster_config_node_count (self->cluster); node++) {
+        bool reachable = node_link_reachable (self->link, node, now);
+        if (reachable && !self->published_reachable [node] && watched) {
+            //  Just answered: its figures now, not at the next poll
+            request_t *request = request_new ();
+            if (request) {
+                request->type = MSG_STATS;
+                node_link_send (self->link, node, NODE_WRITER, request, NULL, &self->stats_owner, node, now);
+                request_destroy (&request);
+            }
+        }
+        self->published_reachable [node] = reachable;
+        router_metrics_node_reachable (self->metrics, node, reachable);
+    }
+}
+
+//  Once a second: reachability (logged when it changes), rates, gauges,
+//  the handoff line once a minute, the stats poll when someone watches
+static void
+s_every_second (router_t *self, int64_t now)
+{
+    size_t nodes = cluster_config_node_count (self->cluster);
+    for (size_t node = 0; node < nodes; node++) {
+        bool reachable = node_link_reachable (self->link, node, now);
+        if (reachable == self->logged_reachable [node] || now < self->node_log_next_ms [node])
+            continue;
+        if (!reachable && now < self->started_ms + self->config->node_timeout_ms)
+            continue;       //  starting: nodes have not all answered their first ping yet
+        self->logged_reachable [node] = reachable;
+        self->node_log_next_ms [node] = now + S_NODE_LOG_MS;
+        if (reachable)
+            zsys_info ("node %s is reachable again", cluster_config_node_name (self->cluster, node));
+        else
+            zsys_warning ("node %s is unreachable: no answer for %d ms (node-timeout-ms) or not connected",
+                          cluster_config_node_name (self->cluster, node), self->config->node_timeout_ms);
+    }
+    router_metrics_tick (self->metrics);
+    router_metrics_set_in_flight (self->metrics, zlistx_size (self->ops));
+    router_metrics_set_auth_failures (self->metrics,
+                                      atomic_load_explicit (&self->auth_failures, memory_order_relaxed));
+    if (now >= self->handoff_log_ms) {
+        if (self->handoff_minute > 0) {
+            char names [256];
+            op_env_unreachable_names (&self->env, names, sizeof names);
+            zsys_warning ("handoff: %" PRIu64 " writes in the last minute stored shares on handoff holders "
+                          "(unreachable now: %s)", self->handoff_minute, *names? names: "none");
+        }
+        self->handoff_minute = 0;
+        self->handoff_log_ms = now + S_HANDOFF_LOG_MS;
+    }
+    bool watched = *self->config->metrics_listen || (self->watched_ms && now - self->watched_ms < S_WATCH_MS);
+    if (watched && now >= self->next_stats_ms) {
+        s_poll_stats (self, now);
+        self->next_stats_ms = now + S_STATS_INTERVAL_MS;
+    }
 }
 
 
@@ -252,8 +443,11 @@ s_op_settle (router_t *self, s_op_t *wrapper)
     if (wrapper->kind == S_OP_GET)
         s_keep_session (self, wrapper);
     if ((wrapper->kind == S_OP_PUT && put_op_handoffs ((put_op_t *) wrapper->op) > 0)
-    ||  (wrapper->kind == S_OP_DELETE && delete_op_handoffs ((delete_op_t *) wrapper->op) > 0))
+    ||  (wrapper->kind == S_OP_DELETE && delete_op_handoffs ((delete_op_t *) wrapper->op) > 0)) {
         self->handoff_writes++;
+        self->handoff_minute++;
+        router_metrics_handoff_write (self->metrics);
+    }
     s_op_remove (self, wrapper);
 }
 
@@ -261,6 +455,16 @@ s_op_settle (router_t *self, s_op_t *wrapper)
 static void
 s_node_event (router_t *self, node_event_t *event)
 {
+    if (event->reply)
+        router_metrics_node_answered (self->metrics, event->node);
+    if (event->owner == &self->stats_owner) {
+        //  The router's own stats poll
+        if (event->reply && event->reply->result == RESULT_SUCCESS)
+            router_metrics_node_stats (self->metrics, event->node, event->reply->stats,
+                                       event->reply->stats_size);
+        zmsg_destroy (&event->data);
+        return;
+    }
     char owner_key [24];
     snprintf (owner_key, sizeof owner_key, "%p", event->owner);
     s_op_t *wrapper = (s_op_t *) zhashx_lookup (self->owners, owner_key);
@@ -299,6 +503,7 @@ s_refuse (router_t *self, zframe_t *client, router_request_t *request, router_re
     if (!reply)
         return;
     router_reply_set_result (reply, result, "%s", message);
+    s_answered (self, request->type, request->key, 0, result, message, 0, 0);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
     if (msg)
@@ -359,11 +564,35 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
     size_t nodes = cluster_config_node_count (self->cluster);
     int64_t now = zclock_mono ();
+    self->watched_ms = now;
+    if (now >= self->next_stats_ms) {
+        //  Someone watches (strata top): the figures are fresh by the next ping
+        s_poll_stats (self, now);
+        self->next_stats_ms = now + S_STATS_INTERVAL_MS;
+    }
+    int64_t wall = timestamp_now ();
     msgpack_pack_array (&packer, nodes);
     for (size_t node = 0; node < nodes; node++) {
         const char *name = cluster_config_node_name (self->cluster, node);
+        //  The node's figures from its last stats reply, those it gave
+        router_node_status_t status;
+        router_metrics_node (self->metrics, node, &status);
+        struct { const char *key; int64_t value; } figures [] = {
+            { "last-answer-ms", status.last_answer_us > 0? (wall - status.last_answer_us) / 1000: -1 },
+            { "free-bytes", status.free_bytes }, { "total-bytes", status.total_bytes },
+            { "live-bytes", status.live_bytes }, { "garbage-bytes", status.garbage_bytes },
+            { "handoff-held", status.handoff_held }, { "damaged-records", status.damaged_records },
+        };
+        size_t known = 0;
+        for (size_t index = 0; index < sizeof figures / sizeof figures [0]; index++)
+            known += figures [index].value >= 0;
         const char *mismatch = node_link_mismatch (self->link, node);
-        msgpack_pack_map (&packer, mismatch? 3: 2);
+        msgpack_pack_map (&packer, 2 + known + (mismatch? 1: 0));
+        for (size_t index = 0; index < sizeof figures / sizeof figures [0]; index++)
+            if (figures [index].value >= 0) {
+                msgpack_pack_str_with_body (&packer, figures [index].key, strlen (figures [index].key));
+                msgpack_pack_uint64 (&packer, (uint64_t) figures [index].value);
+            }
         msgpack_pack_str_with_body (&packer, "name", 4);
         msgpack_pack_str_with_body (&packer, name, strlen (name));
         msgpack_pack_str_with_body (&packer, "reachable", 9);
@@ -389,6 +618,7 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *msg = router_reply_encode (reply, NULL);
     router_reply_destroy (&reply);
+    s_answered (self, ROUTER_MSG_PING, "", 0, ROUTER_SUCCESS, "", 0, 0);
     if (msg)
         s_env_answer (&self->env, client, &msg);
     zmsg_destroy (&msg);
@@ -414,6 +644,7 @@ s_put (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **dat
         op_client_fail (&op_client, &self->env, ROUTER_UNAVAILABLE, error);
         return;
     }
+    op_client->size = size;
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, size));
     put_op_set_restartable (op);
     put_op_feed (op, data_p, NULL);
@@ -487,8 +718,10 @@ s_upload (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **
         put_op_feed (op, data_p, &op_client);
     }
     else
-    if (request->type == ROUTER_MSG_PUT_FINISH)
+    if (request->type == ROUTER_MSG_PUT_FINISH) {
+        op_client->size = put_op_size (op);
         put_op_finish (op, &op_client);
+    }
     else
         put_op_abort (op, &op_client, ROUTER_INVALID_REQUEST, "upload-id: the upload was aborted by put-abort");
     op_client_destroy (&op_client);
@@ -606,6 +839,8 @@ s_client_message (router_t *self)
     }
     router_msg_t type = request->type;
     bool takes_data = type == ROUTER_MSG_PUT || type == ROUTER_MSG_PUT_DATA;
+    if (takes_data)
+        router_metrics_received (self->metrics, type, data_bytes);
     if (!takes_data && data_frames > 0) {
         s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %s takes no data frames",
                   router_msg_name (type));
@@ -708,6 +943,7 @@ s_destroy (router_t **self_p)
     router_t *self = *self_p;
     if (!self)
         return;
+    router_metrics_destroy (&self->metrics);    //  stops the HTTP thread first
     if (self->ops)
         s_abandon_all (self);
     zlistx_destroy (&self->ops);
@@ -724,6 +960,9 @@ s_destroy (router_t **self_p)
     curve_destroy (&self->curve);
     erasure_destroy (&self->erasure);
     unified_id_destroy (&self->ids);
+    free (self->logged_reachable);
+    free (self->published_reachable);
+    free (self->node_log_next_ms);
     free (self);
     *self_p = NULL;
 }
@@ -776,6 +1015,22 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     zhashx_set_destructor (self->sessions, s_session_free);
     self->request = router_request_new ();
     self->ids = unified_id_new (self->config->router_id);
+    size_t node_count = cluster_config_node_count (self->cluster);
+    self->metrics = router_metrics_new (self->cluster);
+    self->logged_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
+    self->published_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
+    self->started_ms = zclock_mono ();
+    self->node_log_next_ms = (int64_t *) zmalloc ((node_count? node_count: 1) * sizeof (int64_t));
+    //  Nodes start as "reachable" in the log's eyes: a node that has not
+    //  answered once the node timeout has passed is named
+    for (size_t node = 0; node < node_count; node++)
+        self->logged_reachable [node] = true;
+    self->next_second_ms = zclock_mono () + 1000;
+    self->handoff_log_ms = zclock_mono () + S_HANDOFF_LOG_MS;
+    if (!self->metrics) {
+        snprintf (error, error_size, "out of memory");
+        goto failed;
+    }
     self->erasure = erasure_new (cluster_config_data_shards (self->cluster),
                                  cluster_config_total_shards (self->cluster));
     if (!self->erasure) {
@@ -835,8 +1090,15 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->env = (op_env_t) {
         .handle = self, .cluster = self->cluster, .erasure = self->erasure, .config = self->config,
         .send = s_env_send, .post = s_env_post, .reachable = s_env_reachable,
-        .new_id = s_env_new_id, .answer = s_env_answer
+        .new_id = s_env_new_id, .answer = s_env_answer, .answered = s_env_answered
     };
+    if (*self->config->metrics_listen) {
+        int port = router_metrics_serve (self->metrics, self->config->metrics_listen, error, error_size);
+        if (port < 0)
+            goto failed;
+        zsys_info ("metrics on http://%s/ (port %d): /metrics /healthz /readyz, status page /",
+                   self->config->metrics_listen, port);
+    }
     return self;
 
 failed:
@@ -854,6 +1116,7 @@ s_pipe_command (router_t *self)
     else
     if (streq (command, "STOP") && !self->stopping) {
         self->stopping = true;
+        router_metrics_set_stopping (self->metrics);
         self->stop_deadline_ms = zclock_mono () + self->config->node_timeout_ms + 1000;
         zsys_info ("stopping: %zu operations in flight", zlistx_size (self->ops));
         s_housekeeping (self, zclock_mono ());
@@ -921,6 +1184,14 @@ router_actor (zsock_t *pipe, void *args)
         if (now >= self->next_housekeeping_ms) {
             s_housekeeping (self, now);
             self->next_housekeeping_ms = now + 1000;
+        }
+        if (now >= self->next_publish_ms) {
+            s_publish_reachable (self, now);
+            self->next_publish_ms = now + S_TICK_MS;
+        }
+        if (now >= self->next_second_ms) {
+            s_every_second (self, now);
+            self->next_second_ms = now + 1000;
         }
         if (self->stopping) {
             if (zlistx_size (self->ops) > 0 && now > self->stop_deadline_ms) {

@@ -10,13 +10,14 @@
 #include <getopt.h>
 #include "config_keys.h"
 #include "curve.h"
+#include "http_server.h"
 #include "endpoint.h"
 #include "router_config.h"
 #include "unified_id.h"
 
 static const char *s_usage =
-    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--check-config]\n"
-    "                     [-h | --help] [--version]\n"
+    "usage: strata-router --cluster FILE [--listen ENDPOINT] [--metrics HOST:PORT]\n"
+    "                     [--check-config] [-h | --help] [--version]\n"
     "\n"
     "Runs the Strata router: the front door of a cluster of strata-node\n"
     "processes. Services connect a DEALER socket to the listen endpoint and\n"
@@ -25,7 +26,10 @@ static const char *s_usage =
     "settings (listen, reply, id, slice-size, max-put-bytes, node-timeout-ms,\n"
     "upload-timeout-seconds, ping-interval-ms, max-operations,\n"
     "max-buffered-bytes, and a curve subsection with cert, clients-dir and\n"
-    "client-cert for CurveZMQ). --listen overrides router/listen.\n"
+    "client-cert for CurveZMQ, a metrics subsection with listen, a log\n"
+    "subsection with access and slow-ms). --listen overrides router/listen;\n"
+    "--metrics HOST:PORT (router/metrics/listen) serves GET /metrics\n"
+    "(Prometheus), /healthz, /readyz and the cluster status page / over HTTP.\n"
     "\n"
     "  --check-config    check the cluster file (unknown or repeated keys and\n"
     "                    bad values are errors naming FILE:LINE), print every\n"
@@ -47,6 +51,7 @@ router_config_defaults (router_config_t *config)
     config->ping_interval_ms = 1000;
     config->max_operations = 32;
     config->max_buffered_bytes = 1024ULL * 1024 * 1024;
+    config->slow_ms = 1000;
 }
 
 static int
@@ -131,6 +136,32 @@ s_read_keys (router_config_t *config, config_keys_t *keys, char *error, size_t e
     S_NUMBER ("ping-interval-ms", ping_interval_ms, 10, 3600000);
     S_NUMBER ("max-operations", max_operations, 1, 100000);
     S_NUMBER ("max-buffered-bytes", max_buffered_bytes, 1024 * 1024, 1ULL << 44);
+    S_NUMBER ("log/slow-ms", slow_ms, 0, 3600000);
+    {
+        const char *access = config_keys_bind (keys, "router/log/access", CONFIG_KEY_BOOL,
+                                               &config->access_log, sizeof (config->access_log));
+        if (access) {
+            if (!streq (access, "0") && !streq (access, "1")) {
+                snprintf (error, error_size, "%s: router/log/access: expected 0 or 1, not '%s'",
+                          config_keys_where (keys, "router/log/access", where, sizeof where), access);
+                goto done;
+            }
+            config->access_log = streq (access, "1");
+        }
+        const char *metrics = config_keys_bind (keys, "router/metrics/listen", CONFIG_KEY_TEXT,
+                                                config->metrics_listen, sizeof (config->metrics_listen));
+        if (metrics) {
+            char why [400];
+            if (strlen (metrics) >= sizeof (config->metrics_listen)
+            ||  http_server_check_listen (metrics, why, sizeof why)) {
+                snprintf (error, error_size, "%s: router/metrics/listen: %s",
+                          config_keys_where (keys, "router/metrics/listen", where, sizeof where),
+                          strlen (metrics) >= sizeof (config->metrics_listen)? "too long": why);
+                goto done;
+            }
+            snprintf (config->metrics_listen, sizeof (config->metrics_listen), "%s", metrics);
+        }
+    }
     {
         struct { const char *key; char *field; size_t size; } paths [] = {
             { "cert", config->curve_cert, sizeof (config->curve_cert) },
@@ -204,6 +235,7 @@ router_config_load (router_config_t *config, int argc, char **argv,
     static struct option options [] = {
         { "cluster", required_argument, 0, 'C' },
         { "listen",  required_argument, 0, 'l' },
+        { "metrics", required_argument, 0, 'M' },
         { "help",    no_argument,       0, 'h' },
         { "version", no_argument,       0, 'V' },
         { "check-config", no_argument,  0, 'P' },
@@ -212,6 +244,7 @@ router_config_load (router_config_t *config, int argc, char **argv,
     const char *cluster_path = NULL;
     const char *listen = NULL;
     bool check_config = false;
+    const char *metrics = NULL;
     opterr = 0;
     optind = 0;
     int option;
@@ -220,6 +253,7 @@ router_config_load (router_config_t *config, int argc, char **argv,
             case 'C': cluster_path = optarg; break;
             case 'P': check_config = true; break;
             case 'l': listen = optarg; break;
+            case 'M': metrics = optarg; break;
             case 'h':
                 fputs (s_usage, stdout);
                 return ROUTER_CONFIG_EXIT_OK;
@@ -291,6 +325,19 @@ router_config_load (router_config_t *config, int argc, char **argv,
         }
         snprintf (config->listen, sizeof (config->listen), "%s", listen);
         config_keys_set_origin (keys, "router/listen", "flag", NULL);
+    }
+    if (metrics) {
+        char why [400];
+        if (!*metrics || strlen (metrics) >= sizeof (config->metrics_listen)
+        ||  http_server_check_listen (metrics, why, sizeof why)) {
+            snprintf (error, error_size, "--metrics: %s", *metrics && strlen (metrics) < sizeof (config->metrics_listen)
+                      ? why: "value is empty or too long");
+            config_keys_destroy (&keys);
+            cluster_config_destroy (&cluster);
+            return ROUTER_CONFIG_ERROR;
+        }
+        snprintf (config->metrics_listen, sizeof (config->metrics_listen), "%s", metrics);
+        config_keys_set_origin (keys, "router/metrics/listen", "flag", NULL);
     }
     if (check_config) {
         s_print_effective (config, keys, cluster);

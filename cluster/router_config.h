@@ -2,7 +2,8 @@
     router_config - strata-router's settings: embedded defaults, overridden
     by the `router` section of the cluster file, overridden by flags
 
-        strata-router --cluster FILE [--listen ENDPOINT] [--help] [--version]
+        strata-router --cluster FILE [--listen ENDPOINT] [--metrics HOST:PORT]
+                      [--help] [--version]
 
     Keys of the cluster file's `router` section (all optional):
 
@@ -17,6 +18,11 @@
             ping-interval-ms = 1000         # liveness pings to every node
             max-operations = 32             # operations in flight at once
             max-buffered-bytes = 1073741824 # object bytes held at once
+            metrics                         # HTTP endpoint (absent: off)
+                listen = 127.0.0.1:9200     # HOST:PORT for /metrics /healthz /readyz /
+            log
+                access = 0                  # 1: one line per operation (op, key, size, result, time)
+                slow-ms = 1000              # log operations slower than this (0: never)
             curve                           # CurveZMQ (absent: plaintext)
                 cert = keys/cluster_secret  # the cluster's secret cert
                 clients-dir = keys/clients  # public certs of authorized clients
@@ -31,6 +37,7 @@
 #ifndef STRATA_ROUTER_CONFIG_H_INCLUDED
 #define STRATA_ROUTER_CONFIG_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "cluster_config.h"
@@ -50,6 +57,9 @@ typedef struct {
     char curve_cert [1024];             //  router/curve/cert, "" without CURVE
     char curve_clients_dir [1024];      //  router/curve/clients-dir
     char curve_client_cert [1024];      //  router/curve/client-cert
+    char metrics_listen [300];          //  router/metrics/listen (HTTP HOST:PORT), "" = off
+    bool access_log;                    //  router/log/access: log every operation
+    int slow_ms;                        //  router/log/slow-ms: log operations slower (0: off)
 } router_config_t;
 
 typedef enum {

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include "router.h"
 #include "router_config.h"
+#include <systemd/sd-daemon.h>
 
 int
 main (int argc, char **argv)
@@ -59,11 +60,14 @@ main (int argc, char **argv)
         zsys_info ("router ready: cluster '%s' (k=%d, n=%d), clients on %s, node replies on %s",
                    cluster_config_name (cluster), cluster_config_data_shards (cluster),
                    cluster_config_total_shards (cluster), listen, reply);
+        //  Under systemd (Type=notify): listening, serving
+        sd_notify (0, "READY=1");
         struct timespec tick = { 1, 0 };
         while (true) {
             int signal_number = sigtimedwait (&signals, NULL, &tick);
             if (signal_number == SIGTERM || signal_number == SIGINT) {
                 zsys_info ("signal %d: stopping", signal_number);
+                sd_notify (0, "STOPPING=1");
                 break;
             }
             if (signal_number == SIGHUP)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -59,6 +60,7 @@ static const char *s_usage =
     "  strata rm       [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] KEY\n"
     "  strata versions [--router ENDPOINT] [--collection ID] [-l] [--base64] KEY\n"
     "  strata ping     [--router ENDPOINT | --node ENDPOINT]\n"
+    "  strata top      [--router ENDPOINT] [--count N]\n"
     "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
     "  strata keygen   [--dir DIR] NAME\n"
     "\n"
@@ -71,8 +73,13 @@ static const char *s_usage =
     "rm       deletes every version of KEY (or only --version UNIFIED-ID).\n"
     "versions lists the versions of KEY, newest first, one per line:\n"
     "         UNIFIED-ID TIMESTAMP SIZE MD5 (hex, as md5sum), separated by tabs.\n"
-    "ping     shows the router's cluster and which nodes it reaches (exit 1 when\n"
-    "         any is not usable); with --node, pings that one node directly.\n"
+    "ping     shows the router's cluster and which nodes it reaches; exits 1\n"
+    "         (naming them on stderr) when any node is unreachable or refuses the\n"
+    "         router's cluster; with --node, pings that one node directly.\n"
+    "top      one screen with every node's figures as the router sees them\n"
+    "         (state, last answer, free/total disk, live and garbage bytes,\n"
+    "         handoff backlog, damaged records), redrawn every second;\n"
+    "         --count N stops after N screens.\n"
     "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
     "         directly; --reply gives the endpoint to bind for its reply.\n"
     "keygen   writes a new CurveZMQ certificate: DIR/NAME (public key, for the\n"
@@ -128,6 +135,7 @@ typedef struct {
     bool long_listing;              //  versions -l
     bool base64;                    //  versions --base64
     bool verbose;                   //  -v
+    uint64_t count;                 //  top: --count, screens to show (0: until interrupted)
 } s_args_t;
 
 //  A progress bar on stderr
@@ -739,11 +747,115 @@ s_ping (const s_args_t *args, client_t *client)
             printf ("%s\tcluster-mismatch: %s\n", ping.nodes [index].name, ping.nodes [index].mismatch);
         else
             printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
-    bool all_usable = reachable == ping.node_count;
-    client_ping_clear (&ping);
     fflush (stdout);
-    //  Exit 1 when any node is not usable
-    return all_usable? S_EXIT_OK: S_EXIT_FAILURE;
+    int code = S_EXIT_OK;
+    if (reachable < ping.node_count) {
+        //  Degraded: say which, exit 1 so scripts can tell
+        char names [1024] = "";
+        size_t used = 0;
+        for (size_t index = 0; index < ping.node_count; index++) {
+            if (ping.nodes [index].reachable)
+                continue;
+            int written = snprintf (names + used, sizeof names - used, "%s%s", used? ", ": "",
+                                    ping.nodes [index].name);
+            if (written > 0 && (size_t) written < sizeof names - used)
+                used += (size_t) written;
+        }
+        code = s_failure (args, S_EXIT_FAILURE, "cluster degraded: %zu of %zu nodes unreachable: %s",
+                          ping.node_count - reachable, ping.node_count, names);
+    }
+    client_ping_clear (&ping);
+    return code;
+}
+
+
+//  --------------------------------------------------------------------------
+//  top: the nodes' figures, once a second
+
+static void
+s_top_bytes (char *out, size_t size, int64_t bytes)
+{
+    const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    if (bytes < 0) {
+        snprintf (out, size, "-");
+        return;
+    }
+    double value = (double) bytes;
+    int unit = 0;
+    while (value >= 1024 && unit < 5) {
+        value /= 1024;
+        unit++;
+    }
+    snprintf (out, size, unit? "%.1f %s": "%.0f %s", value, units [unit]);
+}
+
+static void
+s_top_count (char *out, size_t size, int64_t count)
+{
+    if (count < 0)
+        snprintf (out, size, "-");
+    else
+        snprintf (out, size, "%" PRId64, count);
+}
+
+static int
+s_top (const s_args_t *args, client_t *client)
+{
+    bool terminal = isatty (STDOUT_FILENO);
+    for (uint64_t screen = 0; args->count == 0 || screen < args->count; screen++) {
+        if (screen > 0)
+            sleep (1);
+        client_ping_t ping;
+        client_result_t result = client_ping (client, &ping);
+        if (result != CLIENT_OK) {
+            client_ping_clear (&ping);
+            return s_failure (args, s_exit_code (result), "%s", client_error (client));
+        }
+        size_t reachable = 0;
+        for (size_t index = 0; index < ping.node_count; index++)
+            reachable += ping.nodes [index].reachable;
+        char now [64];
+        time_t clock = time (NULL);
+        strftime (now, sizeof now, "%Y-%m-%d %H:%M:%S", localtime (&clock));
+        if (terminal)
+            fputs ("\033[H\033[2J", stdout);     //  home, clear
+        else
+        if (screen > 0)
+            fputc ('\n', stdout);
+        printf ("cluster %s: %zu of %zu nodes up (k=%d, n=%d) - router %s - %" PRIu64
+                " handoff writes - %s\n\n", *ping.cluster? ping.cluster: "?", reachable, ping.node_count,
+                ping.data_shards, ping.total_shards, *ping.version? ping.version: "?", ping.handoff_writes, now);
+        printf ("%-12s %-5s %9s %11s %11s %6s %11s %11s %8s %8s\n", "NODE", "STATE", "ANSWERED",
+                "FREE", "TOTAL", "FREE%", "LIVE", "GARBAGE", "HANDOFF", "DAMAGED");
+        for (size_t index = 0; index < ping.node_count; index++) {
+            client_node_t *node = &ping.nodes [index];
+            char answered [32], free_text [32], total [32], percent [16], live [32], garbage [32];
+            char handoff [32], damaged [32];
+            if (node->last_answer_ms >= 0)
+                snprintf (answered, sizeof answered, "%.1fs ago", (double) node->last_answer_ms / 1000);
+            else
+                snprintf (answered, sizeof answered, "-");
+            s_top_bytes (free_text, sizeof free_text, node->free_bytes);
+            s_top_bytes (total, sizeof total, node->total_bytes);
+            if (node->total_bytes > 0 && node->free_bytes >= 0)
+                snprintf (percent, sizeof percent, "%.1f", 100.0 * (double) node->free_bytes
+                                                            / (double) node->total_bytes);
+            else
+                snprintf (percent, sizeof percent, "-");
+            s_top_bytes (live, sizeof live, node->live_bytes);
+            s_top_bytes (garbage, sizeof garbage, node->garbage_bytes);
+            s_top_count (handoff, sizeof handoff, node->handoff_held);
+            s_top_count (damaged, sizeof damaged, node->damaged_records);
+            printf ("%-12.12s %-5s %9s %11s %11s %6s %11s %11s %8s %8s\n", node->name,
+                    node->reachable? "up": "DOWN", answered, free_text, total, percent, live, garbage,
+                    handoff, damaged);
+        }
+        if (terminal)
+            printf ("\n(every second; Ctrl-C quits)\n");
+        fflush (stdout);
+        client_ping_clear (&ping);
+    }
+    return S_EXIT_OK;
 }
 
 
@@ -993,6 +1105,7 @@ static const s_command_t s_commands [] = {
       "With --node, pings that node's endpoint directly (node protocol; default\n"
       "timeout 5 s) and prints its name, version and uptime.\n"
       "Exit status: 0 all nodes usable (or the node answered), 1 otherwise.\n" },
+    { "top",      true,  false, false, false, true,  0, 0, "no arguments", NULL },
     { "stat",     false, false, false, true,  true,  0, 0, "no arguments",
       "usage: strata stat --node ENDPOINT [--reply ENDPOINT] [--timeout SECONDS]\n"
       "                   [--cert FILE --server-cert FILE]\n"
@@ -1066,6 +1179,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         { "cert",       required_argument, 0, 'k' },
         { "server-cert", required_argument, 0, 'K' },
         { "dir",        required_argument, 0, 'd' },
+        { "count",      required_argument, 0, 'N' },
         { "help",       no_argument,       0, 'h' },
         { "long",       no_argument,       0, 'l' },
         { "base64",     no_argument,       0, 'b' },
@@ -1124,7 +1238,8 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     || ((option == 'n' || option == 'R') && command->node)
                     || (option == 't' && command->node)
                     || ((option == 'k' || option == 'K') && command->curve)
-                    || (option == 'd' && streq (command->name, "keygen"));
+                    || (option == 'd' && streq (command->name, "keygen"))
+                    || (option == 'N' && streq (command->name, "top"));
         if (!allowed)
             return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
         uint64_t value;
@@ -1180,6 +1295,11 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                 break;
             case 'd':
                 args->dir = optarg;
+                break;
+            case 'N':
+                if (s_parse_uint (optarg, 1000000000, &args->count) != 0 || args->count == 0)
+                    return s_usage_error (args, "--count: '%s' is not a number of screens (1..1000000000)",
+                                          optarg);
                 break;
         }
     }
@@ -1305,6 +1425,9 @@ main (int argc, char *argv [])
     else
     if (streq (args.command, "versions"))
         code = s_versions (&args, client);
+    else
+    if (streq (args.command, "top"))
+        code = s_top (&args, client);
     else
         code = s_ping (&args, client);
     client_destroy (&client);

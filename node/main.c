@@ -25,7 +25,9 @@
 #include "handoff.h"
 #include "index_check.h"
 #include "index_rebuild.h"
+#include "node_http.h"
 #include <sys/file.h>
+#include <systemd/sd-daemon.h>
 
 //  Take the data directory's lock, so two nodes (or a node and --check)
 //  never use one directory at once. Returns the locked fd, or -1 with a
@@ -155,6 +157,26 @@ main (int argc, char **argv)
                    curve_server_public (config->curve), config->curve_clients_dir);
     }
     node_stats_t *stats = node_stats_new ();
+    node_stats_set_volumes (stats, (const char (*) [1024]) config->volumes, config->volume_count);
+    //  The HTTP endpoint first, so /readyz tells while recovery runs
+    node_http_t *http = NULL;
+    if (*config->metrics_listen) {
+        char http_error [512] = "";
+        http = node_http_new (config, stats, http_error, sizeof http_error);
+        if (!http) {
+            fprintf (stderr, "strata-node: %s\n", http_error);
+            node_stats_destroy (&stats);
+            zactor_destroy (&auth);
+            curve_destroy (&config->curve);
+            cluster_config_destroy (&cluster);
+            free (config);
+            close (lock_fd);
+            zsys_shutdown ();
+            return 1;
+        }
+        zsys_info ("metrics on http://%s/ (port %d): /metrics /healthz /readyz", config->metrics_listen,
+                   node_http_port (http));
+    }
     endpoint_allow_t *allow = node_config_reply_allow (config, cluster);
     char queue_endpoint [64];
     snprintf (queue_endpoint, sizeof (queue_endpoint), "inproc://strata-writer-queue-%p", (void *) stats);
@@ -180,12 +202,16 @@ main (int argc, char **argv)
     if (reader && (handoff || !forwarding)) {
         zsys_info ("node '%s' ready: writer %s, reader %s, data %s", config->name,
                    config->writer, config->reader, config->data_dir);
+        //  Under systemd (Type=notify): listening, serving
+        sd_notify (0, "READY=1");
         //  Wait for a signal, or for an actor to die
         struct timespec tick = { 1, 0 };
         while (true) {
             int signal_number = sigtimedwait (&signals, NULL, &tick);
             if (signal_number == SIGTERM || signal_number == SIGINT) {
                 zsys_info ("signal %d: stopping", signal_number);
+                atomic_store (&stats->stopping, true);
+                sd_notify (0, "STOPPING=1");
                 exit_code = 0;
                 break;
             }
@@ -211,6 +237,7 @@ main (int argc, char **argv)
     zactor_destroy (&auth);
     curve_destroy (&config->curve);
     endpoint_allow_destroy (&allow);
+    node_http_destroy (&http);
     node_stats_destroy (&stats);
     cluster_config_destroy (&cluster);
     free (config);

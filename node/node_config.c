@@ -9,17 +9,21 @@
 #include "config_keys.h"
 #include <getopt.h>
 #include "node_config.h"
+#include "http_server.h"
 
 static const char *s_usage =
     "usage: strata-node [--config FILE] [--name NAME] [--data-dir DIR]\n"
     "                   [--writer ENDPOINT] [--reader ENDPOINT] [--cluster FILE]\n"
-    "                   [--check | --rebuild-index] [--help] [--version]\n"
+    "                   [--metrics HOST:PORT] [--check | --rebuild-index]\n"
+    "                   [--help] [--version]\n"
     "\n"
     "Runs a Strata storage node. With no options it runs on embedded defaults:\n"
     "name 'local', data under ./var/<name>, writer tcp://127.0.0.1:8100,\n"
     "reader tcp://127.0.0.1:8101. Flags override the configuration file;\n"
     "config/strata-node.cfg lists every setting with its default.\n"
     "\n"
+    "  --metrics HOST:PORT  serve GET /metrics (Prometheus), /healthz, /readyz\n"
+    "                    and a status page / over HTTP (metrics/listen)\n"
     "  --check           verify the index against the value files (every\n"
     "                    record's CRC32C and MD5, sizes, references), print a\n"
     "                    summary and each problem; exit 0 if clean, 1 if not\n"
@@ -152,6 +156,7 @@ s_load_file (node_config_t *config, config_keys_t *keys, char *error, size_t err
         { "curve/cert", config->curve_cert, sizeof (config->curve_cert) },
         { "curve/clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
         { "curve/client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
+        { "metrics/listen", config->metrics_listen, sizeof (config->metrics_listen) },
     };
     for (size_t index = 0; index < sizeof (strings) / sizeof (strings [0]); index++) {
         const char *text = config_keys_bind (keys, strings [index].path, CONFIG_KEY_TEXT,
@@ -278,6 +283,7 @@ node_config_load (node_config_t *config, int argc, char **argv,
         { "check",    no_argument,       0, 'K' },
         { "rebuild-index", no_argument,  0, 'R' },
         { "check-config", no_argument,   0, 'P' },
+        { "metrics",  required_argument, 0, 'M' },
         { 0, 0, 0, 0 }
     };
     //  Two passes: first find --config, --help, --version; then flags.
@@ -344,6 +350,8 @@ node_config_load (node_config_t *config, int argc, char **argv,
                       path = "node/reader"; break;
             case 'C': field = config->cluster_path; size = sizeof (config->cluster_path);
                       path = "node/cluster"; break;
+            case 'M': field = config->metrics_listen; size = sizeof (config->metrics_listen);
+                      path = "metrics/listen"; break;
             case 'K': config->check = true; break;
             case 'R': config->rebuild_index = true; break;
             default: break;
@@ -354,6 +362,13 @@ node_config_load (node_config_t *config, int argc, char **argv,
         }
         if (path)
             config_keys_set_origin (keys, path, "flag", NULL);
+    }
+    if (*config->metrics_listen) {
+        char why [400];
+        if (http_server_check_listen (config->metrics_listen, why, sizeof why)) {
+            snprintf (error, error_size, "%s", why);
+            goto failed;
+        }
     }
     if (config->check && config->rebuild_index) {
         snprintf (error, error_size, "--check and --rebuild-index cannot be combined");

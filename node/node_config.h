@@ -57,6 +57,7 @@ typedef struct {
     uint64_t handoff_timeout_ms;        //  wait at most this long for an owner's reply
     uint64_t active_timeout_seconds;    //  cancel a segment active this long without a new sequence
                                         //  (0: never; node_config_load gives at least 1)
+    char metrics_listen [300];          //  metrics/listen: HTTP HOST:PORT; "" = off
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
     bool rebuild_index;                 //  --rebuild-index: rebuild and exit

@@ -13,9 +13,15 @@
       handoff          map: running (bool), held, pending, forwarded (totals
                        over owners), bytes-forwarded, damaged, failures,
                        owners (map owner name -> held/pending/forwarded)
+      volumes          array of maps: path, free-bytes, total-bytes (statvfs:
+                       free is what an unprivileged writer may use)
+
+    The metrics endpoint (node_http) encodes this map too, on its own
+    thread: every field here must be an atomic or be read under a lock.
     =========================================================================
 */
 #include <czmq.h>
+#include <sys/statvfs.h>
 #include "node_stats.h"
 #include "curve.h"
 #include "timestamp.h"
@@ -83,8 +89,30 @@ void
 node_stats_sync_latency (node_stats_t *self, uint64_t usec)
 {
     uint64_t count = atomic_load_explicit (&self->latency_count, memory_order_relaxed);
-    self->latency_us [count % NODE_STATS_LATENCY_SAMPLES] = usec > UINT32_MAX? UINT32_MAX: (uint32_t) usec;
+    atomic_store_explicit (&self->latency_us [count % NODE_STATS_LATENCY_SAMPLES],
+                           usec > UINT32_MAX? UINT32_MAX: (uint32_t) usec, memory_order_relaxed);
     atomic_store_explicit (&self->latency_count, count + 1, memory_order_relaxed);
+    metrics_histogram_observe (&self->commit_duration, usec);
+}
+
+void
+node_stats_replied (node_stats_t *self, message_type_t type, result_t result, int64_t received_us)
+{
+    assert (self);
+    if ((int) type < 0 || type >= MSG_TYPE_COUNT || (int) result < 0 || result >= RESULT_COUNT)
+        return;
+    atomic_fetch_add_explicit (&self->replies [type][result], 1, memory_order_relaxed);
+    int64_t elapsed = timestamp_now () - received_us;
+    metrics_histogram_observe (&self->request_duration [type], elapsed > 0? (uint64_t) elapsed: 0);
+}
+
+void
+node_stats_set_volumes (node_stats_t *self, const char (*volumes) [1024], size_t count)
+{
+    assert (self);
+    assert (volumes || count == 0);
+    self->volumes = volumes;
+    self->volume_count = count;
 }
 
 uint64_t
@@ -166,7 +194,8 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
     uint64_t count = s_load (&self->latency_count);
     size_t samples = count < NODE_STATS_LATENCY_SAMPLES? (size_t) count: NODE_STATS_LATENCY_SAMPLES;
     uint32_t sorted [NODE_STATS_LATENCY_SAMPLES];
-    memcpy (sorted, self->latency_us, samples * sizeof (uint32_t));
+    for (size_t index = 0; index < samples; index++)
+        sorted [index] = atomic_load_explicit (&self->latency_us [index], memory_order_relaxed);
     qsort (sorted, samples, sizeof (uint32_t), s_compare_uint32);
     s_pack_key (&packer, "sync-latency-us");
     msgpack_pack_map (&packer, 4);
@@ -215,6 +244,23 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
         s_pack_uint (&packer, "forwarded", owner->forwarded);
     }
     pthread_mutex_unlock (&self->handoff_lock);
+
+    //  Volumes: free and total bytes now
+    s_pack_key (&packer, "volumes");
+    msgpack_pack_array (&packer, self->volume_count);
+    for (size_t index = 0; index < self->volume_count; index++) {
+        struct statvfs figures;
+        uint64_t free_bytes = 0, total_bytes = 0;
+        if (statvfs (self->volumes [index], &figures) == 0) {
+            free_bytes = (uint64_t) figures.f_bavail * figures.f_frsize;
+            total_bytes = (uint64_t) figures.f_blocks * figures.f_frsize;
+        }
+        msgpack_pack_map (&packer, 3);
+        s_pack_key (&packer, "path");
+        s_pack_key (&packer, self->volumes [index]);
+        s_pack_uint (&packer, "free-bytes", free_bytes);
+        s_pack_uint (&packer, "total-bytes", total_bytes);
+    }
 }
 
 void

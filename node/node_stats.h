@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <msgpack.h>
+#include "metrics.h"
 #include "protocol_limits.h"
 #include "message_type.h"
 #include "result.h"
@@ -51,8 +52,9 @@ typedef struct {
     _Atomic uint64_t auth_failures;                 //  CURVE handshakes refused on the listening sockets
     _Atomic uint64_t damaged_records;               //  records found damaged on read
     _Atomic uint64_t retrieved_bytes;               //  payload bytes sent by the reader
-    //  Sync latencies, written by the writer only (ring buffer)
-    uint32_t latency_us [NODE_STATS_LATENCY_SAMPLES];
+    //  Sync latencies, written by the writer only (ring buffer; atomic
+    //  because the metrics thread encodes the stats map too)
+    _Atomic uint32_t latency_us [NODE_STATS_LATENCY_SAMPLES];
     _Atomic uint64_t latency_count;                 //  samples written so far
     int64_t started_us;                             //  node start time
     //  Handoff forwarder
@@ -63,6 +65,18 @@ typedef struct {
     pthread_mutex_t handoff_lock;                   //  guards the owner table
     node_stats_owner_t *handoff_owners;             //  per-owner figures, owned
     size_t handoff_owner_count;                     //  entries in handoff_owners
+    //  Metrics (docs/operations.md): replies per type and result, request
+    //  durations (receive -> reply) per type, commit durations
+    _Atomic uint64_t replies [MSG_TYPE_COUNT][RESULT_COUNT];
+    metrics_histogram_t request_duration [MSG_TYPE_COUNT];
+    metrics_histogram_t commit_duration;
+    //  Readiness (/readyz): the writer opened the index; the node is stopping
+    _Atomic bool index_open;
+    _Atomic bool stopping;
+    //  Value-file volumes, reported with their free/total bytes (set once
+    //  before the threads start; not owned)
+    const char (*volumes) [1024];
+    size_t volume_count;
 } node_stats_t;
 
 //  Create zeroed stats, with started_us = now. NULL on out-of-memory.
@@ -78,6 +92,18 @@ void
     node_stats_request (node_stats_t *self, message_type_t type);
 void
     node_stats_result (node_stats_t *self, result_t result);
+
+//  A request of type was answered with result (or dropped after it was
+//  judged, result then is its verdict); received_us is when it arrived
+//  (timestamp_now). Counts it for the metrics and its duration.
+void
+    node_stats_replied (node_stats_t *self, message_type_t type, result_t result, int64_t received_us);
+
+//  Give the value-file volumes (count paths of 1024 bytes, borrowed: they
+//  must outlive the stats). The stats map lists them with free and total
+//  bytes. Call before the threads start.
+void
+    node_stats_set_volumes (node_stats_t *self, const char (*volumes) [1024], size_t count);
 
 //  Record one sync's latency (writer thread only).
 void

@@ -55,6 +55,7 @@ typedef struct {
     index_reader_t *index;          //  the reader's index connection
     reply_cache_t *replies;         //  reply sockets
     request_t *request;             //  request being served (in its work item)
+    result_t answered;              //  result counted for it (RESULT_COUNT: none yet)
     reply_t *reply;                 //  reply being built, reused
     index_found_t found;            //  lookup result, reused
     record_reader_t *records;       //  reads and verifies sequence records
@@ -160,11 +161,20 @@ s_read_sequence (reader_t *self, const index_found_t *found, zframe_t **frame_p,
 //  --------------------------------------------------------------------------
 //  Replies
 
+//  Count a result, and remember it as the answer to the request in hand
+//  (for the metrics, counted once the request is done)
+static void
+s_count (reader_t *self, result_t result)
+{
+    node_stats_result (self->stats, result);
+    self->answered = result;
+}
+
 //  Count a result and answer it when the request has a reply address
 static void
 s_answer (reader_t *self, result_t result, const char *message)
 {
-    node_stats_result (self->stats, result);
+    s_count (self, result);
     if (!(self->request->present & FIELD_CLIENT_ADDRESS))
         return;
     reply_prepare (self->reply, self->request, result, message);
@@ -174,7 +184,7 @@ s_answer (reader_t *self, result_t result, const char *message)
 static void
 s_ping (reader_t *self)
 {
-    node_stats_result (self->stats, RESULT_SUCCESS);
+    s_count (self, RESULT_SUCCESS);
     if (!(self->request->present & FIELD_CLIENT_ADDRESS))
         return;
     reply_t *reply = self->reply;
@@ -255,7 +265,7 @@ s_list_versions (reader_t *self)
         return;
     }
     self->reply->fields |= REPLY_FIELD_VERSIONS;
-    node_stats_result (self->stats, RESULT_SUCCESS);
+    s_count (self, RESULT_SUCCESS);
     reply_cache_send (self->replies, self->reply, NULL);
 }
 
@@ -330,7 +340,7 @@ s_retrieve (reader_t *self)
     }
     reply->completed = found->sequence_num == found->last_sequence_num;
 
-    node_stats_result (self->stats, RESULT_SUCCESS);
+    s_count (self, RESULT_SUCCESS);
     zmsg_t *data = NULL;
     if (frame) {
         data = zmsg_new ();
@@ -354,6 +364,7 @@ s_receive (reader_t *self)
     if (!work)
         return;                     //  dropped (counted by the intake)
     self->request = &work->request;
+    self->answered = RESULT_COUNT;
     request_t *request = self->request;
     bool has_address = (request->present & FIELD_CLIENT_ADDRESS) != 0;
     if (work->verdict != RESULT_SUCCESS)
@@ -380,6 +391,8 @@ s_receive (reader_t *self)
                   message_type_name (request->type));
         s_answer (self, RESULT_INVALID_REQUEST, message);
     }
+    if (self->answered != RESULT_COUNT)
+        node_stats_replied (self->stats, request->type, self->answered, work->received_us);
     self->request = NULL;
     work_destroy (&work);
 }

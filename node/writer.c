@@ -123,6 +123,7 @@ static void
 s_reply_now (writer_t *self, work_t *work, result_t result, const char *message)
 {
     node_stats_result (self->stats, result);
+    node_stats_replied (self->stats, work->request.type, result, work->received_us);
     if (!(work->request.present & FIELD_CLIENT_ADDRESS))
         return;
     reply_prepare (self->reply, &work->request, result, message);
@@ -795,6 +796,7 @@ static int
 s_handle_ping (writer_t *self, work_t *work)
 {
     node_stats_result (self->stats, RESULT_SUCCESS);
+    node_stats_replied (self->stats, MSG_PING, RESULT_SUCCESS, work->received_us);
     if (!(work->request.present & FIELD_CLIENT_ADDRESS))
         return 1;
     reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
@@ -807,6 +809,7 @@ static int
 s_handle_stats (writer_t *self, work_t *work)
 {
     node_stats_result (self->stats, RESULT_SUCCESS);
+    node_stats_replied (self->stats, MSG_STATS, RESULT_SUCCESS, work->received_us);
     if (!(work->request.present & FIELD_CLIENT_ADDRESS))
         return 1;
     reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
@@ -1083,6 +1086,7 @@ writer_actor (zsock_t *pipe, void *args)
         zstr_free (&command);
         return;
     }
+    atomic_store (&self->stats->index_open, true);
     zstr_send (pipe, "READY");
 
     zmq_pollitem_t items [] = {

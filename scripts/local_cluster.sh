@@ -20,10 +20,14 @@
 #
 #   Node NN listens on writer 8100 + 2 * (NN - 1) and reader one above that
 #   (node01: 8100/8101 ... node10: 8118/8119); the router on 8000.
+#   HTTP (metrics, health, status pages; docs/operations.md): the router on
+#   127.0.0.1:9100 (its status page is http://127.0.0.1:9100/), node NN on
+#   127.0.0.1:9100 + NN (node01: 9101 ... node10: 9110).
 #
 #   Settings (environment): BUILD (directory with the binaries, default
 #   build), STRATA_CLUSTER_DIR, STRATA_ROUTER_PORT (8000), STRATA_NODE_PORT
-#   (8100), STRATA_NODES (10), STRATA_DATA_SHARDS (8), CURVE (1: CurveZMQ).
+#   (8100), STRATA_NODES (10), STRATA_DATA_SHARDS (8), CURVE (1: CurveZMQ),
+#   STRATA_METRICS_PORT (9100; 0 turns HTTP off).
 #
 #   CURVE=1 (`make cluster CURVE=1`): every socket is CurveZMQ. Keys under
 #   $STRATA_CLUSTER_DIR/keys, made once with `strata keygen` and kept:
@@ -40,6 +44,7 @@ ROUTER_PORT=${STRATA_ROUTER_PORT:-8000}
 NODE_PORT=${STRATA_NODE_PORT:-8100}
 NODES=${STRATA_NODES:-10}
 DATA_SHARDS=${STRATA_DATA_SHARDS:-8}
+METRICS_PORT=${STRATA_METRICS_PORT:-9100}
 READY_SECONDS=30                #   longest wait for everything to answer
 STOP_SECONDS=30                 #   longest wait for one process after SIGTERM
 
@@ -55,6 +60,8 @@ fail () { printf 'local_cluster: %s\n' "$*" >&2; exit 1; }
 node_name () { printf 'node%02d' "$1"; }
 node_writer () { printf 'tcp://127.0.0.1:%d' $((NODE_PORT + 2 * ($1 - 1))); }
 node_reader () { printf 'tcp://127.0.0.1:%d' $((NODE_PORT + 2 * ($1 - 1) + 1)); }
+#   The --metrics flag of node $1 (0: the router); nothing when HTTP is off
+metrics_flag () { [ "$METRICS_PORT" = 0 ] || printf -- '--metrics 127.0.0.1:%d' $((METRICS_PORT + $1)); }
 
 #   The pid in a pid file if that process is still the program named, else nothing
 live_pid () {
@@ -148,11 +155,13 @@ give_up () {
 launch_node () {
     name=$(node_name "$1")
     mkdir -p "$DIR/$name"
+    # shellcheck disable=SC2046
     if [ "$CURVE" = 1 ]; then
         launch "$name" "$BUILD/strata-node" --config "$DIR/$name.cfg" --cluster "$DIR/cluster.cfg" \
-            --name "$name" --data-dir "$DIR/$name"
+            --name "$name" --data-dir "$DIR/$name" $(metrics_flag "$1")
     else
-        launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name"
+        launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name" \
+            $(metrics_flag "$1")
     fi
 }
 
@@ -261,7 +270,8 @@ start_cluster () {
         index=$((index + 1))
     done
 
-    launch router "$BUILD/strata-router" --cluster "$DIR/cluster.cfg"
+    # shellcheck disable=SC2046
+    launch router "$BUILD/strata-router" --cluster "$DIR/cluster.cfg" $(metrics_flag 0)
 
     #   The router answers and reaches every node
     waited=0
@@ -301,6 +311,14 @@ One node: scripts/local_cluster.sh stop|start|restart node03
 Stop it with: make cluster-stop   (or scripts/local_cluster.sh stop)
 Remove its data afterwards: make cluster-clean
 EOF
+    if [ "$METRICS_PORT" != 0 ]; then
+        cat <<EOF
+
+Status page: http://127.0.0.1:$METRICS_PORT/   (every node; reloads itself)
+Prometheus:  http://127.0.0.1:$METRICS_PORT/metrics (router), :$((METRICS_PORT + 1)) .. :$((METRICS_PORT + NODES)) (nodes)
+In a terminal: $CLI top $CURVE_FLAGS
+EOF
+    fi
 }
 
 #   Wait for process $2 (named $1) to exit after SIGTERM; SIGKILL it if it

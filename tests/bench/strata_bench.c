@@ -25,6 +25,11 @@
         they go: the node's peak RSS against 128 MiB.
     RESTART  fill to --restart-gib stored, kill -9, restart, time to ping.
 
+    --scrape-ms N starts the node with its HTTP endpoint (--metrics) and
+    runs W1 four times in turn, without and with a Prometheus-style scraper
+    (GET /metrics every N ms on its own thread), and prints the ratio of
+    the rates with scraping to those without (docs/operations.md).
+
     Every request is a real protocol message (request_encode), every reply
     is decoded (reply_decode) and checked. Payloads and their MD5 digests
     are computed before timing; payload frames are sent without copying.
@@ -115,6 +120,7 @@ typedef struct {
     int threads;                        //  worker threads the senders share
     uint64_t small_keys;                //  W4: 4 KiB segments stored in set-up
     uint64_t large_segments;            //  W5: 16 MiB segments stored in set-up
+    int scrape_ms;                      //  W1 with and without a GET /metrics this often (0: off)
 } s_options_t;
 
 //  One requester: its sockets
@@ -152,6 +158,11 @@ typedef struct {
     uint64_t failures;                  //  node failures seen
     bool node_dead;                     //  the node died: stop
     atomic_bool abort;                  //  senders: stop now, the node is gone
+    int metrics_port;                   //  the node's HTTP port (--scrape-ms), else 0
+    atomic_bool scrape_stop;            //  the scraper: stop
+    uint64_t scrapes;                   //  scrapes answered 200 (scraper thread)
+    uint64_t scrape_failures;           //  scrapes not answered 200
+    uint64_t scrape_bytes;              //  bytes received by the scraper
 } s_bench_t;
 
 //  One workload, shared read-only by its sender threads
@@ -440,6 +451,12 @@ s_node_spawn (s_bench_t *self)
     argv [argc++] = self->writer;
     argv [argc++] = (char *) "--reader";
     argv [argc++] = self->reader;
+    char metrics [64];
+    if (self->metrics_port > 0) {
+        snprintf (metrics, sizeof metrics, "127.0.0.1:%d", self->metrics_port);
+        argv [argc++] = (char *) "--metrics";
+        argv [argc++] = metrics;
+    }
     argv [argc] = NULL;
 
     int log_fd = open (self->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -1470,6 +1487,95 @@ s_workload_w1 (s_bench_t *self)
     }
 }
 
+//  The scraper: GET /metrics every scrape_ms, as Prometheus would (one
+//  HTTP/1.0 request per connection; only the status line is looked at)
+static void *
+s_scraper (void *args)
+{
+    s_bench_t *self = (s_bench_t *) args;
+    const char *request = "GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n";
+    char buffer [65536];
+    while (!atomic_load (&self->scrape_stop)) {
+        int64_t started = zclock_mono ();
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) self->metrics_port) };
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        bool answered = false;
+        if (fd >= 0 && connect (fd, (struct sockaddr *) &address, sizeof address) == 0
+        &&  write (fd, request, strlen (request)) == (ssize_t) strlen (request)) {
+            ssize_t size, total = 0;
+            while ((size = read (fd, buffer, sizeof buffer)) > 0) {
+                if (total == 0 && size >= 12 && memcmp (buffer + 9, "200", 3) == 0)
+                    answered = true;
+                total += size;
+            }
+            self->scrape_bytes += (uint64_t) total;
+        }
+        if (fd >= 0)
+            close (fd);
+        if (answered)
+            self->scrapes++;
+        else
+            self->scrape_failures++;
+        int64_t wait = self->options->scrape_ms - (zclock_mono () - started);
+        if (wait > 0)
+            zclock_sleep ((int) wait);
+    }
+    return NULL;
+}
+
+//  W1 in turn without and with the scraper, same window: the ratio
+static void
+s_workload_w1_scrape (s_bench_t *self)
+{
+    const s_options_t *options = self->options;
+    int window = options->windows [options->window_count - 1];
+    double rates [2] = { 0, 0 };
+    int runs [2] = { 0, 0 };
+    for (int round = 0; round < 4 && !self->node_dead; round++) {
+        bool scraping = round % 2 == 1;
+        s_spec_t spec = s_spec (self, S_KIND_ENTIRE, options->senders, window);
+        s_note ("W1 %s scraping: 4 KiB archive-key-entire, %d senders, window %d, %.0f s",
+                scraping? "with": "without", spec.senders, spec.window, spec.seconds);
+        pthread_t scraper;
+        uint64_t scrapes_before = self->scrapes;
+        if (scraping) {
+            atomic_store (&self->scrape_stop, false);
+            if (pthread_create (&scraper, NULL, s_scraper, self) != 0) {
+                printf ("strata-bench: cannot start the scraper thread\n");
+                return;
+            }
+        }
+        s_result_t result;
+        int rc = s_run (self, &spec, &result);
+        if (scraping) {
+            atomic_store (&self->scrape_stop, true);
+            pthread_join (scraper, NULL);
+        }
+        if (rc)
+            return;
+        double rate = result.success / result.elapsed;
+        rates [scraping] += rate;
+        runs [scraping]++;
+        printf ("W1 4KiB entire      senders=%d window=%d  acks/s=%.0f", spec.senders, spec.window, rate);
+        s_print_latency (&result);
+        if (scraping)
+            printf ("  scrape every %d ms: %" PRIu64 " scrapes", options->scrape_ms, self->scrapes - scrapes_before);
+        else
+            printf ("  no scrape");
+        printf ("\n");
+        fflush (stdout);
+    }
+    if (runs [0] && runs [1])
+        printf ("W1 with a scrape every %d ms / without: %.0f / %.0f acks/s = ratio %.3f "
+                "(%" PRIu64 " scrapes, %" PRIu64 " failed, %.0f KiB each)\n", options->scrape_ms,
+                rates [1] / runs [1], rates [0] / runs [0], (rates [1] / runs [1]) / (rates [0] / runs [0]),
+                self->scrapes, self->scrape_failures,
+                self->scrapes? (double) self->scrape_bytes / (double) self->scrapes / 1024: 0.0);
+    if (self->scrape_failures)
+        self->failures++;
+}
+
 static void
 s_workload_w3 (s_bench_t *self)
 {
@@ -1823,6 +1929,9 @@ s_usage (FILE *out)
         "  --threads T           worker threads driving the senders (default: one per\n"
         "                        CPU; --threads N = --senders N gives each its own)\n"
         "  --io-threads N        ZeroMQ I/O threads of the bench (default 1)\n"
+        "  --scrape-ms N         start the node with --metrics and run W1 four times,\n"
+        "                        in turn without and with a GET /metrics every N ms;\n"
+        "                        prints the ratio of the rates\n"
         "  --help\n");
 }
 
@@ -1891,7 +2000,8 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     enum {
         O_WORKLOADS = 1000, O_SECONDS, O_SENDERS, O_WINDOW, O_FRAME_SIZE, O_QUICK, O_OVERLOAD,
         O_OVERLOAD_SENDERS, O_OVERLOAD_WINDOW, O_RESTART_TEST, O_RESTART_GIB, O_W3_RATE,
-        O_NODE_BINARY, O_NODE_CONFIG, O_DATA_DIR, O_KEEP, O_WRITER, O_READER, O_IO_THREADS, O_THREADS, O_HELP
+        O_NODE_BINARY, O_NODE_CONFIG, O_DATA_DIR, O_KEEP, O_WRITER, O_READER, O_IO_THREADS, O_THREADS, O_HELP,
+        O_SCRAPE_MS
     };
     static const struct option long_options [] = {
         { "workloads", required_argument, NULL, O_WORKLOADS },
@@ -1915,6 +2025,7 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         { "io-threads", required_argument, NULL, O_IO_THREADS },
         { "threads", required_argument, NULL, O_THREADS },
         { "help", no_argument, NULL, O_HELP },
+        { "scrape-ms", required_argument, NULL, O_SCRAPE_MS },
         { NULL, 0, NULL, 0 }
     };
     //  Defaults
@@ -2017,6 +2128,13 @@ s_parse_options (s_options_t *options, int argc, char **argv)
                 break;
             case O_KEEP:
                 options->keep = true;
+                break;
+            case O_SCRAPE_MS:
+                options->scrape_ms = atoi (optarg);
+                if (options->scrape_ms < 1 || options->scrape_ms > 60000) {
+                    fprintf (stderr, "strata-bench: --scrape-ms must be 1..60000\n");
+                    return -1;
+                }
                 break;
             case O_WRITER:
                 snprintf (options->writer, sizeof (options->writer), "%s", optarg);
@@ -2200,6 +2318,8 @@ main (int argc, char **argv)
                 fprintf (stderr, "strata-bench: cannot find free loopback ports\n");
                 goto done;
             }
+            if (options->scrape_ms > 0)
+                self->metrics_port = s_free_port ();
             snprintf (self->writer, sizeof (self->writer), "tcp://127.0.0.1:%d", writer_port);
             snprintf (self->reader, sizeof (self->reader), "tcp://127.0.0.1:%d", reader_port);
             if (s_node_spawn (self))
@@ -2252,7 +2372,12 @@ main (int argc, char **argv)
         if (!options->run [workload])
             continue;
         switch ((s_workload_t) workload) {
-            case S_W1: s_workload_w1 (self); break;
+            case S_W1:
+                if (options->scrape_ms > 0)
+                    s_workload_w1_scrape (self);
+                else
+                    s_workload_w1 (self);
+                break;
             case S_W3: s_workload_w3 (self); break;
             case S_W2: s_workload_w2 (self); break;
             case S_W4: s_workload_retrieval (self, false); break;

@@ -73,7 +73,8 @@ class LocalClusterTest(unittest.TestCase):
         self.router_port = free_block(1)
         self.env = dict(os.environ, BUILD=BUILD_DIR, STRATA_CLUSTER_DIR=self.cluster_dir,
                         STRATA_NODE_PORT=str(self.node_port), STRATA_ROUTER_PORT=str(self.router_port),
-                        STRATA_ROUTER="tcp://127.0.0.1:%d" % self.router_port)
+                        STRATA_ROUTER="tcp://127.0.0.1:%d" % self.router_port,
+                        STRATA_METRICS_PORT=str(free_block(11)))
         self.addCleanup(self.cleanup)
 
     def cleanup(self):
@@ -86,6 +87,8 @@ class LocalClusterTest(unittest.TestCase):
 
     def shell(self, line):
         """A README line, pointed at this cluster."""
+        if line.startswith("build/strata top") and "--count" not in line:
+            line += " --count 2"        # interactive: two screens, then exit
         line = line.replace("build/", BUILD_DIR + "/")
         line = line.replace("tcp://127.0.0.1:8100", "tcp://127.0.0.1:%d" % self.node_port)
         if line.startswith("/usr/bin/python3 cluster/"):

@@ -154,7 +154,7 @@ Test (node_stats, encode_keys)
         "queue-depth", "syncs", "sync-failures", "replies-dropped", "requests-dropped",
         "stale-segments-cancelled",
         "auth-failures", "damaged-records", "retrieved-bytes", "uptime-seconds", "segments", "sync-latency-us",
-        "handoff",
+        "handoff", "volumes",
     };
     size_t count = sizeof (keys) / sizeof (keys [0]);
     cr_assert_eq (root.via.map.size, count, "exactly the documented keys (%u)", root.via.map.size);
@@ -363,4 +363,42 @@ Test (node_stats, uptime)
     cr_assert_eq (s_uint (&root, "uptime-seconds"), 5);
     s_stats->started_us = timestamp_now () + 10000000;      //  clock went back
     cr_assert_eq (node_stats_uptime (s_stats), 0);
+}
+
+Test (node_stats, volumes_with_free_and_total_bytes)
+{
+    msgpack_object root = s_encode ();
+    cr_assert_eq (s_get (&root, "volumes")->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq (s_get (&root, "volumes")->via.array.size, 0);
+    static const char volumes [2][1024] = { "/tmp", "/no/such/volume" };
+    node_stats_set_volumes (s_stats, volumes, 2);
+    root = s_encode ();
+    const msgpack_object *listed = s_get (&root, "volumes");
+    cr_assert_eq (listed->via.array.size, 2);
+    const msgpack_object *first = &listed->via.array.ptr [0];
+    cr_assert_eq (first->via.map.size, 3);
+    const msgpack_object *path = s_get (first, "path");
+    cr_assert_eq (path->type, MSGPACK_OBJECT_STR);
+    cr_assert_eq (path->via.str.size, 4);
+    cr_assert (s_uint (first, "total-bytes") > 0);
+    cr_assert (s_uint (first, "free-bytes") <= s_uint (first, "total-bytes"));
+    //  A volume statvfs cannot read shows zeros, not an error
+    cr_assert_eq (s_uint (&listed->via.array.ptr [1], "total-bytes"), 0);
+}
+
+Test (node_stats, replied_counts_and_durations)
+{
+    int64_t received = timestamp_now () - 3000;     //  3 ms ago
+    node_stats_replied (s_stats, MSG_ARCHIVE_KEY_ENTIRE, RESULT_SUCCESS, received);
+    node_stats_replied (s_stats, MSG_ARCHIVE_KEY_ENTIRE, RESULT_SUCCESS, received);
+    node_stats_replied (s_stats, MSG_ARCHIVE_KEY_ENTIRE, RESULT_MD5_MISMATCH, received);
+    node_stats_replied (s_stats, MSG_TYPE_COUNT, RESULT_SUCCESS, received);      //  ignored
+    node_stats_replied (s_stats, MSG_PING, RESULT_COUNT, received);              //  ignored
+    cr_assert_eq (atomic_load (&s_stats->replies [MSG_ARCHIVE_KEY_ENTIRE][RESULT_SUCCESS]), 2);
+    cr_assert_eq (atomic_load (&s_stats->replies [MSG_ARCHIVE_KEY_ENTIRE][RESULT_MD5_MISMATCH]), 1);
+    cr_assert_eq (atomic_load (&s_stats->request_duration [MSG_ARCHIVE_KEY_ENTIRE].count), 3);
+    cr_assert (atomic_load (&s_stats->request_duration [MSG_ARCHIVE_KEY_ENTIRE].sum_us) >= 9000);
+    cr_assert_eq (atomic_load (&s_stats->request_duration [MSG_PING].count), 0);
+    node_stats_sync_latency (s_stats, 1500);
+    cr_assert_eq (atomic_load (&s_stats->commit_duration.count), 1);
 }
