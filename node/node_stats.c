@@ -162,7 +162,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 18);
+    msgpack_pack_map (&packer, 19);
 
     s_pack_key (&packer, "requests");
     int type_count = 0;

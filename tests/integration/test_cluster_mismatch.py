@@ -173,9 +173,10 @@ class ClusterMismatchTest(unittest.TestCase):
                                       input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       timeout=60)
             for k in routers:
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + 40
                 while cli(k, "ping", "--timeout", "2").returncode != 0:
                     self.assertLess(time.monotonic(), deadline, "router k=%d never saw its nodes" % k)
+                    self.assertTrue(all(proc.poll() is None for proc in procs), "a node or router exited")
                     time.sleep(0.3)
             key = new_key("stamped")
             data = payload(2 * 1024 * 1024 + 3, seed=9)
