@@ -140,44 +140,61 @@ class ClusterMismatchTest(unittest.TestCase):
             proc.terminate()
             self.assertEqual(proc.wait(20), 0)
 
+    def start_lone(self, workdir):
+        """Ten nodes without --cluster and routers k=8 and k=6 over them;
+        (procs, routers, cli), or (None, None, None) if a process exited
+        (a port taken meanwhile: everything is stopped again)."""
+        os.makedirs(workdir)
+        ports = free_ports(22)
+        entries, procs = [], []
+        for index in range(10):
+            name = "node%02d" % (index + 1)
+            writer = "tcp://127.0.0.1:%d" % ports[2 * index]
+            reader = "tcp://127.0.0.1:%d" % ports[2 * index + 1]
+            entries.append((name, writer, reader))
+            procs.append(subprocess.Popen(
+                [NODE_BINARY, "--name", name, "--data-dir", os.path.join(workdir, name),
+                 "--writer", writer, "--reader", reader],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        routers = {}
+        for k, port in ((8, ports[20]), (6, ports[21])):
+            path = os.path.join(workdir, "cluster-k%d.cfg" % k)
+            listen = "tcp://127.0.0.1:%d" % port
+            with open(path, "w") as handle:
+                handle.write(cluster_file_text("lone", k, entries, listen))
+            procs.append(subprocess.Popen([ROUTER_BINARY, "--cluster", path],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            routers[k] = listen
+
+        def cli(k, *args, input=None):
+            return subprocess.run([CLI_BINARY, args[0], "--router", routers[k]] + list(args[1:]),
+                                  input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=60)
+        for k in routers:
+            deadline = time.monotonic() + 40
+            while cli(k, "ping", "--timeout", "2").returncode != 0:
+                if time.monotonic() > deadline or not all(proc.poll() is None for proc in procs):
+                    for proc in procs:
+                        proc.kill()
+                        proc.wait(20)
+                    return None, None, None
+                time.sleep(0.3)
+        return procs, routers, cli
+
     def test_stored_fingerprint(self):
         """Nodes without --cluster accept both routers; the object records
         the fingerprint it was written with, so the k=6 router says so
         instead of decoding garbage and calling it damaged."""
-        workdir = os.path.join(self.cluster.workdir, "lone-cluster")
-        os.makedirs(workdir)
-        ports = free_ports(22)
-        entries, procs = [], []
+        for attempt in range(3):
+            # Free ports may be taken between choosing and binding by a
+            # parallel test: start again on fresh ones
+            workdir = os.path.join(self.cluster.workdir, "lone-cluster-%d" % attempt)
+            procs, routers, cli = self.start_lone(workdir)
+            if procs is not None:
+                break
+        else:
+            self.fail("the nodes without --cluster and their routers did not come up")
         try:
-            for index in range(10):
-                name = "node%02d" % (index + 1)
-                writer = "tcp://127.0.0.1:%d" % ports[2 * index]
-                reader = "tcp://127.0.0.1:%d" % ports[2 * index + 1]
-                entries.append((name, writer, reader))
-                procs.append(subprocess.Popen(
-                    [NODE_BINARY, "--name", name, "--data-dir", os.path.join(workdir, name),
-                     "--writer", writer, "--reader", reader],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            routers = {}
-            for k, port in ((8, ports[20]), (6, ports[21])):
-                path = os.path.join(workdir, "cluster-k%d.cfg" % k)
-                listen = "tcp://127.0.0.1:%d" % port
-                with open(path, "w") as handle:
-                    handle.write(cluster_file_text("lone", k, entries, listen))
-                procs.append(subprocess.Popen([ROUTER_BINARY, "--cluster", path],
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                routers[k] = listen
-
-            def cli(k, *args, input=None):
-                return subprocess.run([CLI_BINARY, args[0], "--router", routers[k]] + list(args[1:]),
-                                      input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      timeout=60)
-            for k in routers:
-                deadline = time.monotonic() + 40
-                while cli(k, "ping", "--timeout", "2").returncode != 0:
-                    self.assertLess(time.monotonic(), deadline, "router k=%d never saw its nodes" % k)
-                    self.assertTrue(all(proc.poll() is None for proc in procs), "a node or router exited")
-                    time.sleep(0.3)
             key = new_key("stamped")
             data = payload(2 * 1024 * 1024 + 3, seed=9)
             stored = cli(8, "put", "--meta", "colour=red", key, "-", input=data)

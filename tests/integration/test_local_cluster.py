@@ -69,13 +69,16 @@ class LocalClusterTest(unittest.TestCase):
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="strata-local-cluster-")
         self.cluster_dir = os.path.join(self.workdir, "var", "cluster")
+        self.choose_ports()
+        self.addCleanup(self.cleanup)
+
+    def choose_ports(self):
         self.node_port = free_block(20)
         self.router_port = free_block(1)
         self.env = dict(os.environ, BUILD=BUILD_DIR, STRATA_CLUSTER_DIR=self.cluster_dir,
                         STRATA_NODE_PORT=str(self.node_port), STRATA_ROUTER_PORT=str(self.router_port),
                         STRATA_ROUTER="tcp://127.0.0.1:%d" % self.router_port,
                         STRATA_METRICS_PORT=str(free_block(11)))
-        self.addCleanup(self.cleanup)
 
     def cleanup(self):
         self.script("stop", timeout=120)
@@ -111,7 +114,15 @@ class LocalClusterTest(unittest.TestCase):
         self.assertEqual(commands[0], "make cluster")
         self.assertEqual(commands[-1], "make cluster-stop")
         outputs = {}
-        for line in commands[:-1]:
+        for attempt in range(3):
+            # A parallel test may take a chosen port before the cluster
+            # binds it: then the script stops everything; try fresh ports
+            result = self.shell(commands[0])
+            if result.returncode == 0 or b"Address already in use" not in result.stderr:
+                break
+            self.choose_ports()
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        for line in commands[1:-1]:
             result = self.shell(line)
             self.assertEqual(result.returncode, 0, "%s: %s %s" % (line, result.stdout[-2000:],
                                                                  result.stderr[-2000:]))
