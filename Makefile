@@ -13,7 +13,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3 \
     libmicrohttpd-dev libsystemd-dev prometheus chromium systemd
 
-.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench bench-metrics soak clean
+.PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench bench-metrics soak soak-compact bench-compact clean
 
 run: build
 	$(BUILD)/strata-node
@@ -120,6 +120,19 @@ soak: build
 	    /usr/bin/python3 tests/integration/soak_crash.py
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_LOST_NODE_PUTS=$(LOST_NODE_PUTS) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/test_put_lost_node.py
+	$(MAKE) soak-compact
+
+# Compaction at full size (tests/integration/test_compaction.py): 2 GiB of
+# 64 KiB-4 MiB objects, 75 % deleted, strata compact, verify; 20 rounds of
+# SIGKILL during compaction under load. make test runs a 24 MiB, 3-round one.
+soak-compact: build
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_COMPACT_MIB=2048 STRATA_COMPACT_MAX_KIB=4096 \
+	    STRATA_COMPACT_CRASH_ROUNDS=20 STRATA_IT_SUITE_TIMEOUT=7200 PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/integration/test_compaction.py
+
+# W1 alone, then W1 while a compaction of a 1 GiB value file runs
+bench-compact: build
+	$(BUILD)/tests/bench/strata-bench --workloads COMPACT
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

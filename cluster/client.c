@@ -1399,20 +1399,21 @@ client_node_stats (const char *node_endpoint, const char *reply_endpoint, int ti
                                     stats_p, stats_size_p, error, error_size);
 }
 
-//  One request of type to a node's endpoint, its reply decoded into *reply_p
-//  (caller destroys) when it is a success. what names the request in
-//  messages ("stats", "ping").
+//  One request of type to a node's writer endpoint, one reply: the
+//  stats and compact calls. garbage_ratio < 0: none sent. On CLIENT_OK
+//  the successful reply is left in *reply_p (the caller destroys it).
 static client_result_t
 s_node_call (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
              const char *client_cert_path, const char *cluster_public_path,
-             message_type_t type, const char *what, reply_t **reply_p, char *error, size_t error_size)
+             message_type_t type, double garbage_ratio, reply_t **reply_p,
+             char *error, size_t error_size)
 {
     assert (node_endpoint);
     assert (timeout_ms > 0);
-    assert (reply_p);
     assert (error && error_size > 0);
     *reply_p = NULL;
     *error = 0;
+    const char *what = type == MSG_STATS? "stats": message_type_name (type);
     endpoint_t node;
     if (endpoint_parse (node_endpoint, &node) != 0
     ||  (node.scheme == ENDPOINT_TCP && (node.port == 0 || streq (node.host, "*"))))
@@ -1454,17 +1455,20 @@ s_node_call (const char *node_endpoint, const char *reply_endpoint, int timeout_
         goto done;
     }
     request->type = type;
-    snprintf (request->message_id, sizeof request->message_id, "%s-%08x%08x", what,
+    snprintf (request->message_id, sizeof request->message_id, "stat-%08x%08x",
               (unsigned) getpid (), (unsigned) zclock_usecs ());
-    snprintf (request->client_tag, sizeof request->client_tag, "strata-%s", what);
+    snprintf (request->client_tag, sizeof request->client_tag, "strata-%s",
+              type == MSG_STATS? "stat": what);
     snprintf (request->client_address, sizeof request->client_address, "%s", address);
     request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS;
+    if (garbage_ratio >= 0) {
+        request->garbage_ratio = garbage_ratio;
+        request->present |= FIELD_GARBAGE_RATIO;
+    }
     if (request_encode (request, &buffer) != 0
     ||  zmq_send (zsock_resolve (push), buffer.data, buffer.size, 0) == -1) {
-        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
-                               "cannot send the %s request to %s within %.1f s: %s (is a strata-node "
-                               "writer endpoint listening there?)", what, node_endpoint,
-                               timeout_ms / 1000.0, zmq_strerror (zmq_errno ()));
+        result = s_stats_fail (error, error_size, CLIENT_NO_REPLY, "cannot send the %s request to %s: %s",
+                               what, node_endpoint, zmq_strerror (zmq_errno ()));
         goto done;
     }
     int64_t deadline = zclock_mono () + timeout_ms;
@@ -1473,11 +1477,8 @@ s_node_call (const char *node_endpoint, const char *reply_endpoint, int timeout_
         zmq_pollitem_t item = { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 };
         if (remaining <= 0 || zmq_poll (&item, 1, (long) remaining) == 0) {
             result = s_stats_fail (error, error_size, CLIENT_NO_REPLY,
-                                   "no %s reply from the node at %s within %.1f s (sent the node "
-                                   "protocol's %s to it, asking for the reply on %s; is a strata-node "
-                                   "writer endpoint there? a router's endpoint does not answer it)",
-                                   what, node_endpoint, timeout_ms / 1000.0, message_type_name (type),
-                                   address);
+                                   "no %s reply from the node at %s within %.1f s", what, node_endpoint,
+                                   timeout_ms / 1000.0);
             break;
         }
         if (!(item.revents & ZMQ_POLLIN))
@@ -1502,8 +1503,14 @@ s_node_call (const char *node_endpoint, const char *reply_endpoint, int timeout_
                                    result_name (reply->result), reply->error_message);
             break;
         }
+        if (!streq (reply->message_type, message_type_reply_name (type))) {
+            result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
+                                   "the node at %s answered %s with %s", node_endpoint, what,
+                                   reply->message_type);
+            break;
+        }
         *reply_p = reply;
-        reply = NULL;
+        reply = NULL;               //  taken over
         break;
     }
 done:
@@ -1527,19 +1534,38 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
     *stats_size_p = 0;
     reply_t *reply = NULL;
     client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
-                                          cluster_public_path, MSG_STATS, "stats", &reply,
-                                          error, error_size);
-    if (result != CLIENT_OK)
-        return result;
-    if (!streq (reply->message_type, "stats-reply") || !(reply->fields & REPLY_FIELD_STATS) || !reply->stats)
+                                          cluster_public_path, MSG_STATS, -1, &reply, error, error_size);
+    if (result == CLIENT_OK && (!(reply->fields & REPLY_FIELD_STATS) || !reply->stats))
         result = s_stats_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
                                "the node at %s answered stats with %s without a stats map",
                                node_endpoint, reply->message_type);
-    else {
+    else
+    if (result == CLIENT_OK) {
         *stats_p = reply->stats;
         *stats_size_p = reply->stats_size;
         reply->stats = NULL;        //  taken over
         reply->stats_size = 0;
+    }
+    reply_destroy (&reply);
+    return result;
+}
+
+client_result_t
+client_node_compact_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                           const char *client_cert_path, const char *cluster_public_path,
+                           double garbage_ratio, uint64_t *files_p, uint64_t *bytes_p,
+                           char *error, size_t error_size)
+{
+    assert (files_p);
+    assert (bytes_p);
+    *files_p = *bytes_p = 0;
+    reply_t *reply = NULL;
+    client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
+                                          cluster_public_path, MSG_COMPACT, garbage_ratio, &reply,
+                                          error, error_size);
+    if (result == CLIENT_OK) {
+        *files_p = reply->files_compacted;
+        *bytes_p = reply->bytes_reclaimed;
     }
     reply_destroy (&reply);
     return result;
@@ -1555,8 +1581,7 @@ client_node_ping_curve (const char *node_endpoint, const char *reply_endpoint, i
     reply_t *reply = NULL;
     int64_t started = zclock_usecs ();
     client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
-                                          cluster_public_path, MSG_PING, "ping", &reply,
-                                          error, error_size);
+                                          cluster_public_path, MSG_PING, -1, &reply, error, error_size);
     if (result != CLIENT_OK)
         return result;
     ping->round_trip_us = zclock_usecs () - started;

@@ -289,6 +289,17 @@ client_result_t
                             int timeout_ms, const char *client_cert_path,
                             const char *cluster_public_path, client_node_ping_t *ping,
                             char *error, size_t error_size);
+//  Ask a node's writer (node_endpoint) to run one compaction pass now
+//  (compact, PROTOCOL.md), with its own garbage_ratio (0..1; < 0: the
+//  node's setting), and wait up to timeout_ms for the compact-reply sent
+//  when the pass is done. On CLIENT_OK sets *files_p (value files
+//  compacted) and *bytes_p (bytes reclaimed). Otherwise as
+//  client_node_stats_curve.
+client_result_t
+    client_node_compact_curve (const char *node_endpoint, const char *reply_endpoint,
+                               int timeout_ms, const char *client_cert_path,
+                               const char *cluster_public_path, double garbage_ratio,
+                               uint64_t *files_p, uint64_t *bytes_p, char *error, size_t error_size);
 
 //  True if key is a usable key: 1..LIMIT_KEY_MAX bytes of valid UTF-8
 //  without null bytes.

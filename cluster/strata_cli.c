@@ -62,6 +62,7 @@ static const char *s_usage =
     "  strata ping     [--router ENDPOINT | --node ENDPOINT]\n"
     "  strata top      [--router ENDPOINT] [--count N]\n"
     "  strata stat     --node ENDPOINT [--reply ENDPOINT]\n"
+    "  strata compact  --node ENDPOINT [--garbage-ratio R] [--reply ENDPOINT]\n"
     "  strata keygen   [--dir DIR] NAME\n"
     "\n"
     "put      stores FILE (or stdin, with '-' or no FILE) as a new version of KEY\n"
@@ -82,6 +83,10 @@ static const char *s_usage =
     "         --count N stops after N screens.\n"
     "stat     prints a node's stats as JSON, asking the node's writer ENDPOINT\n"
     "         directly; --reply gives the endpoint to bind for its reply.\n"
+    "compact  asks a node's writer ENDPOINT to compact its value files now (those\n"
+    "         whose garbage is at least R of their size, default the node's\n"
+    "         compact/garbage-ratio) and prints, when the pass is done, the files\n"
+    "         compacted and the bytes reclaimed. --timeout defaults to 3600 here.\n"
     "keygen   writes a new CurveZMQ certificate: DIR/NAME (public key, for the\n"
     "         clients-dir of the router and nodes) and DIR/NAME_secret (both keys,\n"
     "         for --cert). Never overwrites.\n"
@@ -127,7 +132,6 @@ typedef struct {
     const char *cert;               //  --cert: own secret cert, or NULL
     const char *server_cert;        //  --server-cert: cluster public key, or NULL
     const char *dir;                //  keygen: --dir
-    bool timeout_given;             //  --timeout was given
     const char *meta [2 * LIMIT_META_ENTRIES + 1];  //  put --meta: names and values, NULL-terminated
     size_t meta_count;              //  pairs in meta
     char *meta_text [LIMIT_META_ENTRIES];           //  the copies meta points into (live until exit)
@@ -135,6 +139,8 @@ typedef struct {
     bool long_listing;              //  versions -l
     bool base64;                    //  versions --base64
     bool verbose;                   //  -v
+    double garbage_ratio;           //  compact: --garbage-ratio, < 0 if not given
+    bool timeout_given;             //  --timeout given
     uint64_t count;                 //  top: --count, screens to show (0: until interrupted)
 } s_args_t;
 
@@ -1012,6 +1018,25 @@ s_stat (const s_args_t *args)
 }
 
 
+//  compact: one compaction pass on a node, then its result
+static int
+s_compact (const s_args_t *args)
+{
+    uint64_t files = 0, bytes = 0;
+    char error [1300];
+    int timeout_ms = args->timeout_given? args->timeout_ms: 3600 * 1000;
+    client_result_t result = client_node_compact_curve (args->node, args->reply, timeout_ms,
+                                                        args->cert, args->server_cert,
+                                                        args->garbage_ratio, &files, &bytes,
+                                                        error, sizeof error);
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result), "%s", error);
+    printf ("compacted %" PRIu64 " value files, reclaimed %" PRIu64 " bytes\n", files, bytes);
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return S_EXIT_OK;
+}
+
 //  keygen: a new certificate as DIR/NAME and DIR/NAME_secret
 static int
 s_keygen (const s_args_t *args)
@@ -1112,6 +1137,7 @@ static const s_command_t s_commands [] = {
       "\n"
       "Prints a node's stats as JSON, asking the node's writer ENDPOINT directly\n"
       "(default timeout 5 s); --reply gives the endpoint to bind for its reply.\n" },
+    { "compact",  false, false, false, true,  true,  0, 0, "no arguments", NULL },
     { "keygen",   false, false, false, false, false, 1, 1, "NAME",
       "usage: strata keygen [--dir DIR] NAME\n"
       "\n"
@@ -1179,6 +1205,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         { "cert",       required_argument, 0, 'k' },
         { "server-cert", required_argument, 0, 'K' },
         { "dir",        required_argument, 0, 'd' },
+        { "garbage-ratio", required_argument, 0, 'g' },
         { "count",      required_argument, 0, 'N' },
         { "help",       no_argument,       0, 'h' },
         { "long",       no_argument,       0, 'l' },
@@ -1239,6 +1266,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     || (option == 't' && command->node)
                     || ((option == 'k' || option == 'K') && command->curve)
                     || (option == 'd' && streq (command->name, "keygen"))
+                    || (option == 'g' && streq (command->name, "compact"))
                     || (option == 'N' && streq (command->name, "top"));
         if (!allowed)
             return s_usage_error (args, "option '%s' does not apply to %s", safe, command->name);
@@ -1296,6 +1324,16 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
             case 'd':
                 args->dir = optarg;
                 break;
+            case 'g':
+            {
+                char *end = NULL;
+                errno = 0;
+                args->garbage_ratio = strtod (optarg, &end);
+                if (errno || end == optarg || *end
+                ||  !(args->garbage_ratio >= 0.0 && args->garbage_ratio <= 1.0))
+                    return s_usage_error (args, "--garbage-ratio: '%s' is not a number in 0..1", optarg);
+                break;
+            }
             case 'N':
                 if (s_parse_uint (optarg, 1000000000, &args->count) != 0 || args->count == 0)
                     return s_usage_error (args, "--count: '%s' is not a number of screens (1..1000000000)",
@@ -1384,6 +1422,7 @@ main (int argc, char *argv [])
     if (!args.router || !*args.router)
         args.router = CLIENT_DEFAULT_ENDPOINT;
     args.timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    args.garbage_ratio = -1;
     args.cert = getenv ("STRATA_CERT");
     args.server_cert = getenv ("STRATA_SERVER_CERT");
     bool help = false;
@@ -1404,6 +1443,8 @@ main (int argc, char *argv [])
         return s_stat (&args);
     if (streq (args.command, "keygen"))
         return s_keygen (&args);
+    if (streq (args.command, "compact"))
+        return s_compact (&args);
 
     client_t *client = s_client (&args);
     if (!client)

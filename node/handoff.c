@@ -989,6 +989,7 @@ handoff_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         if (!s_sleep (self, (long) self->config->handoff_interval_ms))
             break;
+        record_reader_close_removed (self->records);
         s_round (self);
     }
     atomic_store (&self->stats->handoff_running, false);

@@ -350,6 +350,8 @@ s_check_segments (s_check_t *self)
         " s.conjoined_part, s.segment_num, s.collection_id, s.key,"
         " COUNT (q.sequence_num), MIN (q.sequence_num), MAX (q.sequence_num), s.timestamp_us"
         " FROM segment AS s LEFT JOIN sequence AS q ON q.segment_id = s.id"
+        //  Garbage segments may have lost sequence rows to a compaction
+        " WHERE s.garbage = 0"
         " GROUP BY s.id ORDER BY s.id");
     if (!statement)
         return -1;

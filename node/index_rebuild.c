@@ -58,6 +58,9 @@
 typedef struct {
     uint64_t file_id;               //  from its name
     char *volume;                   //  the volume it is on
+    uint64_t place;                 //  its place in the order of replay: the file id,
+                                    //  or for a compaction's output the id of the
+                                    //  file it replaced (its first record, RECORD_ORIGIN)
 } s_file_t;
 
 
@@ -371,6 +374,8 @@ s_replay_purge (s_rebuild_t *self)
 static int
 s_replay (s_rebuild_t *self, const value_record_t *record)
 {
+    if (record->type == RECORD_ORIGIN)
+        return 0;               //  only orders the files (s_find_files)
     request_error_t error;
     if (request_decode (self->request, self->descriptor, record->descriptor_size, &error))
         return s_skip (self, "the descriptor does not decode: %s", error.message);
@@ -393,7 +398,30 @@ s_replay (s_rebuild_t *self, const value_record_t *record)
 //  --------------------------------------------------------------------------
 //  Scanning
 
-//  Collect the value files of every volume into files, sorted by id.
+//  A compaction's output replays where the file it replaced did: its first
+//  record names that file (RECORD_ORIGIN). Any other file: its own id.
+static uint64_t
+s_file_place (const s_file_t *file)
+{
+    char path [1200];
+    if (value_store_path (file->volume, file->file_id, path, sizeof (path)))
+        return file->file_id;
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return file->file_id;
+    struct stat status;
+    value_record_t record;
+    uint64_t place = file->file_id;
+    if (fstat (fd, &status) == 0
+    &&  value_file_read_header (fd, 0, (uint64_t) status.st_size, &record) == 0
+    &&  record.type == RECORD_ORIGIN && record.unified_id < file->file_id)
+        place = record.unified_id;
+    close (fd);
+    return place;
+}
+
+//  Collect the value files of every volume into files, sorted by place in
+//  the order of replay, then id.
 //  Returns 0, or -1 (with a line on out) if a volume cannot be listed or
 //  two volumes hold the same file id.
 static int
@@ -423,6 +451,7 @@ s_find_files (s_rebuild_t *self, zlistx_t *files)
             s_file_t *file = (s_file_t *) zmalloc (sizeof (s_file_t));
             file->file_id = strtoull (name, NULL, 16);
             file->volume = strdup (volume);
+            file->place = s_file_place (file);
             zlistx_add_end (files, file);
         }
         closedir (handle);
@@ -446,6 +475,8 @@ s_compare_files (const void *item1, const void *item2)
 {
     const s_file_t *file1 = (const s_file_t *) item1;
     const s_file_t *file2 = (const s_file_t *) item2;
+    if (file1->place != file2->place)
+        return file1->place < file2->place? -1: 1;
     return file1->file_id < file2->file_id? -1: file1->file_id > file2->file_id? 1: 0;
 }
 
@@ -738,7 +769,8 @@ index_rebuild_run (const node_config_t *config, FILE *out)
     for (s_file_t *file = (s_file_t *) zlistx_first (files); file && rc == 0;
          file = (s_file_t *) zlistx_next (files))
         rc = s_scan_file (&self, file);
-    if (rc == 0 && (store_index_close_value_files (self.index) || store_index_commit (self.index)))
+    if (rc == 0 && (store_index_close_value_files (self.index)
+                ||  store_index_recount_garbage (self.index) || store_index_commit (self.index)))
         rc = -1;
 
     int64_t counts [4] = { 0, 0, 0, 0 };

@@ -65,6 +65,11 @@ s_set_defaults (node_config_t *config)
     config->handoff_rate_bytes = 32ULL * 1024 * 1024;
     config->handoff_timeout_ms = 10000;
     config->active_timeout_seconds = 3600;
+    config->compact_garbage_ratio = 0.3;
+    config->compact_bytes_per_second = 64ULL * 1024 * 1024;
+    config->compact_interval_ms = 10000;
+    config->compact_tombstone_grace_seconds = 2592000;
+    config->compact_enabled = true;
     const char *loopback [] = { "127.0.0.1", "::1", "localhost" };
     for (size_t index = 0; index < 3; index++)
         snprintf (config->reply_allow [config->reply_allow_count++], 256, "%s", loopback [index]);
@@ -189,10 +194,25 @@ s_load_file (node_config_t *config, config_keys_t *keys, char *error, size_t err
         S_NUMBER ("handoff/interval-ms", handoff_interval_ms, 10, 3600000);
         S_NUMBER ("handoff/rate-bytes", handoff_rate_bytes, 1024, 1ULL << 40);
         S_NUMBER ("handoff/timeout-ms", handoff_timeout_ms, 100, 600000);
+        S_NUMBER ("compact/bytes-per-second", compact_bytes_per_second, 4096, 1ULL << 40);
+        S_NUMBER ("compact/interval-ms", compact_interval_ms, 10, 86400000);
+        S_NUMBER ("compact/tombstone-grace-seconds", compact_tombstone_grace_seconds, 0, 1ULL << 40);
+        S_BOOL ("compact/enabled", compact_enabled);
         S_BOOL ("reply/ipc", reply_ipc);
         S_BOOL ("handoff/enabled", handoff_enabled);
         S_BOOL ("log/syslog", log_syslog);
         S_BOOL ("log/verbose", log_verbose);
+    }
+    {
+        const char *text = config_keys_get (keys, "compact/garbage-ratio");
+        if (text && node_config_parse_ratio (text, &config->compact_garbage_ratio)) {
+            char where [1100];
+            snprintf (error, error_size, "%s: compact/garbage-ratio: expected a number in 0..1, not '%s'",
+                      config_keys_where (keys, "compact/garbage-ratio", where, sizeof where), text);
+            goto done;
+        }
+        if (!text)
+            config_keys_set_origin (keys, "compact/garbage-ratio", "default", "0.3");
     }
     if (zconfig_locate (root, "curve") && (!*config->curve_cert || !*config->curve_clients_dir)) {
         char where [1100];
@@ -471,4 +491,17 @@ node_config_reply_allow (const node_config_t *config, cluster_config_t *cluster)
             endpoint_allow_add_endpoint_host (allow, cluster_config_node_reader (cluster, index));
         }
     return allow;
+}
+
+int
+node_config_parse_ratio (const char *text, double *ratio_p)
+{
+    assert (text);
+    char *end = NULL;
+    errno = 0;
+    double value = strtod (text, &end);
+    if (errno || end == text || *end || !(value >= 0.0 && value <= 1.0))
+        return -1;
+    *ratio_p = value;
+    return 0;
 }

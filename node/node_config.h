@@ -57,6 +57,11 @@ typedef struct {
     uint64_t handoff_timeout_ms;        //  wait at most this long for an owner's reply
     uint64_t active_timeout_seconds;    //  cancel a segment active this long without a new sequence
                                         //  (0: never; node_config_load gives at least 1)
+    double compact_garbage_ratio;       //  compact a closed value file at least this much garbage
+    uint64_t compact_bytes_per_second;  //  compaction reads and writes at most this many bytes/s
+    uint64_t compact_interval_ms;       //  look for files to compact this often
+    uint64_t compact_tombstone_grace_seconds;   //  keep a tombstone at least this long
+    bool compact_enabled;               //  run compaction passes in the background
     char metrics_listen [300];          //  metrics/listen: HTTP HOST:PORT; "" = off
     int test_sync_delay_ms;             //  STRATA_TEST_SYNC_DELAY_MS: sleep before each sync (tests)
     bool check;                         //  --check: verify and exit
@@ -83,5 +88,9 @@ node_config_status_t
 //  hosts, ipc if allowed, and every host of the cluster's endpoints.
 endpoint_allow_t *
     node_config_reply_allow (const node_config_t *config, cluster_config_t *cluster);
+
+//  Parse a ratio in 0..1 ("0.3"): 0, or -1 if text is not one.
+int
+    node_config_parse_ratio (const char *text, double *ratio_p);
 
 #endif

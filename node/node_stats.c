@@ -7,7 +7,8 @@
       bytes-stored, value-files, active-segments, queue-depth, syncs,
       sync-failures, replies-dropped, requests-dropped, stale-segments-cancelled,
       auth-failures, damaged-records,
-      retrieved-bytes, uptime-seconds
+      retrieved-bytes, uptime-seconds, value-bytes, live-bytes, garbage-bytes,
+      compactions, compacted-bytes, compact-waiting-for-space
       segments         map active/finished/cancelled/tombstone -> count
       sync-latency-us  map p50/p90/p99/max (over the last 1024 syncs)
       handoff          map: running (bool), held, pending, forwarded (totals
@@ -162,7 +163,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 19);
+    msgpack_pack_map (&packer, 19 + 6);
 
     s_pack_key (&packer, "requests");
     int type_count = 0;
@@ -211,6 +212,13 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
     s_pack_uint (&packer, "damaged-records", s_load (&self->damaged_records));
     s_pack_uint (&packer, "retrieved-bytes", s_load (&self->retrieved_bytes));
     s_pack_uint (&packer, "uptime-seconds", node_stats_uptime (self));
+    //  Space and compaction (docs/storage.md, "Compaction")
+    s_pack_uint (&packer, "value-bytes", s_load (&self->value_bytes));
+    s_pack_uint (&packer, "live-bytes", s_load (&self->live_bytes));
+    s_pack_uint (&packer, "garbage-bytes", s_load (&self->garbage_bytes));
+    s_pack_uint (&packer, "compactions", s_load (&self->compactions));
+    s_pack_uint (&packer, "compacted-bytes", s_load (&self->compacted_bytes));
+    s_pack_uint (&packer, "compact-waiting-for-space", s_load (&self->compact_waiting_for_space));
 
     //  Handoff: totals over the owners, then each owner
     pthread_mutex_lock (&self->handoff_lock);

@@ -57,6 +57,13 @@ typedef struct {
     _Atomic uint32_t latency_us [NODE_STATS_LATENCY_SAMPLES];
     _Atomic uint64_t latency_count;                 //  samples written so far
     int64_t started_us;                             //  node start time
+    //  Space and compaction
+    _Atomic uint64_t value_bytes;                   //  bytes of value files (synced sizes)
+    _Atomic uint64_t live_bytes;                    //  of which live
+    _Atomic uint64_t garbage_bytes;                 //  of which garbage
+    _Atomic uint64_t compactions;                   //  value files compacted
+    _Atomic uint64_t compacted_bytes;               //  bytes reclaimed by compaction
+    _Atomic uint64_t compact_waiting_for_space;     //  1 while a compaction waits for room
     //  Handoff forwarder
     _Atomic bool handoff_running;                   //  the forwarder runs
     _Atomic uint64_t handoff_bytes;                 //  payload bytes replayed to owners

@@ -517,6 +517,7 @@ reader_actor (zsock_t *pipe, void *args)
         int64_t now = timestamp_now ();
         if (now - self->last_housekeeping_us >= S_HOUSEKEEPING_US) {
             reply_cache_expire (self->replies);
+            record_reader_close_removed (self->records);
             s_damage_flush (self);
             self->last_housekeeping_us = now;
         }

@@ -70,6 +70,20 @@ record_reader_destroy (record_reader_t **self_p)
     *self_p = NULL;
 }
 
+void
+record_reader_close_removed (record_reader_t *self)
+{
+    assert (self);
+    s_open_file_t *file = (s_open_file_t *) zlistx_first (self->recency);
+    while (file) {
+        s_open_file_t *next = (s_open_file_t *) zlistx_next (self->recency);
+        struct stat status;
+        if (fstat (file->fd, &status) == 0 && status.st_nlink == 0)
+            s_file_close (self, file);
+        file = next;
+    }
+}
+
 size_t
 record_reader_open_files (record_reader_t *self)
 {

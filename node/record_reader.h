@@ -61,6 +61,11 @@ result_t
     record_reader_read (record_reader_t *self, const record_location_t *where,
                         zframe_t **frame_p, char *problem, size_t problem_size);
 
+//  Close the files that were removed (a compaction replaced them), so
+//  their space is freed; call now and then (cheap: one fstat per file).
+void
+    record_reader_close_removed (record_reader_t *self);
+
 //  Number of value files open now.
 size_t
     record_reader_open_files (record_reader_t *self);

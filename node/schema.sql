@@ -61,8 +61,11 @@ CREATE TABLE IF NOT EXISTS segment (
     delete_unified_id INTEGER,              -- tombstones: the version deleted; NULL = all older
     user_request_id TEXT,
     created_us      INTEGER NOT NULL,
-    forwarded_us    INTEGER                 -- handoff copies: when purged after the owner
+    forwarded_us    INTEGER,                -- handoff copies: when purged after the owner
                                             -- acknowledged it (NULL = still held)
+    garbage         INTEGER NOT NULL DEFAULT 0  -- 1: no read returns it and nothing forwards
+                                            -- it; its sequence bytes are value_file garbage
+                                            -- (docs/reading.md, "What is garbage")
 );
 CREATE INDEX IF NOT EXISTS segment_by_identity
     ON segment (unified_id, conjoined_part, segment_num);
@@ -120,5 +123,13 @@ CREATE TABLE IF NOT EXISTS damaged (
     reason          TEXT NOT NULL,
     PRIMARY KEY (value_file_id, record_offset)
 ) WITHOUT ROWID;
+
+-- Value files a compaction replaced (their rows are gone from value_file):
+-- removed from disk after the commit, and again at start-up if a crash
+-- came between the commit and the unlink.
+CREATE TABLE IF NOT EXISTS retired_file (
+    id          INTEGER PRIMARY KEY,
+    volume      TEXT NOT NULL
+);
 
 PRAGMA user_version = 1;

@@ -23,6 +23,7 @@ typedef enum {
     S_CONJOINED_INSERT, S_CONJOINED_FIND, S_CONJOINED_STATUS,
     S_ACTIVE_SELECT, S_COUNT_SEGMENTS, S_OPEN_FILES, S_FILE_TAIL, S_DAMAGED_INSERT, S_FILE_CLOSE,
     S_PURGE_SEGMENT, S_PURGE_CONJOINED,
+    S_GARBAGE_MARK, S_GARBAGE_FILES, S_GARBAGE_DONE,
     S_COUNT
 } s_statement_t;
 
@@ -36,7 +37,8 @@ static const char *s_sql [S_COUNT] = {
     [S_NODE_SELECT] = "SELECT id FROM node_name WHERE name = ?1",
     [S_NODE_INSERT] = "INSERT INTO node_name (name) VALUES (?1)",
     [S_FILE_INSERT] = "INSERT OR IGNORE INTO value_file (id, volume, created_us) VALUES (?1, ?2, ?3)",
-    [S_FILE_SYNCED] = "UPDATE value_file SET synced_size = ?2 WHERE id = ?1",
+    [S_FILE_SYNCED] =
+        "UPDATE value_file SET synced_size = ?2, live_bytes = ?2 - garbage_bytes WHERE id = ?1",
     [S_FILE_CLOSE_ALL] = "UPDATE value_file SET closed = 1 WHERE closed = 0",
     [S_FILE_MAX] = "SELECT IFNULL (MAX (id), 0) FROM value_file",
     [S_FILE_COUNT] = "SELECT COUNT (*) FROM value_file",
@@ -93,6 +95,22 @@ static const char *s_sql [S_COUNT] = {
     [S_PURGE_CONJOINED] =
         "UPDATE conjoined SET forwarded_us = ?7 WHERE unified_id = ?3 AND collection_id = ?1"
         " AND key = ?2 AND handoff_node_id = ?6 AND forwarded_us IS NULL AND status IN ('F', 'C')",
+    //  Garbage accounting of one collection-id/key (store_index_account_key):
+    //  mark the rows that just became garbage 2, add their sequences' bytes
+    //  to their files, then mark them 1
+    [S_GARBAGE_MARK] =
+        "UPDATE segment AS s SET garbage = 2 WHERE s.collection_id = ?1 AND s.key = ?2"
+        " AND s.garbage = 0 AND " STORE_INDEX_GARBAGE_RULE,
+    [S_GARBAGE_FILES] =
+        "UPDATE value_file SET garbage_bytes = garbage_bytes + x.bytes,"
+        " live_bytes = synced_size - garbage_bytes - x.bytes"
+        " FROM (SELECT q.value_file_id AS file_id, SUM (q.record_size) AS bytes"
+        "       FROM segment AS s JOIN sequence AS q ON q.segment_id = s.id"
+        "       WHERE s.collection_id = ?1 AND s.key = ?2 AND s.garbage = 2"
+        "       GROUP BY q.value_file_id) AS x"
+        " WHERE value_file.id = x.file_id",
+    [S_GARBAGE_DONE] =
+        "UPDATE segment SET garbage = 1 WHERE collection_id = ?1 AND key = ?2 AND garbage = 2",
 };
 
 struct _store_index_t {
@@ -106,15 +124,23 @@ struct _store_index_t {
 //  added since (schema.sql runs after this, and its indexes need them).
 //  Returns 0, or -1 with error filled.
 static int
-s_migrate (sqlite3 *db, char *error, size_t error_size)
+s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
 {
-    const char *tables [] = { "segment", "conjoined" };
-    for (size_t index = 0; index < 2; index++) {
-        char sql [200];
+    const struct {
+        const char *table, *column, *type;
+    } added [] = {
+        { "segment", "forwarded_us", "INTEGER" },
+        { "conjoined", "forwarded_us", "INTEGER" },
+        //  Garbage accounting: rows of an older index start at 0 and are
+        //  counted by store_index_recount_garbage when the column is added
+        { "segment", "garbage", "INTEGER NOT NULL DEFAULT 0" },
+    };
+    for (size_t index = 0; index < sizeof added / sizeof added [0]; index++) {
+        char sql [300];
         snprintf (sql, sizeof (sql),
                   "SELECT (SELECT COUNT (*) FROM sqlite_master WHERE type = 'table' AND name = '%s'),"
-                  " (SELECT COUNT (*) FROM pragma_table_info ('%s') WHERE name = 'forwarded_us')",
-                  tables [index], tables [index]);
+                  " (SELECT COUNT (*) FROM pragma_table_info ('%s') WHERE name = '%s')",
+                  added [index].table, added [index].table, added [index].column);
         sqlite3_stmt *statement = NULL;
         int table = 0, column = 0;
         int rc = sqlite3_prepare_v2 (db, sql, -1, &statement, NULL);
@@ -125,12 +151,15 @@ s_migrate (sqlite3 *db, char *error, size_t error_size)
         }
         sqlite3_finalize (statement);
         if (rc == SQLITE_OK && table && !column) {
-            snprintf (sql, sizeof (sql), "ALTER TABLE %s ADD COLUMN forwarded_us INTEGER", tables [index]);
+            snprintf (sql, sizeof (sql), "ALTER TABLE %s ADD COLUMN %s %s", added [index].table,
+                      added [index].column, added [index].type);
             rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
+            if (streq (added [index].column, "garbage"))
+                *recount_p = true;
         }
         if (rc != SQLITE_OK) {
-            snprintf (error, error_size, "cannot add %s.forwarded_us to the index: %s",
-                      tables [index], sqlite3_errmsg (db));
+            snprintf (error, error_size, "cannot add %s.%s to the index: %s",
+                      added [index].table, added [index].column, sqlite3_errmsg (db));
             return -1;
         }
     }
@@ -202,12 +231,19 @@ store_index_open (const char *path, char *error, size_t error_size)
         goto failed;
     }
     char why [300];
-    if (s_migrate (self->db, why, sizeof (why))) {
+    bool recount = false;
+    if (s_migrate (self->db, &recount, why, sizeof (why))) {
         snprintf (error, error_size, "%s: %s", path, why);
         goto failed;
     }
     if (sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
+        sqlite3_free (message);
+        goto failed;
+    }
+    //  An index of a build without garbage accounting: count it all once
+    if (recount && sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+        snprintf (error, error_size, "%s: cannot count the garbage: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
@@ -721,4 +757,276 @@ index_rows_from_request (const request_t *request, char status, int64_t source_n
         .meta_size = request->meta_size,
     };
     memcpy (finish->file_hash, request->file_hash, DIGEST_MD5_SIZE);
+}
+
+//  --------------------------------------------------------------------------
+//  Garbage accounting
+
+int
+store_index_account_key (store_index_t *self, uint32_t collection_id, const char *key)
+{
+    sqlite3_stmt *statement = self->statements [S_GARBAGE_MARK];
+    sqlite3_bind_int64 (statement, 1, collection_id);
+    sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
+    if (s_run (self, S_GARBAGE_MARK))
+        return -1;
+    if (sqlite3_changes (self->db) == 0)
+        return 0;                       //  the common case: nothing new
+    s_statement_t rest [] = { S_GARBAGE_FILES, S_GARBAGE_DONE };
+    for (size_t index = 0; index < 2; index++) {
+        statement = self->statements [rest [index]];
+        sqlite3_bind_int64 (statement, 1, collection_id);
+        sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
+        if (s_run (self, rest [index]))
+            return -1;
+    }
+    return 0;
+}
+
+int
+store_index_recount_garbage (store_index_t *self)
+{
+    char *message = NULL;
+    if (sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+        zsys_error ("index: recounting garbage: %s", message? message: "?");
+        sqlite3_free (message);
+        return -1;
+    }
+    return 0;
+}
+
+int
+store_index_space_totals (sqlite3 *db, uint64_t *value_bytes_p, uint64_t *live_bytes_p,
+                          uint64_t *garbage_bytes_p)
+{
+    sqlite3_stmt *statement = NULL;
+    int rc = sqlite3_prepare_v2 (db,
+        "SELECT IFNULL (SUM (synced_size), 0), IFNULL (SUM (MAX (live_bytes, 0)), 0),"
+        " IFNULL (SUM (garbage_bytes), 0) FROM value_file", -1, &statement, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step (statement)) == SQLITE_ROW) {
+        *value_bytes_p = (uint64_t) sqlite3_column_int64 (statement, 0);
+        *live_bytes_p = (uint64_t) sqlite3_column_int64 (statement, 1);
+        *garbage_bytes_p = (uint64_t) sqlite3_column_int64 (statement, 2);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize (statement);
+    return rc == SQLITE_OK? 0: -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Compaction
+
+//  Prepare sql on self->db; NULL (logged) on error
+static sqlite3_stmt *
+s_prepare_once (store_index_t *self, const char *sql)
+{
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &statement, NULL) != SQLITE_OK) {
+        zsys_error ("index: %s: %s", sql, sqlite3_errmsg (self->db));
+        sqlite3_finalize (statement);
+        return NULL;
+    }
+    return statement;
+}
+
+//  Step a one-shot statement to its end (first column of a row into
+//  *value_p when not NULL); finalize it. 0 or -1 (logged).
+static int
+s_step_once (store_index_t *self, sqlite3_stmt *statement, int64_t *value_p)
+{
+    if (!statement)
+        return -1;
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_ROW && value_p)
+        *value_p = sqlite3_column_int64 (statement, 0);
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step (statement);
+    if (rc != SQLITE_DONE)
+        zsys_error ("index: %s: %s", sqlite3_sql (statement), sqlite3_errmsg (self->db));
+    sqlite3_finalize (statement);
+    return rc == SQLITE_DONE? 0: -1;
+}
+
+static int
+s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
+                    uint64_t *reclaimed_p)
+{
+    int64_t old_size = -1;
+    sqlite3_stmt *statement = s_prepare_once (self,
+        "SELECT synced_size FROM value_file WHERE id = ?1");
+    if (statement)
+        sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
+    if (s_step_once (self, statement, &old_size))
+        return -1;
+    if (old_size < 0) {
+        zsys_error ("index: compaction of value file %" PRIu64 ": it has no row", compaction->old_file_id);
+        return -1;
+    }
+    statement = s_prepare_once (self,
+        "INSERT INTO value_file (id, volume, created_us, closed, synced_size) VALUES (?1, ?2, ?3, 1, ?4)");
+    if (statement) {
+        sqlite3_bind_int64 (statement, 1, (int64_t) compaction->new_file_id);
+        sqlite3_bind_text (statement, 2, compaction->volume, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (statement, 3, zclock_time () * 1000);
+        sqlite3_bind_int64 (statement, 4, (int64_t) compaction->new_size);
+    }
+    if (s_step_once (self, statement, NULL))
+        return -1;
+    //  Point every copied record's row at its copy (a row that no longer
+    //  points at the original is left alone: its copy is garbage)
+    statement = s_prepare_once (self,
+        "UPDATE sequence SET value_file_id = ?5, record_offset = ?6"
+        " WHERE segment_id = ?1 AND sequence_num = ?2 AND value_file_id = ?3 AND record_offset = ?4");
+    if (!statement)
+        return -1;
+    for (size_t index = 0; index < compaction->move_count; index++) {
+        const index_move_t *move = &compaction->moves [index];
+        sqlite3_bind_int64 (statement, 1, move->segment_id);
+        sqlite3_bind_int64 (statement, 2, move->sequence_num);
+        sqlite3_bind_int64 (statement, 3, (int64_t) compaction->old_file_id);
+        sqlite3_bind_int64 (statement, 4, (int64_t) move->old_offset);
+        sqlite3_bind_int64 (statement, 5, (int64_t) compaction->new_file_id);
+        sqlite3_bind_int64 (statement, 6, (int64_t) move->new_offset);
+        int rc = sqlite3_step (statement);
+        sqlite3_reset (statement);
+        if (rc != SQLITE_DONE) {
+            zsys_error ("index: moving a record: %s", sqlite3_errmsg (self->db));
+            sqlite3_finalize (statement);
+            return -1;
+        }
+    }
+    sqlite3_finalize (statement);
+    //  What still points at the original must be garbage, or the copy was
+    //  not complete: then nothing is changed
+    int64_t left = -1;
+    statement = s_prepare_once (self,
+        "SELECT COUNT (*) FROM sequence AS q JOIN segment AS s ON s.id = q.segment_id"
+        " WHERE q.value_file_id = ?1 AND s.garbage = 0");
+    if (statement)
+        sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
+    if (s_step_once (self, statement, &left))
+        return -1;
+    if (left != 0) {
+        zsys_error ("index: compaction of value file %" PRIu64 ": %" PRId64 " live records were"
+                    " not copied; the compaction is abandoned", compaction->old_file_id, left);
+        return -1;
+    }
+    const char *cleanup [] = {
+        "DELETE FROM sequence WHERE value_file_id = ?1",
+        "DELETE FROM damaged WHERE value_file_id = ?1",
+        "DELETE FROM value_file WHERE id = ?1",
+    };
+    for (size_t index = 0; index < 3; index++) {
+        statement = s_prepare_once (self, cleanup [index]);
+        if (statement)
+            sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
+        if (s_step_once (self, statement, NULL))
+            return -1;
+    }
+    //  Dropped tombstones: still alone (nothing they delete left anywhere)?
+    for (size_t index = 0; index < compaction->dropped_count; index++) {
+        int64_t alone = 0;
+        statement = s_prepare_once (self,
+            "SELECT COUNT (*) FROM segment AS t WHERE t.id = ?1 AND t.status = 'T' AND "
+            STORE_INDEX_TOMBSTONE_ALONE);
+        if (statement)
+            sqlite3_bind_int64 (statement, 1, compaction->dropped [index]);
+        if (s_step_once (self, statement, &alone))
+            return -1;
+        if (alone != 1) {
+            zsys_error ("index: compaction of value file %" PRIu64 ": tombstone row %" PRId64
+                        " may no longer be dropped; the compaction is abandoned",
+                        compaction->old_file_id, compaction->dropped [index]);
+            return -1;
+        }
+        const char *drop [] = {
+            //  What it deleted and has no data left goes with it
+            "DELETE FROM segment WHERE id IN (SELECT s.id FROM segment AS t JOIN segment AS s"
+            " ON s.collection_id = t.collection_id AND s.key = t.key"
+            " WHERE t.id = ?1 AND s.status <> 'T' AND s.garbage = 1"
+            " AND NOT EXISTS (SELECT 1 FROM sequence AS q WHERE q.segment_id = s.id))",
+            "DELETE FROM segment WHERE id = ?1",
+        };
+        for (size_t step = 0; step < 2; step++) {
+            statement = s_prepare_once (self, drop [step]);
+            if (statement)
+                sqlite3_bind_int64 (statement, 1, compaction->dropped [index]);
+            if (s_step_once (self, statement, NULL))
+                return -1;
+        }
+    }
+    statement = s_prepare_once (self,
+        "INSERT OR REPLACE INTO retired_file (id, volume) VALUES (?1, ?2)");
+    if (statement) {
+        sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
+        sqlite3_bind_text (statement, 2, compaction->old_volume, -1, SQLITE_STATIC);
+    }
+    if (s_step_once (self, statement, NULL))
+        return -1;
+    //  The copy's own accounting: whatever is not a live sequence or a kept
+    //  state-change record is garbage (rows that turned garbage meanwhile)
+    statement = s_prepare_once (self,
+        "UPDATE value_file SET garbage_bytes = MAX (0, ?2 - ?3 - IFNULL ((SELECT SUM (q.record_size)"
+        " FROM sequence AS q JOIN segment AS s ON s.id = q.segment_id"
+        " WHERE q.value_file_id = ?1 AND s.garbage = 0), 0)) WHERE id = ?1");
+    if (statement) {
+        sqlite3_bind_int64 (statement, 1, (int64_t) compaction->new_file_id);
+        sqlite3_bind_int64 (statement, 2, (int64_t) compaction->new_size);
+        sqlite3_bind_int64 (statement, 3, (int64_t) compaction->kept_bytes);
+    }
+    if (s_step_once (self, statement, NULL))
+        return -1;
+    statement = s_prepare_once (self,
+        "UPDATE value_file SET live_bytes = synced_size - garbage_bytes WHERE id = ?1");
+    if (statement)
+        sqlite3_bind_int64 (statement, 1, (int64_t) compaction->new_file_id);
+    if (s_step_once (self, statement, NULL))
+        return -1;
+    *reclaimed_p = (uint64_t) old_size > compaction->new_size?
+                   (uint64_t) old_size - compaction->new_size: 0;
+    return 0;
+}
+
+int
+store_index_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
+                              uint64_t *reclaimed_p)
+{
+    assert (self);
+    assert (compaction);
+    *reclaimed_p = 0;
+    if (store_index_begin (self) || store_index_savepoint (self))
+        return -1;
+    if (s_apply_compaction (self, compaction, reclaimed_p)) {
+        store_index_undo (self);
+        return -1;
+    }
+    return store_index_release (self);
+}
+
+int
+store_index_take_retired (store_index_t *self, store_index_file_fn *fn, void *arg)
+{
+    assert (self);
+    sqlite3_stmt *statement = s_prepare_once (self, "SELECT id, volume FROM retired_file ORDER BY id");
+    if (!statement)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
+        fn (arg, (uint64_t) sqlite3_column_int64 (statement, 0),
+            (const char *) sqlite3_column_text (statement, 1), 0);
+    sqlite3_finalize (statement);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return sqlite3_exec (self->db, "DELETE FROM retired_file", NULL, NULL, NULL) == SQLITE_OK? 0: -1;
+}
+
+bool
+store_index_has_value_file (store_index_t *self, uint64_t file_id)
+{
+    sqlite3_stmt *statement = s_prepare_once (self, "SELECT COUNT (*) FROM value_file WHERE id = ?1");
+    int64_t count = 1;                  //  on error: assume it is needed
+    if (statement)
+        sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
+    s_step_once (self, statement, &count);
+    return count != 0;
 }

@@ -255,4 +255,116 @@ int
     store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_offset,
                              int64_t segment_id, uint32_t sequence_num, const char *reason);
 
+//  --------------------------------------------------------------------------
+//  Garbage accounting (docs/reading.md, "What is garbage")
+//
+//  A segment row is garbage (segment.garbage = 1) once no read can return
+//  it and nothing on this node will forward it: its own copy (no handoff
+//  node) when cancelled, or finished and deleted by a tombstone of the same
+//  collection-id/key (by the read rules), or finished and superseded by a
+//  later finished row of the same unified-id, conjoined-part and
+//  segment-num; a handoff copy when cancelled or forwarded (purged). The
+//  bytes of its sequence records are then counted in
+//  value_file.garbage_bytes; live_bytes = synced_size - garbage_bytes.
+
+#define STORE_INDEX_GARBAGE_RULE \
+    "s.status IN ('F', 'C') AND (s.status = 'C'" \
+    " OR (s.handoff_node_id IS NOT NULL AND s.forwarded_us IS NOT NULL)" \
+    " OR (s.handoff_node_id IS NULL AND EXISTS (SELECT 1 FROM segment AS t" \
+    "     WHERE t.collection_id = s.collection_id AND t.key = s.key AND t.status = 'T'" \
+    "     AND t.handoff_node_id IS NULL" \
+    "     AND (t.delete_unified_id = s.unified_id" \
+    "          OR (t.delete_unified_id IS NULL AND t.unified_id > s.unified_id))))" \
+    " OR (s.handoff_node_id IS NULL AND EXISTS (SELECT 1 FROM segment AS n" \
+    "     WHERE n.collection_id = s.collection_id AND n.key = s.key" \
+    "     AND n.unified_id = s.unified_id AND n.conjoined_part = s.conjoined_part" \
+    "     AND n.segment_num = s.segment_num AND n.status = 'F'" \
+    "     AND n.handoff_node_id IS NULL AND n.id > s.id)))"
+
+//  Recount every row and every file from scratch (the rebuild, an index
+//  of an older build); the incremental accounting must agree with it.
+#define STORE_INDEX_RECOUNT_SQL \
+    "UPDATE segment SET garbage = 0 WHERE garbage <> 0;" \
+    "UPDATE segment AS s SET garbage = 1 WHERE " STORE_INDEX_GARBAGE_RULE ";" \
+    "UPDATE value_file SET garbage_bytes = IFNULL ((SELECT SUM (q.record_size)" \
+    " FROM sequence AS q JOIN segment AS s ON s.id = q.segment_id" \
+    " WHERE q.value_file_id = value_file.id AND s.garbage = 1), 0);" \
+    "UPDATE value_file SET live_bytes = synced_size - garbage_bytes;"
+
+//  After a change to the rows of collection_id/key (a finish, tombstone,
+//  cancel, abort or purge), mark those that became garbage and move their
+//  sequence bytes from live to garbage in their value files. Inside the
+//  caller's transaction. One statement when nothing became garbage.
+int
+    store_index_account_key (store_index_t *self, uint32_t collection_id, const char *key);
+
+//  Recount the garbage of every row and file (STORE_INDEX_RECOUNT_SQL).
+int
+    store_index_recount_garbage (store_index_t *self);
+
+//  Sums over value_file on any connection: synced bytes, live, garbage.
+int
+    store_index_space_totals (sqlite3 *db, uint64_t *value_bytes_p, uint64_t *live_bytes_p,
+                              uint64_t *garbage_bytes_p);
+
+//  A tombstone may be dropped (its record left out of a compaction's copy,
+//  its row deleted) only when no record of a version it deletes remains on
+//  this node: no sequence row, of any copy (handoff copies included), of a
+//  segment of its collection-id and key that it deletes by the read rules.
+//  A tombstone held for another node goes only once forwarded (the
+//  forwarder replays it). t is the tombstone row. Its age
+//  (tombstone-grace-seconds) is checked besides.
+#define STORE_INDEX_TOMBSTONE_ALONE \
+    "(t.handoff_node_id IS NULL OR t.forwarded_us IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM segment AS o JOIN sequence AS q ON q.segment_id = o.id" \
+    " WHERE o.collection_id = t.collection_id AND o.key = t.key AND o.status <> 'T'" \
+    " AND ((t.delete_unified_id IS NULL AND o.unified_id < t.unified_id)" \
+    "      OR o.unified_id = t.delete_unified_id))"
+
+//  A record a compaction copied
+typedef struct {
+    int64_t segment_id;
+    uint32_t sequence_num;
+    uint64_t old_offset;                //  where it was in the old file
+    uint64_t new_offset;                //  where the copy is in the new one
+} index_move_t;
+
+//  One compaction: old_file_id's live records were copied into
+//  new_file_id (same volume), which is synced and new_size bytes long
+typedef struct {
+    uint64_t old_file_id;
+    const char *old_volume;
+    uint64_t new_file_id;
+    const char *volume;                 //  of the new file
+    uint64_t new_size;
+    uint64_t kept_bytes;                //  bytes of copied records that are not sequences
+    const index_move_t *moves;
+    size_t move_count;
+    const int64_t *dropped;             //  tombstone rows whose records were left out
+    size_t dropped_count;
+} index_compaction_t;
+
+//  Make the index point at the copies, in the caller's batch transaction
+//  (begun here if none is open), under one savepoint: the new file gets its
+//  row (closed, synced), every moved sequence row points at its copy, the
+//  old file's remaining rows (garbage) and its row are deleted and it is
+//  listed in retired_file. Each dropped tombstone row is deleted, with the
+//  garbage rows of its key that have no sequence left, if it still may be
+//  (STORE_INDEX_TOMBSTONE_ALONE). If a live row of the old file was not
+//  copied, or a dropped tombstone may no longer be, nothing is changed and
+//  -1 is returned. Sets *reclaimed_p to the old
+//  size minus the new one.
+int
+    store_index_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
+                                  uint64_t *reclaimed_p);
+
+//  Call fn (file id, volume, 0) for every file in retired_file, then empty
+//  the table (start-up: the caller removes the files).
+int
+    store_index_take_retired (store_index_t *self, store_index_file_fn *fn, void *arg);
+
+//  True if value_file has a row for file_id (also when the index cannot
+//  say: then the file must be kept).
+bool
+    store_index_has_value_file (store_index_t *self, uint64_t file_id);
+
 #endif

@@ -12,7 +12,7 @@
         offset  size  field
         0       4     magic            0x31525453 ("STR1" on disk)
         4       2     version          1
-        6       2     type             record_type_t, 1..6
+        6       2     type             record_type_t, 1..7
         8       4     descriptor_size  <= VALUE_RECORD_DESCRIPTOR_MAX
         12      4     crc32c           see below
         16      8     payload_size
@@ -64,7 +64,7 @@
 #define S_OFF_MD5               48
 
 #define S_TYPE_MIN              RECORD_SEQUENCE
-#define S_TYPE_MAX              RECORD_PURGE
+#define S_TYPE_MAX              RECORD_ORIGIN
 
 //  Most iovecs handed to one pwritev call (the Linux IOV_MAX); lowered at
 //  run time if sysconf says the system allows fewer

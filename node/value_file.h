@@ -41,7 +41,10 @@ typedef enum {
     RECORD_CANCEL = 3,          //  a segment cancelled
     RECORD_TOMBSTONE = 4,       //  destroy-key tombstone
     RECORD_CONJOINED = 5,       //  conjoined archive start/abort/finish
-    RECORD_PURGE = 6            //  a handoff copy purged / forwarded
+    RECORD_PURGE = 6,           //  a handoff copy purged / forwarded
+    RECORD_ORIGIN = 7           //  first record of a compaction's output: unified_id
+                                //  holds the id of the file whose place it takes in
+                                //  the order of replay (docs/storage.md, "Compaction")
 } record_type_t;
 
 //  The decoded fixed header of a record
@@ -82,7 +85,7 @@ void
 //  pieces, and record->payload_md5 is written as given (the caller has
 //  verified it). Sets *offset_p to the record's offset. Returns 0 on
 //  success or -errno (-ENOSPC, -EIO, ...) on failure. -EINVAL (type not
-//  1..6, descriptor_size past VALUE_RECORD_DESCRIPTOR_MAX, or pieces that do
+//  1..7, descriptor_size past VALUE_RECORD_DESCRIPTOR_MAX, or pieces that do
 //  not add up to payload_size) and -EBADF (file opened read-only) write
 //  nothing and leave the file as it was. After any other failure the
 //  file is truncated back to its previous size if possible, and if not it

@@ -720,3 +720,12 @@ value_store_current_id (value_store_t *self)
     assert (self);
     return self->current? self->current_id: 0;
 }
+
+uint64_t
+value_store_take_file_id (value_store_t *self)
+{
+    assert (self);
+    if (self->next_file_id == UINT64_MAX)
+        return 0;
+    return self->next_file_id++;
+}

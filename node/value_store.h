@@ -101,6 +101,11 @@ void
 uint64_t
     value_store_current_id (value_store_t *self);
 
+//  Take the next file id for a file made outside the store (a compaction's
+//  output), so ids stay unique and increasing. 0 when ids are exhausted.
+uint64_t
+    value_store_take_file_id (value_store_t *self);
+
 //  Number of value files the store has created or found.
 uint64_t
     value_store_file_count (value_store_t *self);

@@ -25,6 +25,7 @@
 #include "timestamp.h"
 #include "recovery.h"
 #include "active_set.h"
+#include "compactor.h"
 
 
 typedef struct _writer_t writer_t;
@@ -58,6 +59,11 @@ struct _writer_t {
     int64_t last_stale_check_us;    //  last look for stale active segments
     bool synced_update_failed;      //  recording a synced size failed in this commit
     bool request_appended;          //  the current request appended a record
+    zactor_t *compactor;            //  the compaction actor
+    compactor_args_t compactor_args;    //  its arguments
+    zlistx_t *compact_runs;         //  compact requests (work_t *) the compactor is running
+    bool compaction_pending;        //  a compaction's index update is in the open batch
+    uint64_t compaction_reclaimed;  //  the bytes it reclaims
 };
 
 
@@ -96,6 +102,9 @@ s_active_loaded (void *arg, const index_active_t *row)
     active_set_add (self->active, &active);
 }
 
+//  value-bytes, live-bytes, garbage-bytes from the value_file rows
+static void s_space_stats (writer_t *self);
+
 //  Make the in-memory state agree with the index (after a rollback)
 static void
 s_reload (writer_t *self)
@@ -114,6 +123,18 @@ s_reload (writer_t *self)
     if (store_index_count_value_files (self->index, &files) == 0)
         atomic_store (&self->stats->value_files, (uint64_t) files);
     self->registered_file_id = 0;
+}
+
+static void
+s_space_stats (writer_t *self)
+{
+    uint64_t value_bytes, live_bytes, garbage_bytes;
+    if (store_index_space_totals (store_index_db (self->index), &value_bytes, &live_bytes,
+                                  &garbage_bytes) == 0) {
+        atomic_store (&self->stats->value_bytes, value_bytes);
+        atomic_store (&self->stats->live_bytes, live_bytes);
+        atomic_store (&self->stats->garbage_bytes, garbage_bytes);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -151,6 +172,16 @@ s_new_file (void *arg, uint64_t file_id, const char *volume, const char *path)
     snprintf (id_text, sizeof (id_text), "%" PRIu64, file_id);
     zhashx_update (self->file_volumes, id_text, strdup (volume));
     atomic_fetch_add (&self->stats->value_files, 1);
+    //  A roll-over: the full file is no longer appended to. Its records
+    //  are synced by this batch's commit (or were before), so it is closed
+    //  in the same transaction and the compactor may take it once that
+    //  commit lands. (A file retired after a failure is not current any
+    //  more: it stays open, and start-up recovery cuts what it must.)
+    uint64_t previous = value_store_current_id (self->values);
+    if (previous && store_index_in_transaction (self->index)
+    &&  store_index_close_value_file (self->index, previous))
+        zsys_warning ("writer: cannot mark value file %" PRIu64 " closed (compaction waits for a restart)",
+                      previous);
     zsys_info ("writer: new value file %s", path);
 }
 
@@ -391,7 +422,8 @@ s_handle_entire (writer_t *self, work_t *work, int64_t source_id, int64_t handof
     index_rows_from_request (request, 'F', source_id, handoff_id, &segment, &finish);
     s_sequence_row (self, work, 0, file_id, offset, &sequence);
     int64_t segment_id;
-    if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id)) {
+    if (store_index_insert_entire (self->index, &segment, &finish, &sequence, &segment_id)
+    ||  store_index_account_key (self->index, request->collection_id, request->key)) {
         //  The record stays past the file's synced size, unreferenced
         value_store_retire (self->values);
         s_abort_batch (self, "index update failed");
@@ -463,6 +495,8 @@ s_handle_archive (writer_t *self, work_t *work)
         return s_index_failed (self, work);
     if (last && store_index_finish_segment (self->index, segment_id, &finish))
         return s_index_failed (self, work);
+    if (last && store_index_account_key (self->index, request->collection_id, request->key))
+        return s_index_failed (self, work);
     if (s_pending (self, work))
         return -1;
 
@@ -505,7 +539,8 @@ s_cancel_active (writer_t *self, work_t *work, active_segment_t *active)
     request->segment_num = saved_segment;
     if (rc)
         return -1;
-    if (store_index_set_status (self->index, active->segment_id, 'C')) {
+    if (store_index_set_status (self->index, active->segment_id, 'C')
+    ||  store_index_account_key (self->index, active->collection_id, active->key)) {
         work_fail (work, RESULT_IO_ERROR, "index update failed");
         return -1;
     }
@@ -617,7 +652,8 @@ s_handle_destroy (writer_t *self, work_t *work)
         .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
     };
     int64_t segment_id;
-    if (store_index_insert_segment (self->index, &tombstone, &segment_id))
+    if (store_index_insert_segment (self->index, &tombstone, &segment_id)
+    ||  store_index_account_key (self->index, request->collection_id, request->key))
         return s_index_failed (self, work);
     if (s_append (self, work, RECORD_TOMBSTONE, NULL, NULL))
         return s_undo (self, work);
@@ -672,6 +708,8 @@ s_handle_conjoined (writer_t *self, work_t *work)
             rc = store_index_cancel_conjoined_parts (self->index, request->collection_id,
                                                      request->key, request->unified_id, handoff_id,
                                                      &cancelled);
+        if (rc == 0 && cancelled)
+            rc = store_index_account_key (self->index, request->collection_id, request->key);
     }
     if (rc)
         return s_index_failed (self, work);
@@ -758,7 +796,8 @@ s_handle_purge_handoff (writer_t *self, work_t *work)
         .forwarded_us = timestamp_now (),
     };
     int count = 0;
-    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count))
+    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count)
+    ||  store_index_account_key (self->index, request->collection_id, request->key))
         return s_index_failed (self, work);
     if (count == 0) {
         if (purge.has_segment_num)
@@ -813,6 +852,7 @@ s_handle_stats (writer_t *self, work_t *work)
     if (!(work->request.present & FIELD_CLIENT_ADDRESS))
         return 1;
     reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
+    s_space_stats (self);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     node_stats_encode (self->stats, &buffer);
@@ -821,6 +861,25 @@ s_handle_stats (writer_t *self, work_t *work)
     self->reply->fields |= REPLY_FIELD_STATS;
     reply_cache_send (self->replies, self->reply, NULL);
     return 1;
+}
+
+//  compact (extension): the compactor runs one pass now; the reply goes
+//  out when it says the pass is done (s_compactor_message)
+static int
+s_handle_compact (writer_t *self, work_t *work)
+{
+    if (!self->compactor) {
+        work_fail (work, RESULT_IO_ERROR, "the compactor is not running");
+        return -1;
+    }
+    char ratio [32] = "";
+    if (work->request.present & FIELD_GARBAGE_RATIO)
+        snprintf (ratio, sizeof (ratio), "%.17g", work->request.garbage_ratio);
+    char pointer [32];
+    snprintf (pointer, sizeof (pointer), "%p", (void *) work);
+    zlistx_add_end (self->compact_runs, work);
+    zstr_sendx (self->compactor, "RUN", ratio, pointer, NULL);
+    return 2;
 }
 
 static int
@@ -851,6 +910,7 @@ static s_handler_fn *s_dispatch [MSG_TYPE_COUNT] = {
     [MSG_RETRIEVE_KEY_NEXT] = s_handle_wrong_endpoint,
     [MSG_LIST_VERSIONS] = s_handle_wrong_endpoint,
     [MSG_PURGE_HANDOFF] = s_handle_purge_handoff,
+    [MSG_COMPACT] = s_handle_compact,
 };
 
 //  --------------------------------------------------------------------------
@@ -873,6 +933,10 @@ s_abort_batch (writer_t *self, const char *why)
     }
     atomic_fetch_add (&self->stats->sync_failures, 1);
     self->force_commit = false;
+    if (self->compaction_pending) {
+        zstr_sendx (self->compactor, "APPLIED", "-1", "0", NULL);
+        self->compaction_pending = false;
+    }
     s_reload (self);
 }
 
@@ -905,6 +969,20 @@ s_commit (writer_t *self)
     //  After the commit, before its replies: the reader starts a new
     //  snapshot when this count moves (index_reader_set_generation)
     atomic_fetch_add (&self->stats->syncs, 1);
+    if (self->compaction_pending) {
+        char bytes [32];
+        snprintf (bytes, sizeof (bytes), "%" PRIu64, self->compaction_reclaimed);
+        zstr_sendx (self->compactor, "APPLIED", "0", bytes, NULL);
+        self->compaction_pending = false;
+        atomic_fetch_sub (&self->stats->value_files, 1);
+        s_space_stats (self);
+        int64_t counts [4];             //  dropped tombstones take rows away
+        if (store_index_count_segments (self->index, counts) == 0) {
+            atomic_store (&self->stats->segments_finished, counts [1]);
+            atomic_store (&self->stats->segments_cancelled, counts [2]);
+            atomic_store (&self->stats->segments_tombstone, counts [3]);
+        }
+    }
 
     work_t *work;
     while ((work = (work_t *) zlistx_detach (self->pending, NULL))) {
@@ -948,6 +1026,8 @@ s_process (writer_t *self, work_t *work)
             rc = -1;
         }
     }
+    if (rc == 2)
+        return;                 //  the handler keeps it (compact)
     if (rc == 0) {
         //  Pending: keep the request, free the payload now
         zmsg_destroy (&work->payload);
@@ -957,6 +1037,74 @@ s_process (writer_t *self, work_t *work)
     if (rc < 0)
         s_fail_now (self, work);
     work_destroy (&work);
+}
+
+//  A message from the compactor (compactor.h)
+static void
+s_compactor_message (writer_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->compactor);
+    char *command = msg? zmsg_popstr (msg): NULL;
+    if (command && streq (command, "ID?")) {
+        char id [32];
+        snprintf (id, sizeof (id), "%" PRIu64, value_store_take_file_id (self->values));
+        zstr_sendx (self->compactor, "ID", id, NULL);
+    }
+    else
+    if (command && streq (command, "APPLY")) {
+        zframe_t *frame = zmsg_pop (msg);
+        index_compaction_t *compaction = NULL;
+        if (frame && zframe_size (frame) == sizeof (compaction))
+            memcpy (&compaction, zframe_data (frame), sizeof (compaction));
+        zframe_destroy (&frame);
+        uint64_t reclaimed = 0;
+        if (!compaction || self->compaction_pending
+        ||  store_index_apply_compaction (self->index, compaction, &reclaimed))
+            zstr_sendx (self->compactor, "APPLIED", "-1", "0", NULL);
+        else {
+            //  Durable with the next group commit, which comes at once
+            self->compaction_pending = true;
+            self->compaction_reclaimed = reclaimed;
+            self->force_commit = true;
+            if (zlistx_size (self->pending) == 0)
+                self->first_pending_us = timestamp_now ();
+        }
+    }
+    else
+    if (command && streq (command, "DONE")) {
+        char *pointer = zmsg_popstr (msg);
+        char *files = zmsg_popstr (msg);
+        char *bytes = zmsg_popstr (msg);
+        char *note = zmsg_popstr (msg);
+        void *item = NULL;
+        if (pointer)
+            sscanf (pointer, "%p", &item);
+        work_t *work = NULL;
+        for (void *run = zlistx_first (self->compact_runs); run; run = zlistx_next (self->compact_runs))
+            if (run == item) {
+                work = (work_t *) zlistx_detach_cur (self->compact_runs);
+                break;
+            }
+        if (work) {
+            node_stats_result (self->stats, RESULT_SUCCESS);
+            zsys_info ("writer: compact: %s files compacted, %s bytes reclaimed%s%s",
+                       files? files: "0", bytes? bytes: "0", note && *note? "; ": "", note? note: "");
+            if (work->request.present & FIELD_CLIENT_ADDRESS) {
+                reply_prepare (self->reply, &work->request, RESULT_SUCCESS, NULL);
+                self->reply->fields |= REPLY_FIELD_FILES_COMPACTED | REPLY_FIELD_BYTES_RECLAIMED;
+                self->reply->files_compacted = files? strtoull (files, NULL, 10): 0;
+                self->reply->bytes_reclaimed = bytes? strtoull (bytes, NULL, 10): 0;
+                reply_cache_send (self->replies, self->reply, NULL);
+            }
+            work_destroy (&work);
+        }
+        zstr_free (&pointer);
+        zstr_free (&files);
+        zstr_free (&bytes);
+        zstr_free (&note);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
 }
 
 //  Receive one work item without waiting; NULL if the queue is empty
@@ -979,6 +1127,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     self->stats = args->stats;
     self->active = active_set_new ();
     self->pending = zlistx_new ();
+    self->compact_runs = zlistx_new ();
     self->file_volumes = zhashx_new ();
     zhashx_set_destructor (self->file_volumes, (zhashx_destructor_fn *) zstr_free);
     self->reply = reply_new ();
@@ -1008,6 +1157,11 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
         zsys_info ("recovery: %" PRIu64 " open value files, %" PRIu64 " bytes cut, %" PRIu64
                    " records verified, %" PRIu64 " damaged", recovery.files_checked,
                    recovery.bytes_truncated, recovery.records_verified, recovery.records_damaged);
+    //  Before any append: files a compaction left behind
+    if (compactor_clean_up (self->index, config) < 0) {
+        snprintf (error, error_size, "%s: cannot read the retired value files", path);
+        return self;
+    }
     const char *volumes [NODE_CONFIG_MAX_VOLUMES];
     for (size_t index = 0; index < config->volume_count; index++)
         volumes [index] = config->volumes [index];
@@ -1022,6 +1176,9 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     value_store_set_synced_callback (self->values, s_file_synced, self);
     value_store_set_writeback (self->values, config->writeback_bytes);
     s_reload (self);
+    s_space_stats (self);
+    self->compactor_args = (compactor_args_t) { .config = config, .stats = self->stats };
+    self->compactor = zactor_new (compactor_actor, &self->compactor_args);
 
     self->queue = zsock_new (ZMQ_PAIR);
     int hwm = config->queue_depth / 2 > 0? config->queue_depth / 2: 1;
@@ -1045,6 +1202,11 @@ s_writer_destroy (writer_t **self_p)
     while ((work = (work_t *) zlistx_detach (self->pending, NULL)))
         work_destroy (&work);
     zlistx_destroy (&self->pending);
+    //  The compactor stops first: it may be waiting for an answer
+    zactor_destroy (&self->compactor);
+    while ((work = (work_t *) zlistx_detach (self->compact_runs, NULL)))
+        work_destroy (&work);
+    zlistx_destroy (&self->compact_runs);
     active_set_destroy (&self->active);
     zhashx_destroy (&self->file_volumes);
     reply_cache_destroy (&self->replies);
@@ -1092,6 +1254,7 @@ writer_actor (zsock_t *pipe, void *args)
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->queue), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->compactor), 0, ZMQ_POLLIN, 0 },
     };
     while (!self->terminated) {
         long timeout = 1000;
@@ -1102,7 +1265,7 @@ writer_actor (zsock_t *pipe, void *args)
         }
         if (self->force_commit)
             timeout = 0;
-        int rc = zmq_poll (items, 2, timeout);
+        int rc = zmq_poll (items, 3, timeout);
         if (rc < 0 && errno != EINTR)
             break;
 
@@ -1127,8 +1290,14 @@ writer_actor (zsock_t *pipe, void *args)
         if (s_commit_due (self))
             s_commit (self);
 
+        if (items [2].revents & ZMQ_POLLIN)
+            s_compactor_message (self);
+        if (s_commit_due (self))
+            s_commit (self);
+
         int64_t now = timestamp_now ();
         if (now - self->last_expire_us > 1000000) {
+            s_space_stats (self);
             reply_cache_expire (self->replies);
             self->last_expire_us = now;
         }

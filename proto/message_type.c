@@ -41,6 +41,7 @@ static const s_names_t s_names [MSG_TYPE_COUNT] = {
     [MSG_RETRIEVE_KEY_NEXT]         = { "retrieve-key-next", "retrieve-key-next-reply" },
     [MSG_LIST_VERSIONS]             = { "list-versions", "list-versions-reply" },
     [MSG_PURGE_HANDOFF]             = { "purge-handoff", "purge-handoff-reply" },
+    [MSG_COMPACT]                   = { "compact", "compact-reply" },
 };
 
 

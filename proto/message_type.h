@@ -28,6 +28,7 @@ typedef enum {
     MSG_RETRIEVE_KEY_NEXT,
     MSG_LIST_VERSIONS,          //  extension: reader endpoint, see PROTOCOL.md
     MSG_PURGE_HANDOFF,          //  extension: writer endpoint, see PROTOCOL.md
+    MSG_COMPACT,                //  extension: writer endpoint, see PROTOCOL.md
     MSG_TYPE_COUNT              //  number of types; not a type
 } message_type_t;
 

@@ -79,6 +79,8 @@ static const s_key_t s_keys [] = {
     { "uptime-seconds",     S_KIND_U64,             REPLY_FIELD_UPTIME, 0 },
     { "stats",              S_KIND_MAP,             REPLY_FIELD_STATS, 0 },
     { "versions",           S_KIND_ARRAY,           REPLY_FIELD_VERSIONS, 0 },
+    { "files-compacted",    S_KIND_U64,             REPLY_FIELD_FILES_COMPACTED, 0 },
+    { "bytes-reclaimed",    S_KIND_U64,             REPLY_FIELD_BYTES_RECLAIMED, 0 },
 };
 #define S_KEY_COUNT (sizeof s_keys / sizeof s_keys [0])
 
@@ -298,6 +300,10 @@ s_encode_entries (const reply_t *self, wire_out_t *out)
         wire_out_cstr (out, "version", self->version);
     if (fields & REPLY_FIELD_UPTIME)
         wire_out_uint (out, "uptime-seconds", self->uptime_seconds);
+    if (fields & REPLY_FIELD_FILES_COMPACTED)
+        wire_out_uint (out, "files-compacted", self->files_compacted);
+    if (fields & REPLY_FIELD_BYTES_RECLAIMED)
+        wire_out_uint (out, "bytes-reclaimed", self->bytes_reclaimed);
     if (fields & REPLY_FIELD_STATS) {
         static const uint8_t empty_map [] = { 0x80 };
         if (self->stats && self->stats_size)
@@ -427,6 +433,8 @@ s_read_key (reply_t *self, const s_key_t *key, const msgpack_object *value, bool
                 case REPLY_FIELD_SEGMENT_SIZE:      self->segment_size = number; break;
                 case REPLY_FIELD_ZFEC_PADDING_SIZE: self->zfec_padding_size = (uint32_t) number; break;
                 case REPLY_FIELD_UPTIME:            self->uptime_seconds = number; break;
+                case REPLY_FIELD_FILES_COMPACTED:   self->files_compacted = number; break;
+                case REPLY_FIELD_BYTES_RECLAIMED:   self->bytes_reclaimed = number; break;
                 default: assert (false);
             }
             break;

@@ -48,6 +48,8 @@
 #define REPLY_FIELD_UPTIME              (1U << 17)
 #define REPLY_FIELD_STATS               (1U << 18)
 #define REPLY_FIELD_VERSIONS            (1U << 19)  //  list-versions-reply: raw array
+#define REPLY_FIELD_FILES_COMPACTED     (1U << 20)  //  compact-reply
+#define REPLY_FIELD_BYTES_RECLAIMED     (1U << 21)  //  compact-reply
 #define REPLY_HAS_FILE_ADLER32          (1U << 24)  //  file_adler32 holds a value
 #define REPLY_HAS_SEGMENT_ADLER32       (1U << 25)  //  segment_adler32 holds a value
 
@@ -86,6 +88,8 @@ typedef struct {
     char node_name [LIMIT_NODE_NAME_MAX + 1];       //  ping-reply
     char version [32];                              //  ping-reply
     uint64_t uptime_seconds;                        //  ping-reply
+    uint64_t files_compacted;                       //  compact-reply
+    uint64_t bytes_reclaimed;                       //  compact-reply
     uint8_t *stats;                                 //  raw MessagePack map, owned (stats-reply)
     size_t stats_size;
     uint8_t *versions;                              //  raw MessagePack array, owned (list-versions-reply)

@@ -43,6 +43,7 @@ typedef enum {
     S_KIND_U32,                 //  integer 0..2^32-1
     S_KIND_U64,                 //  integer 0..2^64-1, exact
     S_KIND_U64_OR_NIL,          //  as U64, nil = absent
+    S_KIND_RATIO,               //  float or integer in 0..1
     S_KIND_SEGMENT_NUM,         //  integer 1..255
     S_KIND_ADLER32,             //  int32 or uint32, kept as uint32 bits
     S_KIND_KEY,                 //  str, 1..LIMIT_KEY_MAX bytes of UTF-8, no null
@@ -82,6 +83,7 @@ static const s_field_t s_fields [] = {
     { "file-hash",              FIELD_FILE_HASH,            S_KIND_DIGEST,      NULL },
     { "meta",                   FIELD_META,                 S_KIND_META,        NULL },
     { "unified-id-to-delete",   FIELD_UNIFIED_ID_TO_DELETE, S_KIND_U64_OR_NIL,  NULL },
+    { "garbage-ratio",          FIELD_GARBAGE_RATIO,        S_KIND_RATIO,       NULL },
 };
 #define S_FIELD_COUNT (sizeof s_fields / sizeof s_fields [0])
 
@@ -132,6 +134,8 @@ static const s_rules_t s_rules [MSG_TYPE_COUNT] = {
     [MSG_PURGE_HANDOFF]         = { FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID
                                   | FIELD_HANDOFF_NODE_NAME,
                                     FIELD_CONJOINED_PART | FIELD_SEGMENT_NUM, false },
+    //  Extension (PROTOCOL.md): run one compaction pass now
+    [MSG_COMPACT]               = { 0, FIELD_GARBAGE_RATIO, false },
 };
 
 //  Echo fields, read for every request before anything else
@@ -454,6 +458,25 @@ s_read_field (request_t *self, const s_field_t *field, const char *name,
     int rc = 0;
 
     switch (field->kind) {
+        case S_KIND_RATIO: {
+            double ratio = -1;
+            if (value->type == MSGPACK_OBJECT_FLOAT32 || value->type == MSGPACK_OBJECT_FLOAT64)
+                ratio = value->via.f64;
+            else
+            if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                ratio = value->via.u64 <= 1? (double) value->via.u64: 2;
+            else {
+                s_fail (error, RESULT_INVALID_REQUEST, "%s: expected a number, got %s",
+                        name, wire_type_name (value));
+                return -1;
+            }
+            if (!(ratio >= 0.0 && ratio <= 1.0)) {
+                s_fail (error, RESULT_INVALID_REQUEST, "%s: must be in 0..1", name);
+                return -1;
+            }
+            self->garbage_ratio = ratio;
+            break;
+        }
         case S_KIND_U64_OR_NIL:
             if (value->type == MSGPACK_OBJECT_NIL)
                 return 0;       //  nil = absent
@@ -762,6 +785,9 @@ s_encode_entries (const request_t *self, wire_out_t *out)
         if (!(field->bit & (rules->required | rules->optional) & self->present))
             continue;
         switch (field->kind) {
+            case S_KIND_RATIO:
+                wire_out_double (out, field->name, self->garbage_ratio);
+                break;
             case S_KIND_U32:
             case S_KIND_U64:
             case S_KIND_U64_OR_NIL:

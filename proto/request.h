@@ -53,6 +53,7 @@
 #define FIELD_FILE_HASH             (1ULL << 19)
 #define FIELD_META                  (1ULL << 20)
 #define FIELD_UNIFIED_ID_TO_DELETE  (1ULL << 21)    //  set only when an int, not nil/absent
+#define FIELD_GARBAGE_RATIO         (1ULL << 22)    //  compact: a number in 0..1
 #define FIELD_CLUSTER_FINGERPRINT   (1ULL << 40)    //  cluster-fingerprint (any type)
 
 typedef struct {
@@ -84,6 +85,7 @@ typedef struct {
     size_t meta_size;                               //  bytes of meta
     uint64_t unified_id_to_delete;                  //  unified-id-to-delete
     char cluster_fingerprint [LIMIT_FINGERPRINT_MAX + 1];   //  cluster-fingerprint, "" if absent
+    double garbage_ratio;                           //  garbage-ratio (compact)
 } request_t;
 
 //  Error detail of a failed decode: the result code and a human-readable

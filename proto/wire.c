@@ -424,6 +424,13 @@ wire_out_uint (wire_out_t *out, const char *key, uint64_t value)
 }
 
 void
+wire_out_double (wire_out_t *out, const char *key, double value)
+{
+    if (s_out_key (out, key) && msgpack_pack_double (out->packer, value))
+        out->failed = true;
+}
+
+void
 wire_out_nil (wire_out_t *out, const char *key)
 {
     if (s_out_key (out, key) && msgpack_pack_nil (out->packer))

@@ -115,6 +115,10 @@ void
 void
     wire_out_uint (wire_out_t *out, const char *key, uint64_t value);
 
+//  Write one entry whose value is a float (64-bit)
+void
+    wire_out_double (wire_out_t *out, const char *key, double value);
+
 //  Write one entry whose value is nil
 void
     wire_out_nil (wire_out_t *out, const char *key);

@@ -24,6 +24,11 @@
     OVERLOAD  many senders, big windows, 1 MiB entire requests as fast as
         they go: the node's peak RSS against 128 MiB.
     RESTART  fill to --restart-gib stored, kill -9, restart, time to ping.
+    COMPACT  W1 alone, then: store 1300 MiB of 1 MiB objects (the first
+        1100 MiB value file closes), delete every other one, and run W1 again
+        while a `compact` request compacts that file: acks/s and p99
+        against W1 alone, and the compaction's rate in MB/s (size of the
+        files it replaced / time to its reply). Not in the default set.
 
     --scrape-ms N starts the node with its HTTP endpoint (--metrics) and
     runs W1 four times in turn, without and with a Prometheus-style scraper
@@ -45,6 +50,7 @@
     =========================================================================
 */
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -83,11 +89,11 @@
 
 //  Workloads, in the order they run
 typedef enum {
-    S_W1, S_W3, S_W2, S_W4, S_W5, S_OVERLOAD, S_RESTART, S_WORKLOAD_COUNT
+    S_W1, S_W3, S_W2, S_W4, S_W5, S_OVERLOAD, S_RESTART, S_COMPACT, S_WORKLOAD_COUNT
 } s_workload_t;
 
 static const char *s_workload_names [S_WORKLOAD_COUNT] = {
-    "W1", "W3", "W2", "W4", "W5", "OVERLOAD", "RESTART"
+    "W1", "W3", "W2", "W4", "W5", "OVERLOAD", "RESTART", "COMPACT"
 };
 
 //  What one request of a workload is
@@ -137,6 +143,7 @@ typedef struct {
     char data_dir [PATH_MAX];           //  made by mkdtemp, removed at the end
     char node_dir [PATH_MAX];           //  the node's --data-dir
     char log_path [PATH_MAX];           //  the node's stdout/stderr
+    char compact_config [PATH_MAX];     //  COMPACT: the node's config ("" = none)
     char writer [300];                  //  writer endpoint in use
     char reader [300];                  //  reader endpoint in use
     pid_t node_pid;                     //  node we started, 0 if external or gone
@@ -442,6 +449,11 @@ s_node_spawn (s_bench_t *self)
     if (*options->node_config) {
         argv [argc++] = (char *) "--config";
         argv [argc++] = (char *) options->node_config;
+    }
+    else
+    if (*self->compact_config) {
+        argv [argc++] = (char *) "--config";
+        argv [argc++] = self->compact_config;
     }
     argv [argc++] = (char *) "--name";
     argv [argc++] = (char *) "bench";
@@ -1893,6 +1905,208 @@ s_workload_restart (s_bench_t *self)
 }
 
 
+//  COMPACT: a compaction of at least 1 GiB under W1
+
+//  The compaction request, in its own thread and with its own sockets
+typedef struct {
+    s_bench_t *bench;
+    s_client_t *client;
+    int rc;                             //  0 once a success reply came
+    uint64_t files, bytes;              //  from compact-reply
+    atomic_bool done;
+    int64_t ended_ns;
+} s_compact_run_t;
+
+static void *
+s_compact_thread (void *args)
+{
+    s_compact_run_t *run = (s_compact_run_t *) args;
+    reply_t *reply = reply_new ();
+    run->rc = -1;
+    if (reply && s_control (run->bench, run->client, false, MSG_COMPACT, 3600 * 1000, reply) == 0
+    &&  reply->result == RESULT_SUCCESS) {
+        run->rc = 0;
+        run->files = reply->files_compacted;
+        run->bytes = reply->bytes_reclaimed;
+    }
+    run->ended_ns = s_now_ns ();
+    reply_destroy (&reply);
+    atomic_store (&run->done, true);
+    return NULL;
+}
+
+//  Bytes of each value file of the node now: ids into ids, sizes into
+//  sizes (room for max); returns the count
+static size_t
+s_value_files (s_bench_t *self, uint64_t *ids, uint64_t *sizes, size_t max)
+{
+    size_t count = 0;
+    char directory [PATH_MAX + 32];
+    snprintf (directory, sizeof (directory), "%s/volume0/values", self->node_dir);
+    DIR *handle = opendir (directory);
+    if (!handle)
+        return 0;
+    struct dirent *entry;
+    while ((entry = readdir (handle)) && count < max) {
+        if (strlen (entry->d_name) != 20 || strcmp (entry->d_name + 16, ".val"))
+            continue;
+        char path [PATH_MAX + 64];
+        snprintf (path, sizeof (path), "%s/%s", directory, entry->d_name);
+        struct stat status;
+        if (stat (path, &status) == 0) {
+            ids [count] = strtoull (entry->d_name, NULL, 16);
+            sizes [count++] = (uint64_t) status.st_size;
+        }
+    }
+    closedir (handle);
+    return count;
+}
+
+//  Delete every other key of a store generation (specific tombstones),
+//  one request at a time through client. 0 or -1.
+static int
+s_delete_half (s_bench_t *self, s_client_t *client, uint64_t generation, uint64_t keys)
+{
+    request_t *request = request_new ();
+    reply_t *reply = reply_new ();
+    msgpack_sbuffer header;
+    msgpack_sbuffer_init (&header);
+    int rc = request && reply? 0: -1;
+    for (uint64_t key_number = 0; key_number < keys && rc == 0; key_number += 2) {
+        request_reset (request);
+        request->type = MSG_DESTROY_KEY;
+        request->present = FIELD_MESSAGE_ID | FIELD_CLIENT_TAG | FIELD_CLIENT_ADDRESS
+                         | FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP
+                         | FIELD_SEGMENT_NUM | FIELD_SOURCE_NODE_NAME | FIELD_UNIFIED_ID_TO_DELETE;
+        snprintf (request->message_id, sizeof (request->message_id), "0.%" PRIu64 ".1", ++self->control_seq);
+        snprintf (request->client_tag, sizeof (request->client_tag), "bench-delete");
+        snprintf (request->client_address, sizeof (request->client_address), "%s", client->address);
+        request->collection_id = S_COLLECTION;
+        s_set_key (request, generation, key_number);
+        request->unified_id_to_delete = s_unified_id (self, generation, key_number);
+        request->unified_id = request->unified_id_to_delete + 1;
+        request->timestamp = self->timestamp;
+        request->segment_num = 1;
+        snprintf (request->source_node_name, sizeof (request->source_node_name), "bench");
+        msgpack_sbuffer_clear (&header);
+        rc = request_encode (request, &header) == 0
+           && s_send (client->writer, &header, NULL, 0, 1) == 0? 0: -1;
+        int64_t deadline = s_now_ns () + 10000000000LL;
+        while (rc == 0) {
+            int64_t left_ms = (deadline - s_now_ns ()) / 1000000LL;
+            zmq_pollitem_t item = { zsock_resolve (client->pull), 0, ZMQ_POLLIN, 0 };
+            if (left_ms <= 0 || zmq_poll (&item, 1, (long) left_ms) <= 0) {
+                rc = -1;
+                break;
+            }
+            zmsg_t *msg = zmsg_recv (client->pull);
+            zframe_t *first = msg? zmsg_first (msg): NULL;
+            bool ours = first && reply_decode (reply, zframe_data (first), zframe_size (first)) == 0
+                     && streq (reply->message_id, request->message_id);
+            zmsg_destroy (&msg);
+            if (ours) {
+                if (reply->result != RESULT_SUCCESS)
+                    rc = -1;
+                break;
+            }
+        }
+    }
+    msgpack_sbuffer_destroy (&header);
+    request_destroy (&request);
+    reply_destroy (&reply);
+    return rc;
+}
+
+static void
+s_workload_compact (s_bench_t *self)
+{
+    const s_options_t *options = self->options;
+    bool quick = options->small_keys < 4096;
+    s_spec_t w1 = s_spec (self, S_KIND_ENTIRE, options->senders, options->windows [options->window_count - 1]);
+    s_note ("COMPACT: W1 alone (window %d, %.0f s)", w1.window, w1.seconds);
+    s_result_t alone;
+    if (s_run (self, &w1, &alone) || self->node_dead)
+        return;
+
+    //  1 MiB objects until the first value file (1100 MiB) closed, and a
+    //  bit more
+    uint64_t mib = quick? 48: 1300;
+    s_spec_t fill = s_spec (self, S_KIND_ENTIRE, options->senders, 8);
+    fill.payload_size = S_LARGE_SIZE;
+    fill.seconds = 0;
+    fill.count = (mib + (uint64_t) options->senders - 1) / (uint64_t) options->senders;
+    s_note ("COMPACT: storing %" PRIu64 " MiB of 1 MiB objects, then deleting every other one",
+            fill.count * (uint64_t) options->senders);
+    s_result_t stored;
+    if (s_run (self, &fill, &stored) || self->node_dead || stored.errors || stored.lost) {
+        printf ("COMPACT  set-up failed: %s\n", stored.error);
+        return;
+    }
+    s_client_t *client = s_client_new (self->writer, self->reader);
+    if (!client || s_delete_half (self, client, fill.generation, fill.count * (uint64_t) options->senders)) {
+        printf ("COMPACT  set-up failed: deleting did not succeed\n");
+        self->failures++;
+        if (client)
+            s_client_destroy (&client);
+        return;
+    }
+    uint64_t ids_before [4096], sizes_before [4096], ids_after [4096], sizes_after [4096];
+    size_t before = s_value_files (self, ids_before, sizes_before, 4096);
+
+    s_compact_run_t run = { .bench = self, .client = client };
+    atomic_init (&run.done, false);
+    pthread_t thread;
+    int64_t started_ns = s_now_ns ();
+    if (pthread_create (&thread, NULL, s_compact_thread, &run) != 0) {
+        s_client_destroy (&client);
+        return;
+    }
+    usleep (200000);                    //  the pass has picked its files
+    s_note ("COMPACT: W1 while the compaction runs");
+    s_result_t during;
+    int rc = s_run (self, &w1, &during);
+    bool overlapped = !atomic_load (&run.done);
+    pthread_join (thread, NULL);
+    s_client_destroy (&client);
+    if (rc || self->node_dead)
+        return;
+    if (run.rc) {
+        printf ("COMPACT  the compact request got no success reply\n");
+        self->failures++;
+        return;
+    }
+    size_t after = s_value_files (self, ids_after, sizes_after, 4096);
+    uint64_t replaced = 0;
+    for (size_t index = 0; index < before; index++) {
+        bool kept = false;
+        for (size_t other = 0; other < after && !kept; other++)
+            kept = ids_after [other] == ids_before [index];
+        if (!kept)
+            replaced += sizes_before [index];
+    }
+    double seconds = (run.ended_ns - started_ns) / 1e9;
+    double rate_alone = alone.success / alone.elapsed;
+    double rate_during = during.success / during.elapsed;
+    double throughput_ratio = rate_alone > 0? rate_during / rate_alone: 0;
+    double p99_ratio = alone.p99_ms > 0? during.p99_ms / alone.p99_ms: 0;
+    printf ("COMPACT W1 alone     senders=%d window=%d  acks/s=%.0f", w1.senders, w1.window, rate_alone);
+    s_print_latency (&alone);
+    printf ("\n");
+    printf ("COMPACT W1 during    senders=%d window=%d  acks/s=%.0f (%.2fx)", w1.senders, w1.window,
+            rate_during, throughput_ratio);
+    s_print_latency (&during);
+    printf (" (p99 %.2fx)  target>=0.8x p99<=2x  %s%s", p99_ratio,
+            s_verdict (throughput_ratio >= 0.8 && p99_ratio <= 2.0),
+            overlapped? "": " (the compaction ended before W1 did)");
+    s_print_tail (self, &during);
+    printf ("COMPACT compaction   files=%" PRIu64 " replaced=%.0fMB reclaimed=%.0fMB in %.1fs"
+            "  rate=%.0fMB/s%s\n", run.files, s_mb (replaced), s_mb (run.bytes), seconds,
+            seconds > 0? s_mb (replaced) / seconds: 0,
+            replaced >= (1ULL << 30)? "": "  (less than 1 GiB compacted)");
+    fflush (stdout);
+}
+
+
 //  --------------------------------------------------------------------------
 //  Set-up and the command line
 
@@ -1907,7 +2121,7 @@ s_usage (FILE *out)
         "the node and removes the data dir. Exit 0 unless the node failed (a\n"
         "non-success reply, a lost reply, a crash).\n"
         "\n"
-        "  --workloads LIST      W1,W2,W3,W4,W5,OVERLOAD,RESTART or all\n"
+        "  --workloads LIST      W1,W2,W3,W4,W5,OVERLOAD,RESTART,COMPACT or all\n"
         "                        (default W1,W2,W3,W4,W5,OVERLOAD)\n"
         "  --seconds S           per workload (default 5)\n"
         "  --senders N           concurrent senders, each with its own sockets (default 16)\n"
@@ -2171,7 +2385,7 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     }
     if (!workloads_given)
         for (int index = 0; index < S_WORKLOAD_COUNT; index++)
-            options->run [index] = index != S_RESTART;
+            options->run [index] = index != S_RESTART && index != S_COMPACT;
     if (overload)
         options->run [S_OVERLOAD] = true;
     if (restart)
@@ -2290,6 +2504,20 @@ main (int argc, char **argv)
     }
     snprintf (self->node_dir, sizeof (self->node_dir), "%s/node", self->data_dir);
     snprintf (self->log_path, sizeof (self->log_path), "%s/node.log", self->data_dir);
+    //  COMPACT: the compaction must be the one the workload starts, not a
+    //  background pass; files of 1100 MiB (32 MiB with --quick), so the
+    //  one compacted is more than 1 GiB
+    if (options->run [S_COMPACT] && !*options->node_config) {
+        snprintf (self->compact_config, sizeof (self->compact_config), "%s/node.cfg", self->data_dir);
+        FILE *config = fopen (self->compact_config, "w");
+        if (config) {
+            fprintf (config, "node\n    value-file-max-bytes = %d\ncompact\n    enabled = 0\n",
+                     options->small_keys < 4096? 32 << 20: 1100 << 20);
+            fclose (config);
+        }
+        else
+            *self->compact_config = 0;
+    }
     if (s_payloads_new (self)) {
         fprintf (stderr, "strata-bench: out of memory\n");
         goto done;
@@ -2384,6 +2612,7 @@ main (int argc, char **argv)
             case S_W5: s_workload_retrieval (self, true); break;
             case S_OVERLOAD: s_workload_overload (self); break;
             case S_RESTART: s_workload_restart (self); break;
+            case S_COMPACT: s_workload_compact (self); break;
             case S_WORKLOAD_COUNT: break;
         }
     }

@@ -5,6 +5,7 @@ after), the status page, and 1,000 malformed or oversized HTTP requests that
 leave the node storing data with bounded memory."""
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -61,6 +62,31 @@ class EndpointTest(MetricsNodeTestCase):
         self.assertEqual(status, 405)
         status, body = fetch(self.port, "/metrics", method="HEAD")
         self.assertEqual(status, 200)
+
+    def test_status_page_in_chromium(self):
+        chromium = "/usr/bin/chromium"
+        if not os.access(chromium, os.X_OK):
+            print("SKIP node status page in a browser: chromium not installed (Debian package chromium)")
+            return
+        for index in range(3):
+            self.put(b"page %d" % index)
+        artifacts = os.path.join(os.environ.get("STRATA_BUILD_DIR", "."), "test-artifacts")
+        os.makedirs(artifacts, exist_ok=True)
+        profile = tempfile.mkdtemp(prefix="strata-chromium-")
+        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--user-data-dir=%s" % profile, "--window-size=1000,900"]
+        url = "http://127.0.0.1:%d/" % self.port
+        try:
+            dom = subprocess.run(command + ["--dump-dom", url], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=90, check=True).stdout.decode()
+            subprocess.run(command + ["--screenshot=%s" % os.path.join(artifacts, "node-status-page.png"), url],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90, check=True)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+        self.assertIn('<span id="state" class="up">ready</span>', dom)
+        self.assertIn('<tr class="volume">', dom)
+        self.assertIn("<td>archive-key-entire</td>", dom)
 
     def test_promtool_accepts_metrics(self):
         self.put(b"x" * 1000)

@@ -98,6 +98,44 @@ class OpsFilesTest(unittest.TestCase):
                 node.wait()
             notify.close()
 
+    def test_router_notifies_systemd(self):
+        notify_path = os.path.join(self.workdir, "notify")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(15)
+        cluster = os.path.join(self.workdir, "cluster.cfg")
+        metrics = free_port()
+        with open(cluster, "w") as handle:
+            handle.write("cluster\n    name = c\n    data-shards = 1\n    total-shards = 1\n    nodes\n"
+                         "        n1\n            writer = tcp://127.0.0.1:%d\n"
+                         "            reader = tcp://127.0.0.1:%d\n"
+                         "router\n    listen = tcp://127.0.0.1:%d\n" % (free_port(), free_port(), free_port()))
+        with open(os.path.join(self.workdir, "router.log"), "wb") as log:
+            router = subprocess.Popen([ROUTER_BINARY, "--cluster", cluster, "--metrics", "127.0.0.1:%d" % metrics],
+                                      stdout=log, stderr=log, env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+        try:
+            self.assertIn(b"READY=1", notify.recv(4096))
+            # Serving, and not ready: its one node is not running
+            connection = socket.create_connection(("127.0.0.1", metrics), timeout=5)
+            connection.sendall(b"GET /readyz HTTP/1.0\r\n\r\n")
+            answer = b""
+            while True:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            connection.close()
+            self.assertIn(b" 503 ", answer.split(b"\r\n")[0] + b" ")
+            self.assertIn(b"unreachable: n1", answer)
+            router.terminate()
+            self.assertIn(b"STOPPING=1", notify.recv(4096))
+            self.assertEqual(router.wait(30), 0)
+        finally:
+            if router.poll() is None:
+                router.kill()
+                router.wait()
+            notify.close()
+
     def test_bad_metrics_settings(self):
         config = os.path.join(self.workdir, "node.cfg")
         with open(config, "w") as handle:

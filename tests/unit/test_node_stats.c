@@ -154,7 +154,8 @@ Test (node_stats, encode_keys)
         "queue-depth", "syncs", "sync-failures", "replies-dropped", "requests-dropped",
         "stale-segments-cancelled",
         "auth-failures", "damaged-records", "retrieved-bytes", "uptime-seconds", "segments", "sync-latency-us",
-        "handoff", "volumes",
+        "handoff", "volumes", "value-bytes", "live-bytes", "garbage-bytes", "compactions",
+        "compacted-bytes", "compact-waiting-for-space",
     };
     size_t count = sizeof (keys) / sizeof (keys [0]);
     cr_assert_eq (root.via.map.size, count, "exactly the documented keys (%u)", root.via.map.size);

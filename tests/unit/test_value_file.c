@@ -335,10 +335,12 @@ Test (value_file, header_lengths_are_checked_without_overflow)
     //  A valid empty record
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_TOMBSTONE, 0, 0);
     cr_assert_eq (s_read_raw_header (0, 64), 0);
-    //  Types outside 1..6
+    //  Types outside 1..7 (7: a compaction's origin record)
+    s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_ORIGIN, 0, 0);
+    cr_assert_eq (s_read_raw_header (0, 64), 0);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, 0, 0, 0);
     cr_assert_eq (s_read_raw_header (0, 64), -1);
-    s_write_raw_header (VALUE_RECORD_MAGIC, 1, 7, 0, 0);
+    s_write_raw_header (VALUE_RECORD_MAGIC, 1, 8, 0, 0);
     cr_assert_eq (s_read_raw_header (0, 64), -1);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, 0xFFFF, 0, 0);
     cr_assert_eq (s_read_raw_header (0, 64), -1);
@@ -519,7 +521,7 @@ Test (value_file, invalid_records_write_nothing)
     cr_assert_eq (value_file_append (file, &record, NULL, &piece, 1, NULL), -EINVAL);
     record = s_record (0, 0, 5, payload);
     cr_assert_eq (value_file_append (file, &record, NULL, &piece, 1, NULL), -EINVAL);
-    record = s_record (7, 0, 5, payload);
+    record = s_record (8, 0, 5, payload);
     cr_assert_eq (value_file_append (file, &record, NULL, &piece, 1, NULL), -EINVAL);
     static char big [VALUE_RECORD_DESCRIPTOR_MAX + 1];
     record = s_record (RECORD_SEQUENCE, sizeof (big), 5, payload);
