@@ -115,9 +115,14 @@ bench-metrics: build
 # Crash-safety soak: the kill test (tests/integration/test_crash.py) with
 # ROUNDS SIGKILL/restart rounds instead of the suite's 20.
 ROUNDS ?= 200
+# Also: 20 puts of 30 MiB, each with a node SIGKILLed at a random point
+# (tests/integration/test_put_lost_node.py; the suite runs 5).
+LOST_NODE_PUTS ?= 20
 soak: build
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_CRASH_ROUNDS=$(ROUNDS) PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/soak_crash.py
+	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_LOST_NODE_PUTS=$(LOST_NODE_PUTS) PYTHONDONTWRITEBYTECODE=1 \
+	    /usr/bin/python3 tests/integration/test_put_lost_node.py
 	$(MAKE) soak-compact
 
 # Compaction at full size (tests/integration/test_compaction.py): 2 GiB of
@@ -155,9 +160,12 @@ clean:
 
 # A local cluster: strata-router and ten nodes on loopback, data and logs
 # under var/cluster/ (scripts/local_cluster.sh; README "A local cluster").
-.PHONY: cluster cluster-stop
+.PHONY: cluster cluster-stop cluster-clean
 cluster: build
 	BUILD=$(BUILD) CURVE=$(CURVE) scripts/local_cluster.sh start
 
 cluster-stop:
 	BUILD=$(BUILD) scripts/local_cluster.sh stop
+
+cluster-clean:
+	BUILD=$(BUILD) scripts/local_cluster.sh clean

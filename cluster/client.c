@@ -1236,6 +1236,8 @@ client_ping (client_t *self, client_ping_t *ping)
     if (result == CLIENT_OK && s_field (reply.map, "handoff-writes"))
         result = s_uint_field (self, &reply, "ping-reply", "handoff-writes", UINT64_MAX,
                                &ping->handoff_writes);
+    if (result == CLIENT_OK && s_field (reply.map, "cluster-fingerprint"))
+        s_get_str (s_field (reply.map, "cluster-fingerprint"), ping->fingerprint, sizeof ping->fingerprint);
     const msgpack_object *nodes = result == CLIENT_OK? s_field (reply.map, "nodes"): NULL;
     if (nodes && nodes->type != MSGPACK_OBJECT_ARRAY)
         result = s_bad_field (self, "ping-reply", "nodes");
@@ -1267,6 +1269,9 @@ client_ping (client_t *self, client_ping_t *ping)
                     *figures [figure].field = found && found->type == MSGPACK_OBJECT_POSITIVE_INTEGER
                                             && found->via.u64 <= INT64_MAX? (int64_t) found->via.u64: -1;
                 }
+                const msgpack_object *mismatch = s_field (entry, "cluster-mismatch");
+                if (mismatch)
+                    s_get_str (mismatch, node->mismatch, sizeof node->mismatch);
             }
             ping->node_count = index + 1;
         }
@@ -1833,4 +1838,25 @@ client_node_compact_curve (const char *node_endpoint, const char *reply_endpoint
     }
     reply_destroy (&reply);
     return result;
+}
+
+client_result_t
+client_node_ping_curve (const char *node_endpoint, const char *reply_endpoint, int timeout_ms,
+                        const char *client_cert_path, const char *cluster_public_path,
+                        client_node_ping_t *ping, char *error, size_t error_size)
+{
+    assert (ping);
+    memset (ping, 0, sizeof *ping);
+    reply_t *reply = NULL;
+    int64_t started = zclock_usecs ();
+    client_result_t result = s_node_call (node_endpoint, reply_endpoint, timeout_ms, client_cert_path,
+                                          cluster_public_path, MSG_PING, -1, &reply, error, error_size);
+    if (result != CLIENT_OK)
+        return result;
+    ping->round_trip_us = zclock_usecs () - started;
+    snprintf (ping->name, sizeof ping->name, "%s", reply->node_name);
+    snprintf (ping->version, sizeof ping->version, "%s", reply->version);
+    ping->uptime_seconds = reply->uptime_seconds;
+    reply_destroy (&reply);
+    return CLIENT_OK;
 }

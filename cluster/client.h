@@ -116,6 +116,8 @@ typedef struct {
 typedef struct {
     char name [LIMIT_NODE_NAME_MAX + 1];    //  node name
     bool reachable;                         //  the router can reach it now
+    char mismatch [256];                    //  cluster-mismatch: why the node refuses
+                                            //  the router's cluster ("" if it does not)
     //  The node's figures from its last stats reply to the router, -1 when
     //  the router does not give them (it asks the nodes once pings come in)
     int64_t last_answer_ms;                 //  milliseconds since the node last answered
@@ -137,6 +139,8 @@ typedef struct {
     client_node_t *nodes;                   //  owned; free with client_ping_clear ()
     uint64_t handoff_writes;                //  writes stored with handoff copies (0 if
                                             //  the router does not say)
+    char fingerprint [LIMIT_FINGERPRINT_MAX + 1];   //  the router's cluster fingerprint ("" if
+                                                    //  the router does not say)
 } client_ping_t;
 
 //  Create a client of the router at endpoint (tcp://HOST:PORT or
@@ -321,6 +325,22 @@ client_result_t
                              const char *cluster_public_path, uint8_t **stats_p,
                              size_t *stats_size_p, char *error, size_t error_size);
 
+//  What a node's ping-reply says
+typedef struct {
+    char name [LIMIT_NODE_NAME_MAX + 1];    //  node-name
+    char version [32];                      //  its version
+    uint64_t uptime_seconds;                //  uptime-seconds
+    int64_t round_trip_us;                  //  request to reply
+} client_node_ping_t;
+
+//  Ping one node's endpoint directly (node protocol `ping`), like
+//  client_node_stats_curve: fills *ping on success. On failure one line in
+//  error names the endpoint tried and the reply address used.
+client_result_t
+    client_node_ping_curve (const char *node_endpoint, const char *reply_endpoint,
+                            int timeout_ms, const char *client_cert_path,
+                            const char *cluster_public_path, client_node_ping_t *ping,
+                            char *error, size_t error_size);
 //  Ask a node's writer (node_endpoint) to run one compaction pass now
 //  (compact, PROTOCOL.md), with its own garbage_ratio (0..1; < 0: the
 //  node's setting), and wait up to timeout_ms for the compact-reply sent

@@ -24,6 +24,9 @@ struct _delete_op_t {
     size_t target_count;            //  entries in targets
     size_t handoffs;                //  owners whose tombstone went to holders
     size_t acked;                   //  targets that answered success
+    size_t expected;                //  answers needed (targets minus those lost and replaced)
+    size_t replaced;                //  lost owners whose tombstone went to holders midway
+    int64_t timestamp;              //  the tombstones' timestamp
     bool succeeded;                 //  every target answered success
     bool done;                      //  client answered
 };
@@ -109,6 +112,77 @@ s_target_name (delete_op_t *self, size_t target, char *out, size_t size)
         snprintf (out, size, "%s", s_name (self, place->node));
 }
 
+//  Send target's destroy-key; 0, or -1 if its node cannot take it now
+static int
+s_send_target (delete_op_t *self, size_t target)
+{
+    request_t *request = self->request;
+    placement_target_t *place = &self->targets [target];
+    const char *owner = s_name (self, place->share);
+    request_reset (request);
+    request->type = MSG_DESTROY_KEY;
+    request->collection_id = self->collection_id;
+    memcpy (request->key, self->key, self->key_size + 1);
+    request->key_size = self->key_size;
+    request->unified_id = self->tombstone;
+    request->timestamp = self->timestamp;
+    request->segment_num = (uint8_t) (place->share + 1);
+    snprintf (request->source_node_name, sizeof request->source_node_name, "%s", owner);
+    snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
+    request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP
+                     | FIELD_SEGMENT_NUM | FIELD_SOURCE_NODE_NAME | FIELD_USER_REQUEST_ID;
+    if (place->handoff) {
+        snprintf (request->handoff_node_name, sizeof request->handoff_node_name, "%s", owner);
+        request->present |= FIELD_HANDOFF_NODE_NAME;
+    }
+    if (self->one_version) {
+        request->unified_id_to_delete = self->version;
+        request->present |= FIELD_UNIFIED_ID_TO_DELETE;
+    }
+    return self->env->send (self->env, self, place->node, NODE_WRITER, request, NULL, target);
+}
+
+//  An owner was lost midway (not connected, or no answer in time): send
+//  its tombstone to two handoff holders instead, as if it had been down
+//  from the start. Returns true if done, false if not possible (the lost
+//  target was a holder, the owners-or-holders left are too few, or two
+//  owners were replaced already).
+static bool
+s_replace (delete_op_t *self, size_t target)
+{
+    if (target >= self->target_count || self->targets [target].handoff || self->replaced >= 2)
+        return false;
+    op_env_t *env = self->env;
+    size_t node_count = cluster_config_node_count (env->cluster);
+    size_t lost = self->targets [target].node;
+    bool reachable [256];
+    for (size_t node = 0; node < node_count && node < 256; node++)
+        reachable [node] = node != lost && env->reachable (env, node);
+    placement_target_t placed [2 * 256];
+    size_t count = 0;
+    if (placement_compute (node_count, (size_t) cluster_config_data_shards (env->cluster), reachable,
+                           placed, &count, NULL, NULL) != PLACEMENT_OK
+    ||  self->target_count + PLACEMENT_HOLDERS > PLACEMENT_MAX_TARGETS (node_count))
+        return false;
+    size_t added = 0;
+    for (size_t index = 0; index < count; index++)
+        if (placed [index].share == self->targets [target].share && placed [index].handoff) {
+            self->targets [self->target_count] = placed [index];
+            if (s_send_target (self, self->target_count))
+                return false;
+            self->target_count++;
+            added++;
+        }
+    if (added != PLACEMENT_HOLDERS)
+        return false;
+    zsys_warning ("delete '%s': %s lost midway; its tombstone goes to two handoff holders",
+                  self->key, s_name (self, lost));
+    self->replaced++;
+    self->handoffs++;
+    self->expected += PLACEMENT_HOLDERS - 1;
+    return true;
+}
+
 void
 delete_op_start (delete_op_t *self)
 {
@@ -123,32 +197,11 @@ delete_op_start (delete_op_t *self)
             self->handoffs++;
     self->handoffs /= PLACEMENT_HOLDERS;
     self->tombstone = self->env->new_id (self->env);
-    int64_t now = timestamp_now ();
-    request_t *request = self->request;
-    for (size_t target = 0; target < self->target_count; target++) {
-        placement_target_t *place = &self->targets [target];
-        const char *owner = s_name (self, place->share);
-        request_reset (request);
-        request->type = MSG_DESTROY_KEY;
-        request->collection_id = self->collection_id;
-        memcpy (request->key, self->key, self->key_size + 1);
-        request->key_size = self->key_size;
-        request->unified_id = self->tombstone;
-        request->timestamp = now;
-        request->segment_num = (uint8_t) (place->share + 1);
-        snprintf (request->source_node_name, sizeof request->source_node_name, "%s", owner);
-        snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
-        request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_UNIFIED_ID | FIELD_TIMESTAMP
-                         | FIELD_SEGMENT_NUM | FIELD_SOURCE_NODE_NAME | FIELD_USER_REQUEST_ID;
-        if (place->handoff) {
-            snprintf (request->handoff_node_name, sizeof request->handoff_node_name, "%s", owner);
-            request->present |= FIELD_HANDOFF_NODE_NAME;
-        }
-        if (self->one_version) {
-            request->unified_id_to_delete = self->version;
-            request->present |= FIELD_UNIFIED_ID_TO_DELETE;
-        }
-        if (self->env->send (self->env, self, place->node, NODE_WRITER, request, NULL, target)) {
+    self->timestamp = timestamp_now ();
+    size_t initial = self->target_count;
+    self->expected = initial;
+    for (size_t target = 0; target < initial; target++) {
+        if (s_send_target (self, target) && !s_replace (self, target)) {
             char who [LIMIT_NODE_NAME_MAX * 2 + 40];
             s_target_name (self, target, who, sizeof who);
             snprintf (message, sizeof message, "%s: lost during the delete (not connected); "
@@ -171,13 +224,14 @@ delete_op_on_event (delete_op_t *self, node_event_t *event)
     else
         snprintf (who, sizeof who, "%s", s_name (self, event->node));
     char message [512];
-    if (!event->reply && event->lost)
-        snprintf (message, sizeof message, "%s: connection lost", who);
-    else
-    if (!event->reply)
-        snprintf (message, sizeof message, "%s: no answer within %d ms", who,
-                  self->env->config->node_timeout_ms);
     if (!event->reply) {
+        if (s_replace (self, (size_t) event->cookie))
+            return;
+        if (event->lost)
+            snprintf (message, sizeof message, "%s: connection lost", who);
+        else
+            snprintf (message, sizeof message, "%s: no answer within %d ms", who,
+                      self->env->config->node_timeout_ms);
         s_fail (self, ROUTER_TIMEOUT, message);
         return;
     }
@@ -188,7 +242,7 @@ delete_op_on_event (delete_op_t *self, node_event_t *event)
                 message);
         return;
     }
-    if (++self->acked < self->target_count)
+    if (++self->acked < self->expected)
         return;
     self->succeeded = true;
     router_reply_t *reply = op_client_reply (self->client);

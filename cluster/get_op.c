@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include "get_op.h"
+#include "meta_stamp.h"
 
 typedef enum {
     S_WAITING = 0,                  //  asked, no answer yet
@@ -463,6 +464,23 @@ s_rebuild (get_op_t *self)
     }
     if (s_tally (self, self->target).have < self->k) {
         s_decide (self);
+        return;
+    }
+    //  Written by a router of another cluster (other k, n, node order or
+    //  slice size)? Then decoding would only make garbage: say so. The
+    //  stamp itself is not the client's meta.
+    char stamp [LIMIT_FINGERPRINT_MAX + 1];
+    uint8_t *stripped = NULL;
+    size_t stripped_size = 0;
+    meta_stamp_take (reference->meta, reference->meta_size, stamp, sizeof stamp, &stripped, &stripped_size);
+    free (reference->meta);
+    reference->meta = stripped;
+    reference->meta_size = stripped_size;
+    const char *own = cluster_config_fingerprint (self->env->cluster);
+    if (*stamp && strcmp (stamp, own) != 0) {
+        s_fail (self, ROUTER_DATA_ERROR, "cluster-mismatch: version %" PRIu64 " was written by a "
+                "router of cluster '%s', this router is in cluster '%s' (name:k:n:slice-size:nodes); "
+                "read it through a router with that cluster file", self->target, stamp, own);
         return;
     }
     const uint8_t *shares [ERASURE_MAX_SHARES];

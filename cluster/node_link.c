@@ -54,6 +54,7 @@ typedef struct {
     bool ever_reached;              //  answered at least once
     size_t waiting;                 //  requests with an owner pending on it
     size_t resets;                  //  lost or reopened
+    char *mismatch;                 //  the node's cluster-mismatch message, NULL if none
 } s_node_t;
 
 struct _node_link_t {
@@ -73,6 +74,7 @@ struct _node_link_t {
     zlistx_t *order;                //  s_pending_t *, oldest first
     reply_t *reply;                 //  reply being decoded, reused
     msgpack_sbuffer buffer;         //  request being encoded, reused
+    const char *fingerprint;        //  the cluster's, sent with every request
 };
 
 static void
@@ -138,6 +140,7 @@ node_link_new_curve (cluster_config_t *cluster, const char *reply_endpoint, int 
     assert (heartbeat_timeout_ms > 0 && reconnect_max_ms > 0);
     node_link_t *self = (node_link_t *) zmalloc (sizeof (node_link_t));
     self->cluster = cluster;
+    self->fingerprint = cluster_config_fingerprint (cluster);
     self->node_timeout_ms = node_timeout_ms;
     self->ping_interval_ms = ping_interval_ms;
     self->heartbeat_timeout_ms = heartbeat_timeout_ms;
@@ -202,6 +205,7 @@ node_link_destroy (node_link_t **self_p)
         zsock_destroy (&self->nodes [index].writer);
         zsock_destroy (&self->nodes [index].reader);
         zsock_destroy (&self->nodes [index].liveness);
+        zstr_free (&self->nodes [index].mismatch);
     }
     free (self->nodes);
     zsock_destroy (&self->replies);
@@ -247,6 +251,8 @@ static int
 s_send (node_link_t *self, size_t node, node_endpoint_t endpoint, request_t *request, zmsg_t **data_p)
 {
     zsock_t *sock = endpoint == NODE_WRITER? self->nodes [node].writer: self->nodes [node].reader;
+    snprintf (request->cluster_fingerprint, sizeof request->cluster_fingerprint, "%s", self->fingerprint);
+    request->present |= FIELD_CLUSTER_FINGERPRINT;
     if (request->type == MSG_PING)
         sock = self->nodes [node].liveness;
     if (!sock) {
@@ -374,8 +380,25 @@ node_link_receive (node_link_t *self, node_event_t *event, int64_t now_ms)
     &&  reply_decode (self->reply, zframe_data (header), zframe_size (header)) == 0) {
         s_pending_t *pending = (s_pending_t *) zhashx_lookup (self->pending, self->reply->message_id);
         if (pending) {
-            self->nodes [pending->node].alive_ms = now_ms;
-            self->nodes [pending->node].ever_reached = true;
+            s_node_t *node = &self->nodes [pending->node];
+            node->ever_reached = true;   //  it answered, even if refusing
+            if (self->reply->result == RESULT_CLUSTER_MISMATCH) {
+                //  Not usable: it is in another cluster (or this router is)
+                if (!node->mismatch)
+                    zsys_error ("node %s refuses this router's requests, cluster-mismatch: %s",
+                                cluster_config_node_name (self->cluster, pending->node),
+                                self->reply->error_message);
+                free (node->mismatch);
+                node->mismatch = strdup (self->reply->error_message);
+                node->alive_ms = 0;
+            }
+            else {
+                if (node->mismatch)
+                    zsys_info ("node %s accepts this router's cluster again",
+                               cluster_config_node_name (self->cluster, pending->node));
+                zstr_free (&node->mismatch);
+                node->alive_ms = now_ms;
+            }
             if (pending->owner) {
                 event->owner = pending->owner;
                 event->node = pending->node;
@@ -583,5 +606,14 @@ node_link_reachable (node_link_t *self, size_t node, int64_t now_ms)
     s_node_t *entry = &self->nodes [node];
     int64_t alive = entry->alive_ms;
     return alive > 0 && now_ms - alive <= self->node_timeout_ms
-        && s_connected (entry->writer) && s_connected (entry->reader);
+        && s_connected (entry->writer) && s_connected (entry->reader)
+        && !entry->mismatch;
+}
+
+const char *
+node_link_mismatch (node_link_t *self, size_t node)
+{
+    assert (self);
+    assert (node < self->node_count);
+    return self->nodes [node].mismatch;
 }

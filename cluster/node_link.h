@@ -136,6 +136,11 @@ void
 int64_t
     node_link_wait_ms (node_link_t *self, int64_t now_ms);
 
+//  The node's cluster-mismatch message when it refuses this router's
+//  cluster fingerprint (the node is then not reachable), or NULL.
+const char *
+    node_link_mismatch (node_link_t *self, size_t node);
+
 //  True if the node answered within the node timeout, was not found
 //  disconnected since, and both its data sockets are connected.
 bool

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include "put_op.h"
 #include "digest.h"
+#include "meta_stamp.h"
 #include "timestamp.h"
 
 #define S_MAX_IN_FLIGHT 2           //  slices sent and not yet acknowledged by all
@@ -63,7 +64,19 @@ struct _put_op_t {
     op_client_t *data_client;       //  put-data waiting for its answer
     op_client_t *final_client;      //  put / put-finish waiting for put-reply
     request_t *request;             //  node request being built, reused
+    bool restartable;               //  a whole `put`: a copy of the object is kept
+    zmsg_t *copy;                   //  that copy (restartable only)
+    uint32_t epoch;                 //  attempt number, in every cookie (answers to an
+                                    //  earlier attempt are ignored)
+    size_t restarts;                //  attempts after the first
 };
+
+//  Attempts after the first when an owner is lost midway
+#define S_MAX_RESTARTS  2
+
+//  A request's cookie: attempt, target, slice number
+#define S_COOKIE(epoch, target, sequence) \
+    (((uint64_t) (epoch) << 48) | ((uint64_t) (target) << 32) | (uint64_t) (sequence))
 
 put_op_t *
 put_op_new (op_env_t *env, router_request_t *request)
@@ -77,13 +90,10 @@ put_op_new (op_env_t *env, router_request_t *request)
     memcpy (self->key, request->key, request->key_size + 1);
     self->key_size = request->key_size;
     snprintf (self->request_id, sizeof self->request_id, "%s", request->request_id);
-    if (request->meta && request->meta_size) {
-        self->meta = (uint8_t *) malloc (request->meta_size);
-        if (self->meta) {
-            memcpy (self->meta, request->meta, request->meta_size);
-            self->meta_size = request->meta_size;
-        }
-    }
+    //  The object's meta, stamped with the cluster's fingerprint (meta_stamp.h)
+    bool meta_failed = meta_stamp_add (request->meta, request->meta_size,
+                                       cluster_config_fingerprint (env->cluster), LIMIT_META_ENTRIES,
+                                       &self->meta, &self->meta_size) != 0;
     self->share_count = cluster_config_node_count (env->cluster);
     self->targets = (placement_target_t *) calloc (PLACEMENT_MAX_TARGETS (self->share_count),
                                                    sizeof (placement_target_t));
@@ -91,7 +101,7 @@ put_op_new (op_env_t *env, router_request_t *request)
     self->pending = zmsg_new ();
     self->md5 = digest_md5_new ();
     self->request = request_new ();
-    if ((request->meta && !self->meta) || !self->targets || !self->pending || !self->md5 || !self->request) {
+    if (meta_failed || !self->targets || !self->pending || !self->md5 || !self->request) {
         put_op_destroy (&self);
         return NULL;
     }
@@ -124,6 +134,7 @@ put_op_destroy (put_op_t **self_p)
     request_destroy (&self->request);
     op_client_destroy (&self->data_client);
     op_client_destroy (&self->final_client);
+    zmsg_destroy (&self->copy);
     free (self->targets);
     free (self->meta);
     free (self);
@@ -147,6 +158,13 @@ put_op_start (put_op_t *self, char *error, size_t error_size)
     self->timestamp = timestamp_now ();
     self->started = true;
     return 0;
+}
+
+void
+put_op_set_restartable (put_op_t *self)
+{
+    assert (self && !self->size);
+    self->restartable = true;
 }
 
 uint64_t
@@ -361,6 +379,71 @@ s_take (put_op_t *self, size_t size, const uint8_t **data_p)
     return 0;
 }
 
+static void s_pump (put_op_t *self);
+
+//  An owner (or holder) was lost midway through a whole `put`: cancel what
+//  this attempt sent, and start again from the kept copy, under a new
+//  unified-id, with the lost node's share on handoff holders as if it had
+//  been down from the start. Returns true if the put goes on, false if it
+//  cannot (not restartable, too many attempts, or too few nodes left).
+static bool
+s_restart (put_op_t *self, size_t lost, const char *who, const char *why)
+{
+    if (!self->restartable || !self->copy || self->restarts >= S_MAX_RESTARTS || self->failed || self->done)
+        return false;
+    op_env_t *env = self->env;
+    size_t node_count = self->share_count;
+    bool reachable [256];
+    for (size_t node = 0; node < node_count && node < 256; node++)
+        reachable [node] = node != lost && env->reachable (env, node);
+    placement_target_t *targets = (placement_target_t *) calloc (PLACEMENT_MAX_TARGETS (node_count),
+                                                                 sizeof (placement_target_t));
+    size_t count = 0;
+    if (!targets
+    ||  placement_compute (node_count, (size_t) cluster_config_data_shards (env->cluster), reachable,
+                           targets, &count, NULL, NULL) != PLACEMENT_OK) {
+        free (targets);
+        return false;
+    }
+    zmsg_t *data = zmsg_dup (self->copy);
+    digest_md5_t *md5 = digest_md5_new ();
+    if (!data || !md5) {
+        zmsg_destroy (&data);
+        digest_md5_destroy (&md5);
+        free (targets);
+        return false;
+    }
+    zsys_warning ("put '%s': %s lost midway (%s); sending the put again with its share on handoff "
+                  "holders (attempt %zu)", self->key, who, why, self->restarts + 2);
+    //  Drop what this attempt stored: cancels (and, past the last slice,
+    //  deletes) under the old unified-id
+    s_cancel_on_nodes (self);
+    self->restarts++;
+    self->epoch++;
+    memcpy (self->targets, targets, count * sizeof (placement_target_t));
+    free (targets);
+    self->target_count = count;
+    self->handoffs = 0;
+    for (size_t target = 0; target < count; target++)
+        if (self->targets [target].handoff)
+            self->handoffs++;
+    self->handoffs /= PLACEMENT_HOLDERS;
+    self->unified_id = env->new_id (env);
+    self->timestamp = timestamp_now ();
+    zmsg_destroy (&self->pending);
+    self->pending = data;
+    self->pending_offset = 0;
+    self->pending_bytes = self->size;
+    digest_md5_destroy (&self->md5);
+    self->md5 = md5;
+    self->in_flight_count = 0;
+    self->next_sequence = 0;
+    self->start_sent = false;
+    self->final_sent = false;
+    s_pump (self);
+    return true;
+}
+
 //  Encode one slice of size bytes from pending and send it to every target
 static void
 s_emit (put_op_t *self, size_t size, bool last)
@@ -435,13 +518,15 @@ s_emit (put_op_t *self, size_t size, bool last)
                          share_size - offset < block? share_size - offset: block);
         size_t node = self->targets [target].node;
         int rc = env->send (env, self, node, NODE_WRITER, request, &data,
-                            ((uint64_t) target << 32) | sequence);
+                            S_COOKIE (self->epoch, target, sequence));
         request->meta = NULL;
         request->meta_size = 0;
         zmsg_destroy (&data);
         if (rc) {
             char who [LIMIT_NODE_NAME_MAX * 2 + 40];
             s_target_name (self, target, who, sizeof who);
+            if (s_restart (self, node, who, "not connected"))
+                return;
             s_fail (self, ROUTER_TIMEOUT, "%s: lost during the put (not connected); "
                     "the put was cancelled, send it again", who);
             return;
@@ -498,6 +583,18 @@ put_op_feed (put_op_t *self, zmsg_t **data_p, op_client_t **client_p)
         s_refuse (self, client_p, self->finished? "upload-id: the upload is already finishing"
                                   : "upload-id: the previous put-data has not been answered yet");
         return;
+    }
+    if (*data_p && self->restartable) {
+        if (!self->copy)
+            self->copy = zmsg_new ();
+        for (zframe_t *frame = zmsg_first (*data_p); frame && self->copy; frame = zmsg_next (*data_p)) {
+            zframe_t *kept = zframe_dup (frame);
+            if (!kept) {
+                zmsg_destroy (&self->copy);     //  out of memory: no restart then
+                break;
+            }
+            zmsg_append (self->copy, &kept);
+        }
     }
     if (*data_p) {
         zframe_t *frame;
@@ -560,7 +657,9 @@ put_op_on_event (put_op_t *self, node_event_t *event)
     if (self->failed || self->done)
         return;                     //  late news
     uint32_t sequence = (uint32_t) (event->cookie & 0xffffffffu);
-    size_t target = (size_t) (event->cookie >> 32);
+    size_t target = (size_t) ((event->cookie >> 32) & 0xffffu);
+    if ((uint32_t) (event->cookie >> 48) != (self->epoch & 0xffffu))
+        return;                     //  an answer to an earlier attempt
     size_t index = 0;
     while (index < self->in_flight_count && self->in_flight [index].sequence != sequence)
         index++;
@@ -577,6 +676,8 @@ put_op_on_event (put_op_t *self, node_event_t *event)
         return;
     }
     if (!event->reply) {
+        if (s_restart (self, event->node, name, "no answer in time"))
+            return;
         s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms; the put was cancelled",
                 name, self->env->config->node_timeout_ms);
         return;

@@ -54,7 +54,15 @@ void
 int
     put_op_start (put_op_t *self, char *error, size_t error_size);
 
-//  The version's unified-id (after put_op_start).
+//  Make this a whole `put` that survives losing a node midway: the op keeps
+//  a copy of the object, and when a target is lost (not connected, or no
+//  answer in time) it cancels what it sent and sends the object again
+//  under a new unified-id, the lost node's share going to handoff holders
+//  (at most twice). Call before the first put_op_feed.
+void
+    put_op_set_restartable (put_op_t *self);
+
+//  The version's unified-id (after put_op_start; a restart changes it).
 uint64_t
     put_op_unified_id (put_op_t *self);
 

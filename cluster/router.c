@@ -655,7 +655,8 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
         size_t known = 0;
         for (size_t index = 0; index < sizeof figures / sizeof figures [0]; index++)
             known += figures [index].value >= 0;
-        msgpack_pack_map (&packer, 2 + known);
+        const char *mismatch = node_link_mismatch (self->link, node);
+        msgpack_pack_map (&packer, 2 + known + (mismatch? 1: 0));
         for (size_t index = 0; index < sizeof figures / sizeof figures [0]; index++)
             if (figures [index].value >= 0) {
                 msgpack_pack_str_with_body (&packer, figures [index].key, strlen (figures [index].key));
@@ -668,7 +669,13 @@ s_ping (router_t *self, zframe_t *client, router_request_t *request)
             msgpack_pack_true (&packer);
         else
             msgpack_pack_false (&packer);
+        if (mismatch) {
+            //  Unusable: the node is in another cluster
+            msgpack_pack_str_with_body (&packer, "cluster-mismatch", 16);
+            msgpack_pack_str_with_body (&packer, mismatch, strlen (mismatch));
+        }
     }
+    router_reply_add_str (reply, "cluster-fingerprint", cluster_config_fingerprint (self->cluster));
     router_reply_add_str (reply, "cluster", cluster_config_name (self->cluster));
     router_reply_add_raw (reply, "nodes", (const uint8_t *) buffer.data, buffer.size);
     router_reply_add_uint (reply, "data-shards", (uint64_t) cluster_config_data_shards (self->cluster));
@@ -710,6 +717,7 @@ s_put (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **dat
     }
     op_client->size = size;
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, size));
+    put_op_set_restartable (op);
     put_op_feed (op, data_p, NULL);
     put_op_finish (op, &op_client);
     s_op_settle (self, wrapper);

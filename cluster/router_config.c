@@ -8,7 +8,7 @@
 */
 #include <czmq.h>
 #include <getopt.h>
-#include "config_file.h"
+#include "config_keys.h"
 #include "curve.h"
 #include "http_server.h"
 #include "endpoint.h"
@@ -18,7 +18,7 @@
 
 static const char *s_usage =
     "usage: strata-router --cluster FILE [--listen ENDPOINT] [--metrics HOST:PORT]\n"
-    "                     [--help] [--version]\n"
+    "                     [--check-config] [-h | --help] [--version]\n"
     "\n"
     "Runs the Strata router: the front door of a cluster of strata-node\n"
     "processes. Services connect a DEALER socket to the listen endpoint and\n"
@@ -32,7 +32,12 @@ static const char *s_usage =
     "subsection with access and slow-ms, a repair subsection with\n"
     "interval-seconds and bytes-per-second). --listen overrides router/listen;\n"
     "--metrics HOST:PORT (router/metrics/listen) serves GET /metrics\n"
-    "(Prometheus), /healthz, /readyz and the cluster status page / over HTTP.\n";
+    "(Prometheus), /healthz, /readyz and the cluster status page / over HTTP.\n"
+    "\n"
+    "  --check-config    check the cluster file (unknown or repeated keys and\n"
+    "                    bad values are errors naming FILE:LINE), print every\n"
+    "                    setting's effective value and where it came from\n"
+    "                    (default, file, flag), and exit: 0 if valid, 2 if not\n";
 
 void
 router_config_defaults (router_config_t *config)
@@ -83,43 +88,50 @@ s_check_reply (const char *text)
     return 0;
 }
 
+//  Every setting is read through config_keys, which makes it a known key
+//  of the `router` section (config_keys_check refuses anything else) and
+//  remembers it for --check-config.
 #define S_NUMBER(key, field, min, max) do { \
-        const char *text = zconfig_get (root, "router/" key, NULL); \
+        const char *text = config_keys_bind (keys, "router/" key, CONFIG_KEY_NUMBER, \
+                                             &config->field, sizeof (config->field)); \
         uint64_t value; \
         if (text) { \
             if (s_uint64 (text, (min), (max), &value)) { \
-                snprintf (error, error_size, "%s: router/%s must be a number in %llu..%llu, not '%s'", \
-                          path, key, (unsigned long long) (min), (unsigned long long) (max), text); \
+                char where [1100]; \
+                snprintf (error, error_size, "%s: router/%s: expected a number in %llu..%llu, not '%s'", \
+                          config_keys_where (keys, "router/" key, where, sizeof where), key, \
+                          (unsigned long long) (min), (unsigned long long) (max), text); \
                 goto done; \
             } \
             config->field = (__typeof__ (config->field)) value; \
         } \
     } while (0)
 
-int
-router_config_read_file (router_config_t *config, const char *path, char *error, size_t error_size)
+//  Apply the `router` section held by keys to *config
+static int
+s_read_keys (router_config_t *config, config_keys_t *keys, char *error, size_t error_size)
 {
-    assert (config && path && error);
-    zconfig_t *root = config_file_load (path);
-    if (!root) {
-        snprintf (error, error_size, "%s: cannot read or parse the cluster file", path);
-        return -1;
-    }
     int rc = -1;
-    const char *listen = zconfig_get (root, "router/listen", NULL);
-    const char *reply = zconfig_get (root, "router/reply", NULL);
+    char where [1100];
+    //  The cluster section is cluster_config's (it checks it)
+    config_keys_ignore (keys, "cluster");
+    const char *listen = config_keys_bind (keys, "router/listen", CONFIG_KEY_TEXT,
+                                           config->listen, sizeof (config->listen));
+    const char *reply = config_keys_bind (keys, "router/reply", CONFIG_KEY_TEXT,
+                                          config->reply, sizeof (config->reply));
     if (listen) {
         if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {
-            snprintf (error, error_size, "%s: router/listen '%s' is not tcp://HOST:PORT or ipc://PATH",
-                      path, listen);
+            snprintf (error, error_size, "%s: router/listen: expected tcp://HOST:PORT or ipc://PATH, not '%s'",
+                      config_keys_where (keys, "router/listen", where, sizeof where), listen);
             goto done;
         }
         snprintf (config->listen, sizeof (config->listen), "%s", listen);
     }
     if (reply) {
         if (s_check_reply (reply) || strlen (reply) >= sizeof (config->reply)) {
-            snprintf (error, error_size, "%s: router/reply '%s' must be tcp://HOST:PORT (a host the "
-                      "nodes can connect to, port may be *) or ipc://PATH", path, reply);
+            snprintf (error, error_size, "%s: router/reply: expected tcp://HOST:PORT (a host the "
+                      "nodes can connect to, port may be *) or ipc://PATH, not '%s'",
+                      config_keys_where (keys, "router/reply", where, sizeof where), reply);
             goto done;
         }
         snprintf (config->reply, sizeof (config->reply), "%s", reply);
@@ -139,53 +151,65 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
     S_NUMBER ("reply-max-bytes", reply_max_bytes, 1024 * 1024, 1ULL << 40);
     S_NUMBER ("log/slow-ms", slow_ms, 0, 3600000);
     {
-        const char *access = zconfig_get (root, "router/log/access", NULL);
+        const char *access = config_keys_bind (keys, "router/log/access", CONFIG_KEY_BOOL,
+                                               &config->access_log, sizeof (config->access_log));
         if (access) {
             if (!streq (access, "0") && !streq (access, "1")) {
-                snprintf (error, error_size, "%s: router/log/access must be 0 or 1, not '%s'", path, access);
+                snprintf (error, error_size, "%s: router/log/access: expected 0 or 1, not '%s'",
+                          config_keys_where (keys, "router/log/access", where, sizeof where), access);
                 goto done;
             }
             config->access_log = streq (access, "1");
         }
-        const char *metrics = zconfig_get (root, "router/metrics/listen", NULL);
+        const char *metrics = config_keys_bind (keys, "router/metrics/listen", CONFIG_KEY_TEXT,
+                                                config->metrics_listen, sizeof (config->metrics_listen));
         if (metrics) {
             char why [400];
             if (strlen (metrics) >= sizeof (config->metrics_listen)
             ||  http_server_check_listen (metrics, why, sizeof why)) {
-                snprintf (error, error_size, "%s: router/metrics/listen: %s", path,
+                snprintf (error, error_size, "%s: router/metrics/listen: %s",
+                          config_keys_where (keys, "router/metrics/listen", where, sizeof where),
                           strlen (metrics) >= sizeof (config->metrics_listen)? "too long": why);
                 goto done;
             }
             snprintf (config->metrics_listen, sizeof (config->metrics_listen), "%s", metrics);
         }
     }
-    if (zconfig_locate (root, "router/curve")) {
+    {
         struct { const char *key; char *field; size_t size; } paths [] = {
             { "cert", config->curve_cert, sizeof (config->curve_cert) },
             { "clients-dir", config->curve_clients_dir, sizeof (config->curve_clients_dir) },
             { "client-cert", config->curve_client_cert, sizeof (config->curve_client_cert) },
         };
+        bool curve = zconfig_locate (config_keys_root (keys), "router/curve") != NULL;
         for (size_t index = 0; index < sizeof paths / sizeof paths [0]; index++) {
             char key [64];
             snprintf (key, sizeof key, "router/curve/%s", paths [index].key);
-            const char *text = zconfig_get (root, key, NULL);
+            const char *text = config_keys_bind (keys, key, CONFIG_KEY_TEXT,
+                                                 paths [index].field, paths [index].size);
+            if (!curve)
+                continue;
             if (!text || !*text || strlen (text) >= paths [index].size) {
                 snprintf (error, error_size, "%s: router/curve needs cert, clients-dir and client-cert "
-                          "(%s is %s)", path, key, text && *text? "too long": "missing");
+                          "(%s is %s)", config_keys_where (keys, "router/curve", where, sizeof where),
+                          key, text && *text? "too long": "missing");
                 goto done;
             }
             snprintf (paths [index].field, paths [index].size, "%s", text);
         }
     }
-    const char *policy = zconfig_get (root, "router/auth/policy", NULL);
+    const char *policy = config_keys_bind (keys, "router/auth/policy", CONFIG_KEY_TEXT,
+                                           config->auth_policy, sizeof (config->auth_policy));
     if (policy) {
         if (!*policy || strlen (policy) >= sizeof config->auth_policy) {
-            snprintf (error, error_size, "%s: router/auth/policy is empty or too long", path);
+            snprintf (error, error_size, "%s: router/auth/policy is empty or too long",
+                      config_keys_where (keys, "router/auth/policy", where, sizeof where));
             goto done;
         }
         if (!*config->curve_cert) {
             snprintf (error, error_size, "%s: router/auth/policy needs router/curve (keys are known "
-                      "only from CURVE handshakes)", path);
+                      "only from CURVE handshakes)",
+                      config_keys_where (keys, "router/auth/policy", where, sizeof where));
             goto done;
         }
         //  Checked now, so a bad policy stops the start with one line
@@ -198,10 +222,44 @@ router_config_read_file (router_config_t *config, const char *path, char *error,
         auth_policy_destroy (&loaded);
         snprintf (config->auth_policy, sizeof config->auth_policy, "%s", policy);
     }
+    if (config_keys_check (keys, error, error_size))
+        goto done;
     rc = 0;
 done:
-    zconfig_destroy (&root);
     return rc;
+}
+
+int
+router_config_read_file (router_config_t *config, const char *path, char *error, size_t error_size)
+{
+    assert (config && path && error);
+    config_keys_t *keys = config_keys_load (path, "cluster file", error, error_size);
+    if (!keys)
+        return -1;
+    int rc = s_read_keys (config, keys, error, error_size);
+    config_keys_destroy (&keys);
+    return rc;
+}
+
+//  The effective configuration for --check-config: the cluster, then every
+//  router setting with the place its value came from
+static void
+s_print_effective (router_config_t *config, config_keys_t *keys, cluster_config_t *cluster)
+{
+    printf ("# strata-router: effective configuration (%s)\n", config->cluster_path);
+    printf ("%-36s = %-28s # file\n", "cluster/name", cluster_config_name (cluster));
+    printf ("%-36s = %-28d # %s\n", "cluster/data-shards", cluster_config_data_shards (cluster),
+            zconfig_locate (config_keys_root (keys), "cluster/data-shards")? "file": "default");
+    printf ("%-36s = %-28d # %s\n", "cluster/total-shards", cluster_config_total_shards (cluster),
+            zconfig_locate (config_keys_root (keys), "cluster/total-shards")? "file": "default");
+    for (size_t index = 0; index < cluster_config_node_count (cluster); index++) {
+        char path [300];
+        snprintf (path, sizeof path, "cluster/nodes/%s/writer", cluster_config_node_name (cluster, index));
+        printf ("%-36s = %-28s # file\n", path, cluster_config_node_writer (cluster, index));
+        snprintf (path, sizeof path, "cluster/nodes/%s/reader", cluster_config_node_name (cluster, index));
+        printf ("%-36s = %-28s # file\n", path, cluster_config_node_reader (cluster, index));
+    }
+    config_keys_print (keys, stdout);
 }
 
 router_config_status_t
@@ -217,17 +275,20 @@ router_config_load (router_config_t *config, int argc, char **argv,
         { "metrics", required_argument, 0, 'M' },
         { "help",    no_argument,       0, 'h' },
         { "version", no_argument,       0, 'V' },
+        { "check-config", no_argument,  0, 'P' },
         { 0, 0, 0, 0 }
     };
     const char *cluster_path = NULL;
     const char *listen = NULL;
+    bool check_config = false;
     const char *metrics = NULL;
     opterr = 0;
     optind = 0;
     int option;
-    while ((option = getopt_long (argc, argv, ":", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, ":h", options, NULL)) != -1) {
         switch (option) {
             case 'C': cluster_path = optarg; break;
+            case 'P': check_config = true; break;
             case 'l': listen = optarg; break;
             case 'M': metrics = optarg; break;
             case 'h':
@@ -264,7 +325,9 @@ router_config_load (router_config_t *config, int argc, char **argv,
     cluster_config_t *cluster = cluster_config_load (cluster_path, error, error_size);
     if (!cluster)
         return ROUTER_CONFIG_ERROR;
-    if (router_config_read_file (config, cluster_path, error, error_size)) {
+    config_keys_t *keys = config_keys_load (cluster_path, "cluster file", error, error_size);
+    if (!keys || s_read_keys (config, keys, error, error_size)) {
+        config_keys_destroy (&keys);
         cluster_config_destroy (&cluster);
         return ROUTER_CONFIG_ERROR;
     }
@@ -285,6 +348,7 @@ router_config_load (router_config_t *config, int argc, char **argv,
                 snprintf (curve_error, sizeof curve_error, "router/curve/client-cert %s has no secret key",
                           config->curve_client_cert);
             snprintf (error, error_size, "%s: %s", cluster_path, curve_error);
+            config_keys_destroy (&keys);
             cluster_config_destroy (&cluster);
             return ROUTER_CONFIG_ERROR;
         }
@@ -292,10 +356,12 @@ router_config_load (router_config_t *config, int argc, char **argv,
     if (listen) {
         if (endpoint_parse (listen, NULL) || strlen (listen) >= sizeof (config->listen)) {
             snprintf (error, error_size, "--listen '%s' is not tcp://HOST:PORT or ipc://PATH", listen);
+            config_keys_destroy (&keys);
             cluster_config_destroy (&cluster);
             return ROUTER_CONFIG_ERROR;
         }
         snprintf (config->listen, sizeof (config->listen), "%s", listen);
+        config_keys_set_origin (keys, "router/listen", "flag", NULL);
     }
     if (metrics) {
         char why [400];
@@ -303,11 +369,20 @@ router_config_load (router_config_t *config, int argc, char **argv,
         ||  http_server_check_listen (metrics, why, sizeof why)) {
             snprintf (error, error_size, "--metrics: %s", *metrics && strlen (metrics) < sizeof (config->metrics_listen)
                       ? why: "value is empty or too long");
+            config_keys_destroy (&keys);
             cluster_config_destroy (&cluster);
             return ROUTER_CONFIG_ERROR;
         }
         snprintf (config->metrics_listen, sizeof (config->metrics_listen), "%s", metrics);
+        config_keys_set_origin (keys, "router/metrics/listen", "flag", NULL);
     }
+    if (check_config) {
+        s_print_effective (config, keys, cluster);
+        config_keys_destroy (&keys);
+        cluster_config_destroy (&cluster);
+        return ROUTER_CONFIG_EXIT_OK;
+    }
+    config_keys_destroy (&keys);
     *cluster_p = cluster;
     return ROUTER_CONFIG_RUN;
 }

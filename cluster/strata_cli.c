@@ -55,11 +55,11 @@ static const char *s_usage =
     "\n"
     "Store and read objects in a Strata cluster through strata-router.\n"
     "\n"
-    "  strata put      [--router ENDPOINT] [--collection ID] KEY [FILE|-]\n"
-    "  strata get      [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] KEY [FILE|-]\n"
+    "  strata put      [--router ENDPOINT] [--collection ID] [--meta KEY=VALUE]... KEY [FILE|-]\n"
+    "  strata get      [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] [--meta] KEY [FILE|-]\n"
     "  strata rm       [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] KEY\n"
-    "  strata versions [--router ENDPOINT] [--collection ID] KEY\n"
-    "  strata ping     [--router ENDPOINT]\n"
+    "  strata versions [--router ENDPOINT] [--collection ID] [-l] [--base64] KEY\n"
+    "  strata ping     [--router ENDPOINT | --node ENDPOINT]\n"
     "  strata ls       [--router ENDPOINT] [--collection ID] [--prefix P] [-l]\n"
     "  strata scrub    --node ENDPOINT [--reply ENDPOINT]\n"
     "  strata repair   [--router ENDPOINT] [--collection ID] [--node NAME]\n"
@@ -76,9 +76,10 @@ static const char *s_usage =
     "         streams: a failed verification then exits 1 after partial output.\n"
     "rm       deletes every version of KEY (or only --version UNIFIED-ID).\n"
     "versions lists the versions of KEY, newest first, one per line:\n"
-    "         UNIFIED-ID TIMESTAMP SIZE MD5 (base64), separated by tabs.\n"
+    "         UNIFIED-ID TIMESTAMP SIZE MD5 (hex, as md5sum), separated by tabs.\n"
     "ping     shows the router's cluster and which nodes it reaches; exits 1\n"
-    "         (naming them on stderr) when any node is unreachable.\n"
+    "         (naming them on stderr) when any node is unreachable or refuses the\n"
+    "         router's cluster; with --node, pings that one node directly.\n"
     "top      one screen with every node's figures as the router sees them\n"
     "         (state, last answer, free/total disk, live and garbage bytes,\n"
     "         handoff backlog, damaged records), redrawn every second;\n"
@@ -108,7 +109,14 @@ static const char *s_usage =
     "  --router ENDPOINT   the router (default $STRATA_ROUTER, else " CLIENT_DEFAULT_ENDPOINT ")\n"
     "  --collection ID     collection-id, 0..4294967295 (default 0)\n"
     "  --version ID        a version (unified-id), for get and rm\n"
-    "  --timeout SECONDS   longest wait for any one reply (default 60)\n"
+    "  --timeout SECONDS   longest wait for any one reply (default 60; 5 for stat\n"
+    "                      and ping --node, which ask one node directly)\n"
+    "  --meta KEY=VALUE    put: store this meta entry with the version (repeatable)\n"
+    "  --meta              get: print the version's meta, KEY=VALUE lines, on stdout\n"
+    "                      (instead of the data unless a FILE is given)\n"
+    "  -l, --long          versions: add a column with each version's meta\n"
+    "  --base64            versions: MD5 in base64 instead of hex\n"
+    "  -v, --verbose       say more about a failure (the router's figures)\n"
     "  --cert FILE         own secret cert: talk CurveZMQ (default $STRATA_CERT)\n"
     "  --server-cert FILE  cert with the cluster's public key, with --cert\n"
     "                      (default $STRATA_SERVER_CERT)\n"
@@ -117,7 +125,8 @@ static const char *s_usage =
     "  -l                  ls: KEY UNIFIED-ID TIMESTAMP SIZE, tab-separated\n"
     "  --node NAME         repair: only the shares of this node (a name of the\n"
     "                      cluster file); stat, scrub: --node ENDPOINT\n"
-    "  --help              show this help and exit\n"
+    "  -h, --help          show this help (after COMMAND: that command's) and exit\n"
+    "  --                  ends the options: a KEY starting with '-' goes after it\n"
     "  --version           (before COMMAND) show the program version and exit\n"
     "\n"
     "A progress bar is shown on stderr for transfers over 4 MiB when stderr is a\n"
@@ -142,8 +151,14 @@ typedef struct {
     const char *server_cert;        //  --server-cert: cluster public key, or NULL
     const char *dir;                //  keygen: --dir
     const char *prefix;             //  ls: --prefix (bytes as given)
-    bool long_format;               //  ls: -l
     bool has_timeout;               //  --timeout given
+    const char *meta [2 * LIMIT_META_ENTRIES + 1];  //  put --meta: names and values, NULL-terminated
+    size_t meta_count;              //  pairs in meta
+    char *meta_text [LIMIT_META_ENTRIES];           //  the copies meta points into (live until exit)
+    bool show_meta;                 //  get --meta
+    bool long_listing;              //  versions -l, ls -l
+    bool base64;                    //  versions --base64
+    bool verbose;                   //  -v
     double garbage_ratio;           //  compact: --garbage-ratio, < 0 if not given
     bool timeout_given;             //  --timeout given
     uint64_t count;                 //  top: --count, screens to show (0: until interrupted)
@@ -318,9 +333,17 @@ s_file_write (void *arg, const void *data, size_t size)
     return 0;
 }
 
+static volatile sig_atomic_t s_interrupted;
+static volatile sig_atomic_t s_put_active;
+
 static void
 s_signal_handler (int signal_number)
 {
+    if (s_put_active && (signal_number == SIGINT || signal_number == SIGTERM) && !s_interrupted) {
+        //  The put's read callback sees it and the upload is aborted
+        s_interrupted = 1;
+        return;
+    }
     if (s_temp_active)
         unlink (s_temp_path);
     signal (signal_number, SIG_DFL);
@@ -371,6 +394,113 @@ s_client (const s_args_t *args)
                                             args->timeout_ms: CLIENT_DEFAULT_CONNECT_TIMEOUT_MS);
     }
     return client;
+}
+
+//  The key or version does not exist: say so plainly (the router's figures
+//  with -v), exit 3
+static int
+s_not_found (const s_args_t *args, client_t *client)
+{
+    char safe [200];
+    wire_sanitize (args->key, strlen (args->key), safe, sizeof safe);
+    char detail [600] = "";
+    if (args->verbose && client && *client_error (client))
+        snprintf (detail, sizeof detail, " (%s)", client_error (client));
+    if (args->has_version)
+        return s_failure (args, S_EXIT_NOT_FOUND, "no such version %" PRIu64 " of key '%s'%s",
+                          args->version, safe, detail);
+    return s_failure (args, S_EXIT_NOT_FOUND, "no such key '%s'%s", safe, detail);
+}
+
+//  A client failure: not-found in plain words, anything else as the client
+//  says it
+static int
+s_client_failure (const s_args_t *args, client_t *client, client_result_t result)
+{
+    if (result == CLIENT_NOT_FOUND)
+        return s_not_found (args, client);
+    return s_failure (args, s_exit_code (result), "%s", client_error (client));
+}
+
+//  Print a raw MessagePack meta map as KEY=VALUE entries, each followed by
+//  separator; "-" and separator when there are none
+static void
+s_meta_print (FILE *out, const uint8_t *meta, size_t meta_size, const char *separator)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    const char *why = NULL;
+    size_t printed = 0;
+    if (meta && meta_size && wire_unpack (&unpacked, meta, meta_size, meta_size, &why) == 0
+    &&  unpacked.data.type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object_map *map = &unpacked.data.via.map;
+        for (uint32_t index = 0; index < map->size; index++) {
+            const msgpack_object *name = &map->ptr [index].key;
+            const msgpack_object *value = &map->ptr [index].val;
+            if (name->type != MSGPACK_OBJECT_STR || value->type != MSGPACK_OBJECT_STR)
+                continue;
+            if (printed && strcmp (separator, "\n") != 0)
+                fputs (separator, out);
+            fprintf (out, "%.*s=%.*s", (int) name->via.str.size, name->via.str.ptr,
+                     (int) value->via.str.size, value->via.str.ptr);
+            if (strcmp (separator, "\n") == 0)
+                fputs ("\n", out);
+            printed++;
+        }
+    }
+    if (!printed && strcmp (separator, "\n") != 0)
+        fputs ("-", out);
+    msgpack_unpacked_destroy (&unpacked);
+}
+
+//  Stop a get after its first reply: only the meta is wanted
+static int
+s_discard_write (void *arg, const void *data, size_t size)
+{
+    (void) arg;
+    (void) data;
+    (void) size;
+    return -1;
+}
+
+//  The meta of a version (version NULL: the newest), read from the first
+//  reply of a get (the data is not fetched). *object is filled; clear it.
+static client_result_t
+s_fetch_meta (const s_args_t *args, client_t *client, const uint64_t *version, client_object_t *object)
+{
+    client_result_t result = client_get (client, args->collection_id, args->key, version,
+                                         s_discard_write, NULL, object);
+    return result == CLIENT_CALLBACK_ERROR? CLIENT_OK: result;
+}
+
+//  SIGINT or SIGTERM during a put (s_signal_handler): the read callback
+//  ends the upload, the client library sends put-abort, and the router
+//  cancels what was sent
+
+//  Read for a put, refusing once the user interrupted
+static ssize_t
+s_put_read (void *arg, void *buffer, size_t size)
+{
+    s_file_t *file = (s_file_t *) arg;
+    while (!s_interrupted) {
+        ssize_t got = read (file->fd, buffer, size);
+        if (got >= 0)
+            return got;
+        if (errno != EINTR) {
+            file->error = errno;
+            return -1;
+        }
+    }
+    file->error = EINTR;            //  a read waiting for stdin is cut short too
+    return -1;
+}
+
+//  Worth one more try: the router or its nodes were briefly short
+static bool
+s_retryable (client_result_t result)
+{
+    return result == CLIENT_TIMEOUT || result == CLIENT_UNAVAILABLE || result == CLIENT_OVERLOADED
+        || result == CLIENT_IO_ERROR;
 }
 
 static int
@@ -424,15 +554,30 @@ s_put (const s_args_t *args, client_t *client)
             return s_failure (args, S_EXIT_FAILURE, "reading %s: %s", file.name,
                               file.error? strerror (file.error): "the file changed while being read");
         }
-        result = client_put (client, args->collection_id, args->key, data, size, NULL, &version);
+        result = client_put (client, args->collection_id, args->key, data, size, args->meta, &version);
+        if (s_retryable (result)) {
+            //  Once more, by itself: a node lost midway, a router briefly short
+            fprintf (stderr, "strata put: %s; trying once more\n", client_error (client));
+            result = client_put (client, args->collection_id, args->key, data, size, args->meta, &version);
+        }
         free (data);
     }
-    else
-        result = client_put_stream (client, args->collection_id, args->key, s_file_read, &file, NULL,
+    else {
+        s_put_active = 1;
+        result = client_put_stream (client, args->collection_id, args->key, s_put_read, &file, args->meta,
                                     &version);
+        if (s_retryable (result) && regular && !s_interrupted && lseek (file.fd, 0, SEEK_SET) == 0) {
+            fprintf (stderr, "strata put: %s; trying once more\n", client_error (client));
+            result = client_put_stream (client, args->collection_id, args->key, s_put_read, &file,
+                                        args->meta, &version);
+        }
+        s_put_active = 0;
+    }
     s_progress_end (&progress);
     if (!from_stdin)
         close (file.fd);
+    if (s_interrupted)
+        return s_failure (args, S_EXIT_FAILURE, "interrupted: the upload was aborted, nothing was stored");
     if (result == CLIENT_CALLBACK_ERROR && file.error)
         return s_failure (args, S_EXIT_FAILURE, "reading %s: %s", file.name, strerror (file.error));
     if (result != CLIENT_OK)
@@ -447,6 +592,20 @@ static int
 s_get (const s_args_t *args, client_t *client)
 {
     bool to_stdout = !args->file || streq (args->file, "-");
+    if (args->show_meta && to_stdout) {
+        //  The meta only: one reply, no data
+        client_object_t object;
+        client_result_t result = s_fetch_meta (args, client, args->has_version? &args->version: NULL,
+                                               &object);
+        if (result == CLIENT_OK)
+            s_meta_print (stdout, object.meta, object.meta_size, "\n");
+        client_object_clear (&object);
+        if (result != CLIENT_OK)
+            return s_client_failure (args, client, result);
+        if (fflush (stdout) != 0 || ferror (stdout))
+            return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+        return S_EXIT_OK;
+    }
     s_file_t file = { STDOUT_FILENO, "stdout", 0 };
     if (!to_stdout) {
         struct stat status;
@@ -477,6 +636,8 @@ s_get (const s_args_t *args, client_t *client)
     client_object_t object;
     client_result_t result = client_get (client, args->collection_id, args->key,
                                          args->has_version? &args->version: NULL, s_file_write, &file, &object);
+    if (result == CLIENT_OK && args->show_meta)
+        s_meta_print (stdout, object.meta, object.meta_size, "\n");
     client_object_clear (&object);
     s_progress_end (&progress);
 
@@ -485,7 +646,7 @@ s_get (const s_args_t *args, client_t *client)
         code = s_failure (args, S_EXIT_FAILURE, "writing %s: %s", file.name, strerror (file.error));
     else
     if (result != CLIENT_OK)
-        code = s_failure (args, s_exit_code (result), "%s", client_error (client));
+        code = s_client_failure (args, client, result);
     if (to_stdout)
         return code;
 
@@ -510,10 +671,24 @@ s_get (const s_args_t *args, client_t *client)
 static int
 s_rm (const s_args_t *args, client_t *client)
 {
-    client_result_t result = client_delete (client, args->collection_id, args->key,
-                                            args->has_version? &args->version: NULL, NULL);
+    //  A key or version that does not exist is "not found" (exit 3), as for
+    //  get; the router's delete alone would store a tombstone and succeed
+    client_version_t *versions = NULL;
+    size_t count = 0;
+    client_result_t result = client_versions (client, args->collection_id, args->key, &versions, &count);
+    bool exists = false;
+    for (size_t index = 0; result == CLIENT_OK && index < count; index++)
+        if (!args->has_version || versions [index].unified_id == args->version)
+            exists = true;
+    free (versions);
     if (result != CLIENT_OK)
-        return s_failure (args, s_exit_code (result), "%s", client_error (client));
+        return s_client_failure (args, client, result);
+    if (!exists)
+        return s_not_found (args, client);
+    result = client_delete (client, args->collection_id, args->key,
+                            args->has_version? &args->version: NULL, NULL);
+    if (result != CLIENT_OK)
+        return s_client_failure (args, client, result);
     return S_EXIT_OK;
 }
 
@@ -524,16 +699,52 @@ s_versions (const s_args_t *args, client_t *client)
     size_t count = 0;
     client_result_t result = client_versions (client, args->collection_id, args->key, &versions, &count);
     if (result != CLIENT_OK)
-        return s_failure (args, s_exit_code (result), "%s", client_error (client));
+        return s_client_failure (args, client, result);
     if (count == 0)
-        return s_failure (args, S_EXIT_NOT_FOUND, "not-found: the key has no versions");
+        return s_not_found (args, client);
     for (size_t index = 0; index < count; index++) {
-        char hash [DIGEST_MD5_BASE64_SIZE];
-        digest_md5_to_base64 (versions [index].file_hash, hash);
-        printf ("%" PRIu64 "\t%s\t%" PRIu64 "\t%s\n", versions [index].unified_id,
+        char hash [DIGEST_MD5_BASE64_SIZE > 33? DIGEST_MD5_BASE64_SIZE: 33];
+        if (args->base64)
+            digest_md5_to_base64 (versions [index].file_hash, hash);
+        else
+            for (size_t byte = 0; byte < DIGEST_MD5_SIZE; byte++)
+                snprintf (hash + 2 * byte, 3, "%02x", versions [index].file_hash [byte]);
+        printf ("%" PRIu64 "\t%s\t%" PRIu64 "\t%s", versions [index].unified_id,
                 *versions [index].timestamp? versions [index].timestamp: "-", versions [index].size, hash);
+        if (args->long_listing) {
+            //  The meta is in each version's first get reply
+            client_object_t object;
+            result = s_fetch_meta (args, client, &versions [index].unified_id, &object);
+            fputc ('\t', stdout);
+            if (result == CLIENT_OK)
+                s_meta_print (stdout, object.meta, object.meta_size, " ");
+            else
+                fputs ("?", stdout);
+            client_object_clear (&object);
+        }
+        fputc ('\n', stdout);
     }
     free (versions);
+    if (fflush (stdout) != 0 || ferror (stdout))
+        return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
+    return S_EXIT_OK;
+}
+
+//  ping --node: one node, directly
+static int
+s_ping_node (const s_args_t *args)
+{
+    client_node_ping_t ping;
+    char error [1300];
+    client_result_t result = client_node_ping_curve (args->node, args->reply, args->timeout_ms,
+                                                     args->cert, args->server_cert, &ping,
+                                                     error, sizeof error);
+    if (result != CLIENT_OK)
+        return s_failure (args, s_exit_code (result) == S_EXIT_NOT_FOUND? S_EXIT_FAILURE: s_exit_code (result),
+                          "%s", error);
+    printf ("node %s at %s: version %s, up %" PRIu64 " s, answered in %.1f ms\n",
+            *ping.name? ping.name: "?", args->node, *ping.version? ping.version: "?",
+            ping.uptime_seconds, ping.round_trip_us / 1000.0);
     if (fflush (stdout) != 0 || ferror (stdout))
         return s_failure (args, S_EXIT_FAILURE, "writing to stdout: %s", strerror (errno));
     return S_EXIT_OK;
@@ -553,11 +764,15 @@ s_ping (const s_args_t *args, client_t *client)
         if (ping.nodes [index].reachable)
             reachable++;
     printf ("cluster %s: %zu of %zu nodes reachable (data-shards %d, total-shards %d; router %s;"
-            " %" PRIu64 " writes with handoff copies)\n",
+            " %" PRIu64 " writes with handoff copies)%s%s\n",
             *ping.cluster? ping.cluster: "?", reachable, ping.node_count, ping.data_shards,
-            ping.total_shards, *ping.version? ping.version: "?", ping.handoff_writes);
+            ping.total_shards, *ping.version? ping.version: "?", ping.handoff_writes,
+            *ping.fingerprint? " fingerprint ": "", ping.fingerprint);
     for (size_t index = 0; index < ping.node_count; index++)
-        printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
+        if (*ping.nodes [index].mismatch)
+            printf ("%s\tcluster-mismatch: %s\n", ping.nodes [index].name, ping.nodes [index].mismatch);
+        else
+            printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
     fflush (stdout);
     int code = S_EXIT_OK;
     if (reachable < ping.node_count) {
@@ -844,7 +1059,7 @@ s_ls (const s_args_t *args, client_t *client)
             if (key->deleted)
                 continue;
             fwrite (key->key, 1, key->key_size, stdout);
-            if (args->long_format)
+            if (args->long_listing)
                 printf ("\t%" PRIu64 "\t%s\t%" PRIu64, key->unified_id,
                         *key->timestamp? key->timestamp: "-", key->size);
             fputc ('\n', stdout);
@@ -1030,23 +1245,107 @@ typedef struct {
     int min_args;                   //  positional arguments
     int max_args;
     const char *arguments;          //  for messages
+    const char *help;               //  `strata COMMAND --help` (NULL: the general help)
 } s_command_t;
 
 static const s_command_t s_commands [] = {
-    { "put",      true,  true,  false, false, true,  1, 2, "KEY [FILE|-]" },
-    { "get",      true,  true,  true,  false, true,  1, 2, "KEY [FILE|-]" },
-    { "rm",       true,  true,  true,  false, true,  1, 1, "KEY" },
-    { "versions", true,  true,  false, false, true,  1, 1, "KEY" },
-    { "ping",     true,  false, false, false, true,  0, 0, "no arguments" },
-    { "top",      true,  false, false, false, true,  0, 0, "no arguments" },
-    { "stat",     false, false, false, true,  true,  0, 0, "no arguments" },
-    { "compact",  false, false, false, true,  true,  0, 0, "no arguments" },
-    { "keygen",   false, false, false, false, false, 1, 1, "NAME" },
-    { "ls",       true,  true,  false, false, true,  0, 0, "no arguments" },
-    { "scrub",    false, false, false, true,  true,  0, 0, "no arguments" },
-    { "repair",   true,  true,  false, false, true,  0, 0, "no arguments" },
-    { NULL,       false, false, false, false, false, 0, 0, NULL }
+    { "put",      true,  true,  false, false, true,  1, 2, "KEY [FILE|-]",
+      "usage: strata put [--router ENDPOINT] [--collection ID] [--meta KEY=VALUE]...\n"
+      "                  [--timeout SECONDS] [--cert FILE --server-cert FILE] [--] KEY [FILE|-]\n"
+      "\n"
+      "Stores FILE (or stdin, with '-' or no FILE) as a new version of KEY and\n"
+      "prints its unified-id on stdout. --meta KEY=VALUE (repeatable, at most 64)\n"
+      "stores meta entries with it. A put the router answers timeout, unavailable,\n"
+      "overloaded or io-error is tried once more (a file or stdin that fits in one\n"
+      "message, or a regular file). Ctrl-C (SIGINT) or SIGTERM during an upload\n"
+      "aborts it on the router, which cancels what the nodes received.\n"
+      "Exit status: 0 stored, 1 failure, 2 usage error.\n" },
+    { "get",      true,  true,  true,  false, true,  1, 2, "KEY [FILE|-]",
+      "usage: strata get [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID] [--meta]\n"
+      "                  [--timeout SECONDS] [--cert FILE --server-cert FILE] [--] KEY [FILE|-]\n"
+      "\n"
+      "Writes the newest version of KEY (or --version UNIFIED-ID) to FILE or stdout.\n"
+      "To a FILE it writes a temporary file next to it and renames it only once the\n"
+      "whole object arrived and its MD5 matched. --meta prints the version's meta\n"
+      "as KEY=VALUE lines on stdout: instead of the data, or with a FILE as well.\n"
+      "Exit status: 0, 3 no such key or version (-v: the router's figures), 1 failure.\n" },
+    { "rm",       true,  true,  true,  false, true,  1, 1, "KEY",
+      "usage: strata rm [--router ENDPOINT] [--collection ID] [--version UNIFIED-ID]\n"
+      "                 [--timeout SECONDS] [--cert FILE --server-cert FILE] [--] KEY\n"
+      "\n"
+      "Deletes every version of KEY (or only --version UNIFIED-ID).\n"
+      "Exit status: 0 deleted, 3 no such key or version, 1 failure.\n" },
+    { "versions", true,  true,  false, false, true,  1, 1, "KEY",
+      "usage: strata versions [--router ENDPOINT] [--collection ID] [-l] [--base64]\n"
+      "                       [--timeout SECONDS] [--cert FILE --server-cert FILE] [--] KEY\n"
+      "\n"
+      "Lists the versions of KEY, newest first, one per line, separated by tabs:\n"
+      "UNIFIED-ID TIMESTAMP SIZE MD5, the MD5 in hex as md5sum prints it (--base64:\n"
+      "in base64). -l adds the version's meta (KEY=VALUE entries separated by\n"
+      "spaces, '-' when none; one more request per version).\n"
+      "Exit status: 0, 3 no such key, 1 failure.\n" },
+    { "ping",     true,  false, false, true,  true,  0, 0, "no arguments",
+      "usage: strata ping [--router ENDPOINT | --node ENDPOINT [--reply ENDPOINT]]\n"
+      "                   [--timeout SECONDS] [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Shows the router's cluster and fingerprint, and for each node whether the\n"
+      "router reaches it (or why it refuses the router: cluster-mismatch).\n"
+      "With --node, pings that node's endpoint directly (node protocol; default\n"
+      "timeout 5 s) and prints its name, version and uptime.\n"
+      "Exit status: 0 all nodes usable (or the node answered), 1 otherwise.\n" },
+    { "top",      true,  false, false, false, true,  0, 0, "no arguments", NULL },
+    { "stat",     false, false, false, true,  true,  0, 0, "no arguments",
+      "usage: strata stat --node ENDPOINT [--reply ENDPOINT] [--timeout SECONDS]\n"
+      "                   [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Prints a node's stats as JSON, asking the node's writer ENDPOINT directly\n"
+      "(default timeout 5 s); --reply gives the endpoint to bind for its reply.\n" },
+    { "compact",  false, false, false, true,  true,  0, 0, "no arguments", NULL },
+    { "keygen",   false, false, false, false, false, 1, 1, "NAME",
+      "usage: strata keygen [--dir DIR] NAME\n"
+      "\n"
+      "Writes a new CurveZMQ certificate: DIR/NAME (public key, for the clients-dir\n"
+      "of the router and nodes) and DIR/NAME_secret (both keys, for --cert).\n"
+      "Never overwrites.\n" },
+    { "ls",       true,  true,  false, false, true,  0, 0, "no arguments", NULL },
+    { "scrub",    false, false, false, true,  true,  0, 0, "no arguments", NULL },
+    { "repair",   true,  true,  false, false, true,  0, 0, "no arguments", NULL },
+    { NULL,       false, false, false, false, false, 0, 0, NULL, NULL }
 };
+
+//  Add a put --meta KEY=VALUE entry
+static int
+s_add_meta (s_args_t *args, const char *text)
+{
+    const char *equals = strchr (text, '=');
+    if (!equals || equals == text)
+        return s_usage_error (args, "--meta: '%s' is not KEY=VALUE", text);
+    if (args->meta_count == LIMIT_META_ENTRIES)
+        return s_usage_error (args, "--meta: at most %d entries", LIMIT_META_ENTRIES);
+    size_t name_size = (size_t) (equals - text);
+    if (name_size > LIMIT_META_STRING_MAX || strlen (equals + 1) > LIMIT_META_STRING_MAX)
+        return s_usage_error (args, "--meta: KEY and VALUE are at most %d bytes each", LIMIT_META_STRING_MAX);
+    char *copy = strdup (text);
+    if (!copy)
+        return s_failure (args, S_EXIT_FAILURE, "out of memory");
+    copy [name_size] = 0;
+    if (!wire_utf8_valid (copy, name_size, false) || !wire_utf8_valid (copy + name_size + 1,
+                                                                        strlen (copy + name_size + 1), false)) {
+        free (copy);
+        return s_usage_error (args, "--meta: KEY and VALUE must be UTF-8");
+    }
+    for (size_t index = 0; index < args->meta_count; index++)
+        if (streq (args->meta [2 * index], copy)) {
+            free (copy);
+            return s_usage_error (args, "--meta: '%.*s' is given twice", (int) name_size, text);
+        }
+    args->meta_text [args->meta_count] = copy;
+    args->meta [2 * args->meta_count] = copy;
+    args->meta [2 * args->meta_count + 1] = copy + name_size + 1;
+    args->meta_count++;
+    args->meta [2 * args->meta_count] = NULL;
+    return S_EXIT_OK;
+}
 
 static int
 s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
@@ -1065,7 +1364,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
     static const struct option options [] = {
         { "router",     required_argument, 0, 'r' },
         { "collection", required_argument, 0, 'c' },
-        { "version",    required_argument, 0, 'v' },
+        { "version",    required_argument, 0, 'u' },
         { "timeout",    required_argument, 0, 't' },
         { "node",       required_argument, 0, 'n' },
         { "reply",      required_argument, 0, 'R' },
@@ -1076,35 +1375,60 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
         { "garbage-ratio", required_argument, 0, 'g' },
         { "count",      required_argument, 0, 'N' },
         { "help",       no_argument,       0, 'h' },
+        { "long",       no_argument,       0, 'l' },
+        { "base64",     no_argument,       0, 'b' },
+        { "verbose",    no_argument,       0, 'V' },
+        //  --meta: KEY=VALUE for put, a flag for get (the entry is
+        //  switched below)
+        { "meta",       required_argument, 0, 'm' },
         { 0, 0, 0, 0 }
     };
+    struct option command_options [sizeof options / sizeof options [0]];
+    memcpy (command_options, options, sizeof options);
+    for (size_t index = 0; command_options [index].name; index++)
+        if (streq (command_options [index].name, "meta") && streq (command->name, "get")) {
+            command_options [index].has_arg = no_argument;
+            command_options [index].val = 'M';
+        }
     opterr = 0;
     optind = 1;
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
     while (true) {
         int index = -1;
-        int option = getopt_long (sub_argc, sub_argv, ":hl", options, &index);
+        int option = getopt_long (sub_argc, sub_argv, ":hlv", command_options, &index);
         if (option == -1)
             break;
         char safe [80];
         if (index >= 0)
-            snprintf (safe, sizeof safe, "--%s", options [index].name);
+            snprintf (safe, sizeof safe, "--%s", command_options [index].name);
         else {
+            //  Name the argument the option came from: within a cluster of
+            //  short options ("-key") getopt has not moved past it yet
             const char *given = sub_argv [optind - 1];
+            if (optopt && optind < sub_argc && sub_argv [optind][0] == '-'
+            &&  strchr (sub_argv [optind] + 1, optopt))
+                given = sub_argv [optind];
             wire_sanitize (given, strlen (given), safe, sizeof safe);
         }
         if (option == '?')
-            return s_usage_error (args, "unknown option '%s'", safe);
+            return s_usage_error (args, "unknown option '%s' (a KEY that starts with '-' goes after '--')",
+                                  safe);
         if (option == ':')
             return s_usage_error (args, "option '%s' needs a value", safe);
         if (option == 'h') {
             *help_p = true;
             return S_EXIT_OK;
         }
+        if (option == 'v')
+            option = 'V';           //  -v is --verbose
         bool allowed = ((option == 'r' || option == 't') && command->router)
+                    || (option == 'm' && streq (command->name, "put"))
+                    || (option == 'M' && streq (command->name, "get"))
+                    || ((option == 'l' || option == 'b') && streq (command->name, "versions"))
+                    || option == 'V'
                     || (option == 'c' && command->collection)
-                    || (option == 'v' && command->version)
+                    || (option == 'u' && command->version)
                     || ((option == 'n' || option == 'R') && command->node)
                     || (option == 't' && command->node)
                     || ((option == 'k' || option == 'K') && command->curve)
@@ -1125,7 +1449,7 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     return s_usage_error (args, "--collection: '%s' is not a number 0..4294967295", optarg);
                 args->collection_id = (uint32_t) value;
                 break;
-            case 'v':
+            case 'u':
                 if (s_parse_uint (optarg, UINT64_MAX, &args->version) != 0)
                     return s_usage_error (args, "--version: '%s' is not a unified-id (a decimal number)", optarg);
                 args->has_version = true;
@@ -1135,6 +1459,24 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                     return s_usage_error (args, "--timeout: '%s' is not a number of seconds (0 < s <= 86400)",
                                           optarg);
                 args->timeout_given = true;
+                break;
+            case 'm': {
+                int code = s_add_meta (args, optarg);
+                if (code != S_EXIT_OK)
+                    return code;
+                break;
+            }
+            case 'M':
+                args->show_meta = true;
+                break;
+            case 'l':
+                args->long_listing = true;
+                break;
+            case 'b':
+                args->base64 = true;
+                break;
+            case 'V':
+                args->verbose = true;
                 break;
             case 'n':
                 args->node = optarg;
@@ -1155,9 +1497,6 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
                 if (strlen (optarg) > LIMIT_KEY_MAX)
                     return s_usage_error (args, "--prefix: longer than %d bytes", LIMIT_KEY_MAX);
                 args->prefix = optarg;
-                break;
-            case 'l':
-                args->long_format = true;
                 break;
             case 'g':
             {
@@ -1196,8 +1535,23 @@ s_parse (int argc, char *argv [], s_args_t *args, bool *help_p)
     }
     if (positional >= 2)
         args->file = sub_argv [optind + 1];
-    if (command->node && !args->node)
+    //  --node is required where it is the only way (stat), optional where
+    //  the router is the other (ping)
+    if (command->node && !args->node && !command->router)
         return s_usage_error (args, "--node ENDPOINT is required");
+    if (command->node && command->router && args->node) {
+        for (int index = 1; index < sub_argc; index++)
+            if (streq (sub_argv [index], "--")) 
+                break;
+            else
+            if (strncmp (sub_argv [index], "--router", 8) == 0)
+                return s_usage_error (args, "--router and --node do not go together");
+    }
+    if (args->reply && !args->node)
+        return s_usage_error (args, "--reply goes with --node");
+    //  One node, directly: a short default wait
+    if (args->node && !args->timeout_given)
+        args->timeout_ms = 5000;
     if (command->curve) {
         if (args->cert && !*args->cert)
             args->cert = NULL;
@@ -1252,9 +1606,15 @@ main (int argc, char *argv [])
     if (code != S_EXIT_OK)
         return code;
     if (help) {
-        fputs (s_usage, stdout);
+        const char *text = s_usage;
+        for (const s_command_t *entry = s_commands; entry->name; entry++)
+            if (streq (entry->name, args.command) && entry->help)
+                text = entry->help;
+        fputs (text, stdout);
         return S_EXIT_OK;
     }
+    if (streq (args.command, "ping") && args.node)
+        return s_ping_node (&args);
     if (streq (args.command, "stat"))
         return s_stat (&args);
     if (streq (args.command, "keygen"))

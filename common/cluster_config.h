@@ -23,6 +23,7 @@
 #define STRATA_CLUSTER_CONFIG_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct _cluster_config_t cluster_config_t;
 
@@ -63,6 +64,20 @@ const char *
 //  Index of the node called name, or -1 if none.
 int
     cluster_config_node_index (cluster_config_t *self, const char *name);
+
+//  The slice size (router/slice-size, default 10485760): bytes of an
+//  object per sequence, part of what decoding depends on.
+uint64_t
+    cluster_config_slice_size (cluster_config_t *self);
+
+//  The cluster's fingerprint: what placement and decoding depend on, in
+//  one short readable string, "NAME:k8:n10:s10485760:NODES" where NODES is
+//  the first 8 hex digits of the MD5 of the node names in order (a name
+//  longer than 48 bytes is replaced by '#' and its MD5's first 8 hex
+//  digits). At most LIMIT_FINGERPRINT_MAX bytes. Equal fingerprints: the
+//  same cluster as far as the data is concerned.
+const char *
+    cluster_config_fingerprint (cluster_config_t *self);
 
 //  The router's listen endpoint, or NULL if the file gives none.
 const char *

@@ -26,6 +26,7 @@ static const char *s_names [RESULT_COUNT] = {
     [RESULT_IO_ERROR]             = "io-error",
     [RESULT_OVERLOADED]           = "overloaded",
     [RESULT_FORBIDDEN]            = "forbidden",
+    [RESULT_CLUSTER_MISMATCH]     = "cluster-mismatch",
 };
 
 

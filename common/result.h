@@ -22,6 +22,7 @@ typedef enum {
     RESULT_IO_ERROR,
     RESULT_OVERLOADED,
     RESULT_FORBIDDEN,           //  the sender's key may not do this (auth/policy)
+    RESULT_CLUSTER_MISMATCH,    //  the sender's cluster fingerprint is not the node's
     RESULT_COUNT                //  Number of codes; not a code
 } result_t;
 

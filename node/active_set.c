@@ -5,6 +5,7 @@
     =========================================================================
 */
 #include "active_set.h"
+#include "timestamp.h"
 
 struct _active_set_t {
     zhashx_t *entries;              //  identity text -> active_segment_t
@@ -67,6 +68,8 @@ active_set_add (active_set_t *self, const active_segment_t *fields)
     active_segment_t *active = (active_segment_t *) zmalloc (sizeof (active_segment_t));
     *active = *fields;
     active->key = strdup (fields->key? fields->key: "");
+    if (!active->last_activity_us)
+        active->last_activity_us = timestamp_now ();
     char identity [64];
     s_identity (identity, sizeof (identity), active->unified_id, active->conjoined_part,
                 active->segment_num);
@@ -131,6 +134,18 @@ active_set_remove_parts (active_set_t *self, uint32_t collection_id, const char 
         active_set_remove (self, active);
     zlistx_destroy (&doomed);
     return count;
+}
+
+zlistx_t *
+active_set_stale (active_set_t *self, int64_t cutoff_us)
+{
+    assert (self);
+    zlistx_t *found = zlistx_new ();
+    for (active_segment_t *active = (active_segment_t *) zhashx_first (self->entries); active;
+         active = (active_segment_t *) zhashx_next (self->entries))
+        if (active->last_activity_us < cutoff_us)
+            zlistx_add_end (found, active);
+    return found;
 }
 
 zlistx_t *

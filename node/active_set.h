@@ -27,6 +27,8 @@ typedef struct {
     int64_t source_node_id;         //  who sent it (node_name row)
     int64_t handoff_node_id;        //  held for this node, 0: the node's own
     int64_t last_sequence_num;      //  the next sequence must be this + 1
+    int64_t last_activity_us;       //  start or last sequence (wall clock, usec; set by
+                                    //  active_set_add when 0: loaded segments count from then)
 } active_segment_t;
 
 typedef struct _active_set_t active_set_t;
@@ -77,5 +79,10 @@ size_t
 //  (web-writer-start).
 zlistx_t *
     active_set_older_from (active_set_t *self, int64_t source_node_id, int64_t timestamp_us);
+
+//  A new list (caller destroys; entries are not owned) of the segments
+//  with no start or sequence since before cutoff_us (wall clock, usec).
+zlistx_t *
+    active_set_stale (active_set_t *self, int64_t cutoff_us);
 
 #endif

@@ -12,7 +12,9 @@
        MD5 (streamed in chunks, never held whole) must equal the row's.
     3. Every segment: its sequence rows agree with sequence_count (and, for
        active segments, last_sequence_num); finished segments have at least
-       one sequence, numbered without gaps; tombstones have none.
+       one sequence, numbered without gaps; tombstones have none; an
+       active segment whose timestamp is older than
+       node/active-timeout-seconds is reported (an interrupted upload).
     4. Every value file row: the file exists if it holds synced data, and
        is at least as long as its synced size; every row of `damaged`.
 
@@ -29,6 +31,7 @@
 #include "store_index.h"
 #include "value_file.h"
 #include "value_store.h"
+#include "timestamp.h"
 
 #define S_CHUNK_SIZE    (8 * 1024 * 1024)   //  payload bytes read at a time
 #define S_QUICK_CHECK_LINES  20             //  quick_check lines reported at most
@@ -345,13 +348,14 @@ s_check_segments (s_check_t *self)
     sqlite3_stmt *statement = s_prepare (self,
         "SELECT s.id, s.status, s.sequence_count, s.last_sequence_num, s.unified_id,"
         " s.conjoined_part, s.segment_num, s.collection_id, s.key,"
-        " COUNT (q.sequence_num), MIN (q.sequence_num), MAX (q.sequence_num)"
+        " COUNT (q.sequence_num), MIN (q.sequence_num), MAX (q.sequence_num), s.timestamp_us"
         " FROM segment AS s LEFT JOIN sequence AS q ON q.segment_id = s.id"
         //  Garbage segments may have lost sequence rows to a compaction
         " WHERE s.garbage = 0"
         " GROUP BY s.id ORDER BY s.id");
     if (!statement)
         return -1;
+    int64_t stale_cutoff = timestamp_now () - (int64_t) self->config->active_timeout_seconds * 1000000;
     int rc;
     while ((rc = sqlite3_step (statement)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64 (statement, 0);
@@ -368,6 +372,7 @@ s_check_segments (s_check_t *self)
         int64_t count = sqlite3_column_int64 (statement, 9);
         int64_t lowest = sqlite3_column_int64 (statement, 10);
         int64_t highest = sqlite3_column_int64 (statement, 11);
+        int64_t timestamp_us = sqlite3_column_int64 (statement, 12);
 
         char where [1600];
         snprintf (where, sizeof (where), "%s: segment %" PRId64 " (collection %" PRId64
@@ -385,6 +390,13 @@ s_check_segments (s_check_t *self)
         if ((status == 'F' || status == 'A') && count > 0 && highest - lowest + 1 != count)
             s_problem (self, "%s: sequences %" PRId64 "..%" PRId64 " are not contiguous (%" PRId64
                        " rows)", where, lowest, highest, count);
+        if (status == 'A' && self->config->active_timeout_seconds && timestamp_us < stale_cutoff) {
+            char since [TIMESTAMP_TEXT_SIZE];
+            timestamp_format (timestamp_us, since);
+            s_problem (self, "%s: active since %s, longer than node/active-timeout-seconds "
+                       "(%" PRIu64 " s): an interrupted upload, which the node cancels when it runs",
+                       where, since, self->config->active_timeout_seconds);
+        }
         if (status == 'A' && count > 0 && (!has_last || last != highest))
             s_problem (self, "%s: last_sequence_num is %s%" PRId64 ", but the highest sequence"
                        " stored is %" PRId64, where, has_last? "": "NULL/", last, highest);

@@ -16,6 +16,7 @@ struct _intake_t {
     bool keep_payload;              //  keep and verify data frames
     digest_md5_t *md5;              //  MD5 context, reused
     uint64_t dropped_logged;        //  dropped requests seen (for rate-limited logs)
+    bool mismatch_logged;           //  a cluster-mismatch was logged
 };
 
 intake_t *
@@ -149,6 +150,18 @@ intake_receive (intake_t *self, zsock_t *socket)
             return NULL;
         }
         work_fail (work, error.result, "%s", error.message);
+    }
+    else
+    if (*self->config->cluster_fingerprint && (request->present & FIELD_CLUSTER_FINGERPRINT)
+    &&  strcmp (request->cluster_fingerprint, self->config->cluster_fingerprint) != 0) {
+        if (!self->mismatch_logged)
+            zsys_warning ("%s: refusing requests of cluster '%s' (this node: '%s'); "
+                          "logged once", self->who, request->cluster_fingerprint,
+                          self->config->cluster_fingerprint);
+        self->mismatch_logged = true;
+        work_fail (work, RESULT_CLUSTER_MISMATCH, "cluster-fingerprint: the sender is in cluster '%s', "
+                   "node '%s' is in cluster '%s' (name:k:n:slice-size:nodes)",
+                   request->cluster_fingerprint, self->config->name, self->config->cluster_fingerprint);
     }
     else
     if (too_many)

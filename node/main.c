@@ -96,6 +96,14 @@ main (int argc, char **argv)
         free (config);
         return 2;
     }
+    if ((config->check || config->rebuild_index) && !zsys_file_exists (config->data_dir)) {
+        //  Nothing to check or rebuild: never create it
+        fprintf (stderr, "strata-node: %s: no such data directory (nothing to %s)\n",
+                 config->data_dir, config->check? "check": "rebuild");
+        cluster_config_destroy (&cluster);
+        free (config);
+        return 1;
+    }
     int lock_fd = s_lock_data_dir (config->data_dir);
     if (lock_fd < 0) {
         cluster_config_destroy (&cluster);

@@ -16,6 +16,7 @@
 #include "curve.h"
 #include "reply_budget.h"
 #include "auth_policy.h"
+#include "protocol_limits.h"
 
 #define NODE_CONFIG_MAX_VOLUMES 16
 
@@ -25,6 +26,7 @@ typedef struct {
     char writer [300];                  //  writer endpoint (bind)
     char reader [300];                  //  reader endpoint (bind)
     char cluster_path [1024];           //  --cluster file, "" if none
+    char cluster_fingerprint [LIMIT_FINGERPRINT_MAX + 1];   //  with --cluster: refuse others ("" = accept any)
     size_t volume_count;                //  entries in volumes
     char volumes [NODE_CONFIG_MAX_VOLUMES][1024];   //  value-file directories
     uint64_t value_file_max_bytes;      //  roll over past this size
@@ -63,6 +65,8 @@ typedef struct {
     bool scrub_enabled;                 //  scrub/enabled: background passes
     uint64_t scrub_bytes_per_second;    //  scrub/bytes-per-second: read rate of a pass
     uint64_t scrub_interval_seconds;    //  scrub/interval-seconds: pause between passes
+    uint64_t active_timeout_seconds;    //  cancel a segment active this long without a new sequence
+                                        //  (0: never; node_config_load gives at least 1)
     double compact_garbage_ratio;       //  compact a closed value file at least this much garbage
     uint64_t compact_bytes_per_second;  //  compaction reads and writes at most this many bytes/s
     uint64_t compact_interval_ms;       //  look for files to compact this often
@@ -77,7 +81,7 @@ typedef struct {
 //  Result of parsing the command line
 typedef enum {
     NODE_CONFIG_RUN = 0,                //  run the node
-    NODE_CONFIG_EXIT_OK,                //  --help or --version was printed
+    NODE_CONFIG_EXIT_OK,                //  --help, --version or --check-config was printed
     NODE_CONFIG_ERROR                   //  error was written; exit non-zero
 } node_config_status_t;
 

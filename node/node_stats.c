@@ -5,7 +5,8 @@
       requests         map type-name -> count
       results          map result-name -> count
       bytes-stored, value-files, active-segments, queue-depth, syncs,
-      sync-failures, replies-dropped, requests-dropped, auth-failures, damaged-records,
+      sync-failures, replies-dropped, requests-dropped, stale-segments-cancelled,
+      auth-failures, damaged-records,
       retrieved-bytes, uptime-seconds, value-bytes, live-bytes, garbage-bytes,
       compactions, compacted-bytes, compact-waiting-for-space,
       scrub-passes, scrub-bytes, scrub-last-pass-end (seconds since the
@@ -164,7 +165,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 18 + 6 + 4);
+    msgpack_pack_map (&packer, 19 + 6 + 4);     //  base and metrics 19, compaction 6, scrub 4
 
     s_pack_key (&packer, "requests");
     int type_count = 0;
@@ -208,6 +209,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 
     s_pack_uint (&packer, "replies-dropped", s_load (&self->replies_dropped));
     s_pack_uint (&packer, "requests-dropped", s_load (&self->requests_dropped));
+    s_pack_uint (&packer, "stale-segments-cancelled", s_load (&self->stale_segments_cancelled));
     s_pack_uint (&packer, "auth-failures", s_load (&self->auth_failures));
     s_pack_uint (&packer, "damaged-records", s_load (&self->damaged_records));
     s_pack_uint (&packer, "retrieved-bytes", s_load (&self->retrieved_bytes));

@@ -48,6 +48,7 @@ typedef struct {
     _Atomic uint64_t sync_failures;                 //  group commits that failed
     _Atomic uint64_t replies_dropped;               //  replies not deliverable
     _Atomic uint64_t requests_dropped;              //  requests with no usable reply address
+    _Atomic uint64_t stale_segments_cancelled;      //  active segments cancelled by node/active-timeout-seconds
     _Atomic uint64_t auth_failures;                 //  CURVE handshakes refused on the listening sockets
     _Atomic uint64_t damaged_records;               //  records found damaged on read
     _Atomic uint64_t retrieved_bytes;               //  payload bytes sent by the reader

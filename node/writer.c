@@ -62,6 +62,7 @@ struct _writer_t {
     int iov_size;                   //  entries allocated in iov
     reply_t *reply;                 //  reply being built, reused
     int64_t last_expire_us;         //  last reply cache expiry
+    int64_t last_stale_check_us;    //  last look for stale active segments
     bool synced_update_failed;      //  recording a synced size failed in this commit
     bool request_appended;          //  the current request appended a record
     zsock_t *scrub;                 //  PUSH to the scrub actor, or NULL
@@ -566,8 +567,10 @@ s_handle_archive (writer_t *self, work_t *work)
         atomic_fetch_add (&self->stats->segments_active, 1);
     }
     else
-    if (type == MSG_ARCHIVE_KEY_NEXT)
+    if (type == MSG_ARCHIVE_KEY_NEXT) {
         active->last_sequence_num = request->sequence_num;
+        active->last_activity_us = timestamp_now ();
+    }
     else
     if (type == MSG_ARCHIVE_KEY_FINAL) {
         s_active_remove (self, active);
@@ -626,6 +629,62 @@ s_handle_cancel (writer_t *self, work_t *work)
     atomic_fetch_sub (&self->stats->segments_active, 1);
     atomic_fetch_add (&self->stats->segments_cancelled, 1);
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Stale active segments: a segment with no start or sequence for
+//  node/active-timeout-seconds is cancelled by the node itself (a cancel
+//  record, as if its sender had sent archive-key-cancel), so an upload
+//  whose sender went away does not stay active for ever and its data
+//  becomes garbage
+
+static void
+s_cancel_stale (writer_t *self)
+{
+    if (self->config->active_timeout_seconds == 0)
+        return;                     //  not configured (node_config_load never gives 0)
+    int64_t cutoff = timestamp_now () - (int64_t) self->config->active_timeout_seconds * 1000000;
+    zlistx_t *stale = active_set_stale (self->active, cutoff);
+    for (active_segment_t *active = (active_segment_t *) zlistx_first (stale); active;
+         active = (active_segment_t *) zlistx_next (stale)) {
+        //  An archive-key-cancel of our own, with no reply address
+        work_t *work = work_new ();
+        if (!work)
+            break;
+        request_t *request = &work->request;
+        request->type = MSG_ARCHIVE_KEY_CANCEL;
+        request->unified_id = active->unified_id;
+        request->conjoined_part = active->conjoined_part;
+        request->segment_num = active->segment_num;
+        request->present = FIELD_UNIFIED_ID | FIELD_CONJOINED_PART | FIELD_SEGMENT_NUM;
+        snprintf (request->message_id, sizeof request->message_id, "stale-%" PRIu64, active->unified_id);
+        request->present |= FIELD_MESSAGE_ID;
+        zsys_info ("writer: cancelling active segment %" PRIu64 "/%" PRIu32 "/%u (key '%s'): "
+                   "no sequence for %" PRIu64 " s (node/active-timeout-seconds)",
+                   active->unified_id, active->conjoined_part, active->segment_num, active->key,
+                   self->config->active_timeout_seconds);
+        bool failed = s_begin (self, work) != 0;
+        if (!failed && s_cancel_active (self, work, active)) {
+            s_undo (self, work);
+            failed = true;
+        }
+        if (failed) {
+            zsys_error ("writer: cannot cancel a stale segment: %s", work->verdict_message);
+            work_destroy (&work);
+            break;
+        }
+        if (s_pending (self, work)) {
+            work_destroy (&work);
+            break;
+        }
+        zmsg_destroy (&work->payload);
+        zlistx_add_end (self->pending, work);
+        s_active_remove (self, active);
+        atomic_fetch_sub (&self->stats->segments_active, 1);
+        atomic_fetch_add (&self->stats->segments_cancelled, 1);
+        atomic_fetch_add (&self->stats->stale_segments_cancelled, 1);
+    }
+    zlistx_destroy (&stale);
 }
 
 //  --------------------------------------------------------------------------
@@ -1350,6 +1409,12 @@ writer_actor (zsock_t *pipe, void *args)
             s_space_stats (self);
             reply_cache_expire (self->replies);
             self->last_expire_us = now;
+        }
+        if (now - self->last_stale_check_us > 1000000) {
+            self->last_stale_check_us = now;
+            s_cancel_stale (self);
+            if (s_commit_due (self))
+                s_commit (self);
         }
     }
     //  Shutting down: the dispatcher has stopped; store what was received

@@ -164,6 +164,7 @@ enum {
     S_SLOT_USER_REQUEST_ID,
     S_SLOT_LEGACY_TIMESTAMP,
     S_SLOT_LEGACY_SOURCE_NODE_NAME,
+    S_SLOT_CLUSTER_FINGERPRINT,
     S_SLOT_COUNT
 };
 
@@ -216,6 +217,7 @@ s_slot_name (size_t slot)
         case S_SLOT_USER_REQUEST_ID:        return "user-request-id";
         case S_SLOT_LEGACY_TIMESTAMP:       return "timestamp_repr";
         case S_SLOT_LEGACY_SOURCE_NODE_NAME: return "source_node_name";
+        case S_SLOT_CLUSTER_FINGERPRINT:    return "cluster-fingerprint";
     }
     return "?";
 }
@@ -769,6 +771,11 @@ request_decode (request_t *self, const void *data, size_t size, request_error_t 
     s_read_type (self, &slots [S_SLOT_MESSAGE_TYPE], error);
     if (s_failed (error))
         goto done;
+    //  Every type may carry the sender's cluster fingerprint
+    s_read_echo (self, &slots [S_SLOT_CLUSTER_FINGERPRINT], "cluster-fingerprint",
+                 FIELD_CLUSTER_FINGERPRINT, self->cluster_fingerprint, LIMIT_FINGERPRINT_MAX, error);
+    if (s_failed (error))
+        goto done;
 
     //  The type's own fields, in protocol order
     const s_rules_t *rules = &s_rules [self->type];
@@ -842,6 +849,8 @@ s_encode_entries (const request_t *self, wire_out_t *out)
         wire_out_cstr (out, "client-address", self->client_address);
     if (self->present & FIELD_USER_REQUEST_ID)
         wire_out_cstr (out, "user-request-id", self->user_request_id);
+    if (self->present & FIELD_CLUSTER_FINGERPRINT)
+        wire_out_cstr (out, "cluster-fingerprint", self->cluster_fingerprint);
 
     const s_rules_t *rules = &s_rules [self->type];
     for (size_t index = 0; index < S_FIELD_COUNT; index++) {

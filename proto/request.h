@@ -58,6 +58,7 @@
 #define FIELD_LIMIT                 (1ULL << 24)    //  list-keys: most keys in the reply
 #define FIELD_START_AFTER_ID        (1ULL << 25)    //  list-collections: ids after this one
 #define FIELD_GARBAGE_RATIO         (1ULL << 26)    //  compact: a number in 0..1
+#define FIELD_CLUSTER_FINGERPRINT   (1ULL << 40)    //  cluster-fingerprint (any type)
 
 typedef struct {
     message_type_t type;                            //  MSG_UNKNOWN if not a protocol type
@@ -93,6 +94,7 @@ typedef struct {
     size_t start_after_size;
     uint32_t limit;                                 //  limit (list-keys), 1..LIMIT_LIST_KEYS_MAX
     uint32_t start_after_id;                        //  start-after-id (list-collections)
+    char cluster_fingerprint [LIMIT_FINGERPRINT_MAX + 1];   //  cluster-fingerprint, "" if absent
     double garbage_ratio;                           //  garbage-ratio (compact)
 } request_t;
 

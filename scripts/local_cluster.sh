@@ -5,6 +5,12 @@
 #   scripts/local_cluster.sh start     start it (what `make cluster` runs)
 #   scripts/local_cluster.sh stop      stop it: SIGTERM, then wait (`make cluster-stop`)
 #   scripts/local_cluster.sh status    show what is running
+#   scripts/local_cluster.sh start NODE    start one node again (node03, or 3)
+#   scripts/local_cluster.sh stop NODE     stop one node (SIGTERM, wait)
+#   scripts/local_cluster.sh restart NODE  stop it, then start it
+#   scripts/local_cluster.sh clean     remove the data, logs and cluster file of
+#                                      a stopped cluster (`make cluster-clean`);
+#                                      CURVE keys are kept
 #
 #   Layout (all under $STRATA_CLUSTER_DIR, default ./var/cluster):
 #       cluster.cfg             the cluster file (rewritten on every start)
@@ -171,6 +177,91 @@ give_up () {
     exit 1
 }
 
+#   Start node number $1 in the background (its pid file is written)
+launch_node () {
+    name=$(node_name "$1")
+    mkdir -p "$DIR/$name"
+    # shellcheck disable=SC2046
+    if [ "$CURVE" = 1 ]; then
+        launch "$name" "$BUILD/strata-node" --config "$DIR/$name.cfg" --cluster "$DIR/cluster.cfg" \
+            --name "$name" --data-dir "$DIR/$name" $(metrics_flag "$1")
+    else
+        launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name" \
+            $(metrics_flag "$1")
+    fi
+}
+
+#   Wait until node number $1 answers on its writer endpoint
+wait_node () {
+    name=$(node_name "$1")
+    waited=0
+    # shellcheck disable=SC2086
+    until "$CLI" ping --node "$(node_writer "$1")" --timeout 1 $CURVE_FLAGS > /dev/null 2>&1; do
+        [ -n "$(live_pid "$DIR/$name.pid" strata-node)" ] || give_up "$name" "exited"
+        waited=$((waited + 1))
+        [ "$waited" -lt "$READY_SECONDS" ] || give_up "$name" "did not answer within $READY_SECONDS s"
+    done
+}
+
+#   The node number named by $1: node03 or 3
+node_index () {
+    number=${1#node}
+    case "$number" in
+        ''|*[!0-9]*) fail "'$1' is not a node (node01 .. $(node_name "$NODES"), or 1 .. $NODES)" ;;
+    esac
+    number=$(expr "$number" + 0)    #   "03" -> 3
+    [ "$number" -ge 1 ] && [ "$number" -le "$NODES" ] \
+        || fail "'$1' is not a node (node01 .. $(node_name "$NODES"), or 1 .. $NODES)"
+    printf '%s' "$number"
+}
+
+#   start NODE: one node of a cluster that was started before
+start_one () {
+    index=$(node_index "$1")
+    name=$(node_name "$index")
+    [ -f "$DIR/cluster.cfg" ] || fail "no cluster in $DIR: start the whole cluster first (make cluster)"
+    [ -x "$BUILD/strata-node" ] || fail "$BUILD/strata-node not found; run 'make build' first (or set BUILD)"
+    [ -z "$(live_pid "$DIR/$name.pid" strata-node)" ] || fail "$name is already running"
+    if [ -f "$DIR/keys/cluster_secret" ] && [ -f "$DIR/$name.cfg" ]; then
+        CURVE=1
+        CURVE_FLAGS="--cert $KEYS/user_secret --server-cert $KEYS/cluster"
+    fi
+    launch_node "$index"
+    wait_node "$index"
+    say "started $name (pid $(live_pid "$DIR/$name.pid" strata-node))"
+}
+
+#   stop NODE: SIGTERM one node and wait
+stop_one () {
+    index=$(node_index "$1")
+    name=$(node_name "$index")
+    STOP_STATUS=0
+    pid=$(live_pid "$DIR/$name.pid" strata-node)
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait_exit "$name" "$pid"
+    else
+        say "$name is not running"
+    fi
+    rm -f "$DIR/$name.pid"
+    return "$STOP_STATUS"
+}
+
+#   clean: the data of a stopped cluster
+clean_cluster () {
+    [ -d "$DIR" ] || { say "nothing to clean in $DIR"; return 0; }
+    [ -z "$(live_pid "$DIR/router.pid" strata-router)" ] || fail "the cluster is running: stop it first (make cluster-stop)"
+    index=1
+    while [ "$index" -le "$NODES" ]; do
+        name=$(node_name "$index")
+        [ -z "$(live_pid "$DIR/$name.pid" strata-node)" ] || fail "$name is running: stop it first (make cluster-stop)"
+        rm -rf "$DIR/$name" "$DIR/$name.log" "$DIR/$name.pid" "$DIR/$name.cfg"
+        index=$((index + 1))
+    done
+    rm -f "$DIR/router.log" "$DIR/router.pid" "$DIR/cluster.cfg" "$DIR/cluster.cfg.new"
+    say "removed the cluster's data, logs and cluster file from $DIR"
+}
+
 start_cluster () {
     for program in strata-node strata-router strata; do
         [ -x "$BUILD/$program" ] || fail "$BUILD/$program not found; run 'make build' first (or set BUILD)"
@@ -194,30 +285,14 @@ start_cluster () {
 
     index=1
     while [ "$index" -le "$NODES" ]; do
-        name=$(node_name "$index")
-        mkdir -p "$DIR/$name"
-        # shellcheck disable=SC2046
-        if [ "$CURVE" = 1 ]; then
-            launch "$name" "$BUILD/strata-node" --config "$DIR/$name.cfg" --cluster "$DIR/cluster.cfg" \
-                --name "$name" --data-dir "$DIR/$name" $(metrics_flag "$index")
-        else
-            launch "$name" "$BUILD/strata-node" --cluster "$DIR/cluster.cfg" --name "$name" --data-dir "$DIR/$name" \
-                $(metrics_flag "$index")
-        fi
+        launch_node "$index"
         index=$((index + 1))
     done
 
     #   Every node answers on its writer endpoint
     index=1
     while [ "$index" -le "$NODES" ]; do
-        name=$(node_name "$index")
-        waited=0
-        # shellcheck disable=SC2086
-        until "$CLI" stat --node "$(node_writer "$index")" --timeout 1 $CURVE_FLAGS > /dev/null 2>&1; do
-            [ -n "$(live_pid "$DIR/$name.pid" strata-node)" ] || give_up "$name" "exited"
-            waited=$((waited + 1))
-            [ "$waited" -lt "$READY_SECONDS" ] || give_up "$name" "did not answer within $READY_SECONDS s"
-        done
+        wait_node "$index"
         index=$((index + 1))
     done
 
@@ -262,9 +337,11 @@ Data, logs and the cluster file: $DIR/
     $CLI rm greeting
     $CLI ping                          # the router and its nodes
     $CLI stat --node $(node_writer 1)  # one node's counters, as JSON
-    python3 cluster/examples/strata_client.py   # a service in Python
+    /usr/bin/python3 cluster/examples/strata_client.py   # a service in Python
 
+One node: scripts/local_cluster.sh stop|start|restart node03
 Stop it with: make cluster-stop   (or scripts/local_cluster.sh stop)
+Remove its data afterwards: make cluster-clean
 EOF
     if [ "$METRICS_PORT" != 0 ]; then
         cat <<EOF
@@ -351,9 +428,19 @@ status_cluster () {
     [ "$RUNNING" -gt 0 ]
 }
 
-case "${1:-}" in
-    start)  start_cluster ;;
-    stop)   stop_cluster ;;
-    status) status_cluster ;;
-    *)      printf 'usage: %s start|stop|status\n' "$0" >&2; exit 2 ;;
+usage () {
+    printf 'usage: %s start|stop|status|clean, or start|stop|restart NODE\n' "$0" >&2
+    exit 2
+}
+
+[ $# -le 2 ] || usage
+case "${1:-}:${2:-}" in
+    start:)     start_cluster ;;
+    stop:)      stop_cluster ;;
+    status:)    status_cluster ;;
+    clean:)     clean_cluster ;;
+    start:*)    start_one "$2" ;;
+    stop:*)     stop_one "$2" ;;
+    restart:?*) stop_one "$2" && start_one "$2" ;;
+    *)          usage ;;
 esac

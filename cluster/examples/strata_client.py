@@ -3,9 +3,12 @@
 Strata cluster through strata-router, with nothing but pyzmq and msgpack
 (Debian: python3-zmq, python3-msgpack). The protocol is cluster/ROUTER.md.
 
-    python3 cluster/examples/strata_client.py             # a short demonstration
-    python3 cluster/examples/strata_client.py put KEY FILE
-    python3 cluster/examples/strata_client.py get KEY FILE
+    /usr/bin/python3 cluster/examples/strata_client.py             # a short demonstration
+    /usr/bin/python3 cluster/examples/strata_client.py put KEY FILE
+    /usr/bin/python3 cluster/examples/strata_client.py get KEY FILE
+
+(/usr/bin/python3: Debian's Python, the one python3-zmq and python3-msgpack
+install into; another python3 first on PATH may lack them.)
 
 Start a cluster first with `make cluster`. --router ENDPOINT (or the
 STRATA_ROUTER environment variable) chooses the router; the default is
@@ -19,8 +22,15 @@ import os
 import sys
 import uuid
 
-import msgpack
-import zmq
+try:
+    import msgpack
+    import zmq
+except ImportError as missing:
+    sys.stderr.write("strata_client.py: %s: it needs pyzmq and msgpack for this Python (%s).\n"
+                     "On Debian: apt install python3-zmq python3-msgpack, and run it with\n"
+                     "/usr/bin/python3; elsewhere: pip install pyzmq msgpack.\n"
+                     % (missing, sys.executable))
+    sys.exit(2)
 
 MAX_PUT_BYTES = 64 * 1024 * 1024    # larger objects must be streamed
 

@@ -59,6 +59,7 @@ RESULT_CODES = (
     "success", "size-mismatch", "md5-mismatch", "invalid-request",
     "unknown-message-type", "unknown-node", "unknown-segment",
     "duplicate-segment", "not-found", "out-of-space", "io-error", "overloaded",
+    "cluster-mismatch",
 )
 
 STATS_KEYS = (

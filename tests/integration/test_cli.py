@@ -318,7 +318,7 @@ class CliClusterTest(CliAssertions, ClusterTestCase):
             self.assertEqual(int(fields[0]), unified_id, "newest first")
             self.assertRegex(fields[1], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
             self.assertEqual(int(fields[2]), len(data))
-            self.assertEqual(fields[3], base64.b64encode(hashlib.md5(data).digest()).decode())
+            self.assertEqual(fields[3], hashlib.md5(data).hexdigest())   # md5sum's form
         for unified_id, data in zip(ids, contents):
             with self.subTest(version=unified_id):
                 result = self.strata("get", "--version", str(unified_id), key)

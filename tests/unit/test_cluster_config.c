@@ -166,7 +166,7 @@ Test (cluster_config, n_255)
 Test (cluster_config, missing_file)
 {
     unlink (s_path);
-    s_expect_error ("cannot read");
+    s_expect_error ("no such cluster file");
 }
 
 Test (cluster_config, unparsable)
@@ -244,7 +244,7 @@ Test (cluster_config, duplicate_node_names)
              "        twin\n"
              "            writer = tcp://127.0.0.1:8102\n"
              "            reader = tcp://127.0.0.1:8103\n");
-    s_expect_error ("'twin' is listed twice");
+    s_expect_error ("'cluster/nodes/twin' is given twice");
 }
 
 Test (cluster_config, node_without_reader)
@@ -350,4 +350,63 @@ Test (cluster_config, small_error_buffer)
     memset (error, 'x', sizeof (error));
     cr_assert_null (cluster_config_load (s_path, error, sizeof (error)));
     cr_assert_lt (strnlen (error, sizeof (error)), sizeof (error), "error is truncated, terminated");
+}
+
+//  Strict cluster file: one line naming FILE:LINE, the key, what was
+//  expected. A typo must never start a cluster with a default k.
+
+static void
+s_expect_strict (int line, const char *expect)
+{
+    char where [256];
+    snprintf (where, sizeof where, "%s:%d: ", s_path, line);
+    s_expect_error (where);
+    s_expect_error (expect);
+}
+
+Test (cluster_config, strict_unknown_key)
+{
+    s_write ("cluster\n    name = c\n    data-shard = 1\n    total-shards = 1\n    nodes\n"
+             "        a\n            writer = tcp://127.0.0.1:1\n            reader = tcp://127.0.0.1:2\n");
+    s_expect_strict (3, "unknown key 'cluster/data-shard' (did you mean 'cluster/data-shards'?)");
+    s_write ("cluster\n    name = c\n    data-shards = 1\n    total-shards = 1\n    nodes\n"
+             "        a\n            writer = tcp://127.0.0.1:1\n            raeder = tcp://127.0.0.1:2\n");
+    s_expect_strict (8, "unknown key 'cluster/nodes/a/raeder' (did you mean 'cluster/nodes/a/reader'?)");
+}
+
+Test (cluster_config, strict_unknown_section)
+{
+    s_write_cluster ("c", "1", "1", 1, "clustre\n    name = d\n");
+    s_expect_strict (9, "unknown section 'clustre' (did you mean 'cluster'?)");
+}
+
+Test (cluster_config, strict_duplicate_key)
+{
+    s_write ("cluster\n    name = c\n    data-shards = 1\n    data-shards = 2\n");
+    s_expect_strict (4, "'cluster/data-shards' is given twice (first at line 3)");
+}
+
+Test (cluster_config, strict_bad_value)
+{
+    s_write_cluster ("c", "six", "10", 10, NULL);
+    s_expect_strict (3, "expected numbers with 1 <= k <= n <= 255");
+    s_write_cluster ("c", "1", "1", 1, "router\n    listen = nowhere\n");
+    s_expect_strict (10, "router/listen: expected tcp://HOST:PORT");
+}
+
+Test (cluster_config, strict_directory_as_file)
+{
+    char error [512] = "";
+    cr_assert_null (cluster_config_load (s_dir, error, sizeof (error)));
+    cr_assert_not_null (strstr (error, "is a directory, expected a cluster file"), "%s", error);
+}
+
+Test (cluster_config, router_section_is_the_routers)
+{
+    //  The node reads the cluster file too: router keys are not its business
+    s_write_cluster ("c", "1", "1", 1, "router\n    listen = tcp://127.0.0.1:9\n    node-timeout-ms = 5\n");
+    char error [512] = "";
+    cluster_config_t *cluster = cluster_config_load (s_path, error, sizeof (error));
+    cr_assert_not_null (cluster, "%s", error);
+    cluster_config_destroy (&cluster);
 }

@@ -531,3 +531,110 @@ Test (node_config, reply_ipc_only_under_ipc_dir)
     s_write (s_config_path, "reply\n    max-bytes = 1000\n");
     s_expect_error (s_load ("--config", s_config_path, NULL), "reply/max-bytes");
 }
+
+//  Strict configuration: each class of error is one line naming FILE:LINE
+//  and the key, with what was expected
+
+static void
+s_expect_strict (const char *text, const char *line, const char *expect)
+{
+    s_write (s_config_path, text);
+    char where [256];
+    snprintf (where, sizeof where, "%s:%s", s_config_path, line);
+    node_config_status_t status = s_load ("--config", s_config_path, NULL);
+    s_expect_error (status, where);
+    s_expect_error (status, expect);
+}
+
+Test (node_config, strict_unknown_key)
+{
+    s_expect_strict ("node\n    name = a\n    writter = tcp://127.0.0.1:9000\n", "3: ",
+                     "unknown key 'node/writter' (did you mean 'node/writer'?)");
+    //  Far from every key: the section's keys are listed instead
+    s_expect_strict ("node\n    zzzzzzzz = 1\n", "2: ", "expected one of: name, data-dir");
+    //  A setting is not a section
+    s_expect_strict ("node\n    name = a\n        deeper = 1\n", "3: ", "unknown key 'node/name/deeper'");
+    //  A list's items take values, not sections
+    s_expect_strict ("reply\n    allow\n        a = 127.0.0.1\n            b = 1\n", "4: ",
+                     "unknown key 'reply/allow/a/b'");
+}
+
+Test (node_config, strict_unknown_section)
+{
+    s_expect_strict ("# comment\n\nnod\n    name = a\n", "3: ",
+                     "unknown section 'nod' (did you mean 'node'?)");
+    s_expect_strict ("node\n    name = a\nwhatever\n", "3: ", "unknown section 'whatever' (expected one of:");
+}
+
+Test (node_config, strict_duplicate_key)
+{
+    s_expect_strict ("node\n    name = a\n    # between\n    name = b\n", "4: ",
+                     "'node/name' is given twice (first at line 2)");
+    s_expect_strict ("node\n    name = a\nlog\n    verbose = 1\nnode\n    reader = tcp://127.0.0.1:9\n",
+                     "5: ", "'node' is given twice");
+}
+
+Test (node_config, strict_bad_value)
+{
+    s_expect_strict ("node\n    queue-depth = many\n", "2: ",
+                     "node/queue-depth: expected a number in 1..100000, not 'many'");
+    s_expect_strict ("log\n    verbose = 1\n    syslog = maybe\n", "3: ",
+                     "log/syslog: expected 1/0");
+    s_expect_strict ("node\n    active-timeout-seconds = 0\n", "2: ", "node/active-timeout-seconds");
+    //  Indentation zconfig refuses: the line is named too
+    s_expect_strict ("node\n    name = a\n      reader = x\n", "3: ", "indentation");
+}
+
+Test (node_config, strict_directory_as_file)
+{
+    s_expect_error (s_load ("--config", s_dir, NULL), "is a directory, expected a configuration file");
+    s_expect_error (s_load ("--cluster", s_dir, "--name", "alpha", NULL), "is a directory, expected a cluster file");
+}
+
+Test (node_config, shipped_config_is_valid)
+{
+    //  config/strata-node.cfg lists every setting: it must pass as is
+    cr_assert_eq (s_load ("--config", STRATA_SOURCE_DIR "/config/strata-node.cfg", NULL),
+                  NODE_CONFIG_RUN, "%s", s_error);
+    cr_assert_eq (s_config.active_timeout_seconds, 3600);
+}
+
+Test (node_config, active_timeout_from_file)
+{
+    s_write (s_config_path, "node\n    active-timeout-seconds = 5\n");
+    cr_assert_eq (s_load ("--config", s_config_path, NULL), NODE_CONFIG_RUN, "%s", s_error);
+    cr_assert_eq (s_config.active_timeout_seconds, 5);
+}
+
+Test (node_config, check_config_prints_origins, .init = cr_redirect_stdout)
+{
+    s_write (s_config_path, "node\n    queue-depth = 17\n");
+    cr_assert_eq (s_load ("--config", s_config_path, "--name", "beta", "--check-config", NULL),
+                  NODE_CONFIG_EXIT_OK, "%s", s_error);
+    fflush (stdout);
+    char output [16384] = "";
+    FILE *captured = cr_get_redirected_stdout ();
+    size_t size = fread (output, 1, sizeof output - 1, captured);
+    output [size] = 0;
+    cr_assert_not_null (strstr (output, "node/queue-depth"), "%s", output);
+    //  Every value with its origin: file, flag, default
+    char *line = strstr (output, "node/queue-depth");
+    cr_assert_not_null (strstr (line, "17"));
+    cr_assert (strstr (line, "# file") && strstr (line, "# file") < strchr (line, '\n'), "%s", line);
+    line = strstr (output, "node/name");
+    cr_assert (strstr (line, "beta") && strstr (line, "# flag") < strchr (line, '\n'), "%s", line);
+    line = strstr (output, "reply/hwm");
+    cr_assert (line && strstr (line, "1000") && strstr (line, "# default") < strchr (line, '\n'), "%s", output);
+}
+
+Test (node_config, check_config_refuses_bad_file)
+{
+    s_write (s_config_path, "node\n    writter = x\n");
+    s_expect_error (s_load ("--config", s_config_path, "--check-config", NULL), "node/writter");
+}
+
+Test (node_config, short_help)
+{
+    cr_redirect_stdout ();
+    cr_assert_eq (s_load ("-h", NULL), NODE_CONFIG_EXIT_OK);
+}

@@ -152,6 +152,7 @@ Test (node_stats, encode_keys)
     const char *keys [] = {
         "requests", "results", "bytes-stored", "value-files", "active-segments",
         "queue-depth", "syncs", "sync-failures", "replies-dropped", "requests-dropped",
+        "stale-segments-cancelled",
         "auth-failures", "damaged-records", "retrieved-bytes", "uptime-seconds", "segments", "sync-latency-us",
         "handoff", "volumes", "value-bytes", "live-bytes", "garbage-bytes", "compactions",
         "compacted-bytes", "compact-waiting-for-space",

@@ -1506,3 +1506,44 @@ Test (request, reset_and_destroy)
     request_destroy (&other);       //  accepts NULL
     cr_assert_null (other);
 }
+
+
+//  --------------------------------------------------------------------------
+//  cluster-fingerprint: any type may carry it; encoded and decoded as is
+
+Test (request, cluster_fingerprint_round_trip)
+{
+    request_t *sent = request_new ();
+    sent->type = MSG_PING;
+    snprintf (sent->message_id, sizeof sent->message_id, "m1");
+    snprintf (sent->cluster_fingerprint, sizeof sent->cluster_fingerprint, "local:k8:n10:s10485760:0a1b2c3d");
+    sent->present = FIELD_MESSAGE_ID | FIELD_CLUSTER_FINGERPRINT;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    cr_assert_eq (request_encode (sent, &buffer), 0);
+    cr_assert_eq (request_decode (s_request, buffer.data, buffer.size, &s_error), 0, "%s", s_error.message);
+    cr_assert (s_request->present & FIELD_CLUSTER_FINGERPRINT);
+    cr_assert_str_eq (s_request->cluster_fingerprint, "local:k8:n10:s10485760:0a1b2c3d");
+    msgpack_sbuffer_destroy (&buffer);
+
+    //  Absent: nothing set
+    sent->present &= ~FIELD_CLUSTER_FINGERPRINT;
+    msgpack_sbuffer_init (&buffer);
+    cr_assert_eq (request_encode (sent, &buffer), 0);
+    cr_assert_eq (request_decode (s_request, buffer.data, buffer.size, &s_error), 0);
+    cr_assert_not (s_request->present & FIELD_CLUSTER_FINGERPRINT);
+    cr_assert_str_eq (s_request->cluster_fingerprint, "");
+    msgpack_sbuffer_destroy (&buffer);
+    request_destroy (&sent);
+}
+
+Test (request, cluster_fingerprint_checked)
+{
+    //  Empty, or not a string: invalid-request naming the field
+    uint8_t empty [] = { 0x83, 0xac, 'm','e','s','s','a','g','e','-','t','y','p','e', 0xa4, 'p','i','n','g',
+                         0xaa, 'm','e','s','s','a','g','e','-','i','d', 0xa1, 'x',
+                         0xb3, 'c','l','u','s','t','e','r','-','f','i','n','g','e','r','p','r','i','n','t', 0xa0 };
+    cr_assert_eq (request_decode (s_request, empty, sizeof empty, &s_error), -1);
+    cr_assert_eq (s_error.result, RESULT_INVALID_REQUEST);
+    cr_assert_not_null (strstr (s_error.message, "cluster-fingerprint"), "%s", s_error.message);
+}

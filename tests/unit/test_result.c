@@ -13,7 +13,8 @@ static const char *s_expected [RESULT_COUNT] = {
     "success", "size-mismatch", "md5-mismatch", "invalid-request",
     "unknown-message-type", "unknown-node", "unknown-segment",
     "duplicate-segment", "not-found", "out-of-space", "io-error", "overloaded",
-    "forbidden"
+    "forbidden",
+    "cluster-mismatch"
 };
 
 Test (result, names_match_protocol)

@@ -7,6 +7,8 @@
     =========================================================================
 */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 #include "router_config.h"
@@ -154,4 +156,78 @@ Test (router_config, command_line)
     fclose (stdout);
     stdout = saved;
     cr_assert_eq (status, ROUTER_CONFIG_EXIT_OK);
+}
+
+//  Strict configuration of the cluster file's router section: one line
+//  naming FILE:LINE, the key and what was expected; exit 2 in main
+
+static void
+s_expect_strict (const char *router_section, int line, const char *expect)
+{
+    s_write (router_section);
+    router_config_t config;
+    char error [512] = "";
+    char *argv [] = { "strata-router", "--cluster", s_path, NULL };
+    cr_assert_eq (s_load (&config, 3, argv, error), ROUTER_CONFIG_ERROR, "expected '%s'", expect);
+    cr_assert_null (strchr (error, '\n'), "one line: '%s'", error);
+    char where [256];
+    //  The 3-node cluster part is 14 lines
+    snprintf (where, sizeof where, "%s:%d: ", s_path, 14 + line);
+    cr_assert_not_null (strstr (error, where), "'%s' lacks '%s'", error, where);
+    cr_assert_not_null (strstr (error, expect), "'%s' lacks '%s'", error, expect);
+}
+
+Test (router_config, strict_unknown_key)
+{
+    s_expect_strict ("router\n    node-timeout = 5\n", 2,
+                     "unknown key 'router/node-timeout' (did you mean 'router/node-timeout-ms'?)");
+    s_expect_strict ("router\n    lisen = tcp://127.0.0.1:7\n", 2,
+                     "unknown key 'router/lisen' (did you mean 'router/listen'?)");
+}
+
+Test (router_config, strict_unknown_section)
+{
+    s_expect_strict ("rooter\n    listen = tcp://127.0.0.1:7\n", 1,
+                     "unknown section 'rooter' (did you mean 'router'?)");
+}
+
+Test (router_config, strict_duplicate_key)
+{
+    s_expect_strict ("router\n    id = 1\n    id = 2\n", 3, "'router/id' is given twice (first at line 16)");
+}
+
+Test (router_config, strict_bad_value)
+{
+    s_expect_strict ("router\n    slice-size = 10MB\n", 2,
+                     "router/slice-size: expected a number in 1024..67108864, not '10MB'");
+}
+
+Test (router_config, strict_directory_as_file)
+{
+    router_config_t config;
+    char error [512] = "";
+    char *argv [] = { "strata-router", "--cluster", s_dir, NULL };
+    cr_assert_eq (s_load (&config, 3, argv, error), ROUTER_CONFIG_ERROR);
+    cr_assert_not_null (strstr (error, "is a directory, expected a cluster file"), "%s", error);
+}
+
+Test (router_config, check_config_prints_origins, .init = cr_redirect_stdout)
+{
+    s_write ("router\n    node-timeout-ms = 750\n");
+    router_config_t config;
+    char error [512] = "";
+    char *argv [] = { "strata-router", "--cluster", s_path, "--listen", "tcp://127.0.0.1:7999",
+                      "--check-config", NULL };
+    cr_assert_eq (s_load (&config, 6, argv, error), ROUTER_CONFIG_EXIT_OK, "%s", error);
+    fflush (stdout);
+    char output [16384] = "";
+    size_t size = fread (output, 1, sizeof output - 1, cr_get_redirected_stdout ());
+    output [size] = 0;
+    char *line = strstr (output, "router/node-timeout-ms");
+    cr_assert (line && strstr (line, "750") && strstr (line, "# file") < strchr (line, '\n'), "%s", output);
+    line = strstr (output, "router/listen");
+    cr_assert (line && strstr (line, "7999") && strstr (line, "# flag") < strchr (line, '\n'), "%s", output);
+    line = strstr (output, "router/slice-size");
+    cr_assert (line && strstr (line, "10485760") && strstr (line, "# default") < strchr (line, '\n'), "%s", output);
+    cr_assert_not_null (strstr (output, "cluster/data-shards"), "%s", output);
 }
