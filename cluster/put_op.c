@@ -670,16 +670,17 @@ put_op_on_event (put_op_t *self, node_event_t *event)
         s_target_name (self, target, name, sizeof name);
     else
         snprintf (name, sizeof name, "%s", s_node_name (self, event->node));
-    if (!event->reply && event->lost) {
-        //  node_link's "node lost" signal (issue 18): its connection dropped
-        s_fail (self, ROUTER_TIMEOUT, "%s: connection lost; the put was cancelled", name);
-        return;
-    }
     if (!event->reply) {
-        if (s_restart (self, event->node, name, "no answer in time"))
+        //  No answer in time, or node_link's "node lost" signal (its
+        //  connection dropped): send the put again with that node's share
+        //  on handoff holders, or fail if that cannot be done
+        if (s_restart (self, event->node, name, event->lost? "connection lost": "no answer in time"))
             return;
-        s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms; the put was cancelled",
-                name, self->env->config->node_timeout_ms);
+        if (event->lost)
+            s_fail (self, ROUTER_TIMEOUT, "%s: connection lost; the put was cancelled", name);
+        else
+            s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms; the put was cancelled",
+                    name, self->env->config->node_timeout_ms);
         return;
     }
     reply_t *reply = event->reply;

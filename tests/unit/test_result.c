@@ -19,7 +19,7 @@ static const char *s_expected [RESULT_COUNT] = {
 
 Test (result, names_match_protocol)
 {
-    cr_assert_eq (RESULT_COUNT, 13);
+    cr_assert_eq (RESULT_COUNT, 14);
     for (int index = 0; index < RESULT_COUNT; index++)
         cr_assert_str_eq (result_name ((result_t) index), s_expected [index],
                           "code %d", index);
