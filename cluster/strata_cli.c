@@ -1293,23 +1293,50 @@ static const s_command_t s_commands [] = {
       "With --node, pings that node's endpoint directly (node protocol; default\n"
       "timeout 5 s) and prints its name, version and uptime.\n"
       "Exit status: 0 all nodes usable (or the node answered), 1 otherwise.\n" },
-    { "top",      true,  false, false, false, true,  0, 0, "no arguments", NULL },
+    { "top",      true,  false, false, false, true,  0, 0, "no arguments",
+      "usage: strata top [--router ENDPOINT] [--count N] [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Shows every node's figures as the router sees them, redrawn each second\n"
+      "(--count N: N screens, then exit). Ctrl-C ends it.\n" },
     { "stat",     false, false, false, true,  true,  0, 0, "no arguments",
       "usage: strata stat --node ENDPOINT [--reply ENDPOINT] [--timeout SECONDS]\n"
       "                   [--cert FILE --server-cert FILE]\n"
       "\n"
       "Prints a node's stats as JSON, asking the node's writer ENDPOINT directly\n"
       "(default timeout 5 s); --reply gives the endpoint to bind for its reply.\n" },
-    { "compact",  false, false, false, true,  true,  0, 0, "no arguments", NULL },
+    { "compact",  false, false, false, true,  true,  0, 0, "no arguments",
+      "usage: strata compact --node ENDPOINT [--garbage-ratio R] [--reply ENDPOINT]\n"
+      "                      [--timeout SECONDS] [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Runs one compaction pass on the node now (files whose garbage ratio is at\n"
+      "least R, default the node's compact/garbage-ratio) and prints the files\n"
+      "compacted and the bytes reclaimed when it ends.\n" },
     { "keygen",   false, false, false, false, false, 1, 1, "NAME",
       "usage: strata keygen [--dir DIR] NAME\n"
       "\n"
       "Writes a new CurveZMQ certificate: DIR/NAME (public key, for the clients-dir\n"
       "of the router and nodes) and DIR/NAME_secret (both keys, for --cert).\n"
       "Never overwrites.\n" },
-    { "ls",       true,  true,  false, false, true,  0, 0, "no arguments", NULL },
-    { "scrub",    false, false, false, true,  true,  0, 0, "no arguments", NULL },
-    { "repair",   true,  true,  false, false, true,  0, 0, "no arguments", NULL },
+    { "ls",       true,  true,  false, false, true,  0, 0, "no arguments",
+      "usage: strata ls [--router ENDPOINT] [--collection ID] [--prefix P] [-l]\n"
+      "                 [--timeout SECONDS] [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Lists the keys whose newest version is not deleted, one per line, in\n"
+      "bytewise order; -l adds UNIFIED-ID TIMESTAMP SIZE, tab-separated.\n"
+      "Exit status: 0 (also when there is no key), 1 failure.\n" },
+    { "scrub",    false, false, false, true,  true,  0, 0, "no arguments",
+      "usage: strata scrub --node ENDPOINT [--reply ENDPOINT] [--timeout SECONDS]\n"
+      "                    [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Runs a scrub pass on the node now (every record re-read and checked) and\n"
+      "prints the records checked and the damage found when it ends.\n" },
+    { "repair",   true,  true,  false, false, true,  0, 0, "no arguments",
+      "usage: strata repair [--router ENDPOINT] [--collection ID] [--node NAME]\n"
+      "                     [--cert FILE --server-cert FILE]\n"
+      "\n"
+      "Checks every version of the collection (or only the shares node NAME owns)\n"
+      "and rebuilds missing or damaged shares; ends with 'checked N versions,\n"
+      "rebuilt M shares, K unrecoverable'. Exit status: 0 when K is 0, else 1.\n" },
     { NULL,       false, false, false, false, false, 0, 0, NULL, NULL }
 };
 
