@@ -23,8 +23,13 @@ typedef struct {
     reply_queue_t *queue;               //  per socket, or NULL
     zframe_t *frame;                    //  owns the bytes ZeroMQ sends
     uint64_t bytes;                     //  charged
-    bool sent;                          //  ZeroMQ took it (a failed send is no progress)
     bool first;                         //  the reply's first frame (counts the reply)
+    //  ZeroMQ took it (a failed send is no progress). Stored with release
+    //  ordering after every other field and loaded with acquire ordering
+    //  first in s_free, which ZeroMQ's I/O thread runs: the hand-over
+    //  through libzmq's own queues is invisible to the C11 memory model
+    //  (and to ThreadSanitizer), this pair makes it explicit.
+    atomic_bool sent;
 } s_hint_t;
 
 reply_budget_t *
@@ -128,8 +133,9 @@ s_free (void *data, void *arg)
 {
     (void) data;
     s_hint_t *hint = (s_hint_t *) arg;
+    bool sent = atomic_load_explicit (&hint->sent, memory_order_acquire);
     if (hint->queue) {
-        if (hint->sent) {
+        if (sent) {
             atomic_store (&hint->queue->progress_us, zclock_usecs ());
             atomic_fetch_add (&hint->queue->taken, 1);
         }
@@ -174,10 +180,11 @@ reply_budget_send (reply_budget_t *self, reply_queue_t *queue, void *handle,
     static char s_empty;
     zmq_msg_t msg;
     zmq_msg_init_data (&msg, size? zframe_data (frame): (void *) &s_empty, size, s_free, hint);
-    hint->sent = true;
+    atomic_store_explicit (&hint->sent, true, memory_order_release);
     int rc = zmq_msg_send (&msg, handle, flags);
     if (rc < 0) {
-        hint->sent = false;
+        //  ZeroMQ did not take it: s_free runs here, on this thread
+        atomic_store_explicit (&hint->sent, false, memory_order_relaxed);
         int saved = zmq_errno ();
         zmq_msg_close (&msg);       //  calls s_free
         errno = saved;
