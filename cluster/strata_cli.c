@@ -1340,10 +1340,24 @@ static const s_command_t s_commands [] = {
     { NULL,       false, false, false, false, false, 0, 0, NULL, NULL }
 };
 
+//  The --meta copies, freed at exit (main's arguments are gone by then)
+static char *s_meta_copies [LIMIT_META_ENTRIES];
+static size_t s_meta_copy_count;
+
+static void
+s_free_meta (void)
+{
+    for (size_t index = 0; index < s_meta_copy_count; index++)
+        free (s_meta_copies [index]);
+    s_meta_copy_count = 0;
+}
+
 //  Add a put --meta KEY=VALUE entry
 static int
 s_add_meta (s_args_t *args, const char *text)
 {
+    if (s_meta_copy_count == 0)
+        atexit (s_free_meta);
     const char *equals = strchr (text, '=');
     if (!equals || equals == text)
         return s_usage_error (args, "--meta: '%s' is not KEY=VALUE", text);
@@ -1367,6 +1381,7 @@ s_add_meta (s_args_t *args, const char *text)
             return s_usage_error (args, "--meta: '%.*s' is given twice", (int) name_size, text);
         }
     args->meta_text [args->meta_count] = copy;
+    s_meta_copies [s_meta_copy_count++] = copy;
     args->meta [2 * args->meta_count] = copy;
     args->meta [2 * args->meta_count + 1] = copy + name_size + 1;
     args->meta_count++;
