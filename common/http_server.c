@@ -168,9 +168,6 @@ http_server_new (const char *listen, http_handler_fn *handler, void *arg,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_SERVER_MEMORY_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) HTTP_SERVER_TIMEOUT_SECONDS,
         MHD_OPTION_STRICT_FOR_CLIENT, (int) 1,
-        //  a restarted program binds its port again at once, whatever
-        //  connections of the previous one are in TIME_WAIT
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
         MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (error, error_size, "metrics: cannot listen on %s: %s", listen,
