@@ -49,8 +49,10 @@ class PutLostNodeTest(ClusterTestCase):
     def test_sigkill_during_puts(self):
         rng = random.Random(int(os.environ.get("STRATA_TEST_SEED", "14")))
         objects = {}
+        kills = {}
         for index in range(PUTS):
             victim = self.cluster.node(rng.randrange(self.node_count))
+            kills [victim.name] = kills.get(victim.name, 0) + 1
             key = new_key("lost-%d" % index)
             data = os.urandom(30 * MIB)
             path = os.path.join(self.cluster.workdir, "object-%d" % index)
@@ -74,9 +76,13 @@ class PutLostNodeTest(ClusterTestCase):
             return all((node.stats() or {}).get("handoff", {}).get("held", 1) == 0
                        for node in self.cluster.nodes)
         self.wait_for(forwarded, 90, "the handoff copies to be forwarded")
+        # Nodes never killed were sent every cancel: nothing stays active. A
+        # killed node may keep the segment its kill interrupted (the cancel
+        # of that attempt went to a dead node): at most one per kill, and
+        # node/active-timeout-seconds cancels it later (test_stale_segments)
         for node in self.cluster.nodes:
             stats = self.wait_for(node.stats, 20, "stats of %s" % node.name)
-            self.assertEqual(stats["active-segments"], 0, node.name)
+            self.assertLessEqual(stats["active-segments"], kills.get(node.name, 0), node.name)
 
         # Any 8 of 10 suffice: stop two and read everything back
         stopped = [self.cluster.node(2), self.cluster.node(7)]
