@@ -210,6 +210,12 @@ class StatusTest(ClusterTestCase):
         reply, _ = self.cluster.router_client().request(
             {"message-type": "put", "key": "refused", "collection-id": 0}, [b"x"])
         self.assertEqual(reply.get("result"), "unavailable", reply)
+        # Reachability is logged by a once-a-second check: wait for node05's
+        # line before the nodes come back
+        deadline = time.monotonic() + 10
+        while ("node node05 is unreachable" not in self.cluster.router.log_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
         for index in (2, 4, 6):
             self.cluster.node(index).start()
         status, body = self.wait_readyz(200)
