@@ -29,12 +29,12 @@ class DocRefsTest(unittest.TestCase):
                 doc.write("# Guide\n\n## Starting\n\ntext\n")
             with open(os.path.join(root, "code.c"), "w") as code:
                 code.write('//  fine: docs/guide.md, "Starting"\n'
-                           '//  missing doc: protocol.md\n'
+                           '//  missing doc: nowhere.md\n'
                            '//  missing section: docs/guide.md, "Stopping"\n'
                            '//  numbered: see the contract, §3\n')
             result = run_checker(root)
             self.assertEqual(result.returncode, 1, result.stdout)
-            self.assertIn("code.c:2: protocol.md is not a document", result.stdout)
+            self.assertIn("code.c:2: nowhere.md is not a document", result.stdout)
             self.assertIn('code.c:3: docs/guide.md has no section "Stopping"', result.stdout)
             self.assertIn("code.c:4: a section cited by number", result.stdout)
             self.assertNotIn("code.c:1:", result.stdout)
