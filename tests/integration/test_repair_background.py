@@ -53,6 +53,12 @@ class BackgroundRepairTest(unittest.TestCase):
             missing = [where for where, digest in wanted.items() if after.get(where) != digest]
             self.assertEqual(missing, [])
             self.assertNotIn("bg/7/03", [where[0] for where in after])
+            # The sweep logs its end once it has walked every collection: a
+            # moment after the last share it rebuilt
+            deadline = time.monotonic() + 30
+            while ("repair: background sweep done" not in cluster.router.log_text()
+                   and time.monotonic() < deadline):
+                time.sleep(0.2)
             self.assertIn("repair: background sweep done", cluster.router.log_text())
 
 
