@@ -337,7 +337,7 @@ Data, logs and the cluster file: $DIR/
     $CLI rm greeting
     $CLI ping                          # the router and its nodes
     $CLI stat --node $(node_writer 1)  # one node's counters, as JSON
-    /usr/bin/python3 cluster/examples/strata_client.py   # a service in Python
+    /usr/bin/python3 cluster/client/examples/strata_client.py   # a service in Python
 
 One node: scripts/local_cluster.sh stop|start|restart node03
 Stop it with: make cluster-stop   (or scripts/local_cluster.sh stop)

@@ -1,4 +1,4 @@
-"""Runs cluster/examples/strata_client.py, the example of another service
+"""Runs cluster/client/examples/strata_client.py, the example of another service
 talking to strata-router with pyzmq + msgpack, against ten nodes and the
 router: its demonstration, its put and get commands, and objects crossing
 between it and the `strata` CLI in both directions.
@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster_harness import ClusterTestCase, new_key, payload, run_main  # noqa: E402
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                       "cluster", "examples", "strata_client.py")
+                       "cluster", "client", "examples", "strata_client.py")
 MIB = 1024 * 1024
 
 

@@ -3,9 +3,9 @@
 Strata cluster through strata-router, with nothing but pyzmq and msgpack
 (Debian: python3-zmq, python3-msgpack). The protocol is cluster/ROUTER.md.
 
-    /usr/bin/python3 cluster/examples/strata_client.py             # a short demonstration
-    /usr/bin/python3 cluster/examples/strata_client.py put KEY FILE
-    /usr/bin/python3 cluster/examples/strata_client.py get KEY FILE
+    /usr/bin/python3 cluster/client/examples/strata_client.py             # a short demonstration
+    /usr/bin/python3 cluster/client/examples/strata_client.py put KEY FILE
+    /usr/bin/python3 cluster/client/examples/strata_client.py get KEY FILE
 
 (/usr/bin/python3: Debian's Python, the one python3-zmq and python3-msgpack
 install into; another python3 first on PATH may lack them.)
