@@ -38,6 +38,7 @@
 #include <msgpack.h>
 
 #include "client.h"
+#include "node_client.h"
 #include "digest.h"
 #include "wire.h"
 
@@ -1182,7 +1183,7 @@ s_scrub (const s_args_t *args)
     char error [1300];
     int timeout_ms = args->has_timeout? args->timeout_ms: 86400 * 1000;
     client_result_t result = client_node_request (args->node, args->reply, timeout_ms, args->cert,
-                                                  args->server_cert, MSG_SCRUB, reply, error, sizeof error);
+                                                  args->server_cert, MSG_SCRUB, -1, reply, error, sizeof error);
     int code = S_EXIT_OK;
     if (result != CLIENT_OK)
         code = s_failure (args, s_exit_code (result), "%s", error);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "client.h"
+#include "node_client.h"
 #include "digest.h"
 #include "reply.h"
 #include "request.h"

@@ -1,5 +1,6 @@
 /*  =========================================================================
-    router_request - decode and validate a client request to the router
+    router_request - decode and validate a client request to the router;
+    encode one (the client's side)
 
     Order of checks, so the error does not depend on key order:
     1. the header is one MessagePack map with string keys (wire_unpack);
@@ -410,4 +411,86 @@ failed:
     self->meta_size = 0;
     self->present &= ROUTER_FIELD_REQUEST_ID;
     return -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Encoding (the client's side)
+
+static int
+s_pack_text (msgpack_packer *packer, const char *text, size_t size)
+{
+    return msgpack_pack_str (packer, size) || msgpack_pack_str_body (packer, text, size);
+}
+
+//  A byte string: str when it is UTF-8 without NUL, else bin
+static int
+s_pack_bytes (msgpack_packer *packer, const char *bytes, size_t size)
+{
+    if (wire_utf8_valid (bytes, size, false))
+        return s_pack_text (packer, bytes, size);
+    return msgpack_pack_bin (packer, size) || msgpack_pack_bin_body (packer, bytes, size);
+}
+
+int
+router_request_encode (const router_request_t *self, msgpack_sbuffer *buffer)
+{
+    assert (self && buffer);
+    assert ((int) self->type > ROUTER_MSG_UNKNOWN && self->type < ROUTER_MSG_COUNT);
+    assert (!(self->present & ROUTER_FIELD_META) || self->meta);
+    const s_type_t *type = &s_types [self->type];
+    uint32_t fields = self->present & (type->required | type->optional);
+    uint32_t entries = 2;
+    for (size_t index = 0; index < S_FIELD_COUNT; index++)
+        if (fields & s_fields [index].bit)
+            entries++;
+
+    msgpack_sbuffer_clear (buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&packer, entries);
+    rc |= s_pack_text (&packer, "message-type", 12) | s_pack_text (&packer, type->name, strlen (type->name));
+    rc |= s_pack_text (&packer, "request-id", 10)
+        | s_pack_text (&packer, self->request_id, strlen (self->request_id));
+    for (size_t index = 0; index < S_FIELD_COUNT; index++) {
+        const s_field_t *field = &s_fields [index];
+        if (!(fields & field->bit))
+            continue;
+        rc |= s_pack_text (&packer, field->name, strlen (field->name));
+        switch (field->bit) {
+            case ROUTER_FIELD_UPLOAD_ID:
+                rc |= s_pack_text (&packer, self->upload_id, strlen (self->upload_id));
+                break;
+            case ROUTER_FIELD_COLLECTION_ID:
+                rc |= msgpack_pack_uint64 (&packer, self->collection_id);
+                break;
+            case ROUTER_FIELD_KEY:
+                rc |= s_pack_text (&packer, self->key, self->key_size);
+                break;
+            case ROUTER_FIELD_UNIFIED_ID:
+                rc |= msgpack_pack_uint64 (&packer, self->unified_id);
+                break;
+            case ROUTER_FIELD_SLICE_NUM:
+                rc |= msgpack_pack_uint64 (&packer, self->slice_num);
+                break;
+            case ROUTER_FIELD_META:
+                rc |= msgpack_sbuffer_write (buffer, (const char *) self->meta, self->meta_size);
+                break;
+            case ROUTER_FIELD_PREFIX:
+                rc |= s_pack_bytes (&packer, self->prefix, self->prefix_size);
+                break;
+            case ROUTER_FIELD_START_AFTER:
+                rc |= s_pack_bytes (&packer, self->start_after, self->start_after_size);
+                break;
+            case ROUTER_FIELD_LIMIT:
+                rc |= msgpack_pack_uint64 (&packer, self->limit);
+                break;
+            case ROUTER_FIELD_NODE:
+                rc |= s_pack_text (&packer, self->node, strlen (self->node));
+                break;
+            default:
+                assert (false);
+        }
+    }
+    return rc? -1: 0;
 }

@@ -1,6 +1,7 @@
 /*  =========================================================================
     router_request - one client request to the router (ROUTER.md), decoded
-    and validated from its MessagePack header (frame 0)
+    and validated from its MessagePack header (frame 0) by the router, and
+    encoded into one by a client
 
     Like proto/request.h for the node protocol: a flat struct with one
     member per field and a bitmask of the fields given. Decoding never
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <msgpack.h>
 #include "protocol_limits.h"
 #include "router_reply.h"
 
@@ -92,6 +94,17 @@ void
 int
     router_request_decode (router_request_t *self, const void *data, size_t size,
                            router_result_t *result_p, char *error, size_t error_size);
+
+//  Encode self as a request header (frame 0) into buffer, which is cleared
+//  first: message-type (the name of self->type), request-id, then every
+//  field of ROUTER_FIELD_* set in self->present that the type takes, in
+//  the order the decoder checks them; prefix and start-after go as a str
+//  when they are UTF-8 without NUL, else as a bin; meta as the raw map it
+//  holds. What the client sends, the router decodes. self->type must be a
+//  request type and the fields what they say (our own values: checked
+//  by assert, not reported). Returns 0, or -1 when out of memory.
+int
+    router_request_encode (const router_request_t *self, msgpack_sbuffer *buffer);
 
 //  Wire name of a request type ("put-start"); "unknown" otherwise.
 const char *
