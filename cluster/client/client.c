@@ -7,9 +7,11 @@
     at once when the router goes away while the call waits for it.
 
     Request-ids are "<random tag>-<counter>", unique per client. A call
-    sends a header (frame 0, a MessagePack map) plus data frames, then reads
-    replies until one carries its request-id; replies with other ids are
-    late answers to abandoned calls and are dropped.
+    fills a router_request_t, which router_request_encode () turns into the
+    header (frame 0, a MessagePack map), sends it plus data frames, then
+    reads replies (router_reply_decode) until one carries its request-id;
+    replies with other ids are late answers to abandoned calls and are
+    dropped.
 
     Transfers: a put of up to max-put-bytes is one `put` message (data cut
     in 1 MiB frames); anything larger, or of unknown length, is a streamed
@@ -21,17 +23,14 @@
 */
 
 #include <assert.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <czmq.h>
@@ -40,8 +39,9 @@
 #include "client.h"
 #include "curve.h"
 #include "endpoint.h"
-#include "reply.h"
-#include "request.h"
+#include "request.h"             //  LIMIT_LIST_KEYS_MAX
+#include "router_reply.h"
+#include "router_request.h"
 #include "wire.h"
 
 #define S_FRAME_BYTES       (1024 * 1024)           //  data frame size of a put
@@ -64,29 +64,40 @@ struct _client_t {
     char tag [20];                  //  request-id prefix, random per client
     curve_t *curve;                 //  CURVE client certs, or NULL for plaintext
     uint64_t counter;               //  request-ids used so far
-    msgpack_sbuffer buffer;         //  header being encoded
-    msgpack_packer packer;          //  packs into buffer
-    bool pack_failed;               //  a pack call failed (out of memory)
+    router_request_t *request;      //  the request being made
+    msgpack_sbuffer buffer;         //  its header, encoded
+    bool encode_failed;             //  out of memory filling the request
     char error [512];               //  last failure; "" after a success
 };
 
-//  One reply from the router, frame 0 decoded
+//  One reply from the router
 typedef struct {
     zmsg_t *msg;                    //  the whole message (frame 0, data frames)
-    msgpack_unpacked unpacked;      //  frame 0, unpacked
-    const msgpack_object *map;      //  the header map (inside unpacked)
+    router_reply_t *header;         //  frame 0, decoded
 } s_reply_t;
 
-static const char *s_result_names [CLIENT_RESULT_COUNT] = {
-    "ok", "not-found", "invalid-request", "unknown-message-type",
-    "unavailable", "data-error", "io-error", "timeout", "overloaded",
-    "no-reply", "protocol-error", "callback-error", "system-error", "forbidden"
+//  The client's code for each result of the router
+static const client_result_t s_from_router [ROUTER_RESULT_COUNT] = {
+    [ROUTER_SUCCESS]              = CLIENT_OK,
+    [ROUTER_NOT_FOUND]            = CLIENT_NOT_FOUND,
+    [ROUTER_INVALID_REQUEST]      = CLIENT_INVALID_REQUEST,
+    [ROUTER_UNKNOWN_MESSAGE_TYPE] = CLIENT_UNKNOWN_MESSAGE_TYPE,
+    [ROUTER_UNAVAILABLE]          = CLIENT_UNAVAILABLE,
+    [ROUTER_DATA_ERROR]           = CLIENT_DATA_ERROR,
+    [ROUTER_IO_ERROR]             = CLIENT_IO_ERROR,
+    [ROUTER_TIMEOUT]              = CLIENT_TIMEOUT,
+    [ROUTER_OVERLOADED]           = CLIENT_OVERLOADED,
+    [ROUTER_FORBIDDEN]            = CLIENT_FORBIDDEN,
 };
 
-//  The router's result names, in client_result_t order (CLIENT_OK first)
-static const char *s_router_results [] = {
-    "success", "not-found", "invalid-request", "unknown-message-type",
-    "unavailable", "data-error", "io-error", "timeout", "overloaded"
+//  Names of the codes that are the client's own; the others are named
+//  after the router's result (router_result_name)
+static const char *s_own_names [CLIENT_RESULT_COUNT] = {
+    [CLIENT_OK]             = "ok",
+    [CLIENT_NO_REPLY]       = "no-reply",
+    [CLIENT_PROTOCOL_ERROR] = "protocol-error",
+    [CLIENT_CALLBACK_ERROR] = "callback-error",
+    [CLIENT_SYSTEM_ERROR]   = "system-error",
 };
 
 static _Atomic unsigned s_monitor_sequence;     //  makes monitor endpoints unique
@@ -110,7 +121,12 @@ client_result_name (client_result_t result)
 {
     if ((int) result < 0 || result >= CLIENT_RESULT_COUNT)
         return "unknown";
-    return s_result_names [result];
+    if (s_own_names [result])
+        return s_own_names [result];
+    for (int router = 0; router < ROUTER_RESULT_COUNT; router++)
+        if (s_from_router [router] == result)
+            return router_result_name ((router_result_t) router);
+    return "unknown";
 }
 
 const char *
@@ -250,13 +266,13 @@ client_new (const char *endpoint)
     self->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
     self->connect_timeout_ms = CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
     self->max_put_bytes = CLIENT_DEFAULT_MAX_PUT_BYTES;
+    self->request = router_request_new ();
     msgpack_sbuffer_init (&self->buffer);
-    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
     uint32_t random_tag;
     if (getrandom (&random_tag, sizeof random_tag, GRND_NONBLOCK) != (ssize_t) sizeof random_tag)
         random_tag = (uint32_t) zclock_usecs () ^ ((uint32_t) getpid () << 16);
     snprintf (self->tag, sizeof self->tag, "%08x", random_tag);
-    if (!self->endpoint || s_socket_open (self) != 0) {
+    if (!self->endpoint || !self->request || s_socket_open (self) != 0) {
         client_destroy (&self);
         return NULL;
     }
@@ -272,6 +288,7 @@ client_destroy (client_t **self_p)
         return;
     s_socket_close (self);
     curve_destroy (&self->curve);
+    router_request_destroy (&self->request);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self->endpoint);
     free (self);
@@ -389,72 +406,85 @@ s_check_meta (client_t *self, const char *const *meta)
 
 
 //  --------------------------------------------------------------------------
-//  Header encoding
+//  Requests (encoded by router_request_encode)
 
-static void
-s_pack_str (client_t *self, const char *text)
+//  Start a request of type in self->request, with a new request-id
+static router_request_t *
+s_request (client_t *self, router_msg_t type)
 {
-    size_t size = strlen (text);
-    if (msgpack_pack_str (&self->packer, size) || msgpack_pack_str_body (&self->packer, text, size))
-        self->pack_failed = true;
+    router_request_t *request = self->request;
+    free (request->meta);
+    memset (request, 0, sizeof *request);
+    request->type = type;
+    snprintf (request->request_id, sizeof request->request_id, "%s-%" PRIu64, self->tag, ++self->counter);
+    request->present = ROUTER_FIELD_REQUEST_ID;
+    self->encode_failed = false;
+    return request;
+}
+
+//  The fields that name an object: collection-id and key (already checked)
+static void
+s_request_object (router_request_t *request, uint32_t collection_id, const char *key)
+{
+    request->collection_id = collection_id;
+    request->key_size = strlen (key);
+    assert (request->key_size <= LIMIT_KEY_MAX);
+    memcpy (request->key, key, request->key_size + 1);
+    request->present |= ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_KEY;
 }
 
 static void
-s_pack_uint (client_t *self, const char *name, uint64_t value)
+s_request_unified_id (router_request_t *request, uint64_t unified_id)
 {
-    s_pack_str (self, name);
-    if (msgpack_pack_uint64 (&self->packer, value))
-        self->pack_failed = true;
+    request->unified_id = unified_id;
+    request->present |= ROUTER_FIELD_UNIFIED_ID;
 }
 
-//  Start a header: a map of 2 + entries entries, message-type and a new
-//  request-id (written into request_id) first.
 static void
-s_header_begin (client_t *self, const char *type, uint32_t entries, char request_id [64])
+s_request_upload_id (router_request_t *request, const char *upload_id)
 {
-    msgpack_sbuffer_clear (&self->buffer);
-    self->pack_failed = false;
-    snprintf (request_id, 64, "%s-%" PRIu64, self->tag, ++self->counter);
-    if (msgpack_pack_map (&self->packer, 2 + entries))
-        self->pack_failed = true;
-    s_pack_str (self, "message-type");
-    s_pack_str (self, type);
-    s_pack_str (self, "request-id");
-    s_pack_str (self, request_id);
+    snprintf (request->upload_id, sizeof request->upload_id, "%s", upload_id);
+    request->present |= ROUTER_FIELD_UPLOAD_ID;
 }
 
-//  The fields that name an object: collection-id, key (2 entries)
+//  meta (already checked): the pairs as a MessagePack map of strings
 static void
-s_pack_object (client_t *self, uint32_t collection_id, const char *key)
-{
-    s_pack_uint (self, "collection-id", collection_id);
-    s_pack_str (self, "key");
-    s_pack_str (self, key);
-}
-
-//  meta (1 entry), already checked
-static void
-s_pack_meta (client_t *self, const char *const *meta)
+s_request_meta (client_t *self, router_request_t *request, const char *const *meta)
 {
     size_t pairs = 0;
     while (meta [pairs * 2])
         pairs++;
-    s_pack_str (self, "meta");
-    if (msgpack_pack_map (&self->packer, pairs))
-        self->pack_failed = true;
-    for (size_t index = 0; index < pairs * 2; index++)
-        s_pack_str (self, meta [index]);
+    msgpack_sbuffer map;
+    msgpack_sbuffer_init (&map);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &map, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map (&packer, pairs);
+    for (size_t index = 0; index < pairs * 2; index++) {
+        size_t size = strlen (meta [index]);
+        rc |= msgpack_pack_str (&packer, size) || msgpack_pack_str_body (&packer, meta [index], size);
+    }
+    if (rc == 0 && map.size) {
+        request->meta = (uint8_t *) malloc (map.size);
+        if (request->meta) {
+            memcpy (request->meta, map.data, map.size);
+            request->meta_size = map.size;
+            request->present |= ROUTER_FIELD_META;
+        }
+    }
+    if (!(request->present & ROUTER_FIELD_META))
+        self->encode_failed = true;
+    msgpack_sbuffer_destroy (&map);
 }
 
 
 //  --------------------------------------------------------------------------
 //  Sending and receiving
 
-//  Send the header in self->buffer, then size bytes of data in frames.
+//  Send self->request, then size bytes of data in frames.
 static client_result_t
 s_send (client_t *self, const void *data, size_t size)
 {
-    if (self->pack_failed)
+    if (self->encode_failed || router_request_encode (self->request, &self->buffer) != 0)
         return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory encoding a request");
     void *handle = zsock_resolve (self->dealer);
     const uint8_t *bytes = (const uint8_t *) data;
@@ -491,44 +521,14 @@ static void
 s_reply_init (s_reply_t *reply)
 {
     reply->msg = NULL;
-    msgpack_unpacked_init (&reply->unpacked);
-    reply->map = NULL;
+    reply->header = NULL;
 }
 
 static void
 s_reply_reset (s_reply_t *reply)
 {
     zmsg_destroy (&reply->msg);
-    msgpack_unpacked_destroy (&reply->unpacked);
-    msgpack_unpacked_init (&reply->unpacked);
-    reply->map = NULL;
-}
-
-//  The value of field name in a header map, or NULL
-static const msgpack_object *
-s_field (const msgpack_object *map, const char *name)
-{
-    size_t size = strlen (name);
-    for (uint32_t index = 0; index < map->via.map.size; index++) {
-        const msgpack_object_kv *entry = &map->via.map.ptr [index];
-        if (entry->key.type == MSGPACK_OBJECT_STR
-        &&  entry->key.via.str.size == size
-        &&  memcmp (entry->key.via.str.ptr, name, size) == 0)
-            return &entry->val;
-    }
-    return NULL;
-}
-
-//  Copy a string value into out (null-terminated). 0 if it is a string
-//  that fits; -1 otherwise.
-static int
-s_get_str (const msgpack_object *value, char *out, size_t out_size)
-{
-    if (!value || value->type != MSGPACK_OBJECT_STR || value->via.str.size >= out_size)
-        return -1;
-    memcpy (out, value->via.str.ptr, value->via.str.size);
-    out [value->via.str.size] = 0;
-    return 0;
+    router_reply_destroy (&reply->header);
 }
 
 //  A reply field the call needs was missing or ill-typed
@@ -542,8 +542,7 @@ static client_result_t
 s_uint_field (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
               uint64_t max, uint64_t *value_p)
 {
-    const msgpack_object *value = s_field (reply->map, name);
-    if (!value || wire_get_uint (value, 0, max, value_p) != 0)
+    if (router_reply_get_uint (reply->header, name, max, value_p) != 0)
         return s_bad_field (self, reply_type, name);
     return CLIENT_OK;
 }
@@ -552,8 +551,7 @@ static client_result_t
 s_digest_field (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
                 uint8_t digest [DIGEST_MD5_SIZE])
 {
-    const msgpack_object *value = s_field (reply->map, name);
-    if (!value || wire_get_digest (value, digest) != 0)
+    if (router_reply_get_digest (reply->header, name, digest) != 0)
         return s_bad_field (self, reply_type, name);
     return CLIENT_OK;
 }
@@ -562,36 +560,33 @@ s_digest_field (client_t *self, const s_reply_t *reply, const char *reply_type, 
 static client_result_t
 s_reply_result (client_t *self, const s_reply_t *reply, const char *request_type)
 {
-    const msgpack_object *result = s_field (reply->map, "result");
-    char name [64];
-    if (s_get_str (result, name, sizeof name) != 0)
+    const char *name = router_reply_result_text (reply->header);
+    if (!name)
         return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no result", request_type);
-    if (streq (name, "success"))
+    router_result_t result = router_reply_result (reply->header);
+    if (result == ROUTER_SUCCESS)
         return CLIENT_OK;
-    char message [300] = "";
-    const msgpack_object *text = s_field (reply->map, "error-message");
-    if (text && text->type == MSGPACK_OBJECT_STR)
-        wire_sanitize (text->via.str.ptr, text->via.str.size, message, sizeof message);
-    if (streq (name, "forbidden"))
+    const char *message = router_reply_error (reply->header);
+    if (result == ROUTER_FORBIDDEN)
         return s_fail (self, CLIENT_FORBIDDEN, "forbidden: %s",
                        *message? message: "this client's key has no grant for that (auth/policy)");
-    for (size_t index = 1; index < sizeof s_router_results / sizeof s_router_results [0]; index++)
-        if (streq (name, s_router_results [index]))
-            return s_fail (self, (client_result_t) index, "%s: %s", name,
-                           *message? message: "(the router gave no error-message)");
+    if (result < ROUTER_RESULT_COUNT)
+        return s_fail (self, s_from_router [result], "%s: %s", name,
+                       *message? message: "(the router gave no error-message)");
     char safe [80];
     wire_sanitize (name, strlen (name), safe, sizeof safe);
     return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with unknown result '%s': %s",
                    request_type, safe, message);
 }
 
-//  Wait at most the timeout for the reply to request_id, dropping replies to
-//  other requests. On CLIENT_OK the reply succeeded and has reply_type; any
-//  router failure is returned as its result code.
+//  Wait at most the timeout for the reply to self->request, dropping
+//  replies to other requests. On CLIENT_OK the reply succeeded and has
+//  reply_type; any router failure is returned as its result code.
 static client_result_t
-s_recv (client_t *self, const char *request_id, const char *request_type,
-        const char *reply_type, s_reply_t *reply)
+s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
 {
+    const char *request_id = self->request->request_id;
+    const char *request_type = router_msg_name (self->request->type);
     s_reply_reset (reply);
     int64_t deadline = zclock_mono () + self->timeout_ms;
     bool disconnected = false;
@@ -619,21 +614,19 @@ s_recv (client_t *self, const char *request_id, const char *request_type,
             if (!msg)
                 continue;
             zframe_t *frame = zmsg_first (msg);
-            const char *why = NULL;
-            msgpack_unpacked_destroy (&reply->unpacked);
-            msgpack_unpacked_init (&reply->unpacked);
-            if (!frame || wire_unpack (&reply->unpacked, zframe_data (frame), zframe_size (frame),
-                                       S_MAX_REPLY_HEADER, &why) != 0
-            ||  reply->unpacked.data.type != MSGPACK_OBJECT_MAP) {
+            char why [128] = "not a map";
+            router_reply_destroy (&reply->header);
+            if (frame)
+                reply->header = router_reply_decode (zframe_data (frame), zframe_size (frame),
+                                                     S_MAX_REPLY_HEADER, why, sizeof why);
+            if (!reply->header) {
                 zmsg_destroy (&msg);
                 return s_fail (self, CLIENT_PROTOCOL_ERROR,
-                               "the router sent a reply whose header is not a MessagePack map (%s)",
-                               why? why: "not a map");
+                               "the router sent a reply whose header is not a MessagePack map (%s)", why);
             }
-            reply->map = &reply->unpacked.data;
             reply->msg = msg;
-            char id [LIMIT_ID_MAX + 1];
-            if (s_get_str (s_field (reply->map, "request-id"), id, sizeof id) != 0) {
+            const char *id = router_reply_request_id (reply->header);
+            if (!id) {
                 //  Cannot be matched; if it says why, that is the best we know
                 client_result_t result = s_reply_result (self, reply, request_type);
                 if (result == CLIENT_OK)
@@ -648,8 +641,8 @@ s_recv (client_t *self, const char *request_id, const char *request_type,
             client_result_t result = s_reply_result (self, reply, request_type);
             if (result != CLIENT_OK)
                 return result;
-            char type [LIMIT_MESSAGE_TYPE_MAX + 8];
-            if (s_get_str (s_field (reply->map, "message-type"), type, sizeof type) != 0)
+            const char *type = router_reply_type (reply->header);
+            if (!type)
                 return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no message-type",
                                request_type);
             if (!streq (type, reply_type)) {
@@ -669,14 +662,13 @@ s_recv (client_t *self, const char *request_id, const char *request_type,
     }
 }
 
-//  Send the header in self->buffer (plus data) and receive its reply
+//  Send self->request (plus data) and receive its reply
 static client_result_t
-s_exchange (client_t *self, const char *request_id, const char *request_type, const void *data,
-            size_t size, const char *reply_type, s_reply_t *reply)
+s_exchange (client_t *self, const void *data, size_t size, const char *reply_type, s_reply_t *reply)
 {
     client_result_t result = s_send (self, data, size);
     if (result == CLIENT_OK)
-        result = s_recv (self, request_id, request_type, reply_type, reply);
+        result = s_recv (self, reply_type, reply);
     return result;
 }
 
@@ -722,22 +714,20 @@ s_put_whole (client_t *self, uint32_t collection_id, const char *key, const void
         return result;
     uint8_t md5 [DIGEST_MD5_SIZE];
     digest_md5 (data, size, md5);
-    char request_id [64];
-    s_header_begin (self, "put", meta? 3: 2, request_id);
-    s_pack_object (self, collection_id, key);
+    router_request_t *request = s_request (self, ROUTER_MSG_PUT);
+    s_request_object (request, collection_id, key);
     if (meta)
-        s_pack_meta (self, meta);
+        s_request_meta (self, request, meta);
     s_reply_t reply;
     s_reply_init (&reply);
     result = s_send (self, data, size);
     if (result == CLIENT_OK) {
         s_progress (self, size, size);
-        result = s_recv (self, request_id, "put", "put-reply", &reply);
+        result = s_recv (self, "put-reply", &reply);
     }
     if (result == CLIENT_OK)
         result = s_put_reply (self, &reply, size, md5, unified_id_p);
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     return result;
 }
 
@@ -769,16 +759,12 @@ s_put_abort (client_t *self, const char *upload_id, client_result_t why)
     if (self->timeout_ms > S_ABORT_WAIT_MS)
         self->timeout_ms = S_ABORT_WAIT_MS;
     if (self->dealer && why != CLIENT_NO_REPLY) {
-        char request_id [64];
-        s_header_begin (self, "put-abort", 1, request_id);
-        s_pack_str (self, "upload-id");
-        s_pack_str (self, upload_id);
+        s_request_upload_id (s_request (self, ROUTER_MSG_PUT_ABORT), upload_id);
         s_reply_t reply;
         s_reply_init (&reply);
-        s_exchange (self, request_id, "put-abort", NULL, 0, "put-abort-reply", &reply);
+        s_exchange (self, NULL, 0, "put-abort-reply", &reply);
         s_reply_reset (&reply);
-        msgpack_unpacked_destroy (&reply.unpacked);
-    }
+        }
     self->timeout_ms = timeout_ms;
     memcpy (self->error, saved, sizeof saved);
 }
@@ -792,23 +778,22 @@ s_put_streamed (client_t *self, uint32_t collection_id, const char *key, const c
     digest_md5_t *md5 = digest_md5_new ();
     s_reply_t reply;
     s_reply_init (&reply);
-    char upload_id [LIMIT_ADDRESS_MAX + 1] = "";
+    char upload_id [ROUTER_UPLOAD_ID_MAX + 1] = "";
     client_result_t result = md5? s_ready (self):
                              s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
     if (result != CLIENT_OK)
         goto done;
 
     //  put-start
-    char request_id [64];
-    s_header_begin (self, "put-start", meta? 3: 2, request_id);
-    s_pack_object (self, collection_id, key);
+    router_request_t *request = s_request (self, ROUTER_MSG_PUT_START);
+    s_request_object (request, collection_id, key);
     if (meta)
-        s_pack_meta (self, meta);
-    result = s_exchange (self, request_id, "put-start", NULL, 0, "put-start-reply", &reply);
+        s_request_meta (self, request, meta);
+    result = s_exchange (self, NULL, 0, "put-start-reply", &reply);
     if (result != CLIENT_OK)
         goto done;
     uint64_t slice_size;
-    if (s_get_str (s_field (reply.map, "upload-id"), upload_id, sizeof upload_id) != 0 || !*upload_id) {
+    if (router_reply_str_copy (router_reply_field (reply.header, "upload-id"), upload_id, sizeof upload_id) != 0 || !*upload_id) {
         result = s_bad_field (self, "put-start-reply", "upload-id");
         goto done;
     }
@@ -839,10 +824,8 @@ s_put_streamed (client_t *self, uint32_t collection_id, const char *key, const c
         if (filled == 0)
             break;
         size_t piece = filled < chunk? filled: chunk;
-        s_header_begin (self, "put-data", 1, request_id);
-        s_pack_str (self, "upload-id");
-        s_pack_str (self, upload_id);
-        result = s_exchange (self, request_id, "put-data", buffer, piece, "put-data-reply", &reply);
+        s_request_upload_id (s_request (self, ROUTER_MSG_PUT_DATA), upload_id);
+        result = s_exchange (self, buffer, piece, "put-data-reply", &reply);
         if (result != CLIENT_OK)
             goto done;
         digest_md5_update (md5, buffer, piece);
@@ -855,10 +838,8 @@ s_put_streamed (client_t *self, uint32_t collection_id, const char *key, const c
     }
 
     //  put-finish
-    s_header_begin (self, "put-finish", 1, request_id);
-    s_pack_str (self, "upload-id");
-    s_pack_str (self, upload_id);
-    result = s_exchange (self, request_id, "put-finish", NULL, 0, "put-reply", &reply);
+    s_request_upload_id (s_request (self, ROUTER_MSG_PUT_FINISH), upload_id);
+    result = s_exchange (self, NULL, 0, "put-reply", &reply);
     if (result == CLIENT_OK) {
         uint8_t digest [DIGEST_MD5_SIZE];
         digest_md5_final (md5, digest);
@@ -869,7 +850,6 @@ done:
     if (result != CLIENT_OK && *upload_id)
         s_put_abort (self, upload_id, result);
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     digest_md5_destroy (&md5);
     free (buffer);
     return result;
@@ -976,12 +956,12 @@ s_get_fields (client_t *self, const s_reply_t *reply, const char *reply_type, cl
     if (result != CLIENT_OK)
         return result;
     object->slice_count = (uint32_t) slice_count;
-    const msgpack_object *completed = s_field (reply->map, "completed");
+    const msgpack_object *completed = router_reply_field (reply->header, "completed");
     if (!completed || completed->type != MSGPACK_OBJECT_BOOLEAN)
         return s_bad_field (self, reply_type, "completed");
     *completed_p = completed->via.boolean;
-    const msgpack_object *timestamp = s_field (reply->map, "timestamp");
-    if (timestamp && s_get_str (timestamp, object->timestamp, sizeof object->timestamp) != 0)
+    const msgpack_object *timestamp = router_reply_field (reply->header, "timestamp");
+    if (timestamp && router_reply_str_copy (timestamp, object->timestamp, sizeof object->timestamp) != 0)
         return s_bad_field (self, reply_type, "timestamp");
     return CLIENT_OK;
 }
@@ -1008,12 +988,11 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
         return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
     s_reply_t reply;
     s_reply_init (&reply);
-    char request_id [64];
-    s_header_begin (self, "get", unified_id? 3: 2, request_id);
-    s_pack_object (self, collection_id, key);
+    router_request_t *request = s_request (self, ROUTER_MSG_GET);
+    s_request_object (request, collection_id, key);
     if (unified_id)
-        s_pack_uint (self, "unified-id", *unified_id);
-    result = s_exchange (self, request_id, "get", NULL, 0, "get-reply", &reply);
+        s_request_unified_id (request, *unified_id);
+    result = s_exchange (self, NULL, 0, "get-reply", &reply);
     uint64_t slice_num = 0;
     bool completed = false;
     if (result == CLIENT_OK)
@@ -1025,7 +1004,7 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
         result = s_fail (self, CLIENT_PROTOCOL_ERROR, "asked for version %" PRIu64 ", the router sent %"
                          PRIu64, *unified_id, object->unified_id);
     if (result == CLIENT_OK) {
-        const msgpack_object *meta = s_field (reply.map, "meta");
+        const msgpack_object *meta = router_reply_field (reply.header, "meta");
         if (meta && meta->type == MSGPACK_OBJECT_MAP
         &&  wire_pack_object (meta, &object->meta, &object->meta_size) != 0)
             result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
@@ -1063,11 +1042,12 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
                              " is not marked completed", slice_num - 1, object->slice_count);
             break;
         }
-        s_header_begin (self, "get-next", 4, request_id);
-        s_pack_object (self, collection_id, key);
-        s_pack_uint (self, "unified-id", version);
-        s_pack_uint (self, "slice-num", slice_num);
-        result = s_exchange (self, request_id, "get-next", NULL, 0, "get-next-reply", &reply);
+        request = s_request (self, ROUTER_MSG_GET_NEXT);
+        s_request_object (request, collection_id, key);
+        s_request_unified_id (request, version);
+        request->slice_num = (uint32_t) slice_num;
+        request->present |= ROUTER_FIELD_SLICE_NUM;
+        result = s_exchange (self, NULL, 0, "get-next-reply", &reply);
         if (result != CLIENT_OK)
             break;
         uint64_t next_num;
@@ -1096,7 +1076,6 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
         }
     }
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     digest_md5_destroy (&md5);
     if (object == &local)
         client_object_clear (&local);
@@ -1118,21 +1097,19 @@ client_delete (client_t *self, uint32_t collection_id, const char *key, const ui
         result = s_ready (self);
     if (result != CLIENT_OK)
         return result;
-    char request_id [64];
-    s_header_begin (self, "delete", unified_id? 3: 2, request_id);
-    s_pack_object (self, collection_id, key);
+    router_request_t *request = s_request (self, ROUTER_MSG_DELETE);
+    s_request_object (request, collection_id, key);
     if (unified_id)
-        s_pack_uint (self, "unified-id", *unified_id);
+        s_request_unified_id (request, *unified_id);
     s_reply_t reply;
     s_reply_init (&reply);
-    result = s_exchange (self, request_id, "delete", NULL, 0, "delete-reply", &reply);
+    result = s_exchange (self, NULL, 0, "delete-reply", &reply);
     uint64_t tombstone = 0;
     if (result == CLIENT_OK)
         result = s_uint_field (self, &reply, "delete-reply", "unified-id", UINT64_MAX, &tombstone);
     if (result == CLIENT_OK && tombstone_p)
         *tombstone_p = tombstone;
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     return result;
 }
 
@@ -1151,13 +1128,11 @@ client_versions (client_t *self, uint32_t collection_id, const char *key, client
         result = s_ready (self);
     if (result != CLIENT_OK)
         return result;
-    char request_id [64];
-    s_header_begin (self, "list-versions", 2, request_id);
-    s_pack_object (self, collection_id, key);
+    s_request_object (s_request (self, ROUTER_MSG_LIST_VERSIONS), collection_id, key);
     s_reply_t reply;
     s_reply_init (&reply);
-    result = s_exchange (self, request_id, "list-versions", NULL, 0, "list-versions-reply", &reply);
-    const msgpack_object *list = result == CLIENT_OK? s_field (reply.map, "versions"): NULL;
+    result = s_exchange (self, NULL, 0, "list-versions-reply", &reply);
+    const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "versions"): NULL;
     if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
         result = s_bad_field (self, "list-versions-reply", "versions");
     client_version_t *versions = NULL;
@@ -1171,15 +1146,15 @@ client_versions (client_t *self, uint32_t collection_id, const char *key, client
         const msgpack_object *entry = &list->via.array.ptr [index];
         client_version_t *version = &versions [index];
         bool usable = entry->type == MSGPACK_OBJECT_MAP;
-        const msgpack_object *id = usable? s_field (entry, "unified-id"): NULL;
-        const msgpack_object *size = usable? s_field (entry, "size"): NULL;
-        const msgpack_object *hash = usable? s_field (entry, "file-hash"): NULL;
-        const msgpack_object *timestamp = usable? s_field (entry, "timestamp"): NULL;
+        const msgpack_object *id = usable? router_reply_map_find (entry, "unified-id"): NULL;
+        const msgpack_object *size = usable? router_reply_map_find (entry, "size"): NULL;
+        const msgpack_object *hash = usable? router_reply_map_find (entry, "file-hash"): NULL;
+        const msgpack_object *timestamp = usable? router_reply_map_find (entry, "timestamp"): NULL;
         usable = usable && id && size && hash
               && wire_get_uint (id, 0, UINT64_MAX, &version->unified_id) == 0
               && wire_get_uint (size, 0, UINT64_MAX, &version->size) == 0
               && wire_get_digest (hash, version->file_hash) == 0
-              && (!timestamp || s_get_str (timestamp, version->timestamp, sizeof version->timestamp) == 0);
+              && (!timestamp || router_reply_str_copy (timestamp, version->timestamp, sizeof version->timestamp) == 0);
         if (!usable)
             result = s_fail (self, CLIENT_PROTOCOL_ERROR,
                              "the router's list-versions-reply has an unusable entry %zu", index);
@@ -1191,7 +1166,6 @@ client_versions (client_t *self, uint32_t collection_id, const char *key, client
     else
         free (versions);
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     return result;
 }
 
@@ -1213,32 +1187,31 @@ client_ping (client_t *self, client_ping_t *ping)
     client_result_t result = s_ready (self);
     if (result != CLIENT_OK)
         return result;
-    char request_id [64];
-    s_header_begin (self, "ping", 0, request_id);
+    s_request (self, ROUTER_MSG_PING);
     s_reply_t reply;
     s_reply_init (&reply);
-    result = s_exchange (self, request_id, "ping", NULL, 0, "ping-reply", &reply);
+    result = s_exchange (self, NULL, 0, "ping-reply", &reply);
     uint64_t value;
-    if (result == CLIENT_OK && s_field (reply.map, "cluster")
-    &&  s_get_str (s_field (reply.map, "cluster"), ping->cluster, sizeof ping->cluster) != 0)
+    if (result == CLIENT_OK && router_reply_field (reply.header, "cluster")
+    &&  router_reply_str_copy (router_reply_field (reply.header, "cluster"), ping->cluster, sizeof ping->cluster) != 0)
         result = s_bad_field (self, "ping-reply", "cluster");
-    if (result == CLIENT_OK && s_field (reply.map, "version")
-    &&  s_get_str (s_field (reply.map, "version"), ping->version, sizeof ping->version) != 0)
+    if (result == CLIENT_OK && router_reply_field (reply.header, "version")
+    &&  router_reply_str_copy (router_reply_field (reply.header, "version"), ping->version, sizeof ping->version) != 0)
         result = s_bad_field (self, "ping-reply", "version");
-    if (result == CLIENT_OK && s_field (reply.map, "data-shards")) {
+    if (result == CLIENT_OK && router_reply_field (reply.header, "data-shards")) {
         result = s_uint_field (self, &reply, "ping-reply", "data-shards", 255, &value);
         ping->data_shards = (int) value;
     }
-    if (result == CLIENT_OK && s_field (reply.map, "total-shards")) {
+    if (result == CLIENT_OK && router_reply_field (reply.header, "total-shards")) {
         result = s_uint_field (self, &reply, "ping-reply", "total-shards", 255, &value);
         ping->total_shards = (int) value;
     }
-    if (result == CLIENT_OK && s_field (reply.map, "handoff-writes"))
+    if (result == CLIENT_OK && router_reply_field (reply.header, "handoff-writes"))
         result = s_uint_field (self, &reply, "ping-reply", "handoff-writes", UINT64_MAX,
                                &ping->handoff_writes);
-    if (result == CLIENT_OK && s_field (reply.map, "cluster-fingerprint"))
-        s_get_str (s_field (reply.map, "cluster-fingerprint"), ping->fingerprint, sizeof ping->fingerprint);
-    const msgpack_object *nodes = result == CLIENT_OK? s_field (reply.map, "nodes"): NULL;
+    if (result == CLIENT_OK && router_reply_field (reply.header, "cluster-fingerprint"))
+        router_reply_str_copy (router_reply_field (reply.header, "cluster-fingerprint"), ping->fingerprint, sizeof ping->fingerprint);
+    const msgpack_object *nodes = result == CLIENT_OK? router_reply_field (reply.header, "nodes"): NULL;
     if (nodes && nodes->type != MSGPACK_OBJECT_ARRAY)
         result = s_bad_field (self, "ping-reply", "nodes");
     else
@@ -1249,9 +1222,9 @@ client_ping (client_t *self, client_ping_t *ping)
         for (uint32_t index = 0; result == CLIENT_OK && index < nodes->via.array.size; index++) {
             const msgpack_object *entry = &nodes->via.array.ptr [index];
             const msgpack_object *reachable = entry->type == MSGPACK_OBJECT_MAP?
-                                              s_field (entry, "reachable"): NULL;
+                                              router_reply_map_find (entry, "reachable"): NULL;
             if (entry->type != MSGPACK_OBJECT_MAP
-            ||  s_get_str (s_field (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
+            ||  router_reply_str_copy (router_reply_map_find (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
             ||  !reachable || reachable->type != MSGPACK_OBJECT_BOOLEAN)
                 result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
                                  (unsigned) index);
@@ -1265,13 +1238,13 @@ client_ping (client_t *self, client_ping_t *ping)
                     { "damaged-records", &node->damaged_records },
                 };
                 for (size_t figure = 0; figure < sizeof figures / sizeof figures [0]; figure++) {
-                    const msgpack_object *found = s_field (entry, figures [figure].key);
+                    const msgpack_object *found = router_reply_map_find (entry, figures [figure].key);
                     *figures [figure].field = found && found->type == MSGPACK_OBJECT_POSITIVE_INTEGER
                                             && found->via.u64 <= INT64_MAX? (int64_t) found->via.u64: -1;
                 }
-                const msgpack_object *mismatch = s_field (entry, "cluster-mismatch");
+                const msgpack_object *mismatch = router_reply_map_find (entry, "cluster-mismatch");
                 if (mismatch)
-                    s_get_str (mismatch, node->mismatch, sizeof node->mismatch);
+                    router_reply_str_copy (mismatch, node->mismatch, sizeof node->mismatch);
             }
             ping->node_count = index + 1;
         }
@@ -1283,26 +1256,12 @@ client_ping (client_t *self, client_ping_t *ping)
         memcpy (self->error, saved, sizeof saved);
     }
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     return result;
 }
 
 
 //  --------------------------------------------------------------------------
 //  list-keys (one page)
-
-//  A byte string: str when it is valid UTF-8, else bin (1 value)
-static void
-s_pack_bytes (client_t *self, const char *bytes, size_t size)
-{
-    int rc;
-    if (wire_utf8_valid (bytes, size, false))
-        rc = msgpack_pack_str (&self->packer, size) || msgpack_pack_str_body (&self->packer, bytes, size);
-    else
-        rc = msgpack_pack_bin (&self->packer, size) || msgpack_pack_bin_body (&self->packer, bytes, size);
-    if (rc)
-        self->pack_failed = true;
-}
 
 client_result_t
 client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, size_t prefix_size,
@@ -1322,23 +1281,25 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
     client_result_t result = s_ready (self);
     if (result != CLIENT_OK)
         return result;
-    char request_id [64];
-    s_header_begin (self, "list-keys", 2 + (prefix_size? 1: 0) + (start_after_size? 1: 0), request_id);
-    s_pack_uint (self, "collection-id", collection_id);
-    s_pack_uint (self, "limit", limit);
+    router_request_t *request = s_request (self, ROUTER_MSG_LIST_KEYS);
+    request->collection_id = collection_id;
+    request->limit = limit;
+    request->present |= ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_LIMIT;
     if (prefix_size) {
-        s_pack_str (self, "prefix");
-        s_pack_bytes (self, prefix, prefix_size);
+        memcpy (request->prefix, prefix, prefix_size);
+        request->prefix_size = prefix_size;
+        request->present |= ROUTER_FIELD_PREFIX;
     }
     if (start_after_size) {
-        s_pack_str (self, "start-after");
-        s_pack_bytes (self, start_after, start_after_size);
+        memcpy (request->start_after, start_after, start_after_size);
+        request->start_after_size = start_after_size;
+        request->present |= ROUTER_FIELD_START_AFTER;
     }
     s_reply_t reply;
     s_reply_init (&reply);
-    result = s_exchange (self, request_id, "list-keys", NULL, 0, "list-keys-reply", &reply);
-    const msgpack_object *list = result == CLIENT_OK? s_field (reply.map, "keys"): NULL;
-    const msgpack_object *truncated = result == CLIENT_OK? s_field (reply.map, "truncated"): NULL;
+    result = s_exchange (self, NULL, 0, "list-keys-reply", &reply);
+    const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "keys"): NULL;
+    const msgpack_object *truncated = result == CLIENT_OK? router_reply_field (reply.header, "truncated"): NULL;
     if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
         result = s_bad_field (self, "list-keys-reply", "keys");
     if (result == CLIENT_OK && (!truncated || truncated->type != MSGPACK_OBJECT_BOOLEAN))
@@ -1354,17 +1315,17 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
         const msgpack_object *entry = &list->via.array.ptr [index];
         client_key_t *key = &keys [index];
         bool usable = entry->type == MSGPACK_OBJECT_MAP;
-        const msgpack_object *name = usable? s_field (entry, "key"): NULL;
-        const msgpack_object *id = usable? s_field (entry, "unified-id"): NULL;
-        const msgpack_object *size = usable? s_field (entry, "size"): NULL;
-        const msgpack_object *timestamp = usable? s_field (entry, "timestamp"): NULL;
-        const msgpack_object *deleted = usable? s_field (entry, "deleted"): NULL;
+        const msgpack_object *name = usable? router_reply_map_find (entry, "key"): NULL;
+        const msgpack_object *id = usable? router_reply_map_find (entry, "unified-id"): NULL;
+        const msgpack_object *size = usable? router_reply_map_find (entry, "size"): NULL;
+        const msgpack_object *timestamp = usable? router_reply_map_find (entry, "timestamp"): NULL;
+        const msgpack_object *deleted = usable? router_reply_map_find (entry, "deleted"): NULL;
         usable = usable && name && id && size && deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN
               && (name->type == MSGPACK_OBJECT_STR || name->type == MSGPACK_OBJECT_BIN)
               && name->via.str.size <= LIMIT_KEY_MAX
               && wire_get_uint (id, 0, UINT64_MAX, &key->unified_id) == 0
               && wire_get_uint (size, 0, UINT64_MAX, &key->size) == 0
-              && (!timestamp || s_get_str (timestamp, key->timestamp, sizeof key->timestamp) == 0);
+              && (!timestamp || router_reply_str_copy (timestamp, key->timestamp, sizeof key->timestamp) == 0);
         if (usable) {
             //  str and bin share their layout in msgpack-c
             memcpy (key->key, name->via.str.ptr, name->via.str.size);
@@ -1384,7 +1345,6 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
     else
         free (keys);
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     return result;
 }
 
@@ -1405,16 +1365,15 @@ client_repair (client_t *self, uint32_t collection_id, const char *key, const ch
         result = s_ready (self);
     if (result != CLIENT_OK)
         return result;
-    char request_id [64];
-    s_header_begin (self, "repair", node? 3: 2, request_id);
-    s_pack_object (self, collection_id, key);
+    router_request_t *request = s_request (self, ROUTER_MSG_REPAIR);
+    s_request_object (request, collection_id, key);
     if (node) {
-        s_pack_str (self, "node");
-        s_pack_str (self, node);
+        snprintf (request->node, sizeof request->node, "%s", node);
+        request->present |= ROUTER_FIELD_NODE;
     }
     s_reply_t reply;
     s_reply_init (&reply);
-    result = s_exchange (self, request_id, "repair", NULL, 0, "repair-reply", &reply);
+    result = s_exchange (self, NULL, 0, "repair-reply", &reply);
     if (result == CLIENT_OK)
         result = s_uint_field (self, &reply, "repair-reply", "versions", UINT64_MAX, &repair->versions);
     if (result == CLIENT_OK)
@@ -1422,7 +1381,7 @@ client_repair (client_t *self, uint32_t collection_id, const char *key, const ch
     if (result == CLIENT_OK)
         result = s_uint_field (self, &reply, "repair-reply", "rebuilt-bytes", UINT64_MAX,
                                &repair->rebuilt_bytes);
-    const msgpack_object *list = result == CLIENT_OK? s_field (reply.map, "unrecoverable"): NULL;
+    const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "unrecoverable"): NULL;
     if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
         result = s_bad_field (self, "repair-reply", "unrecoverable");
     if (result == CLIENT_OK) {
@@ -1438,6 +1397,5 @@ client_repair (client_t *self, uint32_t collection_id, const char *key, const ch
         }
     }
     s_reply_reset (&reply);
-    msgpack_unpacked_destroy (&reply.unpacked);
     return result;
 }
