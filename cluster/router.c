@@ -422,6 +422,36 @@ s_session_name (zframe_t *client, uint32_t collection_id, uint64_t unified_id, c
     return name;
 }
 
+//  What the router does with an operation, whatever its kind: a table of
+//  operations indexed by s_kind_t (each entry adapts one op class)
+typedef struct {
+    bool (*done) (void *op);                            //  finished, reply sent?
+    void (*on_event) (void *op, node_event_t *event);   //  a node answered or timed out
+    void (*destroy) (void *op);                         //  free it
+    size_t (*handoffs) (void *op);                      //  writes: owners handed off; NULL if none
+} s_op_class_t;
+
+#define S_OP_ADAPTERS(name) \
+    static bool s_##name##_done (void *op) { return name##_done ((name##_t *) op); } \
+    static void s_##name##_on_event (void *op, node_event_t *event) \
+        { name##_on_event ((name##_t *) op, event); } \
+    static void s_##name##_destroy (void *op) { name##_t *typed = (name##_t *) op; name##_destroy (&typed); }
+S_OP_ADAPTERS (put_op)
+S_OP_ADAPTERS (get_op)
+S_OP_ADAPTERS (delete_op)
+S_OP_ADAPTERS (list_op)
+S_OP_ADAPTERS (keys_op)
+static size_t s_put_op_handoffs (void *op) { return put_op_handoffs ((put_op_t *) op); }
+static size_t s_delete_op_handoffs (void *op) { return delete_op_handoffs ((delete_op_t *) op); }
+
+static const s_op_class_t s_op_classes [] = {
+    [S_OP_PUT]    = { s_put_op_done, s_put_op_on_event, s_put_op_destroy, s_put_op_handoffs },
+    [S_OP_GET]    = { s_get_op_done, s_get_op_on_event, s_get_op_destroy, NULL },
+    [S_OP_DELETE] = { s_delete_op_done, s_delete_op_on_event, s_delete_op_destroy, s_delete_op_handoffs },
+    [S_OP_LIST]   = { s_list_op_done, s_list_op_on_event, s_list_op_destroy, NULL },
+    [S_OP_KEYS]   = { s_keys_op_done, s_keys_op_on_event, s_keys_op_destroy, NULL },
+};
+
 static s_op_t *
 s_op_add (router_t *self, s_kind_t kind, void *op, uint64_t cost)
 {
@@ -435,19 +465,6 @@ s_op_add (router_t *self, s_kind_t kind, void *op, uint64_t cost)
     zhashx_insert (self->owners, wrapper->owner_key, wrapper);
     self->buffered += cost;
     return wrapper;
-}
-
-static bool
-s_op_done (s_op_t *wrapper)
-{
-    switch (wrapper->kind) {
-        case S_OP_PUT:    return put_op_done ((put_op_t *) wrapper->op);
-        case S_OP_GET:    return get_op_done ((get_op_t *) wrapper->op);
-        case S_OP_DELETE: return delete_op_done ((delete_op_t *) wrapper->op);
-        case S_OP_LIST:   return list_op_done ((list_op_t *) wrapper->op);
-        case S_OP_KEYS:   return keys_op_done ((keys_op_t *) wrapper->op);
-    }
-    return true;
 }
 
 //  A finished get that the client may continue: keep its MD5
@@ -490,13 +507,8 @@ s_op_remove (router_t *self, s_op_t *wrapper)
         zhashx_delete (self->uploads, wrapper->upload_id);
     zlistx_delete (self->ops, wrapper->list_handle);
     self->buffered -= wrapper->cost;
-    switch (wrapper->kind) {
-        case S_OP_PUT:    put_op_destroy ((put_op_t **) &wrapper->op); break;
-        case S_OP_GET:    get_op_destroy ((get_op_t **) &wrapper->op); break;
-        case S_OP_DELETE: delete_op_destroy ((delete_op_t **) &wrapper->op); break;
-        case S_OP_LIST:   list_op_destroy ((list_op_t **) &wrapper->op); break;
-        case S_OP_KEYS:   keys_op_destroy ((keys_op_t **) &wrapper->op); break;
-    }
+    s_op_classes [wrapper->kind].destroy (wrapper->op);
+    wrapper->op = NULL;
     zframe_destroy (&wrapper->client);
     free (wrapper->key);
     free (wrapper);
@@ -506,12 +518,12 @@ s_op_remove (router_t *self, s_op_t *wrapper)
 static void
 s_op_settle (router_t *self, s_op_t *wrapper)
 {
-    if (!s_op_done (wrapper))
+    const s_op_class_t *class = &s_op_classes [wrapper->kind];
+    if (!class->done (wrapper->op))
         return;
     if (wrapper->kind == S_OP_GET)
         s_keep_session (self, wrapper);
-    if ((wrapper->kind == S_OP_PUT && put_op_handoffs ((put_op_t *) wrapper->op) > 0)
-    ||  (wrapper->kind == S_OP_DELETE && delete_op_handoffs ((delete_op_t *) wrapper->op) > 0)) {
+    if (class->handoffs && class->handoffs (wrapper->op) > 0) {
         self->handoff_writes++;
         self->handoff_minute++;
         router_metrics_handoff_write (self->metrics);
@@ -537,13 +549,7 @@ s_node_event (router_t *self, node_event_t *event)
     snprintf (owner_key, sizeof owner_key, "%p", event->owner);
     s_op_t *wrapper = (s_op_t *) zhashx_lookup (self->owners, owner_key);
     if (wrapper) {
-        switch (wrapper->kind) {
-            case S_OP_PUT:    put_op_on_event ((put_op_t *) wrapper->op, event); break;
-            case S_OP_GET:    get_op_on_event ((get_op_t *) wrapper->op, event); break;
-            case S_OP_DELETE: delete_op_on_event ((delete_op_t *) wrapper->op, event); break;
-            case S_OP_LIST:   list_op_on_event ((list_op_t *) wrapper->op, event); break;
-            case S_OP_KEYS:   keys_op_on_event ((keys_op_t *) wrapper->op, event); break;
-        }
+        s_op_classes [wrapper->kind].on_event (wrapper->op, event);
         s_op_settle (self, wrapper);
     }
     zmsg_destroy (&event->data);
@@ -778,16 +784,8 @@ s_upload (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **
         s_refuse (self, client, request, ROUTER_OVERLOADED, "router: out of memory");
         return;
     }
-    if (request->type == ROUTER_MSG_PUT_DATA) {
-        uint64_t size = zmsg_content_size (*data_p);
-        if (size > self->config->slice_size) {
-            op_client_destroy (&op_client);
-            s_refuse (self, client, request, ROUTER_INVALID_REQUEST, "data: %" PRIu64 " bytes in one put-data, "
-                      "more than slice-size (%" PRIu64 ")", size, self->config->slice_size);
-            return;
-        }
-        put_op_feed (op, data_p, &op_client);
-    }
+    if (request->type == ROUTER_MSG_PUT_DATA)
+        put_op_feed (op, data_p, &op_client);       //  its size was checked in s_handle
     else
     if (request->type == ROUTER_MSG_PUT_FINISH) {
         op_client->size = put_op_size (op);
