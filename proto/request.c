@@ -612,31 +612,19 @@ s_read_field (request_t *self, const s_field_t *field, const char *name,
         case S_KIND_BYTES: {
             if (value->type == MSGPACK_OBJECT_NIL)
                 return 0;       //  nil = absent
-            const char *bytes = NULL;
-            size_t size = 0;
-            if (value->type == MSGPACK_OBJECT_STR)
-                bytes = value->via.str.ptr, size = value->via.str.size;
-            else
-            if (value->type == MSGPACK_OBJECT_BIN)
-                bytes = value->via.bin.ptr, size = value->via.bin.size;
-            else {
+            bool prefix = field->bit == FIELD_PREFIX;
+            int rc = wire_get_bytes (value, LIMIT_KEY_MAX, prefix? self->prefix: self->start_after,
+                                     prefix? &self->prefix_size: &self->start_after_size);
+            if (rc == -1) {
                 s_fail (error, RESULT_INVALID_REQUEST, "%s: expected a string or a bin, got %s",
                         name, wire_type_name (value));
                 return -1;
             }
-            if (size > LIMIT_KEY_MAX) {
-                s_fail (error, RESULT_INVALID_REQUEST, "%s: %zu bytes, longer than %d",
-                        name, size, LIMIT_KEY_MAX);
+            if (rc == -2) {
+                s_fail (error, RESULT_INVALID_REQUEST, "%s: %zu bytes, longer than %d", name,
+                        (size_t) value->via.str.size, LIMIT_KEY_MAX);
                 return -1;
             }
-            char *dest = field->bit == FIELD_PREFIX? self->prefix: self->start_after;
-            if (size)
-                memcpy (dest, bytes, size);
-            dest [size] = '\0';
-            if (field->bit == FIELD_PREFIX)
-                self->prefix_size = size;
-            else
-                self->start_after_size = size;
             break;
         }
         case S_KIND_META: {

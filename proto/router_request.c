@@ -249,31 +249,19 @@ s_field (router_request_t *self, const s_field_t *field, const msgpack_object *v
         case ROUTER_FIELD_START_AFTER: {
             if (value->type == MSGPACK_OBJECT_NIL)
                 return 0;           //  nil: absent
-            const char *bytes;
-            size_t size;
-            if (value->type == MSGPACK_OBJECT_STR)
-                bytes = value->via.str.ptr, size = value->via.str.size;
-            else
-            if (value->type == MSGPACK_OBJECT_BIN)
-                bytes = value->via.bin.ptr, size = value->via.bin.size;
-            else {
+            bool prefix = field->bit == ROUTER_FIELD_PREFIX;
+            int rc = wire_get_bytes (value, LIMIT_KEY_MAX, prefix? self->prefix: self->start_after,
+                                     prefix? &self->prefix_size: &self->start_after_size);
+            if (rc == -1) {
                 snprintf (error, error_size, "%s: expected a string or a bin, got %s",
                           field->name, wire_type_name (value));
                 return -1;
             }
-            if (size > LIMIT_KEY_MAX) {
+            if (rc == -2) {
                 snprintf (error, error_size, "%s: %zu bytes, longer than %d", field->name,
-                          size, LIMIT_KEY_MAX);
+                          (size_t) value->via.str.size, LIMIT_KEY_MAX);
                 return -1;
             }
-            char *dest = field->bit == ROUTER_FIELD_PREFIX? self->prefix: self->start_after;
-            if (size)
-                memcpy (dest, bytes, size);
-            dest [size] = 0;
-            if (field->bit == ROUTER_FIELD_PREFIX)
-                self->prefix_size = size;
-            else
-                self->start_after_size = size;
             break;
         }
         case ROUTER_FIELD_NODE:

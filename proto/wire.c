@@ -276,6 +276,23 @@ wire_get_adler32 (const msgpack_object *object, uint32_t *value_p)
 //  Read an MD5 digest from a base64 string or a 16-byte bin
 
 int
+wire_get_bytes (const msgpack_object *object, size_t max, char *out, size_t *size_p)
+{
+    assert (object && out && size_p);
+    //  str and bin share their layout in msgpack-c
+    if (object->type != MSGPACK_OBJECT_STR && object->type != MSGPACK_OBJECT_BIN)
+        return -1;
+    size_t size = object->type == MSGPACK_OBJECT_STR? object->via.str.size: object->via.bin.size;
+    if (size > max)
+        return -2;
+    if (size)
+        memcpy (out, object->type == MSGPACK_OBJECT_STR? object->via.str.ptr: object->via.bin.ptr, size);
+    out [size] = 0;
+    *size_p = size;
+    return 0;
+}
+
+int
 wire_get_digest (const msgpack_object *object, uint8_t digest [DIGEST_MD5_SIZE])
 {
     if (object->type == MSGPACK_OBJECT_BIN) {

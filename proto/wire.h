@@ -98,6 +98,12 @@ typedef struct {
     bool failed;                //  a pack call failed (out of memory)
 } wire_out_t;
 
+//  Read a str or bin object as bytes (a key, a prefix: any bytes) into out
+//  (max + 1 bytes: null-terminated after the bytes) and set *size_p.
+//  Returns 0, -1 if it is neither a str nor a bin, -2 if longer than max.
+int
+    wire_get_bytes (const msgpack_object *object, size_t max, char *out, size_t *size_p);
+
 //  Write one entry whose value is a string of size bytes
 void
     wire_out_str (wire_out_t *out, const char *key, const char *text, size_t size);

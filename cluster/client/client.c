@@ -1113,6 +1113,43 @@ client_delete (client_t *self, uint32_t collection_id, const char *key, const ui
     return result;
 }
 
+//  The list a reply carries in field name: *list_p the array, *entries_p a
+//  zeroed array of as many entries of entry_size (NULL when empty) for the
+//  caller to fill, *count_p their number
+static client_result_t
+s_reply_list (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
+              size_t entry_size, const msgpack_object **list_p, void **entries_p, size_t *count_p)
+{
+    *entries_p = NULL;
+    *count_p = 0;
+    const msgpack_object *list = router_reply_field (reply->header, name);
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
+        return s_bad_field (self, reply_type, name);
+    if (list->via.array.size > 0) {
+        *entries_p = calloc (list->via.array.size, entry_size);
+        if (!*entries_p)
+            return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
+    }
+    *list_p = list;
+    *count_p = list->via.array.size;
+    return CLIENT_OK;
+}
+
+//  The fields every entry of a version or key list has: unified-id, size,
+//  and an optional timestamp. True if they are usable.
+static bool
+s_entry_common (const msgpack_object *entry, uint64_t *unified_id_p, uint64_t *size_p,
+                char *timestamp, size_t timestamp_size)
+{
+    const msgpack_object *id = router_reply_map_find (entry, "unified-id");
+    const msgpack_object *size = router_reply_map_find (entry, "size");
+    const msgpack_object *stamp = router_reply_map_find (entry, "timestamp");
+    return id && size
+        && wire_get_uint (id, 0, UINT64_MAX, unified_id_p) == 0
+        && wire_get_uint (size, 0, UINT64_MAX, size_p) == 0
+        && (!stamp || router_reply_str_copy (stamp, timestamp, timestamp_size) == 0);
+}
+
 client_result_t
 client_versions (client_t *self, uint32_t collection_id, const char *key, client_version_t **versions_p,
                  size_t *count_p)
@@ -1132,29 +1169,19 @@ client_versions (client_t *self, uint32_t collection_id, const char *key, client
     s_reply_t reply;
     s_reply_init (&reply);
     result = s_exchange (self, NULL, 0, "list-versions-reply", &reply);
-    const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "versions"): NULL;
-    if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
-        result = s_bad_field (self, "list-versions-reply", "versions");
+    const msgpack_object *list = NULL;
     client_version_t *versions = NULL;
-    size_t count = result == CLIENT_OK? list->via.array.size: 0;
-    if (count > 0) {
-        versions = (client_version_t *) calloc (count, sizeof (client_version_t));
-        if (!versions)
-            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    }
+    size_t count = 0;
+    if (result == CLIENT_OK)
+        result = s_reply_list (self, &reply, "list-versions-reply", "versions", sizeof (client_version_t),
+                               &list, (void **) &versions, &count);
     for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
         const msgpack_object *entry = &list->via.array.ptr [index];
         client_version_t *version = &versions [index];
-        bool usable = entry->type == MSGPACK_OBJECT_MAP;
-        const msgpack_object *id = usable? router_reply_map_find (entry, "unified-id"): NULL;
-        const msgpack_object *size = usable? router_reply_map_find (entry, "size"): NULL;
-        const msgpack_object *hash = usable? router_reply_map_find (entry, "file-hash"): NULL;
-        const msgpack_object *timestamp = usable? router_reply_map_find (entry, "timestamp"): NULL;
-        usable = usable && id && size && hash
-              && wire_get_uint (id, 0, UINT64_MAX, &version->unified_id) == 0
-              && wire_get_uint (size, 0, UINT64_MAX, &version->size) == 0
-              && wire_get_digest (hash, version->file_hash) == 0
-              && (!timestamp || router_reply_str_copy (timestamp, version->timestamp, sizeof version->timestamp) == 0);
+        const msgpack_object *hash = router_reply_map_find (entry, "file-hash");
+        bool usable = s_entry_common (entry, &version->unified_id, &version->size, version->timestamp,
+                                      sizeof version->timestamp)
+                   && hash && wire_get_digest (hash, version->file_hash) == 0;
         if (!usable)
             result = s_fail (self, CLIENT_PROTOCOL_ERROR,
                              "the router's list-versions-reply has an unusable entry %zu", index);
@@ -1298,34 +1325,25 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
     s_reply_t reply;
     s_reply_init (&reply);
     result = s_exchange (self, NULL, 0, "list-keys-reply", &reply);
-    const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "keys"): NULL;
-    const msgpack_object *truncated = result == CLIENT_OK? router_reply_field (reply.header, "truncated"): NULL;
-    if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
-        result = s_bad_field (self, "list-keys-reply", "keys");
-    if (result == CLIENT_OK && (!truncated || truncated->type != MSGPACK_OBJECT_BOOLEAN))
-        result = s_bad_field (self, "list-keys-reply", "truncated");
+    const msgpack_object *list = NULL;
     client_key_t *keys = NULL;
-    size_t count = result == CLIENT_OK? list->via.array.size: 0;
-    if (count > 0) {
-        keys = (client_key_t *) calloc (count, sizeof (client_key_t));
-        if (!keys)
-            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    }
+    size_t count = 0;
+    bool truncated = false;
+    if (result == CLIENT_OK)
+        result = s_reply_list (self, &reply, "list-keys-reply", "keys", sizeof (client_key_t),
+                               &list, (void **) &keys, &count);
+    if (result == CLIENT_OK && router_reply_get_bool (reply.header, "truncated", &truncated) != 0)
+        result = s_bad_field (self, "list-keys-reply", "truncated");
     for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
         const msgpack_object *entry = &list->via.array.ptr [index];
         client_key_t *key = &keys [index];
-        bool usable = entry->type == MSGPACK_OBJECT_MAP;
-        const msgpack_object *name = usable? router_reply_map_find (entry, "key"): NULL;
-        const msgpack_object *id = usable? router_reply_map_find (entry, "unified-id"): NULL;
-        const msgpack_object *size = usable? router_reply_map_find (entry, "size"): NULL;
-        const msgpack_object *timestamp = usable? router_reply_map_find (entry, "timestamp"): NULL;
-        const msgpack_object *deleted = usable? router_reply_map_find (entry, "deleted"): NULL;
-        usable = usable && name && id && size && deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN
-              && (name->type == MSGPACK_OBJECT_STR || name->type == MSGPACK_OBJECT_BIN)
-              && name->via.str.size <= LIMIT_KEY_MAX
-              && wire_get_uint (id, 0, UINT64_MAX, &key->unified_id) == 0
-              && wire_get_uint (size, 0, UINT64_MAX, &key->size) == 0
-              && (!timestamp || router_reply_str_copy (timestamp, key->timestamp, sizeof key->timestamp) == 0);
+        const msgpack_object *name = router_reply_map_find (entry, "key");
+        const msgpack_object *deleted = router_reply_map_find (entry, "deleted");
+        bool usable = s_entry_common (entry, &key->unified_id, &key->size, key->timestamp,
+                                      sizeof key->timestamp)
+                   && name && deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN
+                   && (name->type == MSGPACK_OBJECT_STR || name->type == MSGPACK_OBJECT_BIN)
+                   && name->via.str.size <= LIMIT_KEY_MAX;
         if (usable) {
             //  str and bin share their layout in msgpack-c
             memcpy (key->key, name->via.str.ptr, name->via.str.size);
@@ -1340,7 +1358,7 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
     if (result == CLIENT_OK) {
         *keys_p = keys;
         *count_p = count;
-        *truncated_p = truncated->via.boolean;
+        *truncated_p = truncated;
     }
     else
         free (keys);
