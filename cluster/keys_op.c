@@ -4,20 +4,18 @@
     Each node's page is parsed (at most LIMIT_LIST_KEYS_MAX entries of a
     well-formed array) into entries; when every node has answered or timed
     out, the entries of all pages are sorted by key (then newest first),
-    and the merged page is written. See keys_op.h.
+    and the merged page is written. Asking the nodes and the quorum are
+    fanout's. See keys_op.h.
     =========================================================================
 */
 #include <inttypes.h>
 #include <stdarg.h>
 #include "keys_op.h"
+#include "fanout.h"
 #include "timestamp.h"
 #include "wire.h"
 
 #define S_REPLY_BYTES   (192 * 1024)    //  entries in one reply (header limit 256 KiB)
-
-typedef enum {
-    S_WAITING = 0, S_ANSWERED, S_FAILED, S_MISSING
-} s_state_t;
 
 //  One key as one node listed it
 typedef struct {
@@ -31,7 +29,6 @@ typedef struct {
 
 //  What one node answered
 typedef struct {
-    s_state_t state;
     bool truncated;                 //  its page stopped early
     s_entry_t *last;                //  its last entry (in entries), when truncated
 } s_node_t;
@@ -48,14 +45,12 @@ struct _keys_op_t {
     bool has_start_after;
     uint32_t limit;
     char request_id [LIMIT_ID_MAX + 1];     //  sent as user-request-id
+    fanout_t fanout;                //  the nodes asked, k answers needed
     size_t node_count;              //  n
-    size_t k;                       //  answers needed
     s_node_t *nodes;                //  per node
     s_entry_t *entries;             //  every node's entries, malloc'd
     size_t entry_count;
     size_t entry_room;
-    bool timed_out;                 //  a node did not answer in time
-    char why [200];                 //  the first node failure, for messages
     bool done;                      //  client answered
 };
 
@@ -68,12 +63,13 @@ keys_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p)
         return NULL;
     self->node_count = cluster_config_node_count (env->cluster);
     self->nodes = (s_node_t *) calloc (self->node_count, sizeof (s_node_t));
-    if (!self->nodes) {
+    if (!self->nodes || fanout_init (&self->fanout, env)) {
+        free (self->nodes);
+        fanout_clear (&self->fanout);
         free (self);
         return NULL;
     }
     self->env = env;
-    self->k = (size_t) cluster_config_data_shards (env->cluster);
     self->collection_id = request->collection_id;
     self->has_prefix = (request->present & ROUTER_FIELD_PREFIX) != 0;
     if (self->has_prefix) {
@@ -104,6 +100,7 @@ keys_op_destroy (keys_op_t **self_p)
         free (self->entries [index].key);
     free (self->entries);
     free (self->nodes);
+    fanout_clear (&self->fanout);
     free (self);
     *self_p = NULL;
 }
@@ -296,22 +293,11 @@ s_free_bounds (keys_op_t *self)
 static void
 s_finish (keys_op_t *self)
 {
-    size_t answered = 0, missing = 0;
-    for (size_t node = 0; node < self->node_count; node++) {
-        if (self->nodes [node].state == S_ANSWERED)
-            answered++;
-        if (self->nodes [node].state == S_MISSING)
-            missing++;
-    }
-    if (answered < self->k) {
+    router_result_t result;
+    char error [256];
+    if (fanout_quorum (&self->fanout, &result, error, sizeof error)) {
         s_free_bounds (self);
-        if (missing > self->node_count - self->k)
-            s_fail (self, self->timed_out? ROUTER_TIMEOUT: ROUTER_UNAVAILABLE,
-                    "only %zu of %zu nodes answered, %zu are needed: %s", answered,
-                    self->node_count, self->k, self->why);
-        else
-            s_fail (self, ROUTER_IO_ERROR, "only %zu of %zu nodes answered, %zu are needed: %s",
-                    answered, self->node_count, self->k, self->why);
+        s_fail (self, result, "%s", error);
         return;
     }
     //  The smallest last key of a truncated page bounds the merged page
@@ -382,100 +368,56 @@ s_finish (keys_op_t *self)
     self->done = true;
 }
 
+//  The list-keys request every node is sent
 static void
-s_note (keys_op_t *self, size_t node, const char *why)
+s_fill (void *op, request_t *request)
 {
-    if (!self->why [0])
-        snprintf (self->why, sizeof self->why, "%s: %s",
-                  cluster_config_node_name (self->env->cluster, node), why);
-}
-
-static void
-s_check (keys_op_t *self)
-{
-    for (size_t node = 0; node < self->node_count; node++)
-        if (self->nodes [node].state == S_WAITING)
-            return;
-    s_finish (self);
+    keys_op_t *self = (keys_op_t *) op;
+    request->type = MSG_LIST_KEYS;
+    request->collection_id = self->collection_id;
+    request->limit = self->limit;
+    request->present = FIELD_COLLECTION_ID | FIELD_LIMIT | FIELD_USER_REQUEST_ID;
+    if (self->has_prefix) {
+        memcpy (request->prefix, self->prefix, self->prefix_size);
+        request->prefix_size = self->prefix_size;
+        request->present |= FIELD_PREFIX;
+    }
+    if (self->has_start_after) {
+        memcpy (request->start_after, self->start_after, self->start_after_size);
+        request->start_after_size = self->start_after_size;
+        request->present |= FIELD_START_AFTER;
+    }
+    snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
 }
 
 void
 keys_op_start (keys_op_t *self)
 {
     assert (self);
-    size_t reachable = op_env_reachable_count (self->env);
-    if (reachable < self->k) {
-        char names [200];
-        op_env_unreachable_names (self->env, names, sizeof names);
-        s_fail (self, ROUTER_UNAVAILABLE, "only %zu of %zu nodes are reachable (down: %s); "
-                "%zu are needed", reachable, self->node_count, names, self->k);
+    router_result_t result;
+    char error [256];
+    if (fanout_send (&self->fanout, self, s_fill, &result, error, sizeof error)) {
+        s_fail (self, result, "%s", error);
         return;
     }
-    request_t *request = request_new ();
-    if (!request) {
-        s_fail (self, ROUTER_OVERLOADED, "router: out of memory");
-        return;
-    }
-    for (size_t node = 0; node < self->node_count; node++) {
-        if (!self->env->reachable (self->env, node)) {
-            self->nodes [node].state = S_MISSING;
-            s_note (self, node, "not reachable");
-            continue;
-        }
-        request_reset (request);
-        request->type = MSG_LIST_KEYS;
-        request->collection_id = self->collection_id;
-        request->segment_num = (uint8_t) (node + 1);
-        request->limit = self->limit;
-        request->present = FIELD_COLLECTION_ID | FIELD_SEGMENT_NUM | FIELD_LIMIT | FIELD_USER_REQUEST_ID;
-        if (self->has_prefix) {
-            memcpy (request->prefix, self->prefix, self->prefix_size);
-            request->prefix_size = self->prefix_size;
-            request->present |= FIELD_PREFIX;
-        }
-        if (self->has_start_after) {
-            memcpy (request->start_after, self->start_after, self->start_after_size);
-            request->start_after_size = self->start_after_size;
-            request->present |= FIELD_START_AFTER;
-        }
-        snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
-        if (self->env->send (self->env, self, node, NODE_READER, request, NULL, 0)) {
-            self->nodes [node].state = S_MISSING;
-            s_note (self, node, "not reachable");
-        }
-    }
-    request_destroy (&request);
-    s_check (self);
+    if (fanout_all_in (&self->fanout))
+        s_finish (self);
 }
 
 void
 keys_op_on_event (keys_op_t *self, node_event_t *event)
 {
     assert (self && event);
-    if (self->done || event->node >= self->node_count || self->nodes [event->node].state != S_WAITING)
+    reply_t *reply;
+    int rc = self->done? -1: fanout_event (&self->fanout, event, &reply);
+    if (rc < 0)
         return;
-    size_t node = event->node;
-    reply_t *reply = event->reply;
-    if (!reply) {
-        self->nodes [node].state = S_MISSING;
-        self->timed_out = true;
-        s_note (self, node, "no answer in time");
-    }
-    else
-    if (reply->result != RESULT_SUCCESS) {
-        self->nodes [node].state = S_FAILED;
-        char why [160];
-        snprintf (why, sizeof why, "%s: %s", result_name (reply->result), reply->error_message);
-        s_note (self, node, why);
-    }
-    else
-    if (!(reply->fields & REPLY_FIELD_KEYS)
-    ||  s_add_page (self, node, reply->keys, reply->keys_size,
-                    (reply->fields & REPLY_FIELD_TRUNCATED) && reply->truncated)) {
-        self->nodes [node].state = S_FAILED;
-        s_note (self, node, "malformed keys");
-    }
-    else
-        self->nodes [node].state = S_ANSWERED;
-    s_check (self);
+    if (rc == 1)
+        fanout_read (&self->fanout, event->node,
+                     (reply->fields & REPLY_FIELD_KEYS)
+                     && s_add_page (self, event->node, reply->keys, reply->keys_size,
+                                    (reply->fields & REPLY_FIELD_TRUNCATED) && reply->truncated) == 0,
+                     "malformed keys");
+    if (fanout_all_in (&self->fanout))
+        s_finish (self);
 }

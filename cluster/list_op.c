@@ -4,20 +4,17 @@
     Each node's answer is parsed (bounded: at most S_MAX_VERSIONS entries
     of a well-formed array) and tallied by unified-id; when every node has
     answered or timed out, the versions listed by k nodes are sorted and
-    sent. See list_op.h.
+    sent. Asking the nodes and the quorum are fanout's. See list_op.h.
     =========================================================================
 */
 #include <inttypes.h>
 #include <stdarg.h>
 #include "list_op.h"
+#include "fanout.h"
 #include "timestamp.h"
 #include "wire.h"
 
 #define S_MAX_VERSIONS  1000        //  versions read from one node (the node's own limit)
-
-typedef enum {
-    S_WAITING = 0, S_ANSWERED, S_FAILED, S_MISSING
-} s_state_t;
 
 struct _list_op_t {
     op_env_t *env;                  //  borrowed
@@ -26,13 +23,9 @@ struct _list_op_t {
     char key [LIMIT_KEY_MAX + 1];   //  key
     size_t key_size;                //  bytes of key
     char request_id [LIMIT_ID_MAX + 1];     //  sent as user-request-id
-    size_t node_count;              //  n
-    size_t k;                       //  nodes that must list a version
-    s_state_t *states;              //  per node
+    fanout_t fanout;                //  the nodes asked; k must list a version
     list_op_version_t *versions;    //  tally, malloc'd
     size_t version_count;           //  entries in versions
-    bool timed_out;                 //  a node did not answer in time
-    char why [200];                 //  the first node failure, for messages
     bool done;                      //  client answered
 };
 
@@ -43,14 +36,11 @@ list_op_new (op_env_t *env, router_request_t *request, op_client_t **client_p)
     list_op_t *self = (list_op_t *) calloc (1, sizeof (list_op_t));
     if (!self)
         return NULL;
-    self->node_count = cluster_config_node_count (env->cluster);
-    self->states = (s_state_t *) calloc (self->node_count, sizeof (s_state_t));
-    if (!self->states) {
+    if (fanout_init (&self->fanout, env)) {
         free (self);
         return NULL;
     }
     self->env = env;
-    self->k = (size_t) cluster_config_data_shards (env->cluster);
     self->collection_id = request->collection_id;
     memcpy (self->key, request->key, request->key_size + 1);
     self->key_size = request->key_size;
@@ -68,7 +58,7 @@ list_op_destroy (list_op_t **self_p)
     if (!self)
         return;
     op_client_destroy (&self->client);
-    free (self->states);
+    fanout_clear (&self->fanout);
     free (self->versions);
     free (self);
     *self_p = NULL;
@@ -210,23 +200,13 @@ s_newest_first (const void *a, const void *b)
 static void
 s_finish (list_op_t *self)
 {
-    size_t answered = 0, missing = 0;
-    for (size_t node = 0; node < self->node_count; node++) {
-        if (self->states [node] == S_ANSWERED)
-            answered++;
-        if (self->states [node] == S_MISSING)
-            missing++;
-    }
-    if (answered < self->k) {
-        if (missing > self->node_count - self->k)
-            s_fail (self, self->timed_out? ROUTER_TIMEOUT: ROUTER_UNAVAILABLE,
-                    "only %zu of %zu nodes answered, %zu are needed: %s", answered,
-                    self->node_count, self->k, self->why);
-        else
-            s_fail (self, ROUTER_IO_ERROR, "only %zu of %zu nodes answered, %zu are needed: %s",
-                    answered, self->node_count, self->k, self->why);
+    router_result_t result;
+    char error [256];
+    if (fanout_quorum (&self->fanout, &result, error, sizeof error)) {
+        s_fail (self, result, "%s", error);
         return;
     }
+    size_t k = self->fanout.k;
     if (self->version_count > 1)
         qsort (self->versions, self->version_count, sizeof (list_op_version_t), s_newest_first);
     msgpack_sbuffer buffer;
@@ -235,12 +215,12 @@ s_finish (list_op_t *self)
     msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
     size_t listed = 0;
     for (size_t index = 0; index < self->version_count; index++)
-        if (self->versions [index].nodes >= self->k)
+        if (self->versions [index].nodes >= k)
             listed++;
     msgpack_pack_array (&packer, listed);
     for (size_t index = 0; index < self->version_count; index++) {
         list_op_version_t *version = &self->versions [index];
-        if (version->nodes < self->k)
+        if (version->nodes < k)
             continue;
         char timestamp [TIMESTAMP_TEXT_SIZE];
         char digest [DIGEST_MD5_BASE64_SIZE];
@@ -267,91 +247,47 @@ s_finish (list_op_t *self)
     self->done = true;
 }
 
+//  The list-versions request every node is sent
 static void
-s_note (list_op_t *self, size_t node, const char *why)
+s_fill (void *op, request_t *request)
 {
-    if (!self->why [0])
-        snprintf (self->why, sizeof self->why, "%s: %s",
-                  cluster_config_node_name (self->env->cluster, node), why);
-}
-
-static void
-s_check (list_op_t *self)
-{
-    for (size_t node = 0; node < self->node_count; node++)
-        if (self->states [node] == S_WAITING)
-            return;
-    s_finish (self);
+    list_op_t *self = (list_op_t *) op;
+    request->type = MSG_LIST_VERSIONS;
+    request->collection_id = self->collection_id;
+    memcpy (request->key, self->key, self->key_size + 1);
+    request->key_size = self->key_size;
+    snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
+    request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_USER_REQUEST_ID;
 }
 
 void
 list_op_start (list_op_t *self)
 {
     assert (self);
-    size_t reachable = op_env_reachable_count (self->env);
-    if (reachable < self->k) {
-        char names [200];
-        op_env_unreachable_names (self->env, names, sizeof names);
-        s_fail (self, ROUTER_UNAVAILABLE, "only %zu of %zu nodes are reachable (down: %s); "
-                "%zu are needed", reachable, self->node_count, names, self->k);
+    router_result_t result;
+    char error [256];
+    if (fanout_send (&self->fanout, self, s_fill, &result, error, sizeof error)) {
+        s_fail (self, result, "%s", error);
         return;
     }
-    request_t *request = request_new ();
-    if (!request) {
-        s_fail (self, ROUTER_OVERLOADED, "router: out of memory");
-        return;
-    }
-    for (size_t node = 0; node < self->node_count; node++) {
-        if (!self->env->reachable (self->env, node)) {
-            self->states [node] = S_MISSING;
-            s_note (self, node, "not reachable");
-            continue;
-        }
-        request_reset (request);
-        request->type = MSG_LIST_VERSIONS;
-        request->collection_id = self->collection_id;
-        memcpy (request->key, self->key, self->key_size + 1);
-        request->key_size = self->key_size;
-        request->segment_num = (uint8_t) (node + 1);
-        snprintf (request->user_request_id, sizeof request->user_request_id, "%s", self->request_id);
-        request->present = FIELD_COLLECTION_ID | FIELD_KEY | FIELD_SEGMENT_NUM | FIELD_USER_REQUEST_ID;
-        if (self->env->send (self->env, self, node, NODE_READER, request, NULL, 0)) {
-            self->states [node] = S_MISSING;
-            s_note (self, node, "not reachable");
-        }
-    }
-    request_destroy (&request);
-    s_check (self);
+    if (fanout_all_in (&self->fanout))
+        s_finish (self);
 }
 
 void
 list_op_on_event (list_op_t *self, node_event_t *event)
 {
     assert (self && event);
-    if (self->done || event->node >= self->node_count || self->states [event->node] != S_WAITING)
+    reply_t *reply;
+    int rc = self->done? -1: fanout_event (&self->fanout, event, &reply);
+    if (rc < 0)
         return;
-    size_t node = event->node;
-    reply_t *reply = event->reply;
-    if (!reply) {
-        self->states [node] = S_MISSING;
-        self->timed_out = true;
-        s_note (self, node, "no answer in time");
-    }
-    else
-    if (reply->result != RESULT_SUCCESS) {
-        self->states [node] = S_FAILED;
-        char why [160];
-        snprintf (why, sizeof why, "%s: %s", result_name (reply->result), reply->error_message);
-        s_note (self, node, why);
-    }
-    else
-    if (!(reply->fields & REPLY_FIELD_VERSIONS)
-    ||  list_op_tally (reply->versions, reply->versions_size, S_MAX_VERSIONS,
-                       &self->versions, &self->version_count)) {
-        self->states [node] = S_FAILED;
-        s_note (self, node, "malformed versions");
-    }
-    else
-        self->states [node] = S_ANSWERED;
-    s_check (self);
+    if (rc == 1)
+        fanout_read (&self->fanout, event->node,
+                     (reply->fields & REPLY_FIELD_VERSIONS)
+                     && list_op_tally (reply->versions, reply->versions_size, S_MAX_VERSIONS,
+                                       &self->versions, &self->version_count) == 0,
+                     "malformed versions");
+    if (fanout_all_in (&self->fanout))
+        s_finish (self);
 }
