@@ -5,6 +5,23 @@
     =========================================================================
 */
 #include "fanout.h"
+#include "timestamp.h"
+#include "wire.h"
+
+int
+fanout_read_entry (const msgpack_object *entry, uint64_t *unified_id_p, int64_t *timestamp_p,
+                   uint64_t *size_p)
+{
+    assert (entry && unified_id_p && timestamp_p && size_p);
+    const msgpack_object *id = wire_map_find (entry, "unified-id");
+    const msgpack_object *stamp = wire_map_find (entry, "timestamp-repr");
+    const msgpack_object *size = wire_map_find (entry, "file-size");
+    return id && stamp && size
+        && wire_get_uint (id, 0, UINT64_MAX, unified_id_p) == 0
+        && stamp->type == MSGPACK_OBJECT_STR
+        && timestamp_parse (stamp->via.str.ptr, stamp->via.str.size, timestamp_p) == 0
+        && wire_get_uint (size, 0, UINT64_MAX, size_p) == 0? 0: -1;
+}
 
 int
 fanout_init (fanout_t *self, op_env_t *env)

@@ -40,6 +40,13 @@ typedef struct {
 //  segment-num, which fanout_send sets
 typedef void (fanout_fill_fn) (void *op, request_t *request);
 
+//  Read the fields every entry of a node's listing carries (list-versions,
+//  list-keys: unified-id, timestamp-repr, file-size). 0, or -1 when entry
+//  is not a map holding all three, usable.
+int
+    fanout_read_entry (const msgpack_object *entry, uint64_t *unified_id_p, int64_t *timestamp_p,
+                       uint64_t *size_p);
+
 //  Set up for env's cluster (every node waiting). 0, or -1 out of memory.
 int
     fanout_init (fanout_t *self, op_env_t *env);

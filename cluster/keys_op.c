@@ -112,69 +112,20 @@ keys_op_done (keys_op_t *self)
     return self->done;
 }
 
-static bool
-s_key_is (const msgpack_object *key, const char *name)
-{
-    size_t size = strlen (name);
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == size
-        && memcmp (key->via.str.ptr, name, size) == 0;
-}
-
 //  Read one entry map; 0 or -1 (entry->key is malloc'd on success)
 static int
 s_read_entry (const msgpack_object *object, s_entry_t *entry)
 {
-    if (object->type != MSGPACK_OBJECT_MAP)
-        return -1;
     memset (entry, 0, sizeof (*entry));
-    const char *key = NULL;
+    char key [LIMIT_KEY_MAX + 1];
     size_t key_size = 0;
-    unsigned found = 0;
-    const msgpack_object_map *map = &object->via.map;
-    for (uint32_t index = 0; index < map->size; index++) {
-        const msgpack_object *name = &map->ptr [index].key;
-        const msgpack_object *value = &map->ptr [index].val;
-        if (s_key_is (name, "key")) {
-            if (value->type == MSGPACK_OBJECT_STR)
-                key = value->via.str.ptr, key_size = value->via.str.size;
-            else
-            if (value->type == MSGPACK_OBJECT_BIN)
-                key = value->via.bin.ptr, key_size = value->via.bin.size;
-            else
-                return -1;
-            if (key_size == 0 || key_size > LIMIT_KEY_MAX)
-                return -1;
-            found |= 1;
-        }
-        else
-        if (s_key_is (name, "unified-id")) {
-            if (wire_get_uint (value, 0, UINT64_MAX, &entry->unified_id))
-                return -1;
-            found |= 2;
-        }
-        else
-        if (s_key_is (name, "timestamp-repr")) {
-            if (value->type != MSGPACK_OBJECT_STR
-            ||  timestamp_parse (value->via.str.ptr, value->via.str.size, &entry->timestamp))
-                return -1;
-            found |= 4;
-        }
-        else
-        if (s_key_is (name, "file-size")) {
-            if (wire_get_uint (value, 0, UINT64_MAX, &entry->size))
-                return -1;
-            found |= 8;
-        }
-        else
-        if (s_key_is (name, "deleted")) {
-            if (value->type != MSGPACK_OBJECT_BOOLEAN)
-                return -1;
-            entry->deleted = value->via.boolean;
-            found |= 16;
-        }
-    }
-    if (found != 31)
+    const msgpack_object *name = wire_map_find (object, "key");
+    const msgpack_object *deleted = wire_map_find (object, "deleted");
+    if (fanout_read_entry (object, &entry->unified_id, &entry->timestamp, &entry->size)
+    ||  !name || wire_get_bytes (name, LIMIT_KEY_MAX, key, &key_size) || key_size == 0
+    ||  !deleted || deleted->type != MSGPACK_OBJECT_BOOLEAN)
         return -1;
+    entry->deleted = deleted->via.boolean;
     entry->key = (char *) malloc (key_size);
     if (!entry->key)
         return -1;

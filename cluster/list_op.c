@@ -71,52 +71,14 @@ list_op_done (list_op_t *self)
     return self->done;
 }
 
-static bool
-s_key_is (const msgpack_object *key, const char *name)
-{
-    size_t size = strlen (name);
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == size
-        && memcmp (key->via.str.ptr, name, size) == 0;
-}
-
 //  Read one version map; 0 or -1
 static int
 s_read_version (const msgpack_object *object, list_op_version_t *version)
 {
-    if (object->type != MSGPACK_OBJECT_MAP)
-        return -1;
     memset (version, 0, sizeof (*version));
-    unsigned found = 0;
-    const msgpack_object_map *map = &object->via.map;
-    for (uint32_t entry = 0; entry < map->size; entry++) {
-        const msgpack_object *key = &map->ptr [entry].key;
-        const msgpack_object *value = &map->ptr [entry].val;
-        if (s_key_is (key, "unified-id")) {
-            if (wire_get_uint (value, 0, UINT64_MAX, &version->unified_id))
-                return -1;
-            found |= 1;
-        }
-        else
-        if (s_key_is (key, "timestamp-repr")) {
-            if (value->type != MSGPACK_OBJECT_STR
-            ||  timestamp_parse (value->via.str.ptr, value->via.str.size, &version->timestamp))
-                return -1;
-            found |= 2;
-        }
-        else
-        if (s_key_is (key, "file-size")) {
-            if (wire_get_uint (value, 0, UINT64_MAX, &version->size))
-                return -1;
-            found |= 4;
-        }
-        else
-        if (s_key_is (key, "file-hash")) {
-            if (wire_get_digest (value, version->file_hash))
-                return -1;
-            found |= 8;
-        }
-    }
-    return found == 15? 0: -1;
+    const msgpack_object *hash = wire_map_find (object, "file-hash");
+    return fanout_read_entry (object, &version->unified_id, &version->timestamp, &version->size) == 0
+        && hash && wire_get_digest (hash, version->file_hash) == 0? 0: -1;
 }
 
 int

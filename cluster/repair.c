@@ -11,6 +11,7 @@
 */
 #include <inttypes.h>
 #include "repair.h"
+#include "fanout.h"
 #include "digest.h"
 #include "reply.h"
 #include "request.h"
@@ -174,14 +175,6 @@ s_success (repair_t *self, size_t node)
 //  --------------------------------------------------------------------------
 //  Listing the versions
 
-static bool
-s_key_is (const msgpack_object *key, const char *name)
-{
-    size_t size = strlen (name);
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == size
-        && memcmp (key->via.str.ptr, name, size) == 0;
-}
-
 //  Add node's listed versions to *versions_p / *count_p. 0 or -1.
 static int
 s_tally (repair_t *self, size_t node, const reply_t *reply, s_version_t **versions_p, size_t *count_p)
@@ -200,24 +193,9 @@ s_tally (repair_t *self, size_t node, const reply_t *reply, s_version_t **versio
         if (map->type != MSGPACK_OBJECT_MAP)
             goto done;
         s_version_t version = { 0 };
-        unsigned found = 0;
-        for (uint32_t index = 0; index < map->via.map.size; index++) {
-            const msgpack_object *key = &map->via.map.ptr [index].key;
-            const msgpack_object *value = &map->via.map.ptr [index].val;
-            if (s_key_is (key, "unified-id") && wire_get_uint (value, 0, UINT64_MAX, &version.unified_id) == 0)
-                found |= 1;
-            else
-            if (s_key_is (key, "timestamp-repr") && value->type == MSGPACK_OBJECT_STR
-            &&  timestamp_parse (value->via.str.ptr, value->via.str.size, &version.timestamp) == 0)
-                found |= 2;
-            else
-            if (s_key_is (key, "file-size") && wire_get_uint (value, 0, UINT64_MAX, &version.size) == 0)
-                found |= 4;
-            else
-            if (s_key_is (key, "file-hash") && wire_get_digest (value, version.file_hash) == 0)
-                found |= 8;
-        }
-        if (found != 15)
+        const msgpack_object *hash = wire_map_find (map, "file-hash");
+        if (fanout_read_entry (map, &version.unified_id, &version.timestamp, &version.size)
+        ||  !hash || wire_get_digest (hash, version.file_hash))
             goto done;
         size_t index = 0;
         while (index < *count_p && (*versions_p) [index].unified_id != version.unified_id)
@@ -908,23 +886,19 @@ s_key_page (repair_t *self, uint32_t collection_id, const char *start_after,
                 if (map->type != MSGPACK_OBJECT_MAP)
                     continue;
                 s_listed_t entry = { NULL, 0, false };
-                for (uint32_t field = 0; field < map->via.map.size; field++) {
-                    const msgpack_object *name = &map->via.map.ptr [field].key;
-                    const msgpack_object *value = &map->via.map.ptr [field].val;
-                    if (s_key_is (name, "key") && value->type == MSGPACK_OBJECT_STR
-                    &&  value->via.str.size > 0 && value->via.str.size <= LIMIT_KEY_MAX) {
-                        free (entry.key);
-                        entry.key = strndup (value->via.str.ptr, value->via.str.size);
-                        last = value->via.str.ptr;
-                        last_size = value->via.str.size;
-                    }
-                    else
-                    if (s_key_is (name, "unified-id"))
-                        wire_get_uint (value, 0, UINT64_MAX, &entry.unified_id);
-                    else
-                    if (s_key_is (name, "deleted") && value->type == MSGPACK_OBJECT_BOOLEAN)
-                        entry.deleted = value->via.boolean;
+                const msgpack_object *name = wire_map_find (map, "key");
+                const msgpack_object *id = wire_map_find (map, "unified-id");
+                const msgpack_object *deleted = wire_map_find (map, "deleted");
+                if (name && name->type == MSGPACK_OBJECT_STR
+                &&  name->via.str.size > 0 && name->via.str.size <= LIMIT_KEY_MAX) {
+                    entry.key = strndup (name->via.str.ptr, name->via.str.size);
+                    last = name->via.str.ptr;
+                    last_size = name->via.str.size;
                 }
+                if (id)
+                    wire_get_uint (id, 0, UINT64_MAX, &entry.unified_id);
+                if (deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN)
+                    entry.deleted = deleted->via.boolean;
                 if (entry.key)
                     listed [listed_count++] = entry;
             }

@@ -315,23 +315,6 @@ router_reply_result_text (router_reply_t *self)
     return self->has_result? self->result_text: NULL;
 }
 
-const msgpack_object *
-router_reply_map_find (const msgpack_object *map, const char *key)
-{
-    assert (key);
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t size = strlen (key);
-    for (uint32_t index = 0; index < map->via.map.size; index++) {
-        const msgpack_object_kv *entry = &map->via.map.ptr [index];
-        if (entry->key.type == MSGPACK_OBJECT_STR
-        &&  entry->key.via.str.size == size
-        &&  memcmp (entry->key.via.str.ptr, key, size) == 0)
-            return &entry->val;
-    }
-    return NULL;
-}
-
 int
 router_reply_str_copy (const msgpack_object *value, char *out, size_t out_size)
 {
@@ -346,7 +329,7 @@ const msgpack_object *
 router_reply_field (router_reply_t *self, const char *key)
 {
     assert (self && self->decoded);
-    return router_reply_map_find (self->map, key);
+    return wire_map_find (self->map, key);
 }
 
 int

@@ -143,11 +143,6 @@ int
 int
     router_reply_get_bool (router_reply_t *self, const char *key, bool *value_p);
 
-//  The value of key in a MessagePack map object (an entry of a list a reply
-//  carries), or NULL when absent or map is not a map
-const msgpack_object *
-    router_reply_map_find (const msgpack_object *map, const char *key);
-
 //  Copy a str object into out (null-terminated). 0 if it is a string that
 //  fits (size + 1 <= out_size), -1 otherwise (also for NULL).
 int

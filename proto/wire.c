@@ -275,6 +275,23 @@ wire_get_adler32 (const msgpack_object *object, uint32_t *value_p)
 //  --------------------------------------------------------------------------
 //  Read an MD5 digest from a base64 string or a 16-byte bin
 
+const msgpack_object *
+wire_map_find (const msgpack_object *map, const char *key)
+{
+    assert (key);
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t size = strlen (key);
+    for (uint32_t index = 0; index < map->via.map.size; index++) {
+        const msgpack_object_kv *entry = &map->via.map.ptr [index];
+        if (entry->key.type == MSGPACK_OBJECT_STR
+        &&  entry->key.via.str.size == size
+        &&  memcmp (entry->key.via.str.ptr, key, size) == 0)
+            return &entry->val;
+    }
+    return NULL;
+}
+
 int
 wire_get_bytes (const msgpack_object *object, size_t max, char *out, size_t *size_p)
 {

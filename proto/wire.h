@@ -98,6 +98,11 @@ typedef struct {
     bool failed;                //  a pack call failed (out of memory)
 } wire_out_t;
 
+//  The value of key in a map object (the first entry with a str key equal
+//  to key), or NULL when absent or when map is not a map (or NULL)
+const msgpack_object *
+    wire_map_find (const msgpack_object *map, const char *key);
+
 //  Read a str or bin object as bytes (a key, a prefix: any bytes) into out
 //  (max + 1 bytes: null-terminated after the bytes) and set *size_p.
 //  Returns 0, -1 if it is neither a str nor a bin, -2 if longer than max.

@@ -1141,9 +1141,9 @@ static bool
 s_entry_common (const msgpack_object *entry, uint64_t *unified_id_p, uint64_t *size_p,
                 char *timestamp, size_t timestamp_size)
 {
-    const msgpack_object *id = router_reply_map_find (entry, "unified-id");
-    const msgpack_object *size = router_reply_map_find (entry, "size");
-    const msgpack_object *stamp = router_reply_map_find (entry, "timestamp");
+    const msgpack_object *id = wire_map_find (entry, "unified-id");
+    const msgpack_object *size = wire_map_find (entry, "size");
+    const msgpack_object *stamp = wire_map_find (entry, "timestamp");
     return id && size
         && wire_get_uint (id, 0, UINT64_MAX, unified_id_p) == 0
         && wire_get_uint (size, 0, UINT64_MAX, size_p) == 0
@@ -1178,7 +1178,7 @@ client_versions (client_t *self, uint32_t collection_id, const char *key, client
     for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
         const msgpack_object *entry = &list->via.array.ptr [index];
         client_version_t *version = &versions [index];
-        const msgpack_object *hash = router_reply_map_find (entry, "file-hash");
+        const msgpack_object *hash = wire_map_find (entry, "file-hash");
         bool usable = s_entry_common (entry, &version->unified_id, &version->size, version->timestamp,
                                       sizeof version->timestamp)
                    && hash && wire_get_digest (hash, version->file_hash) == 0;
@@ -1249,9 +1249,9 @@ client_ping (client_t *self, client_ping_t *ping)
         for (uint32_t index = 0; result == CLIENT_OK && index < nodes->via.array.size; index++) {
             const msgpack_object *entry = &nodes->via.array.ptr [index];
             const msgpack_object *reachable = entry->type == MSGPACK_OBJECT_MAP?
-                                              router_reply_map_find (entry, "reachable"): NULL;
+                                              wire_map_find (entry, "reachable"): NULL;
             if (entry->type != MSGPACK_OBJECT_MAP
-            ||  router_reply_str_copy (router_reply_map_find (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
+            ||  router_reply_str_copy (wire_map_find (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
             ||  !reachable || reachable->type != MSGPACK_OBJECT_BOOLEAN)
                 result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
                                  (unsigned) index);
@@ -1265,11 +1265,11 @@ client_ping (client_t *self, client_ping_t *ping)
                     { "damaged-records", &node->damaged_records },
                 };
                 for (size_t figure = 0; figure < sizeof figures / sizeof figures [0]; figure++) {
-                    const msgpack_object *found = router_reply_map_find (entry, figures [figure].key);
+                    const msgpack_object *found = wire_map_find (entry, figures [figure].key);
                     *figures [figure].field = found && found->type == MSGPACK_OBJECT_POSITIVE_INTEGER
                                             && found->via.u64 <= INT64_MAX? (int64_t) found->via.u64: -1;
                 }
-                const msgpack_object *mismatch = router_reply_map_find (entry, "cluster-mismatch");
+                const msgpack_object *mismatch = wire_map_find (entry, "cluster-mismatch");
                 if (mismatch)
                     router_reply_str_copy (mismatch, node->mismatch, sizeof node->mismatch);
             }
@@ -1337,8 +1337,8 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
     for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
         const msgpack_object *entry = &list->via.array.ptr [index];
         client_key_t *key = &keys [index];
-        const msgpack_object *name = router_reply_map_find (entry, "key");
-        const msgpack_object *deleted = router_reply_map_find (entry, "deleted");
+        const msgpack_object *name = wire_map_find (entry, "key");
+        const msgpack_object *deleted = wire_map_find (entry, "deleted");
         bool usable = s_entry_common (entry, &key->unified_id, &key->size, key->timestamp,
                                       sizeof key->timestamp)
                    && name && deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN
