@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include "router_metrics.h"
+#include "status_page.h"
 #include "http_server.h"
 #include "metrics.h"
 #include "timestamp.h"
@@ -400,37 +401,8 @@ router_metrics_write (router_metrics_t *self, FILE *out)
 //  --------------------------------------------------------------------------
 //  The status page
 
-static void
-s_bytes (FILE *out, int64_t bytes)
-{
-    if (bytes < 0) {
-        fputs ("&mdash;", out);
-        return;
-    }
-    const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-    double value = (double) bytes;
-    int unit = 0;
-    while (value >= 1024 && unit < 5) {
-        value /= 1024;
-        unit++;
-    }
-    fprintf (out, unit? "%.1f %s": "%.0f %s", value, units [unit]);
-}
-
-static void
-s_count (FILE *out, int64_t count)
-{
-    if (count < 0)
-        fputs ("&mdash;", out);
-    else
-        fprintf (out, "%lld", (long long) count);
-}
-
+//  The router page's own look, after the base style (status_page.c)
 static const char *s_style =
-    "body{font-family:sans-serif;margin:1.5em;color:#222;background:#fafafa}"
-    "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
-    "th,td{border:1px solid #ccc;padding:0.3em 0.7em;text-align:left}"
-    "th{background:#eee}td.num{text-align:right}"
     "td.state{font-weight:bold;text-align:center}"
     "tr.up td.state{color:#fff;background:#2a7d2a}tr.down td.state{color:#fff;background:#b22}"
     "tr.down{background:#fde}"
@@ -453,11 +425,7 @@ router_metrics_write_page (router_metrics_t *self, FILE *out)
     for (size_t node = 0; node < self->node_count; node++)
         reachable += nodes [node].reachable;
 
-    fputs ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-           "<meta http-equiv=\"refresh\" content=\"2\"><title>Strata cluster ", out);
-    http_server_html_escape (out, cluster_config_name (self->cluster));
-    fprintf (out, "</title><style>%s</style></head><body>\n<h1>Strata cluster ", s_style);
-    http_server_html_escape (out, cluster_config_name (self->cluster));
+    status_page_begin (out, "Strata cluster", cluster_config_name (self->cluster), 2, s_style);
     fprintf (out, "</h1>\n<p id=\"summary\"><span id=\"reachable\">%zu of %zu nodes up</span>, "
              "k = %d, n = %d &middot; <span id=\"ready\" class=\"%s\">", reachable, self->node_count,
              cluster_config_data_shards (self->cluster), cluster_config_total_shards (self->cluster),
@@ -483,22 +451,22 @@ router_metrics_write_page (router_metrics_t *self, FILE *out)
         else
             fputs ("never", out);
         fputs ("</td><td class=\"num\">", out);
-        s_bytes (out, status->free_bytes);
+        status_page_bytes (out, status->free_bytes);
         fputs ("</td><td class=\"num\">", out);
-        s_bytes (out, status->total_bytes);
+        status_page_bytes (out, status->total_bytes);
         fputs ("</td><td class=\"num\">", out);
         if (status->total_bytes > 0 && status->free_bytes >= 0)
             fprintf (out, "%.1f", 100.0 * (double) status->free_bytes / (double) status->total_bytes);
         else
             fputs ("&mdash;", out);
         fputs ("</td><td class=\"num\">", out);
-        s_bytes (out, status->live_bytes);
+        status_page_bytes (out, status->live_bytes);
         fputs ("</td><td class=\"num\">", out);
-        s_bytes (out, status->garbage_bytes);
+        status_page_bytes (out, status->garbage_bytes);
         fputs ("</td><td class=\"num\">", out);
-        s_count (out, status->handoff_held);
+        status_page_count (out, status->handoff_held);
         fputs ("</td><td class=\"num\">", out);
-        s_count (out, status->damaged_records);
+        status_page_count (out, status->damaged_records);
         fputs ("</td></tr>\n", out);
     }
     free (nodes);
