@@ -1,6 +1,9 @@
 /*  =========================================================================
     client - the C client of strata-router (cluster/ROUTER.md)
 
+    This file is the client itself and one exchange with the router; the
+    calls are in client_transfer.c and client_query.c (client_core.h).
+
     A DEALER socket connected to the router, plus a PAIR socket receiving
     that DEALER's socket events (zmq_socket_monitor), which is how a call
     knows within the connect timeout that no router is listening, and knows
@@ -12,13 +15,6 @@
     reads replies (router_reply_decode) until one carries its request-id;
     replies with other ids are late answers to abandoned calls and are
     dropped.
-
-    Transfers: a put of up to max-put-bytes is one `put` message (data cut
-    in 1 MiB frames); anything larger, or of unknown length, is a streamed
-    upload (put-start, put-data of slice-size each, one in flight, then
-    put-finish; put-abort on any failure). A get reads slice after slice
-    (get, then get-next) and hands each data frame to the caller's write
-    callback while computing the MD5 the router promised.
     =========================================================================
 */
 
@@ -36,45 +32,12 @@
 #include <czmq.h>
 #include <msgpack.h>
 
-#include "client.h"
+#include "client_core.h"
 #include "curve.h"
 #include "endpoint.h"
-#include "request.h"             //  LIMIT_LIST_KEYS_MAX
 #include "router_reply.h"
 #include "router_request.h"
 #include "wire.h"
-
-#define S_FRAME_BYTES       (1024 * 1024)           //  data frame size of a put
-#define S_MAX_CHUNK_BYTES   (64 * 1024 * 1024)      //  largest put-data we send
-#define S_MAX_SLICE_BYTES   (1ULL << 32)            //  largest slice-size we accept
-#define S_MAX_REPLY_HEADER  (64 * 1024 * 1024)      //  largest reply frame 0
-#define S_ABORT_WAIT_MS     2000                    //  longest wait for put-abort-reply
-
-struct _client_t {
-    char *endpoint;                 //  the router's endpoint, as given
-    zsock_t *dealer;                //  DEALER connected to the router
-    zsock_t *monitor;               //  PAIR receiving the dealer's socket events
-    bool connected;                 //  handshake done, no disconnect since
-    bool retried;                   //  a connection attempt failed since the last success
-    int timeout_ms;                 //  longest wait for one reply
-    int connect_timeout_ms;         //  longest wait for a connection
-    size_t max_put_bytes;           //  larger objects are streamed
-    client_progress_fn *progress;   //  progress callback, or NULL
-    void *progress_arg;             //  its argument
-    char tag [20];                  //  request-id prefix, random per client
-    curve_t *curve;                 //  CURVE client certs, or NULL for plaintext
-    uint64_t counter;               //  request-ids used so far
-    router_request_t *request;      //  the request being made
-    msgpack_sbuffer buffer;         //  its header, encoded
-    bool encode_failed;             //  out of memory filling the request
-    char error [512];               //  last failure; "" after a success
-};
-
-//  One reply from the router
-typedef struct {
-    zmsg_t *msg;                    //  the whole message (frame 0, data frames)
-    router_reply_t *header;         //  frame 0, decoded
-} s_reply_t;
 
 //  The client's code for each result of the router
 static const client_result_t s_from_router [ROUTER_RESULT_COUNT] = {
@@ -106,8 +69,8 @@ static _Atomic unsigned s_monitor_sequence;     //  makes monitor endpoints uniq
 //  --------------------------------------------------------------------------
 //  Errors
 
-static client_result_t
-s_fail (client_t *self, client_result_t result, const char *format, ...)
+client_result_t
+client_core_fail (client_t *self, client_result_t result, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -219,12 +182,12 @@ s_monitor_ready (client_t *self, int wait_ms)
 
 //  Before a request: take the socket events that arrived, and wait at most
 //  the connect timeout for a connection if there is none.
-static client_result_t
-s_ready (client_t *self)
+client_result_t
+client_core_ready (client_t *self)
 {
     self->error [0] = 0;
     if (!self->dealer && s_socket_open (self) != 0)
-        return s_fail (self, CLIENT_SYSTEM_ERROR, "cannot create a socket for %s: %s",
+        return client_core_fail (self, CLIENT_SYSTEM_ERROR, "cannot create a socket for %s: %s",
                        self->endpoint, zmq_strerror (zmq_errno ()));
     while (s_monitor_ready (self, 0))
         s_monitor_read (self);
@@ -232,13 +195,13 @@ s_ready (client_t *self)
     while (!self->connected) {
         int64_t remaining = deadline - zclock_mono ();
         if (remaining <= 0)
-            return s_fail (self, CLIENT_NO_REPLY,
+            return client_core_fail (self, CLIENT_NO_REPLY,
                            "cannot connect to the router at %s within %.1f s (%s)",
                            self->endpoint, self->connect_timeout_ms / 1000.0,
                            self->retried? "connection refused or unreachable; is strata-router running?"
                                         : "no answer");
         if (zsys_interrupted)
-            return s_fail (self, CLIENT_SYSTEM_ERROR, "interrupted");
+            return client_core_fail (self, CLIENT_SYSTEM_ERROR, "interrupted");
         if (s_monitor_ready (self, (int) remaining))
             s_monitor_read (self);
     }
@@ -347,8 +310,8 @@ client_set_progress (client_t *self, client_progress_fn *progress, void *arg)
     self->progress_arg = arg;
 }
 
-static void
-s_progress (client_t *self, uint64_t done, uint64_t total)
+void
+client_core_progress (client_t *self, uint64_t done, uint64_t total)
 {
     if (self->progress)
         self->progress (self->progress_arg, done, total);
@@ -367,38 +330,38 @@ client_key_valid (const char *key)
     return size >= 1 && size <= LIMIT_KEY_MAX && wire_utf8_valid (key, size, false);
 }
 
-static client_result_t
-s_check_key (client_t *self, const char *key)
+client_result_t
+client_core_check_key (client_t *self, const char *key)
 {
     assert (key);
     if (!client_key_valid (key))
-        return s_fail (self, CLIENT_INVALID_REQUEST,
+        return client_core_fail (self, CLIENT_INVALID_REQUEST,
                        "key: must be 1..%d bytes of UTF-8 without null bytes (got %zu bytes)",
                        LIMIT_KEY_MAX, strlen (key));
     return CLIENT_OK;
 }
 
-static client_result_t
-s_check_meta (client_t *self, const char *const *meta)
+client_result_t
+client_core_check_meta (client_t *self, const char *const *meta)
 {
     if (!meta)
         return CLIENT_OK;
     size_t index;
     for (index = 0; meta [index]; index += 2) {
         if (index / 2 >= LIMIT_META_ENTRIES)
-            return s_fail (self, CLIENT_INVALID_REQUEST, "meta: more than %d entries", LIMIT_META_ENTRIES);
+            return client_core_fail (self, CLIENT_INVALID_REQUEST, "meta: more than %d entries", LIMIT_META_ENTRIES);
         const char *name = meta [index];
         const char *value = meta [index + 1];
         if (!value)
-            return s_fail (self, CLIENT_INVALID_REQUEST, "meta: name without a value");
+            return client_core_fail (self, CLIENT_INVALID_REQUEST, "meta: name without a value");
         size_t name_size = strlen (name);
         size_t value_size = strlen (value);
         if (name_size < 1 || name_size > LIMIT_META_STRING_MAX
         ||  !wire_utf8_valid (name, name_size, false))
-            return s_fail (self, CLIENT_INVALID_REQUEST,
+            return client_core_fail (self, CLIENT_INVALID_REQUEST,
                            "meta: names must be 1..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
         if (value_size > LIMIT_META_STRING_MAX || !wire_utf8_valid (value, value_size, false))
-            return s_fail (self, CLIENT_INVALID_REQUEST,
+            return client_core_fail (self, CLIENT_INVALID_REQUEST,
                            "meta: values must be 0..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
     }
     return CLIENT_OK;
@@ -409,8 +372,8 @@ s_check_meta (client_t *self, const char *const *meta)
 //  Requests (encoded by router_request_encode)
 
 //  Start a request of type in self->request, with a new request-id
-static router_request_t *
-s_request (client_t *self, router_msg_t type)
+router_request_t *
+client_core_request (client_t *self, router_msg_t type)
 {
     router_request_t *request = self->request;
     free (request->meta);
@@ -423,8 +386,8 @@ s_request (client_t *self, router_msg_t type)
 }
 
 //  The fields that name an object: collection-id and key (already checked)
-static void
-s_request_object (router_request_t *request, uint32_t collection_id, const char *key)
+void
+client_core_request_object (router_request_t *request, uint32_t collection_id, const char *key)
 {
     request->collection_id = collection_id;
     request->key_size = strlen (key);
@@ -433,23 +396,23 @@ s_request_object (router_request_t *request, uint32_t collection_id, const char 
     request->present |= ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_KEY;
 }
 
-static void
-s_request_unified_id (router_request_t *request, uint64_t unified_id)
+void
+client_core_request_unified_id (router_request_t *request, uint64_t unified_id)
 {
     request->unified_id = unified_id;
     request->present |= ROUTER_FIELD_UNIFIED_ID;
 }
 
-static void
-s_request_upload_id (router_request_t *request, const char *upload_id)
+void
+client_core_request_upload_id (router_request_t *request, const char *upload_id)
 {
     snprintf (request->upload_id, sizeof request->upload_id, "%s", upload_id);
     request->present |= ROUTER_FIELD_UPLOAD_ID;
 }
 
 //  meta (already checked): the pairs as a MessagePack map of strings
-static void
-s_request_meta (client_t *self, router_request_t *request, const char *const *meta)
+void
+client_core_request_meta (client_t *self, router_request_t *request, const char *const *meta)
 {
     size_t pairs = 0;
     while (meta [pairs * 2])
@@ -481,11 +444,11 @@ s_request_meta (client_t *self, router_request_t *request, const char *const *me
 //  Sending and receiving
 
 //  Send self->request, then size bytes of data in frames.
-static client_result_t
-s_send (client_t *self, const void *data, size_t size)
+client_result_t
+client_core_send (client_t *self, const void *data, size_t size)
 {
     if (self->encode_failed || router_request_encode (self->request, &self->buffer) != 0)
-        return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory encoding a request");
+        return client_core_fail (self, CLIENT_SYSTEM_ERROR, "out of memory encoding a request");
     void *handle = zsock_resolve (self->dealer);
     const uint8_t *bytes = (const uint8_t *) data;
     size_t offset = 0;
@@ -493,8 +456,8 @@ s_send (client_t *self, const void *data, size_t size)
     while (header || offset < size) {
         const void *frame = header? (const void *) self->buffer.data: (const void *) (bytes + offset);
         size_t frame_size = header? self->buffer.size: size - offset;
-        if (!header && frame_size > S_FRAME_BYTES)
-            frame_size = S_FRAME_BYTES;
+        if (!header && frame_size > CLIENT_FRAME_BYTES)
+            frame_size = CLIENT_FRAME_BYTES;
         bool more = header? size > 0: offset + frame_size < size;
         if (zmq_send (handle, frame, frame_size, more? ZMQ_SNDMORE: 0) == -1) {
             int error = zmq_errno ();
@@ -504,9 +467,9 @@ s_send (client_t *self, const void *data, size_t size)
             bool first = header;
             s_socket_close (self);
             if (error == EAGAIN && first)
-                return s_fail (self, CLIENT_NO_REPLY, "the router at %s did not take the request within %.1f s",
+                return client_core_fail (self, CLIENT_NO_REPLY, "the router at %s did not take the request within %.1f s",
                                self->endpoint, self->timeout_ms / 1000.0);
-            return s_fail (self, CLIENT_SYSTEM_ERROR, "cannot send to the router at %s: %s",
+            return client_core_fail (self, CLIENT_SYSTEM_ERROR, "cannot send to the router at %s: %s",
                            self->endpoint, error == EINTR? "interrupted": zmq_strerror (error));
         }
         if (header)
@@ -517,77 +480,77 @@ s_send (client_t *self, const void *data, size_t size)
     return CLIENT_OK;
 }
 
-static void
-s_reply_init (s_reply_t *reply)
+void
+client_core_reply_init (client_reply_t *reply)
 {
     reply->msg = NULL;
     reply->header = NULL;
 }
 
-static void
-s_reply_reset (s_reply_t *reply)
+void
+client_core_reply_reset (client_reply_t *reply)
 {
     zmsg_destroy (&reply->msg);
     router_reply_destroy (&reply->header);
 }
 
 //  A reply field the call needs was missing or ill-typed
-static client_result_t
-s_bad_field (client_t *self, const char *reply_type, const char *field)
+client_result_t
+client_core_bad_field (client_t *self, const char *reply_type, const char *field)
 {
-    return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's %s has no usable '%s'", reply_type, field);
+    return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's %s has no usable '%s'", reply_type, field);
 }
 
-static client_result_t
-s_uint_field (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
+client_result_t
+client_core_uint_field (client_t *self, const client_reply_t *reply, const char *reply_type, const char *name,
               uint64_t max, uint64_t *value_p)
 {
     if (router_reply_get_uint (reply->header, name, max, value_p) != 0)
-        return s_bad_field (self, reply_type, name);
+        return client_core_bad_field (self, reply_type, name);
     return CLIENT_OK;
 }
 
-static client_result_t
-s_digest_field (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
+client_result_t
+client_core_digest_field (client_t *self, const client_reply_t *reply, const char *reply_type, const char *name,
                 uint8_t digest [DIGEST_MD5_SIZE])
 {
     if (router_reply_get_digest (reply->header, name, digest) != 0)
-        return s_bad_field (self, reply_type, name);
+        return client_core_bad_field (self, reply_type, name);
     return CLIENT_OK;
 }
 
 //  Turn a reply's result and error-message into the call's result
 static client_result_t
-s_reply_result (client_t *self, const s_reply_t *reply, const char *request_type)
+s_reply_result (client_t *self, const client_reply_t *reply, const char *request_type)
 {
     const char *name = router_reply_result_text (reply->header);
     if (!name)
-        return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no result", request_type);
+        return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no result", request_type);
     router_result_t result = router_reply_result (reply->header);
     if (result == ROUTER_SUCCESS)
         return CLIENT_OK;
     const char *message = router_reply_error (reply->header);
     if (result == ROUTER_FORBIDDEN)
-        return s_fail (self, CLIENT_FORBIDDEN, "forbidden: %s",
+        return client_core_fail (self, CLIENT_FORBIDDEN, "forbidden: %s",
                        *message? message: "this client's key has no grant for that (auth/policy)");
     if (result < ROUTER_RESULT_COUNT)
-        return s_fail (self, s_from_router [result], "%s: %s", name,
+        return client_core_fail (self, s_from_router [result], "%s: %s", name,
                        *message? message: "(the router gave no error-message)");
     char safe [80];
     wire_sanitize (name, strlen (name), safe, sizeof safe);
-    return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with unknown result '%s': %s",
+    return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with unknown result '%s': %s",
                    request_type, safe, message);
 }
 
 //  Wait at most the timeout for the reply to self->request, dropping
 //  replies to other requests. On CLIENT_OK the reply succeeded and has
 //  reply_type; any router failure is returned as its result code.
-static client_result_t
-s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
+client_result_t
+client_core_recv (client_t *self, const char *reply_type, client_reply_t *reply)
 {
     const char *request_id = self->request->request_id;
     const char *request_type = router_msg_name (self->request->type);
-    s_reply_reset (reply);
+    client_core_reply_reset (reply);
     int64_t deadline = zclock_mono () + self->timeout_ms;
     bool disconnected = false;
     while (true) {
@@ -596,7 +559,7 @@ s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
             remaining = 0;          //  one last look for a reply already queued
         else
         if (remaining <= 0)
-            return s_fail (self, CLIENT_NO_REPLY, "no reply from the router at %s to %s within %.1f s",
+            return client_core_fail (self, CLIENT_NO_REPLY, "no reply from the router at %s to %s within %.1f s",
                            self->endpoint, request_type, self->timeout_ms / 1000.0);
         zmq_pollitem_t items [] = {
             { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
@@ -606,7 +569,7 @@ s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
         if (rc == -1) {
             if (zmq_errno () == EINTR && !zsys_interrupted)
                 continue;
-            return s_fail (self, CLIENT_SYSTEM_ERROR, "waiting for the router: %s",
+            return client_core_fail (self, CLIENT_SYSTEM_ERROR, "waiting for the router: %s",
                            zmq_errno () == EINTR? "interrupted": zmq_strerror (zmq_errno ()));
         }
         if (items [0].revents & ZMQ_POLLIN) {
@@ -618,10 +581,10 @@ s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
             router_reply_destroy (&reply->header);
             if (frame)
                 reply->header = router_reply_decode (zframe_data (frame), zframe_size (frame),
-                                                     S_MAX_REPLY_HEADER, why, sizeof why);
+                                                     CLIENT_MAX_REPLY_HEADER, why, sizeof why);
             if (!reply->header) {
                 zmsg_destroy (&msg);
-                return s_fail (self, CLIENT_PROTOCOL_ERROR,
+                return client_core_fail (self, CLIENT_PROTOCOL_ERROR,
                                "the router sent a reply whose header is not a MessagePack map (%s)", why);
             }
             reply->msg = msg;
@@ -630,12 +593,12 @@ s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
                 //  Cannot be matched; if it says why, that is the best we know
                 client_result_t result = s_reply_result (self, reply, request_type);
                 if (result == CLIENT_OK)
-                    result = s_fail (self, CLIENT_PROTOCOL_ERROR,
+                    result = client_core_fail (self, CLIENT_PROTOCOL_ERROR,
                                      "the router sent a reply without request-id");
                 return result;
             }
             if (!streq (id, request_id)) {
-                s_reply_reset (reply);      //  a late reply to an abandoned call
+                client_core_reply_reset (reply);      //  a late reply to an abandoned call
                 continue;
             }
             client_result_t result = s_reply_result (self, reply, request_type);
@@ -643,18 +606,18 @@ s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
                 return result;
             const char *type = router_reply_type (reply->header);
             if (!type)
-                return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no message-type",
+                return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no message-type",
                                request_type);
             if (!streq (type, reply_type)) {
                 char safe [LIMIT_MESSAGE_TYPE_MAX + 8];
                 wire_sanitize (type, strlen (type), safe, sizeof safe);
-                return s_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with %s, not %s",
+                return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with %s, not %s",
                                request_type, safe, reply_type);
             }
             return CLIENT_OK;
         }
         if (disconnected)
-            return s_fail (self, CLIENT_NO_REPLY, "lost the connection to the router at %s while waiting for %s",
+            return client_core_fail (self, CLIENT_NO_REPLY, "lost the connection to the router at %s while waiting for %s",
                            self->endpoint, reply_type);
         if (items [1].revents & ZMQ_POLLIN)
             if (s_monitor_read (self) == ZMQ_EVENT_DISCONNECTED)
@@ -663,757 +626,13 @@ s_recv (client_t *self, const char *reply_type, s_reply_t *reply)
 }
 
 //  Send self->request (plus data) and receive its reply
-static client_result_t
-s_exchange (client_t *self, const void *data, size_t size, const char *reply_type, s_reply_t *reply)
-{
-    client_result_t result = s_send (self, data, size);
-    if (result == CLIENT_OK)
-        result = s_recv (self, reply_type, reply);
-    return result;
-}
-
-
-//  --------------------------------------------------------------------------
-//  put
-
-//  Check what a put-reply says was stored against what was sent
-static client_result_t
-s_put_reply (client_t *self, const s_reply_t *reply, uint64_t size, const uint8_t md5 [DIGEST_MD5_SIZE],
-             uint64_t *unified_id_p)
-{
-    uint64_t unified_id, stored_size;
-    uint8_t stored_md5 [DIGEST_MD5_SIZE];
-    client_result_t result = s_uint_field (self, reply, "put-reply", "unified-id", UINT64_MAX, &unified_id);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, reply, "put-reply", "size", UINT64_MAX, &stored_size);
-    if (result == CLIENT_OK)
-        result = s_digest_field (self, reply, "put-reply", "file-hash", stored_md5);
-    if (result != CLIENT_OK)
-        return result;
-    if (stored_size != size)
-        return s_fail (self, CLIENT_DATA_ERROR, "the router stored %" PRIu64 " bytes, but %" PRIu64 " were sent",
-                       stored_size, size);
-    if (memcmp (stored_md5, md5, DIGEST_MD5_SIZE) != 0) {
-        char sent [DIGEST_MD5_BASE64_SIZE], stored [DIGEST_MD5_BASE64_SIZE];
-        digest_md5_to_base64 (md5, sent);
-        digest_md5_to_base64 (stored_md5, stored);
-        return s_fail (self, CLIENT_DATA_ERROR, "the router stored MD5 %s, but the object sent has MD5 %s",
-                       stored, sent);
-    }
-    if (unified_id_p)
-        *unified_id_p = unified_id;
-    return CLIENT_OK;
-}
-
-static client_result_t
-s_put_whole (client_t *self, uint32_t collection_id, const char *key, const void *data, size_t size,
-             const char *const *meta, uint64_t *unified_id_p)
-{
-    client_result_t result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-    uint8_t md5 [DIGEST_MD5_SIZE];
-    digest_md5 (data, size, md5);
-    router_request_t *request = s_request (self, ROUTER_MSG_PUT);
-    s_request_object (request, collection_id, key);
-    if (meta)
-        s_request_meta (self, request, meta);
-    s_reply_t reply;
-    s_reply_init (&reply);
-    result = s_send (self, data, size);
-    if (result == CLIENT_OK) {
-        s_progress (self, size, size);
-        result = s_recv (self, "put-reply", &reply);
-    }
-    if (result == CLIENT_OK)
-        result = s_put_reply (self, &reply, size, md5, unified_id_p);
-    s_reply_reset (&reply);
-    return result;
-}
-
-//  Fill buffer [*filled .. size) from read until full or the end.
-//  Returns 0 (with *end_p set at the end of the object) or -1.
-static int
-s_read_fill (client_read_fn *read, void *arg, uint8_t *buffer, size_t size, size_t *filled, bool *end_p)
-{
-    while (*filled < size) {
-        ssize_t got = read (arg, buffer + *filled, size - *filled);
-        if (got < 0 || (size_t) got > size - *filled)
-            return -1;
-        if (got == 0) {
-            *end_p = true;
-            break;
-        }
-        *filled += (size_t) got;
-    }
-    return 0;
-}
-
-//  Abort an upload, best effort; keeps the error of the failure that led here
-static void
-s_put_abort (client_t *self, const char *upload_id, client_result_t why)
-{
-    char saved [sizeof self->error];
-    memcpy (saved, self->error, sizeof saved);
-    int timeout_ms = self->timeout_ms;
-    if (self->timeout_ms > S_ABORT_WAIT_MS)
-        self->timeout_ms = S_ABORT_WAIT_MS;
-    if (self->dealer && why != CLIENT_NO_REPLY) {
-        s_request_upload_id (s_request (self, ROUTER_MSG_PUT_ABORT), upload_id);
-        s_reply_t reply;
-        s_reply_init (&reply);
-        s_exchange (self, NULL, 0, "put-abort-reply", &reply);
-        s_reply_reset (&reply);
-        }
-    self->timeout_ms = timeout_ms;
-    memcpy (self->error, saved, sizeof saved);
-}
-
-//  A streamed upload. buffer holds the first filled bytes of the object
-//  (read from read/arg, which supplies the rest); buffer is taken over.
-static client_result_t
-s_put_streamed (client_t *self, uint32_t collection_id, const char *key, const char *const *meta,
-                uint8_t *buffer, size_t filled, client_read_fn *read, void *arg, uint64_t *unified_id_p)
-{
-    digest_md5_t *md5 = digest_md5_new ();
-    s_reply_t reply;
-    s_reply_init (&reply);
-    char upload_id [ROUTER_UPLOAD_ID_MAX + 1] = "";
-    client_result_t result = md5? s_ready (self):
-                             s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    if (result != CLIENT_OK)
-        goto done;
-
-    //  put-start
-    router_request_t *request = s_request (self, ROUTER_MSG_PUT_START);
-    s_request_object (request, collection_id, key);
-    if (meta)
-        s_request_meta (self, request, meta);
-    result = s_exchange (self, NULL, 0, "put-start-reply", &reply);
-    if (result != CLIENT_OK)
-        goto done;
-    uint64_t slice_size;
-    if (router_reply_str_copy (router_reply_field (reply.header, "upload-id"), upload_id, sizeof upload_id) != 0 || !*upload_id) {
-        result = s_bad_field (self, "put-start-reply", "upload-id");
-        goto done;
-    }
-    result = s_uint_field (self, &reply, "put-start-reply", "slice-size", S_MAX_SLICE_BYTES, &slice_size);
-    if (result == CLIENT_OK && slice_size == 0)
-        result = s_bad_field (self, "put-start-reply", "slice-size");
-    if (result != CLIENT_OK)
-        goto done;
-    size_t chunk = slice_size < S_MAX_CHUNK_BYTES? (size_t) slice_size: S_MAX_CHUNK_BYTES;
-    if (chunk > filled) {
-        uint8_t *bigger = (uint8_t *) realloc (buffer, chunk);
-        if (!bigger) {
-            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory for a %zu-byte slice", chunk);
-            goto done;
-        }
-        buffer = bigger;
-    }
-
-    //  put-data, one slice at a time, each after the previous one's reply
-    uint64_t sent = 0;
-    bool end = false;
-    while (true) {
-        if (!end && filled < chunk && s_read_fill (read, arg, buffer, chunk, &filled, &end) != 0) {
-            result = s_fail (self, CLIENT_CALLBACK_ERROR, "reading the object failed after %" PRIu64 " bytes",
-                             sent + filled);
-            goto done;
-        }
-        if (filled == 0)
-            break;
-        size_t piece = filled < chunk? filled: chunk;
-        s_request_upload_id (s_request (self, ROUTER_MSG_PUT_DATA), upload_id);
-        result = s_exchange (self, buffer, piece, "put-data-reply", &reply);
-        if (result != CLIENT_OK)
-            goto done;
-        digest_md5_update (md5, buffer, piece);
-        sent += piece;
-        memmove (buffer, buffer + piece, filled - piece);
-        filled -= piece;
-        s_progress (self, sent, 0);
-        if (end && filled == 0)
-            break;
-    }
-
-    //  put-finish
-    s_request_upload_id (s_request (self, ROUTER_MSG_PUT_FINISH), upload_id);
-    result = s_exchange (self, NULL, 0, "put-reply", &reply);
-    if (result == CLIENT_OK) {
-        uint8_t digest [DIGEST_MD5_SIZE];
-        digest_md5_final (md5, digest);
-        result = s_put_reply (self, &reply, sent, digest, unified_id_p);
-        *upload_id = 0;             //  finished: nothing to abort
-    }
-done:
-    if (result != CLIENT_OK && *upload_id)
-        s_put_abort (self, upload_id, result);
-    s_reply_reset (&reply);
-    digest_md5_destroy (&md5);
-    free (buffer);
-    return result;
-}
-
-//  Reads an object held in memory (a client_put () larger than max-put-bytes)
-typedef struct {
-    const uint8_t *data;        //  the object
-    size_t size;                //  its bytes
-    size_t offset;              //  bytes handed out so far
-} s_memory_t;
-
-static ssize_t
-s_memory_read (void *arg, void *buffer, size_t size)
-{
-    s_memory_t *memory = (s_memory_t *) arg;
-    size_t left = memory->size - memory->offset;
-    if (size > left)
-        size = left;
-    if (size > SSIZE_MAX)
-        size = SSIZE_MAX;
-    memcpy (buffer, memory->data + memory->offset, size);
-    memory->offset += size;
-    return (ssize_t) size;
-}
-
 client_result_t
-client_put (client_t *self, uint32_t collection_id, const char *key, const void *data, size_t size,
-            const char *const *meta, uint64_t *unified_id_p)
+client_core_exchange (client_t *self, const void *data, size_t size, const char *reply_type, client_reply_t *reply)
 {
-    assert (self);
-    assert (data || size == 0);
-    self->error [0] = 0;
-    client_result_t result = s_check_key (self, key);
+    client_result_t result = client_core_send (self, data, size);
     if (result == CLIENT_OK)
-        result = s_check_meta (self, meta);
-    if (result != CLIENT_OK)
-        return result;
-    if (size <= self->max_put_bytes)
-        return s_put_whole (self, collection_id, key, data, size, meta, unified_id_p);
-    s_memory_t memory = { (const uint8_t *) data, size, 0 };
-    return s_put_streamed (self, collection_id, key, meta, NULL, 0, s_memory_read, &memory, unified_id_p);
-}
-
-client_result_t
-client_put_stream (client_t *self, uint32_t collection_id, const char *key, client_read_fn *read,
-                   void *arg, const char *const *meta, uint64_t *unified_id_p)
-{
-    assert (self);
-    assert (read);
-    self->error [0] = 0;
-    client_result_t result = s_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = s_check_meta (self, meta);
-    if (result != CLIENT_OK)
-        return result;
-    size_t probe = CLIENT_STREAM_PROBE_BYTES < self->max_put_bytes? CLIENT_STREAM_PROBE_BYTES:
-                                                                      self->max_put_bytes;
-    uint8_t *buffer = (uint8_t *) malloc (probe);
-    if (!buffer)
-        return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    size_t filled = 0;
-    bool end = false;
-    if (s_read_fill (read, arg, buffer, probe, &filled, &end) != 0) {
-        free (buffer);
-        return s_fail (self, CLIENT_CALLBACK_ERROR, "reading the object failed after %zu bytes", filled);
-    }
-    if (end && filled < probe) {
-        result = s_put_whole (self, collection_id, key, buffer, filled, meta, unified_id_p);
-        free (buffer);
-        return result;
-    }
-    return s_put_streamed (self, collection_id, key, meta, buffer, filled, read, arg, unified_id_p);
-}
-
-
-//  --------------------------------------------------------------------------
-//  get
-
-void
-client_object_clear (client_object_t *object)
-{
-    if (!object)
-        return;
-    free (object->meta);
-    memset (object, 0, sizeof *object);
-}
-
-//  Read the fields of a get-reply or get-next-reply
-static client_result_t
-s_get_fields (client_t *self, const s_reply_t *reply, const char *reply_type, client_object_t *object,
-              uint64_t *slice_num_p, bool *completed_p)
-{
-    uint64_t slice_count;
-    client_result_t result = s_uint_field (self, reply, reply_type, "unified-id", UINT64_MAX, &object->unified_id);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, reply, reply_type, "size", UINT64_MAX, &object->size);
-    if (result == CLIENT_OK)
-        result = s_digest_field (self, reply, reply_type, "file-hash", object->file_hash);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, reply, reply_type, "slice-count", UINT32_MAX, &slice_count);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, reply, reply_type, "slice-num", UINT32_MAX, slice_num_p);
-    if (result != CLIENT_OK)
-        return result;
-    object->slice_count = (uint32_t) slice_count;
-    const msgpack_object *completed = router_reply_field (reply->header, "completed");
-    if (!completed || completed->type != MSGPACK_OBJECT_BOOLEAN)
-        return s_bad_field (self, reply_type, "completed");
-    *completed_p = completed->via.boolean;
-    const msgpack_object *timestamp = router_reply_field (reply->header, "timestamp");
-    if (timestamp && router_reply_str_copy (timestamp, object->timestamp, sizeof object->timestamp) != 0)
-        return s_bad_field (self, reply_type, "timestamp");
-    return CLIENT_OK;
-}
-
-client_result_t
-client_get (client_t *self, uint32_t collection_id, const char *key, const uint64_t *unified_id,
-            client_write_fn *write, void *arg, client_object_t *object)
-{
-    assert (self);
-    assert (write);
-    client_object_t local;
-    if (!object)
-        object = &local;
-    memset (object, 0, sizeof *object);
-    self->error [0] = 0;
-    client_result_t result = s_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-
-    digest_md5_t *md5 = digest_md5_new ();
-    if (!md5)
-        return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    s_reply_t reply;
-    s_reply_init (&reply);
-    router_request_t *request = s_request (self, ROUTER_MSG_GET);
-    s_request_object (request, collection_id, key);
-    if (unified_id)
-        s_request_unified_id (request, *unified_id);
-    result = s_exchange (self, NULL, 0, "get-reply", &reply);
-    uint64_t slice_num = 0;
-    bool completed = false;
-    if (result == CLIENT_OK)
-        result = s_get_fields (self, &reply, "get-reply", object, &slice_num, &completed);
-    if (result == CLIENT_OK && slice_num != 0)
-        result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's get-reply carries slice %" PRIu64
-                         ", not 0", slice_num);
-    if (result == CLIENT_OK && unified_id && object->unified_id != *unified_id)
-        result = s_fail (self, CLIENT_PROTOCOL_ERROR, "asked for version %" PRIu64 ", the router sent %"
-                         PRIu64, *unified_id, object->unified_id);
-    if (result == CLIENT_OK) {
-        const msgpack_object *meta = router_reply_field (reply.header, "meta");
-        if (meta && meta->type == MSGPACK_OBJECT_MAP
-        &&  wire_pack_object (meta, &object->meta, &object->meta_size) != 0)
-            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    }
-    uint64_t version = object->unified_id;
-    uint64_t received = 0;
-    while (result == CLIENT_OK) {
-        //  The data frames of this slice
-        zframe_t *frame = zmsg_first (reply.msg);         //  frame 0, the header
-        for (frame = zmsg_next (reply.msg); frame; frame = zmsg_next (reply.msg)) {
-            size_t size = zframe_size (frame);
-            if (size > object->size - received) {
-                result = s_fail (self, CLIENT_DATA_ERROR, "the router sent more than the object's %" PRIu64
-                                 " bytes", object->size);
-                break;
-            }
-            if (size == 0)
-                continue;
-            if (write (arg, zframe_data (frame), size) != 0) {
-                result = s_fail (self, CLIENT_CALLBACK_ERROR, "writing the object failed after %" PRIu64
-                                 " bytes", received);
-                break;
-            }
-            digest_md5_update (md5, zframe_data (frame), size);
-            received += size;
-            s_progress (self, received, object->size);
-        }
-        if (result != CLIENT_OK || completed)
-            break;
-
-        //  The next slice
-        slice_num++;
-        if (slice_num >= object->slice_count) {
-            result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's slice %" PRIu64 " of %" PRIu32
-                             " is not marked completed", slice_num - 1, object->slice_count);
-            break;
-        }
-        request = s_request (self, ROUTER_MSG_GET_NEXT);
-        s_request_object (request, collection_id, key);
-        s_request_unified_id (request, version);
-        request->slice_num = (uint32_t) slice_num;
-        request->present |= ROUTER_FIELD_SLICE_NUM;
-        result = s_exchange (self, NULL, 0, "get-next-reply", &reply);
-        if (result != CLIENT_OK)
-            break;
-        uint64_t next_num;
-        client_object_t next;
-        memset (&next, 0, sizeof next);
-        result = s_get_fields (self, &reply, "get-next-reply", &next, &next_num, &completed);
-        if (result == CLIENT_OK
-        &&  (next_num != slice_num || next.unified_id != version || next.size != object->size
-          || memcmp (next.file_hash, object->file_hash, DIGEST_MD5_SIZE) != 0))
-            result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's get-next-reply for slice %" PRIu64
-                             " does not match the request or the object", slice_num);
-    }
-    if (result == CLIENT_OK) {
-        uint8_t digest [DIGEST_MD5_SIZE];
-        digest_md5_final (md5, digest);
-        if (received != object->size)
-            result = s_fail (self, CLIENT_DATA_ERROR, "received %" PRIu64 " bytes of a %" PRIu64 "-byte object",
-                             received, object->size);
-        else
-        if (memcmp (digest, object->file_hash, DIGEST_MD5_SIZE) != 0) {
-            char got [DIGEST_MD5_BASE64_SIZE], expected [DIGEST_MD5_BASE64_SIZE];
-            digest_md5_to_base64 (digest, got);
-            digest_md5_to_base64 (object->file_hash, expected);
-            result = s_fail (self, CLIENT_DATA_ERROR, "the object received has MD5 %s, not its file-hash %s",
-                             got, expected);
-        }
-    }
-    s_reply_reset (&reply);
-    digest_md5_destroy (&md5);
-    if (object == &local)
-        client_object_clear (&local);
+        result = client_core_recv (self, reply_type, reply);
     return result;
 }
 
 
-//  --------------------------------------------------------------------------
-//  delete, list-versions, ping
-
-client_result_t
-client_delete (client_t *self, uint32_t collection_id, const char *key, const uint64_t *unified_id,
-               uint64_t *tombstone_p)
-{
-    assert (self);
-    self->error [0] = 0;
-    client_result_t result = s_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-    router_request_t *request = s_request (self, ROUTER_MSG_DELETE);
-    s_request_object (request, collection_id, key);
-    if (unified_id)
-        s_request_unified_id (request, *unified_id);
-    s_reply_t reply;
-    s_reply_init (&reply);
-    result = s_exchange (self, NULL, 0, "delete-reply", &reply);
-    uint64_t tombstone = 0;
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, &reply, "delete-reply", "unified-id", UINT64_MAX, &tombstone);
-    if (result == CLIENT_OK && tombstone_p)
-        *tombstone_p = tombstone;
-    s_reply_reset (&reply);
-    return result;
-}
-
-//  The list a reply carries in field name: *list_p the array, *entries_p a
-//  zeroed array of as many entries of entry_size (NULL when empty) for the
-//  caller to fill, *count_p their number
-static client_result_t
-s_reply_list (client_t *self, const s_reply_t *reply, const char *reply_type, const char *name,
-              size_t entry_size, const msgpack_object **list_p, void **entries_p, size_t *count_p)
-{
-    *entries_p = NULL;
-    *count_p = 0;
-    const msgpack_object *list = router_reply_field (reply->header, name);
-    if (!list || list->type != MSGPACK_OBJECT_ARRAY)
-        return s_bad_field (self, reply_type, name);
-    if (list->via.array.size > 0) {
-        *entries_p = calloc (list->via.array.size, entry_size);
-        if (!*entries_p)
-            return s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-    }
-    *list_p = list;
-    *count_p = list->via.array.size;
-    return CLIENT_OK;
-}
-
-//  The fields every entry of a version or key list has: unified-id, size,
-//  and an optional timestamp. True if they are usable.
-static bool
-s_entry_common (const msgpack_object *entry, uint64_t *unified_id_p, uint64_t *size_p,
-                char *timestamp, size_t timestamp_size)
-{
-    const msgpack_object *id = wire_map_find (entry, "unified-id");
-    const msgpack_object *size = wire_map_find (entry, "size");
-    const msgpack_object *stamp = wire_map_find (entry, "timestamp");
-    return id && size
-        && wire_get_uint (id, 0, UINT64_MAX, unified_id_p) == 0
-        && wire_get_uint (size, 0, UINT64_MAX, size_p) == 0
-        && (!stamp || router_reply_str_copy (stamp, timestamp, timestamp_size) == 0);
-}
-
-client_result_t
-client_versions (client_t *self, uint32_t collection_id, const char *key, client_version_t **versions_p,
-                 size_t *count_p)
-{
-    assert (self);
-    assert (versions_p);
-    assert (count_p);
-    *versions_p = NULL;
-    *count_p = 0;
-    self->error [0] = 0;
-    client_result_t result = s_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-    s_request_object (s_request (self, ROUTER_MSG_LIST_VERSIONS), collection_id, key);
-    s_reply_t reply;
-    s_reply_init (&reply);
-    result = s_exchange (self, NULL, 0, "list-versions-reply", &reply);
-    const msgpack_object *list = NULL;
-    client_version_t *versions = NULL;
-    size_t count = 0;
-    if (result == CLIENT_OK)
-        result = s_reply_list (self, &reply, "list-versions-reply", "versions", sizeof (client_version_t),
-                               &list, (void **) &versions, &count);
-    for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
-        const msgpack_object *entry = &list->via.array.ptr [index];
-        client_version_t *version = &versions [index];
-        const msgpack_object *hash = wire_map_find (entry, "file-hash");
-        bool usable = s_entry_common (entry, &version->unified_id, &version->size, version->timestamp,
-                                      sizeof version->timestamp)
-                   && hash && wire_get_digest (hash, version->file_hash) == 0;
-        if (!usable)
-            result = s_fail (self, CLIENT_PROTOCOL_ERROR,
-                             "the router's list-versions-reply has an unusable entry %zu", index);
-    }
-    if (result == CLIENT_OK) {
-        *versions_p = versions;
-        *count_p = count;
-    }
-    else
-        free (versions);
-    s_reply_reset (&reply);
-    return result;
-}
-
-void
-client_ping_clear (client_ping_t *ping)
-{
-    if (!ping)
-        return;
-    free (ping->nodes);
-    memset (ping, 0, sizeof *ping);
-}
-
-client_result_t
-client_ping (client_t *self, client_ping_t *ping)
-{
-    assert (self);
-    assert (ping);
-    memset (ping, 0, sizeof *ping);
-    client_result_t result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-    s_request (self, ROUTER_MSG_PING);
-    s_reply_t reply;
-    s_reply_init (&reply);
-    result = s_exchange (self, NULL, 0, "ping-reply", &reply);
-    uint64_t value;
-    if (result == CLIENT_OK && router_reply_field (reply.header, "cluster")
-    &&  router_reply_str_copy (router_reply_field (reply.header, "cluster"), ping->cluster, sizeof ping->cluster) != 0)
-        result = s_bad_field (self, "ping-reply", "cluster");
-    if (result == CLIENT_OK && router_reply_field (reply.header, "version")
-    &&  router_reply_str_copy (router_reply_field (reply.header, "version"), ping->version, sizeof ping->version) != 0)
-        result = s_bad_field (self, "ping-reply", "version");
-    if (result == CLIENT_OK && router_reply_field (reply.header, "data-shards")) {
-        result = s_uint_field (self, &reply, "ping-reply", "data-shards", 255, &value);
-        ping->data_shards = (int) value;
-    }
-    if (result == CLIENT_OK && router_reply_field (reply.header, "total-shards")) {
-        result = s_uint_field (self, &reply, "ping-reply", "total-shards", 255, &value);
-        ping->total_shards = (int) value;
-    }
-    if (result == CLIENT_OK && router_reply_field (reply.header, "handoff-writes"))
-        result = s_uint_field (self, &reply, "ping-reply", "handoff-writes", UINT64_MAX,
-                               &ping->handoff_writes);
-    if (result == CLIENT_OK && router_reply_field (reply.header, "cluster-fingerprint"))
-        router_reply_str_copy (router_reply_field (reply.header, "cluster-fingerprint"), ping->fingerprint, sizeof ping->fingerprint);
-    const msgpack_object *nodes = result == CLIENT_OK? router_reply_field (reply.header, "nodes"): NULL;
-    if (nodes && nodes->type != MSGPACK_OBJECT_ARRAY)
-        result = s_bad_field (self, "ping-reply", "nodes");
-    else
-    if (nodes && nodes->via.array.size > 0) {
-        ping->nodes = (client_node_t *) calloc (nodes->via.array.size, sizeof (client_node_t));
-        if (!ping->nodes)
-            result = s_fail (self, CLIENT_SYSTEM_ERROR, "out of memory");
-        for (uint32_t index = 0; result == CLIENT_OK && index < nodes->via.array.size; index++) {
-            const msgpack_object *entry = &nodes->via.array.ptr [index];
-            const msgpack_object *reachable = entry->type == MSGPACK_OBJECT_MAP?
-                                              wire_map_find (entry, "reachable"): NULL;
-            if (entry->type != MSGPACK_OBJECT_MAP
-            ||  router_reply_str_copy (wire_map_find (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
-            ||  !reachable || reachable->type != MSGPACK_OBJECT_BOOLEAN)
-                result = s_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
-                                 (unsigned) index);
-            else {
-                client_node_t *node = &ping->nodes [index];
-                node->reachable = reachable->via.boolean;
-                struct { const char *key; int64_t *field; } figures [] = {
-                    { "last-answer-ms", &node->last_answer_ms }, { "free-bytes", &node->free_bytes },
-                    { "total-bytes", &node->total_bytes }, { "live-bytes", &node->live_bytes },
-                    { "garbage-bytes", &node->garbage_bytes }, { "handoff-held", &node->handoff_held },
-                    { "damaged-records", &node->damaged_records },
-                };
-                for (size_t figure = 0; figure < sizeof figures / sizeof figures [0]; figure++) {
-                    const msgpack_object *found = wire_map_find (entry, figures [figure].key);
-                    *figures [figure].field = found && found->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-                                            && found->via.u64 <= INT64_MAX? (int64_t) found->via.u64: -1;
-                }
-                const msgpack_object *mismatch = wire_map_find (entry, "cluster-mismatch");
-                if (mismatch)
-                    router_reply_str_copy (mismatch, node->mismatch, sizeof node->mismatch);
-            }
-            ping->node_count = index + 1;
-        }
-    }
-    if (result != CLIENT_OK) {
-        char saved [sizeof self->error];
-        memcpy (saved, self->error, sizeof saved);
-        client_ping_clear (ping);
-        memcpy (self->error, saved, sizeof saved);
-    }
-    s_reply_reset (&reply);
-    return result;
-}
-
-
-//  --------------------------------------------------------------------------
-//  list-keys (one page)
-
-client_result_t
-client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, size_t prefix_size,
-                  const char *start_after, size_t start_after_size, uint32_t limit,
-                  client_key_t **keys_p, size_t *count_p, bool *truncated_p)
-{
-    assert (self);
-    assert (keys_p && count_p && truncated_p);
-    assert (limit >= 1 && limit <= LIMIT_LIST_KEYS_MAX);
-    *keys_p = NULL;
-    *count_p = 0;
-    *truncated_p = false;
-    self->error [0] = 0;
-    if (prefix_size > LIMIT_KEY_MAX || start_after_size > LIMIT_KEY_MAX)
-        return s_fail (self, CLIENT_INVALID_REQUEST, "prefix or start-after longer than %d bytes",
-                       LIMIT_KEY_MAX);
-    client_result_t result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-    router_request_t *request = s_request (self, ROUTER_MSG_LIST_KEYS);
-    request->collection_id = collection_id;
-    request->limit = limit;
-    request->present |= ROUTER_FIELD_COLLECTION_ID | ROUTER_FIELD_LIMIT;
-    if (prefix_size) {
-        memcpy (request->prefix, prefix, prefix_size);
-        request->prefix_size = prefix_size;
-        request->present |= ROUTER_FIELD_PREFIX;
-    }
-    if (start_after_size) {
-        memcpy (request->start_after, start_after, start_after_size);
-        request->start_after_size = start_after_size;
-        request->present |= ROUTER_FIELD_START_AFTER;
-    }
-    s_reply_t reply;
-    s_reply_init (&reply);
-    result = s_exchange (self, NULL, 0, "list-keys-reply", &reply);
-    const msgpack_object *list = NULL;
-    client_key_t *keys = NULL;
-    size_t count = 0;
-    bool truncated = false;
-    if (result == CLIENT_OK)
-        result = s_reply_list (self, &reply, "list-keys-reply", "keys", sizeof (client_key_t),
-                               &list, (void **) &keys, &count);
-    if (result == CLIENT_OK && router_reply_get_bool (reply.header, "truncated", &truncated) != 0)
-        result = s_bad_field (self, "list-keys-reply", "truncated");
-    for (size_t index = 0; result == CLIENT_OK && index < count; index++) {
-        const msgpack_object *entry = &list->via.array.ptr [index];
-        client_key_t *key = &keys [index];
-        const msgpack_object *name = wire_map_find (entry, "key");
-        const msgpack_object *deleted = wire_map_find (entry, "deleted");
-        bool usable = s_entry_common (entry, &key->unified_id, &key->size, key->timestamp,
-                                      sizeof key->timestamp)
-                   && name && deleted && deleted->type == MSGPACK_OBJECT_BOOLEAN
-                   && (name->type == MSGPACK_OBJECT_STR || name->type == MSGPACK_OBJECT_BIN)
-                   && name->via.str.size <= LIMIT_KEY_MAX;
-        if (usable) {
-            //  str and bin share their layout in msgpack-c
-            memcpy (key->key, name->via.str.ptr, name->via.str.size);
-            key->key [name->via.str.size] = 0;
-            key->key_size = name->via.str.size;
-            key->deleted = deleted->via.boolean;
-        }
-        else
-            result = s_fail (self, CLIENT_PROTOCOL_ERROR,
-                             "the router's list-keys-reply has an unusable entry %zu", index);
-    }
-    if (result == CLIENT_OK) {
-        *keys_p = keys;
-        *count_p = count;
-        *truncated_p = truncated;
-    }
-    else
-        free (keys);
-    s_reply_reset (&reply);
-    return result;
-}
-
-
-//  --------------------------------------------------------------------------
-//  repair (one object)
-
-client_result_t
-client_repair (client_t *self, uint32_t collection_id, const char *key, const char *node,
-               client_repair_t *repair)
-{
-    assert (self);
-    assert (repair);
-    memset (repair, 0, sizeof (*repair));
-    self->error [0] = 0;
-    client_result_t result = s_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = s_ready (self);
-    if (result != CLIENT_OK)
-        return result;
-    router_request_t *request = s_request (self, ROUTER_MSG_REPAIR);
-    s_request_object (request, collection_id, key);
-    if (node) {
-        snprintf (request->node, sizeof request->node, "%s", node);
-        request->present |= ROUTER_FIELD_NODE;
-    }
-    s_reply_t reply;
-    s_reply_init (&reply);
-    result = s_exchange (self, NULL, 0, "repair-reply", &reply);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, &reply, "repair-reply", "versions", UINT64_MAX, &repair->versions);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, &reply, "repair-reply", "rebuilt", UINT64_MAX, &repair->rebuilt);
-    if (result == CLIENT_OK)
-        result = s_uint_field (self, &reply, "repair-reply", "rebuilt-bytes", UINT64_MAX,
-                               &repair->rebuilt_bytes);
-    const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "unrecoverable"): NULL;
-    if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
-        result = s_bad_field (self, "repair-reply", "unrecoverable");
-    if (result == CLIENT_OK) {
-        repair->unrecoverable_count = list->via.array.size;
-        for (uint32_t index = 0; index < list->via.array.size; index++) {
-            uint64_t id = 0;
-            if (wire_get_uint (&list->via.array.ptr [index], 0, UINT64_MAX, &id)) {
-                result = s_bad_field (self, "repair-reply", "unrecoverable");
-                break;
-            }
-            if (index < 16)
-                repair->unrecoverable [index] = id;
-        }
-    }
-    s_reply_reset (&reply);
-    return result;
-}
