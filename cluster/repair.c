@@ -7,6 +7,13 @@
     exchange at a time: a request goes to a set of nodes at once, and the
     actor waits for their answers (or router/node-timeout-ms). Blocking is
     fine here: the router's own loop never waits for a repair. See repair.h.
+
+    Why this file is longer than 900 lines: it is one actor with one job,
+    and every part of that job (listing a key's versions, reading k shares
+    of a slice, re-encoding, storing the shares that are missing, the
+    background sweep over every key) goes through the same exchange
+    machinery and slots of the actor's state; the listing's entry fields
+    are read by fanout_read_entry, shared with the router's listings.
     =========================================================================
 */
 #include <inttypes.h>

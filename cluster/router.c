@@ -3,8 +3,9 @@
 
     One thread, one poll loop over three sockets: the actor pipe, the
     clients' ROUTER socket and the node_link's reply socket. Everything the
-    router does is an operation (s_op_t wraps a put_op, get_op, delete_op
-    or list_op) driven by events: the client message that creates it, the
+    router does is an operation (s_op_t wraps a put_op, get_op, delete_op,
+    list_op or keys_op; s_op_classes is the table of what is done with
+    each kind) driven by events: the client message that creates it, the
     node answers and timeouts node_link hands back (matched to the
     operation by the owner pointer the operation sent with), and for
     streamed uploads the client's later put-data / put-finish / put-abort
@@ -16,6 +17,14 @@
     the limits of the request type is dropped at once. Read sessions (the
     object MD5 carried from a get to its get-next calls) are kept for at most
     S_MAX_SESSIONS readers and expire after upload-timeout-seconds.
+
+    Why this file is longer than 900 lines: it is one actor's loop and
+    state (router_t), which admission, the operations table, read sessions,
+    uploads, the start-up hold, the stats poll and shutdown all read and
+    change; split, router_t would have to be published to every part. What
+    does not need that state is a module of its own already: each
+    operation (put_op, get_op, ...), the node links, placement, metrics,
+    the repair actor and the codec.
     =========================================================================
 */
 #include <inttypes.h>

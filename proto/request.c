@@ -24,6 +24,11 @@
     A key given twice is an error when it is one the request's type uses
     (a router that validates the first and a node that stores the last
     would disagree); duplicates of keys the type ignores are ignored.
+
+    Why this file is longer than 900 lines: it is one table-driven codec
+    for every message type of the node protocol, and the tables (s_fields,
+    s_rules), the readers per kind of field and the fixed order of checks
+    are one piece; their parts are not used apart.
     =========================================================================
 */
 
