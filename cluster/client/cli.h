@@ -81,6 +81,12 @@ int
 const char *
     cli_args_help (const char *command);
 
+//  Ping the router into *ping (cleared first; client_ping_clear () it
+//  after) and count the nodes it reaches into *reachable_p. Returns
+//  CLI_EXIT_OK, or the exit code of a failure, its message printed.
+int
+    cli_ping_router (const cli_args_t *args, client_t *client, client_ping_t *ping, size_t *reachable_p);
+
 //  The commands about the nodes (cli_nodes.c); each returns the exit code.
 int
     cli_ping_node (const cli_args_t *args);

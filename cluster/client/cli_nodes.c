@@ -268,6 +268,21 @@ s_top_count (char *out, size_t size, int64_t count)
 }
 
 int
+cli_ping_router (const cli_args_t *args, client_t *client, client_ping_t *ping, size_t *reachable_p)
+{
+    client_result_t result = client_ping (client, ping);
+    if (result != CLIENT_OK) {
+        client_ping_clear (ping);
+        return cli_failure (args, cli_exit_code (result), "%s", client_error (client));
+    }
+    *reachable_p = 0;
+    for (size_t index = 0; index < ping->node_count; index++)
+        if (ping->nodes [index].reachable)
+            (*reachable_p)++;
+    return CLI_EXIT_OK;
+}
+
+int
 cli_top (const cli_args_t *args, client_t *client)
 {
     bool terminal = isatty (STDOUT_FILENO);
@@ -275,14 +290,10 @@ cli_top (const cli_args_t *args, client_t *client)
         if (screen > 0)
             sleep (1);
         client_ping_t ping;
-        client_result_t result = client_ping (client, &ping);
-        if (result != CLIENT_OK) {
-            client_ping_clear (&ping);
-            return cli_failure (args, cli_exit_code (result), "%s", client_error (client));
-        }
-        size_t reachable = 0;
-        for (size_t index = 0; index < ping.node_count; index++)
-            reachable += ping.nodes [index].reachable;
+        size_t reachable;
+        int code = cli_ping_router (args, client, &ping, &reachable);
+        if (code != CLI_EXIT_OK)
+            return code;
         char now [64];
         time_t clock = time (NULL);
         strftime (now, sizeof now, "%Y-%m-%d %H:%M:%S", localtime (&clock));

@@ -227,16 +227,24 @@ s_memory_read (void *arg, void *buffer, size_t size)
     return (ssize_t) size;
 }
 
+//  The arguments of a put, checked before anything is sent
+static client_result_t
+s_check_put (client_t *self, const char *key, const char *const *meta)
+{
+    self->error [0] = 0;
+    client_result_t result = client_core_check_key (self, key);
+    if (result == CLIENT_OK)
+        result = client_core_check_meta (self, meta);
+    return result;
+}
+
 client_result_t
 client_put (client_t *self, uint32_t collection_id, const char *key, const void *data, size_t size,
             const char *const *meta, uint64_t *unified_id_p)
 {
     assert (self);
     assert (data || size == 0);
-    self->error [0] = 0;
-    client_result_t result = client_core_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = client_core_check_meta (self, meta);
+    client_result_t result = s_check_put (self, key, meta);
     if (result != CLIENT_OK)
         return result;
     if (size <= self->max_put_bytes)
@@ -251,10 +259,7 @@ client_put_stream (client_t *self, uint32_t collection_id, const char *key, clie
 {
     assert (self);
     assert (read);
-    self->error [0] = 0;
-    client_result_t result = client_core_check_key (self, key);
-    if (result == CLIENT_OK)
-        result = client_core_check_meta (self, meta);
+    client_result_t result = s_check_put (self, key, meta);
     if (result != CLIENT_OK)
         return result;
     size_t probe = CLIENT_STREAM_PROBE_BYTES < self->max_put_bytes? CLIENT_STREAM_PROBE_BYTES:

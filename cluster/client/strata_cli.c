@@ -545,15 +545,10 @@ static int
 s_ping (const cli_args_t *args, client_t *client)
 {
     client_ping_t ping;
-    client_result_t result = client_ping (client, &ping);
-    if (result != CLIENT_OK) {
-        client_ping_clear (&ping);
-        return cli_failure (args, cli_exit_code (result), "%s", client_error (client));
-    }
-    size_t reachable = 0;
-    for (size_t index = 0; index < ping.node_count; index++)
-        if (ping.nodes [index].reachable)
-            reachable++;
+    size_t reachable;
+    int code = cli_ping_router (args, client, &ping, &reachable);
+    if (code != CLI_EXIT_OK)
+        return code;
     printf ("cluster %s: %zu of %zu nodes reachable (data-shards %d, total-shards %d; router %s;"
             " %" PRIu64 " writes with handoff copies)%s%s\n",
             *ping.cluster? ping.cluster: "?", reachable, ping.node_count, ping.data_shards,
@@ -565,7 +560,6 @@ s_ping (const cli_args_t *args, client_t *client)
         else
             printf ("%s\t%s\n", ping.nodes [index].name, ping.nodes [index].reachable? "reachable": "unreachable");
     fflush (stdout);
-    int code = CLI_EXIT_OK;
     if (reachable < ping.node_count) {
         //  Degraded: say which, exit 1 so scripts can tell
         char names [1024] = "";
@@ -584,8 +578,6 @@ s_ping (const cli_args_t *args, client_t *client)
     client_ping_clear (&ping);
     return code;
 }
-
-
 
 
 //  ls: every page of the collection's keys, the live ones printed
@@ -798,28 +790,18 @@ main (int argc, char *argv [])
         client_destroy (&client);
         return code;
     }
-    if (streq (args.command, "put"))
-        code = s_put (&args, client);
-    else
-    if (streq (args.command, "get"))
-        code = s_get (&args, client);
-    else
-    if (streq (args.command, "rm"))
-        code = s_rm (&args, client);
-    else
-    if (streq (args.command, "versions"))
-        code = s_versions (&args, client);
-    else
-    if (streq (args.command, "ls"))
-        code = s_ls (&args, client);
-    else
-    if (streq (args.command, "repair"))
-        code = s_repair (&args, client);
-    else
-    if (streq (args.command, "top"))
-        code = cli_top (&args, client);
-    else
-        code = s_ping (&args, client);
+    //  The commands that go through the router
+    static const struct {
+        const char *name;
+        int (*run) (const cli_args_t *args, client_t *client);
+    } router_commands [] = {
+        { "put", s_put }, { "get", s_get }, { "rm", s_rm }, { "versions", s_versions },
+        { "ls", s_ls }, { "repair", s_repair }, { "top", cli_top }, { "ping", s_ping },
+    };
+    code = CLI_EXIT_USAGE;
+    for (size_t index = 0; index < sizeof router_commands / sizeof router_commands [0]; index++)
+        if (streq (args.command, router_commands [index].name))
+            code = router_commands [index].run (&args, client);
     client_destroy (&client);
     return code;
 }
