@@ -76,6 +76,7 @@ typedef struct {
     void *op;                       //  put_op_t, get_op_t, delete_op_t or list_op_t
     char owner_key [24];            //  op pointer as text (key in self->owners)
     uint64_t cost;                  //  bytes reserved in the buffer budget
+    uint64_t copy_cost;             //  of which an upload's kept copy (put_op_copy_bytes)
     char upload_id [ROUTER_UPLOAD_ID_MAX + 1];      //  streamed upload, else ""
     zframe_t *client;               //  routing id of the upload's client, or of the reader
     uint32_t collection_id;         //  get: for the read session
@@ -717,7 +718,7 @@ s_put (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **dat
     }
     op_client->size = size;
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, size));
-    put_op_set_restartable (op);
+    put_op_set_restartable (op, size);
     put_op_feed (op, data_p, NULL);
     put_op_finish (op, &op_client);
     s_op_settle (self, wrapper);
@@ -744,6 +745,7 @@ s_put_start (router_t *self, zframe_t *client, router_request_t *request)
         return;
     }
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, 0));
+    put_op_set_restartable (op, self->config->max_put_bytes);
     snprintf (wrapper->upload_id, sizeof wrapper->upload_id, "upload-%016" PRIx64, put_op_unified_id (op));
     wrapper->client = zframe_dup (client);
     zhashx_insert (self->uploads, wrapper->upload_id, wrapper);
@@ -755,6 +757,25 @@ s_put_start (router_t *self, zframe_t *client, router_request_t *request)
     if (msg)
         s_env_answer (&self->env, client, &msg);
     zmsg_destroy (&msg);
+}
+
+//  An upload keeps a copy of its data (up to max-put-bytes) so that it
+//  survives a lost node: the copy is charged to max-buffered-bytes as it
+//  grows, and dropped when the budget cannot take it (the upload goes on,
+//  but a node lost from then on fails it)
+static void
+s_charge_upload_copy (router_t *self, s_op_t *wrapper)
+{
+    put_op_t *op = (put_op_t *) wrapper->op;
+    uint64_t copy = put_op_copy_bytes (op);
+    if (copy > wrapper->copy_cost
+    &&  self->buffered + (copy - wrapper->copy_cost) > self->config->max_buffered_bytes) {
+        put_op_drop_copy (op, "the router had no room for a copy of the upload (max-buffered-bytes)");
+        copy = 0;
+    }
+    self->buffered = self->buffered - wrapper->copy_cost + copy;
+    wrapper->cost = wrapper->cost - wrapper->copy_cost + copy;
+    wrapper->copy_cost = copy;
 }
 
 //  put-data, put-finish, put-abort
@@ -787,6 +808,7 @@ s_upload (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **
             return;
         }
         put_op_feed (op, data_p, &op_client);
+        s_charge_upload_copy (self, wrapper);
     }
     else
     if (request->type == ROUTER_MSG_PUT_FINISH) {
