@@ -126,6 +126,7 @@ typedef struct {
     bool *published_reachable;      //  per node: the state last published in metrics
     int64_t started_ms;             //  when the router started
     int64_t *node_log_next_ms;      //  per node: next reachability line allowed
+    size_t *logged_resets;          //  per node: node_link_resets when last looked at
     s_limit_t limits [S_LOG_KINDS]; //  rate limits of the other log lines
     uint64_t handoff_minute;        //  handoff writes since the last handoff line
     int64_t handoff_log_ms;         //  when the next handoff line is due
@@ -364,6 +365,20 @@ s_every_second (router_t *self, int64_t now)
     size_t nodes = cluster_config_node_count (self->cluster);
     for (size_t node = 0; node < nodes; node++) {
         bool reachable = node_link_reachable (self->link, node, now);
+        size_t resets = node_link_resets (self->link, node);
+        if (now < self->node_log_next_ms [node])
+            continue;               //  paced: what happens meanwhile is told next time
+        if (reachable && self->logged_reachable [node] && resets != self->logged_resets [node]
+        &&  self->started) {
+            //  Lost and back between two looks: an outage too short to
+            //  change the state, told all the same
+            size_t times = resets - self->logged_resets [node];
+            zsys_warning ("node %s lost its connection and is reachable again (%zu time%s since "
+                          "the last line)", cluster_config_node_name (self->cluster, node),
+                          times, times == 1? "": "s");
+            self->node_log_next_ms [node] = now + S_NODE_LOG_MS;
+        }
+        self->logged_resets [node] = resets;
         if (reachable == self->logged_reachable [node] || now < self->node_log_next_ms [node])
             continue;
         if (!reachable && now < self->started_ms + self->config->node_timeout_ms)
@@ -1288,6 +1303,7 @@ s_destroy (router_t **self_p)
     free (self->logged_reachable);
     free (self->published_reachable);
     free (self->node_log_next_ms);
+    free (self->logged_resets);
     free (self);
     *self_p = NULL;
 }
@@ -1350,6 +1366,7 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->published_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
     self->started_ms = zclock_mono ();
     self->node_log_next_ms = (int64_t *) zmalloc ((node_count? node_count: 1) * sizeof (int64_t));
+    self->logged_resets = (size_t *) zmalloc ((node_count? node_count: 1) * sizeof (size_t));
     //  Nodes start as "reachable" in the log's eyes: a node that has not
     //  answered once the node timeout has passed is named
     for (size_t node = 0; node < node_count; node++)
