@@ -413,7 +413,7 @@ cli_args_parse (int argc, char *argv [], cli_args_t *args, bool *help_p)
         }
         if (option == '?')
             return cli_usage_error (args, "unknown option '%s' (a KEY that starts with '-' goes after '--')",
-                                  safe);
+                                    safe);
         if (option == ':')
             return cli_usage_error (args, "option '%s' needs a value", safe);
         if (option == 'h') {
@@ -457,7 +457,7 @@ cli_args_parse (int argc, char *argv [], cli_args_t *args, bool *help_p)
             case 't':
                 if (s_parse_seconds (optarg, &args->timeout_ms) != 0)
                     return cli_usage_error (args, "--timeout: '%s' is not a number of seconds (0 < s <= 86400)",
-                                          optarg);
+                                            optarg);
                 args->timeout_given = true;
                 break;
             case 'm': {
@@ -511,7 +511,7 @@ cli_args_parse (int argc, char *argv [], cli_args_t *args, bool *help_p)
             case 'N':
                 if (s_parse_uint (optarg, 1000000000, &args->count) != 0 || args->count == 0)
                     return cli_usage_error (args, "--count: '%s' is not a number of screens (1..1000000000)",
-                                          optarg);
+                                            optarg);
                 break;
         }
         if (option == 't')
@@ -559,7 +559,7 @@ cli_args_parse (int argc, char *argv [], cli_args_t *args, bool *help_p)
             args->server_cert = NULL;
         if (!args->cert != !args->server_cert)
             return cli_usage_error (args, "--cert and --server-cert go together (or $STRATA_CERT and "
-                                  "$STRATA_SERVER_CERT)");
+                                    "$STRATA_SERVER_CERT)");
     }
     return CLI_EXIT_OK;
 }

@@ -32,7 +32,7 @@ cli_ping_node (const cli_args_t *args)
                                                      error, sizeof error);
     if (result != CLIENT_OK)
         return cli_failure (args, cli_exit_code (result) == CLI_EXIT_NOT_FOUND? CLI_EXIT_FAILURE: cli_exit_code (result),
-                          "%s", error);
+                            "%s", error);
     printf ("node %s at %s: version %s, up %" PRIu64 " s, answered in %.1f ms\n",
             *ping.name? ping.name: "?", args->node, *ping.version? ping.version: "?",
             ping.uptime_seconds, ping.round_trip_us / 1000.0);

@@ -188,7 +188,7 @@ client_core_ready (client_t *self)
     self->error [0] = 0;
     if (!self->dealer && s_socket_open (self) != 0)
         return client_core_fail (self, CLIENT_SYSTEM_ERROR, "cannot create a socket for %s: %s",
-                       self->endpoint, zmq_strerror (zmq_errno ()));
+                                 self->endpoint, zmq_strerror (zmq_errno ()));
     while (s_monitor_ready (self, 0))
         s_monitor_read (self);
     int64_t deadline = zclock_mono () + self->connect_timeout_ms;
@@ -196,10 +196,10 @@ client_core_ready (client_t *self)
         int64_t remaining = deadline - zclock_mono ();
         if (remaining <= 0)
             return client_core_fail (self, CLIENT_NO_REPLY,
-                           "cannot connect to the router at %s within %.1f s (%s)",
-                           self->endpoint, self->connect_timeout_ms / 1000.0,
-                           self->retried? "connection refused or unreachable; is strata-router running?"
-                                        : "no answer");
+                                     "cannot connect to the router at %s within %.1f s (%s)",
+                                     self->endpoint, self->connect_timeout_ms / 1000.0,
+                                     self->retried? "connection refused or unreachable; is strata-router running?"
+                                                  : "no answer");
         if (zsys_interrupted)
             return client_core_fail (self, CLIENT_SYSTEM_ERROR, "interrupted");
         if (s_monitor_ready (self, (int) remaining))
@@ -336,8 +336,8 @@ client_core_check_key (client_t *self, const char *key)
     assert (key);
     if (!client_key_valid (key))
         return client_core_fail (self, CLIENT_INVALID_REQUEST,
-                       "key: must be 1..%d bytes of UTF-8 without null bytes (got %zu bytes)",
-                       LIMIT_KEY_MAX, strlen (key));
+                                 "key: must be 1..%d bytes of UTF-8 without null bytes (got %zu bytes)",
+                                 LIMIT_KEY_MAX, strlen (key));
     return CLIENT_OK;
 }
 
@@ -359,10 +359,10 @@ client_core_check_meta (client_t *self, const char *const *meta)
         if (name_size < 1 || name_size > LIMIT_META_STRING_MAX
         ||  !wire_utf8_valid (name, name_size, false))
             return client_core_fail (self, CLIENT_INVALID_REQUEST,
-                           "meta: names must be 1..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
+                                     "meta: names must be 1..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
         if (value_size > LIMIT_META_STRING_MAX || !wire_utf8_valid (value, value_size, false))
             return client_core_fail (self, CLIENT_INVALID_REQUEST,
-                           "meta: values must be 0..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
+                                     "meta: values must be 0..%d bytes of UTF-8", LIMIT_META_STRING_MAX);
     }
     return CLIENT_OK;
 }
@@ -468,9 +468,9 @@ client_core_send (client_t *self, const void *data, size_t size)
             s_socket_close (self);
             if (error == EAGAIN && first)
                 return client_core_fail (self, CLIENT_NO_REPLY, "the router at %s did not take the request within %.1f s",
-                               self->endpoint, self->timeout_ms / 1000.0);
+                                         self->endpoint, self->timeout_ms / 1000.0);
             return client_core_fail (self, CLIENT_SYSTEM_ERROR, "cannot send to the router at %s: %s",
-                           self->endpoint, error == EINTR? "interrupted": zmq_strerror (error));
+                                     self->endpoint, error == EINTR? "interrupted": zmq_strerror (error));
         }
         if (header)
             header = false;
@@ -503,7 +503,7 @@ client_core_bad_field (client_t *self, const char *reply_type, const char *field
 
 client_result_t
 client_core_uint_field (client_t *self, const client_reply_t *reply, const char *reply_type, const char *name,
-              uint64_t max, uint64_t *value_p)
+                        uint64_t max, uint64_t *value_p)
 {
     if (router_reply_get_uint (reply->header, name, max, value_p) != 0)
         return client_core_bad_field (self, reply_type, name);
@@ -512,7 +512,7 @@ client_core_uint_field (client_t *self, const client_reply_t *reply, const char 
 
 client_result_t
 client_core_digest_field (client_t *self, const client_reply_t *reply, const char *reply_type, const char *name,
-                uint8_t digest [DIGEST_MD5_SIZE])
+                          uint8_t digest [DIGEST_MD5_SIZE])
 {
     if (router_reply_get_digest (reply->header, name, digest) != 0)
         return client_core_bad_field (self, reply_type, name);
@@ -532,14 +532,14 @@ s_reply_result (client_t *self, const client_reply_t *reply, const char *request
     const char *message = router_reply_error (reply->header);
     if (result == ROUTER_FORBIDDEN)
         return client_core_fail (self, CLIENT_FORBIDDEN, "forbidden: %s",
-                       *message? message: "this client's key has no grant for that (auth/policy)");
+                                 *message? message: "this client's key has no grant for that (auth/policy)");
     if (result < ROUTER_RESULT_COUNT)
         return client_core_fail (self, s_from_router [result], "%s: %s", name,
-                       *message? message: "(the router gave no error-message)");
+                                 *message? message: "(the router gave no error-message)");
     char safe [80];
     wire_sanitize (name, strlen (name), safe, sizeof safe);
     return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with unknown result '%s': %s",
-                   request_type, safe, message);
+                             request_type, safe, message);
 }
 
 //  Wait at most the timeout for the reply to self->request, dropping
@@ -560,7 +560,7 @@ client_core_recv (client_t *self, const char *reply_type, client_reply_t *reply)
         else
         if (remaining <= 0)
             return client_core_fail (self, CLIENT_NO_REPLY, "no reply from the router at %s to %s within %.1f s",
-                           self->endpoint, request_type, self->timeout_ms / 1000.0);
+                                     self->endpoint, request_type, self->timeout_ms / 1000.0);
         zmq_pollitem_t items [] = {
             { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 }
@@ -570,7 +570,7 @@ client_core_recv (client_t *self, const char *reply_type, client_reply_t *reply)
             if (zmq_errno () == EINTR && !zsys_interrupted)
                 continue;
             return client_core_fail (self, CLIENT_SYSTEM_ERROR, "waiting for the router: %s",
-                           zmq_errno () == EINTR? "interrupted": zmq_strerror (zmq_errno ()));
+                                     zmq_errno () == EINTR? "interrupted": zmq_strerror (zmq_errno ()));
         }
         if (items [0].revents & ZMQ_POLLIN) {
             zmsg_t *msg = zmsg_recv (self->dealer);
@@ -585,7 +585,7 @@ client_core_recv (client_t *self, const char *reply_type, client_reply_t *reply)
             if (!reply->header) {
                 zmsg_destroy (&msg);
                 return client_core_fail (self, CLIENT_PROTOCOL_ERROR,
-                               "the router sent a reply whose header is not a MessagePack map (%s)", why);
+                                         "the router sent a reply whose header is not a MessagePack map (%s)", why);
             }
             reply->msg = msg;
             const char *id = router_reply_request_id (reply->header);
@@ -594,7 +594,7 @@ client_core_recv (client_t *self, const char *reply_type, client_reply_t *reply)
                 client_result_t result = s_reply_result (self, reply, request_type);
                 if (result == CLIENT_OK)
                     result = client_core_fail (self, CLIENT_PROTOCOL_ERROR,
-                                     "the router sent a reply without request-id");
+                                               "the router sent a reply without request-id");
                 return result;
             }
             if (!streq (id, request_id)) {
@@ -607,18 +607,18 @@ client_core_recv (client_t *self, const char *reply_type, client_reply_t *reply)
             const char *type = router_reply_type (reply->header);
             if (!type)
                 return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's reply to %s has no message-type",
-                               request_type);
+                                         request_type);
             if (!streq (type, reply_type)) {
                 char safe [LIMIT_MESSAGE_TYPE_MAX + 8];
                 wire_sanitize (type, strlen (type), safe, sizeof safe);
                 return client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router answered %s with %s, not %s",
-                               request_type, safe, reply_type);
+                                         request_type, safe, reply_type);
             }
             return CLIENT_OK;
         }
         if (disconnected)
             return client_core_fail (self, CLIENT_NO_REPLY, "lost the connection to the router at %s while waiting for %s",
-                           self->endpoint, reply_type);
+                                     self->endpoint, reply_type);
         if (items [1].revents & ZMQ_POLLIN)
             if (s_monitor_read (self) == ZMQ_EVENT_DISCONNECTED)
                 disconnected = true;

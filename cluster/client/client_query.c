@@ -122,7 +122,7 @@ client_versions (client_t *self, uint32_t collection_id, const char *key, client
                    && hash && wire_get_digest (hash, version->file_hash) == 0;
         if (!usable)
             result = client_core_fail (self, CLIENT_PROTOCOL_ERROR,
-                             "the router's list-versions-reply has an unusable entry %zu", index);
+                                       "the router's list-versions-reply has an unusable entry %zu", index);
     }
     if (result == CLIENT_OK) {
         *versions_p = versions;
@@ -173,7 +173,7 @@ client_ping (client_t *self, client_ping_t *ping)
     }
     if (result == CLIENT_OK && router_reply_field (reply.header, "handoff-writes"))
         result = client_core_uint_field (self, &reply, "ping-reply", "handoff-writes", UINT64_MAX,
-                               &ping->handoff_writes);
+                                         &ping->handoff_writes);
     if (result == CLIENT_OK && router_reply_field (reply.header, "cluster-fingerprint"))
         router_reply_str_copy (router_reply_field (reply.header, "cluster-fingerprint"), ping->fingerprint, sizeof ping->fingerprint);
     const msgpack_object *nodes = result == CLIENT_OK? router_reply_field (reply.header, "nodes"): NULL;
@@ -192,7 +192,7 @@ client_ping (client_t *self, client_ping_t *ping)
             ||  router_reply_str_copy (wire_map_find (entry, "name"), ping->nodes [index].name, sizeof ping->nodes [index].name) != 0
             ||  !reachable || reachable->type != MSGPACK_OBJECT_BOOLEAN)
                 result = client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's ping-reply has an unusable node %u",
-                                 (unsigned) index);
+                                           (unsigned) index);
             else {
                 client_node_t *node = &ping->nodes [index];
                 node->reachable = reachable->via.boolean;
@@ -242,7 +242,7 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
     self->error [0] = 0;
     if (prefix_size > LIMIT_KEY_MAX || start_after_size > LIMIT_KEY_MAX)
         return client_core_fail (self, CLIENT_INVALID_REQUEST, "prefix or start-after longer than %d bytes",
-                       LIMIT_KEY_MAX);
+                                 LIMIT_KEY_MAX);
     client_result_t result = client_core_ready (self);
     if (result != CLIENT_OK)
         return result;
@@ -291,7 +291,7 @@ client_list_keys (client_t *self, uint32_t collection_id, const char *prefix, si
         }
         else
             result = client_core_fail (self, CLIENT_PROTOCOL_ERROR,
-                             "the router's list-keys-reply has an unusable entry %zu", index);
+                                       "the router's list-keys-reply has an unusable entry %zu", index);
     }
     if (result == CLIENT_OK) {
         *keys_p = keys;
@@ -336,7 +336,7 @@ client_repair (client_t *self, uint32_t collection_id, const char *key, const ch
         result = client_core_uint_field (self, &reply, "repair-reply", "rebuilt", UINT64_MAX, &repair->rebuilt);
     if (result == CLIENT_OK)
         result = client_core_uint_field (self, &reply, "repair-reply", "rebuilt-bytes", UINT64_MAX,
-                               &repair->rebuilt_bytes);
+                                         &repair->rebuilt_bytes);
     const msgpack_object *list = result == CLIENT_OK? router_reply_field (reply.header, "unrecoverable"): NULL;
     if (result == CLIENT_OK && (!list || list->type != MSGPACK_OBJECT_ARRAY))
         result = client_core_bad_field (self, "repair-reply", "unrecoverable");

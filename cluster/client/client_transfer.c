@@ -43,13 +43,13 @@ s_put_reply (client_t *self, const client_reply_t *reply, uint64_t size, const u
         return result;
     if (stored_size != size)
         return client_core_fail (self, CLIENT_DATA_ERROR, "the router stored %" PRIu64 " bytes, but %" PRIu64 " were sent",
-                       stored_size, size);
+                                 stored_size, size);
     if (memcmp (stored_md5, md5, DIGEST_MD5_SIZE) != 0) {
         char sent [DIGEST_MD5_BASE64_SIZE], stored [DIGEST_MD5_BASE64_SIZE];
         digest_md5_to_base64 (md5, sent);
         digest_md5_to_base64 (stored_md5, stored);
         return client_core_fail (self, CLIENT_DATA_ERROR, "the router stored MD5 %s, but the object sent has MD5 %s",
-                       stored, sent);
+                                 stored, sent);
     }
     if (unified_id_p)
         *unified_id_p = unified_id;
@@ -169,7 +169,7 @@ s_put_streamed (client_t *self, uint32_t collection_id, const char *key, const c
     while (true) {
         if (!end && filled < chunk && s_read_fill (read, arg, buffer, chunk, &filled, &end) != 0) {
             result = client_core_fail (self, CLIENT_CALLBACK_ERROR, "reading the object failed after %" PRIu64 " bytes",
-                             sent + filled);
+                                       sent + filled);
             goto done;
         }
         if (filled == 0)
@@ -355,10 +355,10 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
         result = s_get_fields (self, &reply, "get-reply", object, &slice_num, &completed);
     if (result == CLIENT_OK && slice_num != 0)
         result = client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's get-reply carries slice %" PRIu64
-                         ", not 0", slice_num);
+                                   ", not 0", slice_num);
     if (result == CLIENT_OK && unified_id && object->unified_id != *unified_id)
         result = client_core_fail (self, CLIENT_PROTOCOL_ERROR, "asked for version %" PRIu64 ", the router sent %"
-                         PRIu64, *unified_id, object->unified_id);
+                                   PRIu64, *unified_id, object->unified_id);
     if (result == CLIENT_OK) {
         const msgpack_object *meta = router_reply_field (reply.header, "meta");
         if (meta && meta->type == MSGPACK_OBJECT_MAP
@@ -374,14 +374,14 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
             size_t size = zframe_size (frame);
             if (size > object->size - received) {
                 result = client_core_fail (self, CLIENT_DATA_ERROR, "the router sent more than the object's %" PRIu64
-                                 " bytes", object->size);
+                                           " bytes", object->size);
                 break;
             }
             if (size == 0)
                 continue;
             if (write (arg, zframe_data (frame), size) != 0) {
                 result = client_core_fail (self, CLIENT_CALLBACK_ERROR, "writing the object failed after %" PRIu64
-                                 " bytes", received);
+                                           " bytes", received);
                 break;
             }
             digest_md5_update (md5, zframe_data (frame), size);
@@ -395,7 +395,7 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
         slice_num++;
         if (slice_num >= object->slice_count) {
             result = client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's slice %" PRIu64 " of %" PRIu32
-                             " is not marked completed", slice_num - 1, object->slice_count);
+                                       " is not marked completed", slice_num - 1, object->slice_count);
             break;
         }
         request = client_core_request (self, ROUTER_MSG_GET_NEXT);
@@ -414,21 +414,21 @@ client_get (client_t *self, uint32_t collection_id, const char *key, const uint6
         &&  (next_num != slice_num || next.unified_id != version || next.size != object->size
           || memcmp (next.file_hash, object->file_hash, DIGEST_MD5_SIZE) != 0))
             result = client_core_fail (self, CLIENT_PROTOCOL_ERROR, "the router's get-next-reply for slice %" PRIu64
-                             " does not match the request or the object", slice_num);
+                                       " does not match the request or the object", slice_num);
     }
     if (result == CLIENT_OK) {
         uint8_t digest [DIGEST_MD5_SIZE];
         digest_md5_final (md5, digest);
         if (received != object->size)
             result = client_core_fail (self, CLIENT_DATA_ERROR, "received %" PRIu64 " bytes of a %" PRIu64 "-byte object",
-                             received, object->size);
+                                       received, object->size);
         else
         if (memcmp (digest, object->file_hash, DIGEST_MD5_SIZE) != 0) {
             char got [DIGEST_MD5_BASE64_SIZE], expected [DIGEST_MD5_BASE64_SIZE];
             digest_md5_to_base64 (digest, got);
             digest_md5_to_base64 (object->file_hash, expected);
             result = client_core_fail (self, CLIENT_DATA_ERROR, "the object received has MD5 %s, not its file-hash %s",
-                             got, expected);
+                                       got, expected);
         }
     }
     client_core_reply_reset (&reply);

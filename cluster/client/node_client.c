@@ -103,7 +103,7 @@ s_reply_bind (zsock_t *pull, const endpoint_t *node, const char *reply_endpoint,
         char local [INET6_ADDRSTRLEN + 2];
         if (s_local_address (node->host, node->port, local, sizeof local) != 0)
             return s_node_fail (error, error_size, CLIENT_NO_REPLY,
-                                 "cannot find a local address that reaches %s", node->host);
+                                "cannot find a local address that reaches %s", node->host);
         snprintf (bind, sizeof bind, "tcp://%s:*", local);
     }
     if (strchr (bind, '['))
@@ -292,8 +292,8 @@ client_node_stats_curve (const char *node_endpoint, const char *reply_endpoint, 
                                           cluster_public_path, MSG_STATS, -1, &reply, error, error_size);
     if (result == CLIENT_OK && (!(reply->fields & REPLY_FIELD_STATS) || !reply->stats))
         result = s_node_fail (error, error_size, CLIENT_PROTOCOL_ERROR,
-                               "the node at %s answered stats with %s without a stats map",
-                               node_endpoint, reply->message_type);
+                              "the node at %s answered stats with %s without a stats map",
+                              node_endpoint, reply->message_type);
     else
     if (result == CLIENT_OK) {
         *stats_p = reply->stats;

@@ -218,7 +218,7 @@ s_not_found (const cli_args_t *args, client_t *client)
         snprintf (detail, sizeof detail, " (%s)", client_error (client));
     if (args->has_version)
         return cli_failure (args, CLI_EXIT_NOT_FOUND, "no such version %" PRIu64 " of key '%s'%s",
-                          args->version, safe, detail);
+                            args->version, safe, detail);
     return cli_failure (args, CLI_EXIT_NOT_FOUND, "no such key '%s'%s", safe, detail);
 }
 
@@ -362,7 +362,7 @@ s_put (const cli_args_t *args, client_t *client)
             if (!from_stdin)
                 close (file.fd);
             return cli_failure (args, CLI_EXIT_FAILURE, "reading %s: %s", file.name,
-                              file.error? strerror (file.error): "the file changed while being read");
+                                file.error? strerror (file.error): "the file changed while being read");
         }
         result = client_put (client, args->collection_id, args->key, data, size, args->meta, &version);
         if (s_retryable (result)) {
@@ -437,7 +437,7 @@ s_get (const cli_args_t *args, client_t *client)
         file.fd = mkostemp (s_temp_path, O_CLOEXEC);
         if (file.fd < 0)
             return cli_failure (args, CLI_EXIT_FAILURE, "cannot create a temporary file for %s: %s",
-                              args->file, strerror (errno));
+                                args->file, strerror (errno));
         s_temp_active = 1;
         file.name = args->file;
     }
@@ -471,7 +471,7 @@ s_get (const cli_args_t *args, client_t *client)
         code = cli_failure (args, CLI_EXIT_FAILURE, "writing %s: %s", args->file, strerror (errno));
     if (code == CLI_EXIT_OK && rename (s_temp_path, args->file) != 0)
         code = cli_failure (args, CLI_EXIT_FAILURE, "cannot rename the temporary file to %s: %s",
-                          args->file, strerror (errno));
+                            args->file, strerror (errno));
     if (code != CLI_EXIT_OK)
         unlink (s_temp_path);
     s_temp_active = 0;
@@ -573,7 +573,7 @@ s_ping (const cli_args_t *args, client_t *client)
                 used += (size_t) written;
         }
         code = cli_failure (args, CLI_EXIT_FAILURE, "cluster degraded: %zu of %zu nodes unreachable: %s",
-                          ping.node_count - reachable, ping.node_count, names);
+                            ping.node_count - reachable, ping.node_count, names);
     }
     client_ping_clear (&ping);
     return code;
@@ -711,7 +711,7 @@ s_keygen (const cli_args_t *args)
     snprintf (secret, sizeof secret, "%s_secret", path);
     if (zsys_file_exists (path) || zsys_file_exists (secret))
         return cli_failure (args, CLI_EXIT_FAILURE, "%s exists already; not overwritten",
-                          zsys_file_exists (path)? path: secret);
+                            zsys_file_exists (path)? path: secret);
     zcert_t *cert = zcert_new ();
     if (!cert)
         return cli_failure (args, CLI_EXIT_FAILURE, "cannot make a key pair");
@@ -784,7 +784,7 @@ main (int argc, char *argv [])
     client_t *client = s_client (&args);
     if (!client)
         return cli_usage_error (&args, "--router: '%s' is not a router endpoint (tcp://HOST:PORT or ipc://PATH)",
-                              args.router);
+                                args.router);
     if (args.cert && client_set_curve (client, args.cert, args.server_cert) != 0) {
         code = cli_usage_error (&args, "%s", client_error (client));
         client_destroy (&client);
