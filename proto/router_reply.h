@@ -110,7 +110,9 @@ zmsg_t *
 //  side). Returns a reply holding its envelope and fields, or NULL with one
 //  line in error when the bytes are not one MessagePack map (or out of
 //  memory). Safe on any bytes: a missing or ill-typed envelope field is not
-//  an error here; the accessors say what is there.
+//  an error here; the accessors say what is there. The fields refer into
+//  data (msgpack-c does not copy strings): keep data until the reply is
+//  destroyed.
 router_reply_t *
     router_reply_decode (const void *data, size_t size, size_t max_size, char *error, size_t error_size);
 

@@ -110,18 +110,18 @@ Test (router_codec, get_next_and_repair_round_trip)
     router_request_destroy (&request);
 }
 
-//  Encode reply and decode its frame 0 again
+//  Encode reply and decode its frame 0 again; *msg_p holds the bytes the
+//  decoded reply refers to (destroy it after the reply)
 static router_reply_t *
-s_reply_round_trip (router_reply_t *reply)
+s_reply_round_trip (router_reply_t *reply, zmsg_t **msg_p)
 {
-    zmsg_t *msg = router_reply_encode (reply, NULL);
-    cr_assert_not_null (msg);
-    zframe_t *frame = zmsg_first (msg);
+    *msg_p = router_reply_encode (reply, NULL);
+    cr_assert_not_null (*msg_p);
+    zframe_t *frame = zmsg_first (*msg_p);
     char error [128] = "";
     router_reply_t *decoded = router_reply_decode (zframe_data (frame), zframe_size (frame), 65536,
                                                    error, sizeof error);
     cr_assert_not_null (decoded, "%s", error);
-    zmsg_destroy (&msg);
     return decoded;
 }
 
@@ -135,7 +135,8 @@ Test (router_codec, reply_round_trips)
     for (int index = 0; index < DIGEST_MD5_SIZE; index++)
         digest [index] = (uint8_t) (index * 7);
     router_reply_add_digest (reply, "file-hash", digest);
-    router_reply_t *decoded = s_reply_round_trip (reply);
+    zmsg_t *msg;
+    router_reply_t *decoded = s_reply_round_trip (reply, &msg);
     cr_assert_str_eq (router_reply_type (decoded), "put-reply");
     cr_assert_str_eq (router_reply_request_id (decoded), "abc-1");
     cr_assert_str_eq (router_reply_result_text (decoded), "success");
@@ -159,19 +160,22 @@ Test (router_codec, reply_round_trips)
     cr_assert_eq (router_reply_get_uint (decoded, "upload-id", UINT64_MAX, &number), -1, "not an integer");
     router_reply_destroy (&decoded);
     router_reply_destroy (&reply);
+    zmsg_destroy (&msg);
 }
 
 Test (router_codec, reply_failure_and_nil_request_id)
 {
     router_reply_t *reply = router_reply_new ("error-reply", NULL);
     router_reply_set_result (reply, ROUTER_UNAVAILABLE, "only %d of %d nodes", 7, 10);
-    router_reply_t *decoded = s_reply_round_trip (reply);
+    zmsg_t *msg;
+    router_reply_t *decoded = s_reply_round_trip (reply, &msg);
     cr_assert_null (router_reply_request_id (decoded));
     cr_assert_eq (router_reply_result (decoded), ROUTER_UNAVAILABLE);
     cr_assert_str_eq (router_reply_result_text (decoded), "unavailable");
     cr_assert_str_eq (router_reply_error (decoded), "only 7 of 10 nodes");
     router_reply_destroy (&decoded);
     router_reply_destroy (&reply);
+    zmsg_destroy (&msg);
 }
 
 Test (router_codec, decode_refuses_what_is_not_a_map)
