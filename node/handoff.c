@@ -908,7 +908,9 @@ s_handoff_new (zsock_t *pipe, handoff_args_t *args, char *error, size_t error_si
     self->warned = zhashx_new ();
     self->request = request_new ();
     self->reply = reply_new ();
-    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);
     msgpack_sbuffer_init (&self->buffer);
     snprintf (self->session, sizeof (self->session), "handoff-%x%" PRIx64, (unsigned) getpid (),
               (uint64_t) timestamp_now ());

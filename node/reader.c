@@ -583,7 +583,9 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->pipe = pipe;
     self->config = config;
     self->stats = args->stats;
-    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);
     self->backlog = zlistx_new ();
     self->intake = intake_new ("reader", args->config, args->stats, args->allow, false);
     self->reply = reply_new ();

@@ -282,7 +282,9 @@ s_new (zsock_t *pipe, scrub_args_t *args, char *error, size_t error_size)
     self->stats = args->stats;
     self->waiting = zlistx_new ();
     self->reply = reply_new ();
-    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);
     self->batch = (index_record_t *) calloc (S_BATCH, sizeof (index_record_t));
     int hwm = config->reply_hwm < 32? config->reply_hwm: 32;
     self->replies = reply_cache_new (args->allow, args->stats, 8, config->reply_idle_seconds,

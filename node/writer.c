@@ -25,6 +25,7 @@
 #include "timestamp.h"
 #include "recovery.h"
 #include "active_set.h"
+#include "index_rows.h"
 #include "compactor.h"
 #include <sys/statvfs.h>
 #include <sys/stat.h>
@@ -432,19 +433,9 @@ static void
 s_sequence_row (writer_t *self, const work_t *work, int64_t segment_id, uint64_t file_id,
                 uint64_t offset, index_sequence_t *sequence)
 {
-    const request_t *request = &work->request;
-    *sequence = (index_sequence_t) {
-        .segment_id = segment_id,
-        .sequence_num = request->sequence_num,
-        .value_file_id = file_id,
-        .record_offset = offset,
-        .record_size = value_file_record_size ((uint32_t) self->descriptor.size, work->payload_size),
-        .segment_size = work->payload_size,
-        .zfec_padding_size = request->zfec_padding_size,
-        .has_adler32 = (request->present & FIELD_SEGMENT_ADLER32) != 0,
-        .adler32 = request->segment_adler32,
-    };
-    memcpy (sequence->md5, request->segment_md5, DIGEST_MD5_SIZE);
+    index_rows_sequence (&work->request, segment_id, file_id, offset,
+                         value_file_record_size ((uint32_t) self->descriptor.size, work->payload_size),
+                         work->payload_size, work->request.segment_md5, sequence);
 }
 
 //  archive-key-entire, the hot path: no savepoint. The record is appended
@@ -563,7 +554,9 @@ s_handle_archive (writer_t *self, work_t *work)
 
     //  The index agrees; now the in-memory view
     if (type == MSG_ARCHIVE_KEY_START) {
-        active_set_add_started (self->active, request, segment_id, source_id, handoff_id);
+        active_segment_t started;
+        index_rows_started (request, segment_id, source_id, handoff_id, &started);
+        active_set_add (self->active, &started);
         atomic_fetch_add (&self->stats->segments_active, 1);
     }
     else
@@ -699,19 +692,8 @@ s_handle_destroy (writer_t *self, work_t *work)
         return -1;
     if (s_node_rows (self, work, &source_id, &handoff_id))
         return s_index_failed (self, work);
-    index_segment_t tombstone = {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .segment_num = request->segment_num,
-        .status = 'T',
-        .source_node_id = source_id,
-        .handoff_node_id = handoff_id,
-        .has_delete_unified_id = (request->present & FIELD_UNIFIED_ID_TO_DELETE) != 0,
-        .delete_unified_id = request->unified_id_to_delete,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
+    index_segment_t tombstone;
+    index_rows_tombstone (request, source_id, handoff_id, &tombstone);
     int64_t segment_id;
     if (store_index_insert_segment (self->index, &tombstone, &segment_id)
     ||  store_index_account_key (self->index, request->collection_id, request->key))
@@ -846,16 +828,9 @@ s_handle_purge_handoff (writer_t *self, work_t *work)
     int64_t source_id, handoff_id;
     if (s_node_ids (self, work, &source_id, &handoff_id) || s_begin (self, work))
         return -1;
-    index_purge_t purge = {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .conjoined_part = request->conjoined_part,
-        .has_segment_num = (request->present & FIELD_SEGMENT_NUM) != 0,
-        .segment_num = request->segment_num,
-        .handoff_node_id = store_index_node_id (self->index, request->handoff_node_name),
-        .forwarded_us = timestamp_now (),
-    };
+    index_purge_t purge;
+    index_rows_purge (request, store_index_node_id (self->index, request->handoff_node_name),
+                      timestamp_now (), &purge);
     int count = 0;
     if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count)
     ||  store_index_account_key (self->index, request->collection_id, request->key))
@@ -1262,9 +1237,8 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
         return self;
     }
     const char *volumes [NODE_CONFIG_MAX_VOLUMES];
-    for (size_t index = 0; index < config->volume_count; index++)
-        volumes [index] = config->volumes [index];
-    self->values = value_store_new (volumes, config->volume_count, config->value_file_max_bytes,
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->values = value_store_new (volumes, volume_count, config->value_file_max_bytes,
                                     config->reserve_bytes,
                                     store_index_max_value_file_id (self->index) + 1);
     if (!self->values) {

@@ -2,7 +2,7 @@
     store_index - the node's SQLite index, as the writer uses it
 
     Every statement is prepared once at open and reset after use. The
-    schema text is node/schema.sql, compiled into the binary by CMake
+    schema text is node/store/schema.sql, compiled into the binary by CMake
     (node_schema_sql).
     =========================================================================
 */
@@ -739,33 +739,6 @@ store_index_insert_entire (store_index_t *self, const index_segment_t *segment,
     *segment_id_p = sqlite3_last_insert_rowid (self->db);
     sequence->segment_id = *segment_id_p;
     return s_insert_sequence_row (self, sequence);
-}
-
-void
-index_rows_from_request (const request_t *request, char status, int64_t source_node_id,
-                         int64_t handoff_node_id, index_segment_t *segment, index_finish_t *finish)
-{
-    assert (request && segment && finish);
-    *segment = (index_segment_t) {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .conjoined_part = request->conjoined_part,
-        .segment_num = request->segment_num,
-        .status = status,
-        .source_node_id = source_node_id,
-        .handoff_node_id = handoff_node_id,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
-    *finish = (index_finish_t) {
-        .file_size = request->file_size,
-        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-        .file_adler32 = request->file_adler32,
-        .meta = request->meta,
-        .meta_size = request->meta_size,
-    };
-    memcpy (finish->file_hash, request->file_hash, DIGEST_MD5_SIZE);
 }
 
 //  --------------------------------------------------------------------------
