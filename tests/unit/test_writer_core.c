@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "writer_core.h"
+#include "index_reader.h"
 #include "digest.h"
 #include "timestamp.h"
 
@@ -454,4 +455,55 @@ Test (writer_core, an_unusable_data_directory_is_an_error_not_a_core)
     char error [512] = "";
     cr_assert_null (writer_core_new (&s_config, NULL, s_stats, error, sizeof (error)));
     cr_assert (strstr (error, "/proc/strata-no-such-dir"), "the error names the directory: %s", error);
+}
+
+//  --------------------------------------------------------------------------
+//  What the reader then finds (index_reader, its own connection)
+
+static int
+s_lookup (index_reader_t *reader, const char *key, const char *handoff, index_found_t *found)
+{
+    index_query_t query = {
+        .collection_id = 7, .key = key, .segment_num = 1, .handoff_node_name = handoff, .first = true,
+    };
+    return index_reader_lookup (reader, &query, found);
+}
+
+Test (writer_core, the_reader_finds_what_was_committed_by_the_read_rules)
+{
+    char path [128], error [256] = "";
+    snprintf (path, sizeof (path), "%s/index.db", s_dir);
+    index_reader_t *reader = index_reader_open (path, 100, error, sizeof (error));
+    cr_assert_not_null (reader, "%s", error);
+    index_found_t found;
+
+    uint64_t old_id = s_next_unified_id++, new_id = s_next_unified_id++;
+    writer_core_process (s_core, s_archive (MSG_ARCHIVE_KEY_ENTIRE, "read", old_id, 0, "old"));
+    writer_core_process (s_core, s_archive (MSG_ARCHIVE_KEY_ENTIRE, "read", new_id, 0, "newer"));
+    cr_assert_eq (s_lookup (reader, "read", NULL, &found), 1, "nothing before the commit");
+    writer_core_commit (s_core);
+    s_expect_reply (RESULT_SUCCESS, NULL);
+    s_expect_reply (RESULT_SUCCESS, NULL);
+    cr_assert_eq (s_lookup (reader, "read", NULL, &found), 0, "%s", found.why);
+    cr_assert_eq (found.unified_id, new_id, "the highest finished version");
+    cr_assert_eq (found.segment_size, 5);
+    cr_assert_eq (found.sequence_count, 1);
+    cr_assert_gt (found.record_size, found.segment_size);
+
+    //  A copy held for node02 is found only when asked for it
+    work_t *copy = s_archive (MSG_ARCHIVE_KEY_ENTIRE, "held", s_next_unified_id++, 0, "copy");
+    copy->request.present |= FIELD_HANDOFF_NODE_NAME;
+    snprintf (copy->request.handoff_node_name, sizeof (copy->request.handoff_node_name), "node02");
+    writer_core_process (s_core, copy);
+    //  A tombstone without unified-id-to-delete deletes the older versions
+    writer_core_process (s_core, s_work (MSG_DESTROY_KEY, "read", s_next_unified_id++));
+    writer_core_commit (s_core);
+    s_expect_reply (RESULT_SUCCESS, NULL);
+    s_expect_reply (RESULT_SUCCESS, NULL);
+    index_reader_release (reader);
+    cr_assert_eq (s_lookup (reader, "read", NULL, &found), 1, "deleted by the tombstone");
+    cr_assert_eq (s_lookup (reader, "held", NULL, &found), 1, "not the node's own copy");
+    cr_assert_eq (s_lookup (reader, "held", "node02", &found), 0, "%s", found.why);
+    cr_assert_eq (found.segment_size, 4);
+    index_reader_destroy (&reader);
 }
