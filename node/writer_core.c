@@ -131,38 +131,48 @@ writer_core_space_stats (writer_core_t *self)
 //  --------------------------------------------------------------------------
 //  Storage helpers
 
+//  After an append: if it opened a new value file, note its volume (its
+//  index row is added with the first record, s_register_file) and close
+//  the file it replaces
 static void
-s_new_file (void *arg, uint64_t file_id, const char *volume, const char *path)
+s_take_opened (writer_core_t *self)
 {
-    writer_core_t *self = (writer_core_t *) arg;
+    value_store_opened_t opened;
+    if (!value_store_take_opened (self->values, &opened))
+        return;
     char id_text [32];
-    snprintf (id_text, sizeof (id_text), "%" PRIu64, file_id);
-    zhashx_update (self->file_volumes, id_text, strdup (volume));
+    snprintf (id_text, sizeof (id_text), "%" PRIu64, opened.file_id);
+    zhashx_update (self->file_volumes, id_text, strdup (opened.volume));
     atomic_fetch_add (&self->stats->value_files, 1);
     //  A roll-over: the full file is no longer appended to. Its records
     //  are synced by this batch's commit (or were before), so it is closed
     //  in the same transaction and the compactor may take it once that
     //  commit lands. (A file retired after a failure is not current any
     //  more: it stays open, and start-up recovery cuts what it must.)
-    uint64_t previous = value_store_current_id (self->values);
-    if (previous && store_index_in_transaction (self->index)
-    &&  store_index_close_value_file (self->index, previous))
+    if (opened.previous_id && store_index_in_transaction (self->index)
+    &&  store_index_close_value_file (self->index, opened.previous_id))
         zsys_warning ("writer: cannot mark value file %" PRIu64 " closed (compaction waits for a restart)",
-                      previous);
-    zsys_info ("writer: new value file %s", path);
+                      opened.previous_id);
+    char path [1100];
+    if (value_store_path (opened.volume, opened.file_id, path, sizeof (path)) == 0)
+        zsys_info ("writer: new value file %s", path);
 }
 
-//  A value file is durable up to synced_size: record it in the batch
+//  After a sync: every value file synced is durable up to its size; record
+//  it in the batch
 static void
-s_file_synced (void *arg, uint64_t file_id, uint64_t synced_size)
+s_record_synced (writer_core_t *self)
 {
-    writer_core_t *self = (writer_core_t *) arg;
-    if (store_index_set_file_synced (self->index, file_id, synced_size))
-        self->synced_update_failed = true;
-    //  A file no longer appended to is complete once this commit lands
-    if (file_id != value_store_current_id (self->values)
-    &&  store_index_close_value_file (self->index, file_id))
-        self->synced_update_failed = true;
+    const value_store_synced_t *synced;
+    size_t count = value_store_synced (self->values, &synced);
+    for (size_t index = 0; index < count; index++) {
+        if (store_index_set_file_synced (self->index, synced [index].file_id, synced [index].synced_size))
+            self->synced_update_failed = true;
+        //  A file no longer appended to is complete once this commit lands
+        if (!synced [index].current
+        &&  store_index_close_value_file (self->index, synced [index].file_id))
+            self->synced_update_failed = true;
+    }
 }
 
 //  Make sure the value file a record went to has its index row
@@ -223,6 +233,7 @@ s_append (writer_core_t *self, work_t *work, record_type_t type, uint64_t *file_
     uint64_t file_id = 0, offset = 0;
     int rc = value_store_append (self->values, &record, self->descriptor.data,
                                  self->iov, pieces, &file_id, &offset);
+    s_take_opened (self);
     if (rc == -ENOSPC) {
         work_fail (work, RESULT_OUT_OF_SPACE, "no volume has room for %" PRIu64 " bytes",
                    value_file_record_size (record.descriptor_size, record.payload_size));
@@ -875,6 +886,7 @@ writer_core_commit (writer_core_t *self)
 
     self->synced_update_failed = false;
     int rc = value_store_sync (self->values);
+    s_record_synced (self);
     if (rc == 0 && self->synced_update_failed)
         rc = -EIO;
     if (rc) {
@@ -1077,8 +1089,6 @@ writer_core_new (const node_config_t *config, cluster_config_t *cluster, node_st
         writer_core_destroy (&self);
         return NULL;
     }
-    value_store_set_new_file_callback (self->values, s_new_file, self);
-    value_store_set_synced_callback (self->values, s_file_synced, self);
     value_store_set_writeback (self->values, config->writeback_bytes);
     s_reload (self);
     writer_core_space_stats (self);

@@ -72,6 +72,10 @@ struct _value_store_t {
     size_t dirty_max;                   //  allocated entries in dirty
     uint64_t unsynced_bytes;            //  bytes appended since the last sync
     uint64_t writeback_bytes;           //  value_file_set_writeback of new files
+    value_store_synced_t *synced;       //  what the last sync synced (dirty_max entries)
+    size_t synced_count;                //  entries in synced
+    bool opened;                        //  the last append opened a new file:
+    value_store_opened_t opened_file;   //  this one (value_store_take_opened)
     value_store_new_file_fn *new_file_fn;       //  new-file callback or NULL
     value_store_synced_fn *synced_fn;   //  synced-file callback or NULL
     void *synced_arg;                   //  its argument
@@ -379,6 +383,7 @@ value_store_destroy (value_store_t **self_p)
         value_file_destroy (&self->current);
         free (self->dirty);
         free (self->dirty_ids);
+        free (self->synced);
         if (self->volumes)
             for (size_t index = 0; index < self->volume_count; index++)
                 free (self->volumes [index]);
@@ -470,6 +475,11 @@ s_reserve_dirty (value_store_t *self)
     if (!dirty_ids)
         return -ENOMEM;
     self->dirty_ids = dirty_ids;
+    value_store_synced_t *synced = (value_store_synced_t *) realloc (self->synced,
+                                                                    max * sizeof (value_store_synced_t));
+    if (!synced)
+        return -ENOMEM;
+    self->synced = synced;
     self->dirty_max = max;
     return 0;
 }
@@ -530,6 +540,10 @@ s_new_file (value_store_t *self, size_t index)
         free (path);
         return rc;
     }
+    self->opened = true;
+    self->opened_file = (value_store_opened_t) {
+        .file_id = file_id, .previous_id = self->current? self->current_id: 0, .volume = volume,
+    };
     if (self->new_file_fn)
         self->new_file_fn (self->new_file_arg, file_id, volume, path);
     free (path);
@@ -626,6 +640,7 @@ value_store_sync (value_store_t *self)
 {
     assert (self);
     int first = 0;              //  first failure
+    self->synced_count = 0;
     for (size_t index = 0; index < self->dirty_count; index++) {
         value_file_t *file = self->dirty [index];
         int rc = value_file_sync (file);
@@ -634,9 +649,14 @@ value_store_sync (value_store_t *self)
             if (first == 0)
                 first = rc;
         }
-        else
-        if (self->synced_fn)
-            self->synced_fn (self->synced_arg, self->dirty_ids [index], value_file_size (file));
+        else {
+            self->synced [self->synced_count++] = (value_store_synced_t) {
+                .file_id = self->dirty_ids [index], .synced_size = value_file_size (file),
+                .current = file == self->current,
+            };
+            if (self->synced_fn)
+                self->synced_fn (self->synced_arg, self->dirty_ids [index], value_file_size (file));
+        }
         if (file == self->current) {
             self->current_dirty = false;
             if (rc != 0)
@@ -648,6 +668,26 @@ value_store_sync (value_store_t *self)
     self->dirty_count = 0;
     self->unsynced_bytes = 0;
     return first;
+}
+
+
+bool
+value_store_take_opened (value_store_t *self, value_store_opened_t *opened)
+{
+    assert (self && opened);
+    if (!self->opened)
+        return false;
+    *opened = self->opened_file;
+    self->opened = false;
+    return true;
+}
+
+size_t
+value_store_synced (value_store_t *self, const value_store_synced_t **synced_p)
+{
+    assert (self && synced_p);
+    *synced_p = self->synced;
+    return self->synced_count;
 }
 
 
