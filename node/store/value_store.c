@@ -32,6 +32,7 @@
     (ENOSPC, EIO); it stays current and the next append tries it again.
     =========================================================================
 */
+#include <czmq.h>
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -312,7 +313,7 @@ value_store_new (const char **volumes, size_t volume_count,
     dev_t *devices = (dev_t *) calloc (volume_count, sizeof (dev_t));
     ino_t *inodes = (ino_t *) calloc (volume_count, sizeof (ino_t));
     if (!self->volumes || !devices || !inodes) {
-        fprintf (stderr, "value_store: out of memory\n");
+        zsys_error ("value_store: out of memory");
         goto fail;
     }
     self->volume_count = volume_count;
@@ -325,7 +326,7 @@ value_store_new (const char **volumes, size_t volume_count,
         char *dir = s_values_dir (volumes [index]);
         if (!self->volumes [index] || !dir) {
             free (dir);
-            fprintf (stderr, "value_store: out of memory\n");
+            zsys_error ("value_store: out of memory");
             goto fail;
         }
         int rc = s_mkdir_p (dir);
@@ -335,15 +336,15 @@ value_store_new (const char **volumes, size_t volume_count,
         if (rc == 0)
             rc = s_scan (dir, &self->file_count, &highest, &found);
         if (rc != 0) {
-            fprintf (stderr, "value_store: cannot use volume %s: %s\n",
-                     volumes [index], strerror (-rc));
+            zsys_error ("value_store: cannot use volume %s: %s",
+                        volumes [index], strerror (-rc));
             free (dir);
             goto fail;
         }
         for (size_t other = 0; other < index; other++)
             if (devices [other] == st.st_dev && inodes [other] == st.st_ino) {
-                fprintf (stderr, "value_store: volume %s is listed twice (same as %s)\n",
-                         volumes [index], volumes [other]);
+                zsys_error ("value_store: volume %s is listed twice (same as %s)",
+                            volumes [index], volumes [other]);
                 free (dir);
                 goto fail;
             }
@@ -352,7 +353,7 @@ value_store_new (const char **volumes, size_t volume_count,
         free (dir);
     }
     if (found && highest == UINT64_MAX) {
-        fprintf (stderr, "value_store: value file ids are exhausted\n");
+        zsys_error ("value_store: value file ids are exhausted");
         goto fail;
     }
     self->next_file_id = found && highest + 1 > first_file_id? highest + 1: first_file_id;
@@ -379,7 +380,7 @@ value_store_destroy (value_store_t **self_p)
     if (self) {
         int rc = value_store_sync (self);
         if (rc != 0)
-            fprintf (stderr, "value_store: sync at close failed: %s\n", strerror (-rc));
+            zsys_error ("value_store: sync at close failed: %s", strerror (-rc));
         value_file_destroy (&self->current);
         free (self->dirty);
         free (self->dirty_ids);
@@ -523,8 +524,8 @@ s_new_file (value_store_t *self, size_t index)
         }
     }
     if (!file) {
-        fprintf (stderr, "value_store: cannot create value file on %s: %s\n",
-                 volume, strerror (-rc));
+        zsys_error ("value_store: cannot create value file on %s: %s",
+                    volume, strerror (-rc));
         free (path);
         return rc;
     }
@@ -534,8 +535,8 @@ s_new_file (value_store_t *self, size_t index)
     rc = dir? s_fsync_dir (dir): -ENOMEM;
     free (dir);
     if (rc != 0) {
-        fprintf (stderr, "value_store: cannot sync %s/" S_VALUES_DIR ": %s\n",
-                 volume, strerror (-rc));
+        zsys_error ("value_store: cannot sync %s/" S_VALUES_DIR ": %s",
+                    volume, strerror (-rc));
         value_file_destroy (&file);
         free (path);
         return rc;
@@ -610,8 +611,8 @@ value_store_append (value_store_t *self, const value_record_t *record,
     if (rc == -EINVAL)
         return rc;              //  our caller's mistake; nothing was written
     if (rc != 0) {
-        fprintf (stderr, "value_store: append to value file %016" PRIx64 " failed: %s\n",
-                 self->current_id, strerror (-rc));
+        zsys_error ("value_store: append to value file %016" PRIx64 " failed: %s",
+                    self->current_id, strerror (-rc));
         if (value_file_size (self->current) > 0 || value_file_broken (self->current))
             s_retire_current (self);
         return rc;
@@ -645,7 +646,7 @@ value_store_sync (value_store_t *self)
         value_file_t *file = self->dirty [index];
         int rc = value_file_sync (file);
         if (rc != 0) {
-            fprintf (stderr, "value_store: fdatasync failed: %s\n", strerror (-rc));
+            zsys_error ("value_store: fdatasync failed: %s", strerror (-rc));
             if (first == 0)
                 first = rc;
         }
