@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <sqlite3.h>
 #include "handoff_index.h"
+#include "store_sql.h"
 #include "store_index.h"
 
 //  The prepared statements, by purpose
@@ -73,26 +74,20 @@ struct _handoff_index_t {
 static int
 s_fail (handoff_index_t *self, s_statement_t which)
 {
-    zsys_error ("handoff index: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
-    return -1;
+    return store_sql_fail (self->db, "handoff index", s_sql [which]);
 }
 
 static void
 s_done (handoff_index_t *self, s_statement_t which)
 {
-    sqlite3_reset (self->statements [which]);
-    sqlite3_clear_bindings (self->statements [which]);
+    store_sql_done (self->statements [which]);
 }
 
 //  Run a statement that returns no rows; reset it
 static int
 s_run (handoff_index_t *self, s_statement_t which)
 {
-    int rc = sqlite3_step (self->statements [which]);
-    s_done (self, which);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return s_fail (self, which);
-    return 0;
+    return store_sql_run (self->db, self->statements [which], "handoff index", s_sql [which]);
 }
 
 //  End a read transaction; rc is passed through (-1 if ending fails)
@@ -112,25 +107,11 @@ handoff_index_open (const char *path, char *error, size_t error_size)
     assert (path);
     assert (error);
     handoff_index_t *self = (handoff_index_t *) zmalloc (sizeof (handoff_index_t));
-    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "%s: cannot open the index for the handoff forwarder: %s", path,
-                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
-        goto failed;
-    }
-    sqlite3_busy_timeout (self->db, 5000);
-    for (int which = 0; which < S_COUNT; which++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
-                      sqlite3_errmsg (self->db));
-            goto failed;
-        }
+    if (store_sql_open (path, SQLITE_OPEN_READONLY, 5000, "the index for the handoff forwarder",
+                        &self->db, error, error_size)
+    ||  store_sql_prepare (self->db, s_sql, self->statements, S_COUNT, path, error, error_size))
+        handoff_index_destroy (&self);
     return self;
-
-failed:
-    handoff_index_destroy (&self);
-    return NULL;
 }
 
 void
@@ -140,8 +121,7 @@ handoff_index_destroy (handoff_index_t **self_p)
     handoff_index_t *self = *self_p;
     if (!self)
         return;
-    for (int which = 0; which < S_COUNT; which++)
-        sqlite3_finalize (self->statements [which]);
+    store_sql_finalize (self->statements, S_COUNT);
     sqlite3_close (self->db);
     free (self);
     *self_p = NULL;

@@ -11,6 +11,7 @@
 #include <czmq.h>
 #include <sqlite3.h>
 #include "index_reader.h"
+#include "store_sql.h"
 #include "store_index.h"
 
 //  The prepared statements, by purpose
@@ -118,26 +119,20 @@ struct _index_reader_t {
 static int
 s_fail (index_reader_t *self, s_statement_t which)
 {
-    zsys_error ("index reader: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
-    return -1;
+    return store_sql_fail (self->db, "index reader", s_sql [which]);
 }
 
 static void
 s_done (index_reader_t *self, s_statement_t which)
 {
-    sqlite3_reset (self->statements [which]);
-    sqlite3_clear_bindings (self->statements [which]);
+    store_sql_done (self->statements [which]);
 }
 
 //  Run a statement that returns no rows (after binding); reset it.
 static int
 s_run (index_reader_t *self, s_statement_t which)
 {
-    int rc = sqlite3_step (self->statements [which]);
-    s_done (self, which);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return s_fail (self, which);
-    return 0;
+    return store_sql_run (self->db, self->statements [which], "index reader", s_sql [which]);
 }
 
 //  Begin a read transaction, or keep the one held if it is still current
@@ -196,27 +191,13 @@ index_reader_open (const char *path, int busy_timeout_ms, char *error, size_t er
     assert (path);
     assert (error);
     index_reader_t *self = (index_reader_t *) zmalloc (sizeof (index_reader_t));
-    //  No SQLITE_OPEN_CREATE: the writer creates the index and its schema
-    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "%s: cannot open the index for reading: %s", path,
-                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
-        goto failed;
-    }
-    //  WAL mode is a property of the database file, set by the writer
-    sqlite3_busy_timeout (self->db, busy_timeout_ms);
-    for (int which = 0; which < S_COUNT; which++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
-                      sqlite3_errmsg (self->db));
-            goto failed;
-        }
+    //  No SQLITE_OPEN_CREATE: the writer creates the index and its schema.
+    //  WAL mode is a property of the database file, set by the writer.
+    if (store_sql_open (path, SQLITE_OPEN_READWRITE, busy_timeout_ms, "the index for reading",
+                        &self->db, error, error_size)
+    ||  store_sql_prepare (self->db, s_sql, self->statements, S_COUNT, path, error, error_size))
+        index_reader_destroy (&self);
     return self;
-
-failed:
-    index_reader_destroy (&self);
-    return NULL;
 }
 
 void
@@ -228,8 +209,7 @@ index_reader_destroy (index_reader_t **self_p)
         return;
     if (self->db && self->holding)
         index_reader_release (self);
-    for (int which = 0; which < S_COUNT; which++)
-        sqlite3_finalize (self->statements [which]);
+    store_sql_finalize (self->statements, S_COUNT);
     sqlite3_close (self->db);
     free (self->meta);
     free (self);

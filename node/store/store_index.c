@@ -9,6 +9,7 @@
 #include <czmq.h>
 #include <stdatomic.h>
 #include "store_index.h"
+#include "store_sql.h"
 #include "timestamp.h"
 
 extern const char node_schema_sql [];
@@ -171,8 +172,7 @@ static int
 s_fail (store_index_t *self, s_statement_t which)
 {
     self->last_error = sqlite3_errcode (self->db);
-    zsys_error ("index: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
-    return -1;
+    return store_sql_fail (self->db, "index", s_sql [which]);
 }
 
 bool
@@ -186,12 +186,10 @@ store_index_full (store_index_t *self)
 static int
 s_run (store_index_t *self, s_statement_t which)
 {
-    sqlite3_stmt *statement = self->statements [which];
-    int rc = sqlite3_step (statement);
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return s_fail (self, which);
+    if (store_sql_run (self->db, self->statements [which], "index", s_sql [which])) {
+        self->last_error = sqlite3_errcode (self->db);
+        return -1;
+    }
     return 0;
 }
 
@@ -220,14 +218,9 @@ store_index_open (const char *path, char *error, size_t error_size)
     store_index_t *self = (store_index_t *) zmalloc (sizeof (store_index_t));
     self->node_ids = zhashx_new ();
     zhashx_set_destructor (self->node_ids, (zhashx_destructor_fn *) zstr_free);
-    int rc = sqlite3_open_v2 (path, &self->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "%s: cannot open the index: %s", path,
-                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
+    if (store_sql_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000, "the index",
+                        &self->db, error, error_size))
         goto failed;
-    }
-    sqlite3_busy_timeout (self->db, 5000);
     char *message = NULL;
     const char *setup =
         "PRAGMA journal_mode = WAL;"
@@ -256,13 +249,8 @@ store_index_open (const char *path, char *error, size_t error_size)
         sqlite3_free (message);
         goto failed;
     }
-    for (int which = 0; which < S_COUNT; which++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
-                      sqlite3_errmsg (self->db));
-            goto failed;
-        }
+    if (store_sql_prepare (self->db, s_sql, self->statements, S_COUNT, path, error, error_size))
+        goto failed;
     return self;
 
 failed:
@@ -279,8 +267,7 @@ store_index_destroy (store_index_t **self_p)
         return;
     if (self->in_transaction)
         store_index_rollback (self);
-    for (int which = 0; which < S_COUNT; which++)
-        sqlite3_finalize (self->statements [which]);
+    store_sql_finalize (self->statements, S_COUNT);
     sqlite3_close (self->db);
     zhashx_destroy (&self->node_ids);
     free (self);
@@ -376,8 +363,7 @@ store_index_node_id (store_index_t *self, const char *name)
     sqlite3_bind_text (select, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step (select);
     int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (select, 0): -1;
-    sqlite3_reset (select);
-    sqlite3_clear_bindings (select);
+    store_sql_done (select);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         s_fail (self, S_NODE_SELECT);
         return -1;
@@ -566,8 +552,7 @@ store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, 
         sqlite3_bind_int64 (statement, 4, handoff_node_id);
     int rc = sqlite3_step (statement);
     *conjoined_id_p = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
+    store_sql_done (statement);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return s_fail (self, S_CONJOINED_FIND);
     return 0;
@@ -654,8 +639,7 @@ store_index_file_tail (store_index_t *self, uint64_t file_id, int limit,
     while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
         fn (arg, sqlite3_column_int64 (statement, 0), (uint32_t) sqlite3_column_int64 (statement, 1),
             (uint64_t) sqlite3_column_int64 (statement, 2), (uint64_t) sqlite3_column_int64 (statement, 3));
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
+    store_sql_done (statement);
     return rc == SQLITE_DONE? 0: s_fail (self, S_FILE_TAIL);
 }
 
