@@ -7,6 +7,7 @@
 */
 #include "dispatcher.h"
 #include "intake.h"
+#include "actor_start.h"
 
 typedef struct {
     zsock_t *pipe;                  //  actor pipe
@@ -84,6 +85,43 @@ s_stop (dispatcher_t *self)
     zsock_destroy (&self->pull);
 }
 
+//  Serve until $TERM: take requests from the writer endpoint, and on STOP
+//  stop taking them (s_stop) and say STOPPED
+static void
+s_serve (dispatcher_t *self)
+{
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 },
+    };
+    bool stopped = false;
+    while (true) {
+        int rc = zmq_poll (items, stopped? 1: 2, -1);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (self->pipe);
+            bool terminate = !command || streq (command, "$TERM");
+            if (command && streq (command, "STOP") && !stopped) {
+                s_stop (self);
+                stopped = true;
+                zstr_send (self->pipe, "STOPPED");
+            }
+            zstr_free (&command);
+            if (terminate)
+                break;
+        }
+        if (!stopped && (items [1].revents & ZMQ_POLLIN)) {
+            //  Take a burst, then look at the pipe again
+            for (int count = 0; count < 256; count++) {
+                s_receive (self);
+                if (!(zsock_events (self->pull) & ZMQ_POLLIN))
+                    break;
+            }
+        }
+    }
+}
+
 void
 dispatcher_actor (zsock_t *pipe, void *args_)
 {
@@ -95,7 +133,6 @@ dispatcher_actor (zsock_t *pipe, void *args_)
         .stats = args->stats,
         .intake = intake_new ("dispatcher", args->config, args->stats, args->allow, true),
     };
-    zsock_signal (pipe, 0);
 
     self.queue = zsock_new (ZMQ_PAIR);
     int hwm = self.config->queue_depth / 2 > 0? self.config->queue_depth / 2: 1;
@@ -107,51 +144,21 @@ dispatcher_actor (zsock_t *pipe, void *args_)
     zsock_set_linger (self.pull, 0);
     if (self.config->curve)
         curve_server (self.config->curve, self.pull);
+    char error [512] = "";
     if (zsock_connect (self.queue, "%s", args->queue_endpoint) != 0)
-        zstr_sendx (pipe, "ERROR", "cannot connect to the writer queue", NULL);
+        snprintf (error, sizeof (error), "cannot connect to the writer queue");
     else
-    if (zsock_bind (self.pull, "%s", self.config->writer) < 0) {
-        char error [512];
+    if (zsock_bind (self.pull, "%s", self.config->writer) < 0)
         snprintf (error, sizeof (error), "cannot bind the writer endpoint %s: %s",
                   self.config->writer, zmq_strerror (zmq_errno ()));
-        zstr_sendx (pipe, "ERROR", error, NULL);
-    }
-    else {
-        if (self.config->curve)
-            self.monitor = curve_monitor_new (self.pull, node_stats_auth_failure, self.stats);
-        zstr_send (pipe, "READY");
-    }
+    else
+    if (self.config->curve)
+        self.monitor = curve_monitor_new (self.pull, node_stats_auth_failure, self.stats);
+    if (!actor_start_report (pipe, error))
+        actor_start_wait_term (pipe);
+    else
+        s_serve (&self);
 
-    zmq_pollitem_t items [] = {
-        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self.pull), 0, ZMQ_POLLIN, 0 },
-    };
-    bool stopped = false;
-    while (true) {
-        int rc = zmq_poll (items, stopped? 1: 2, -1);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            bool terminate = !command || streq (command, "$TERM");
-            if (command && streq (command, "STOP") && !stopped) {
-                s_stop (&self);
-                stopped = true;
-                zstr_send (pipe, "STOPPED");
-            }
-            zstr_free (&command);
-            if (terminate)
-                break;
-        }
-        if (!stopped && (items [1].revents & ZMQ_POLLIN)) {
-            //  Take a burst, then look at the pipe again
-            for (int count = 0; count < 256; count++) {
-                s_receive (&self);
-                if (!(zsock_events (self.pull) & ZMQ_POLLIN))
-                    break;
-            }
-        }
-    }
     zactor_destroy (&self.monitor);
     zsock_destroy (&self.pull);
     zsock_destroy (&self.queue);

@@ -37,6 +37,7 @@
 */
 #include <unistd.h>
 #include "handoff.h"
+#include "actor_start.h"
 #include "handoff_index.h"
 #include "heartbeat.h"
 #include "record_reader.h"
@@ -976,16 +977,11 @@ handoff_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-handoff");   //  top -H, perf
     char error [512] = "";
     handoff_t *self = s_handoff_new (pipe, (handoff_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_handoff_destroy (&self);
-        //  Wait for $TERM so zactor_destroy returns
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
     atomic_store (&self->stats->handoff_running, true);
     zsys_info ("handoff: forwarder ready (replies on %s, every %" PRIu64 " ms, at most %" PRIu64
                " bytes/s)", self->reply_address, self->config->handoff_interval_ms,

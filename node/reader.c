@@ -19,6 +19,7 @@
     =========================================================================
 */
 #include "reader.h"
+#include "actor_start.h"
 #include "index_reader.h"
 #include "intake.h"
 #include "record_reader.h"
@@ -630,16 +631,11 @@ reader_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-reader");   //  top -H, perf
     char error [512] = "";
     reader_t *self = s_reader_new (pipe, (reader_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_reader_destroy (&self);
-        //  Wait for $TERM so zactor_destroy returns
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
 
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },

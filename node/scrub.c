@@ -11,6 +11,7 @@
     =========================================================================
 */
 #include "scrub.h"
+#include "actor_start.h"
 #include "digest.h"
 #include "index_reader.h"
 #include "record_reader.h"
@@ -349,15 +350,11 @@ scrub_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-scrub");
     char error [512] = "";
     scrub_t *self = s_new (pipe, (scrub_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_destroy (&self);
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->requests), 0, ZMQ_POLLIN, 0 },

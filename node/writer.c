@@ -16,6 +16,7 @@
 #include "reply_cache.h"
 #include "timestamp.h"
 #include "compactor.h"
+#include "actor_start.h"
 
 typedef struct _writer_t writer_t;
 
@@ -376,17 +377,13 @@ writer_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-writer");   //  top -H, perf
     char error [512] = "";
     writer_t *self = s_writer_new (pipe, (writer_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!*error)
+        atomic_store (&self->stats->index_open, true);
+    if (!actor_start_report (pipe, error)) {
         s_writer_destroy (&self);
-        //  Wait for $TERM so zactor_destroy returns
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    atomic_store (&self->stats->index_open, true);
-    zstr_send (pipe, "READY");
 
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
