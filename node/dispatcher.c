@@ -16,6 +16,7 @@ typedef struct {
     zsock_t *queue;                 //  PAIR to the writer
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
+    writer_link_t *link;            //  payload bytes queued for the writer
     intake_t *intake;               //  receives and judges requests
 } dispatcher_t;
 
@@ -24,7 +25,7 @@ typedef struct {
 static bool
 s_queue_full (dispatcher_t *self, work_t *work)
 {
-    int64_t queued = atomic_load (&self->stats->queue_bytes);
+    int64_t queued = writer_link_queue_bytes (self->link);
     return queued > 0 && (uint64_t) queued + work->payload_size > self->config->queue_bytes;
 }
 
@@ -44,18 +45,18 @@ s_hand_over (dispatcher_t *self, work_t *work)
         if (s_queue_full (self, work)) {
             work_fail (work, RESULT_OVERLOADED,
                        "node: the writer queue is full (%" PRId64 " bytes waiting); retry later",
-                       (int64_t) atomic_load (&self->stats->queue_bytes));
+                       writer_link_queue_bytes (self->link));
             zmsg_destroy (&work->payload);
             work->payload = zmsg_new ();
             work->payload_size = 0;
         }
     }
     atomic_fetch_add (&self->stats->queue_depth, 1);
-    atomic_fetch_add (&self->stats->queue_bytes, (int64_t) work->payload_size);
+    writer_link_queued (self->link, (int64_t) work->payload_size);
     int rc = zmq_send (zsock_resolve (self->queue), &work, sizeof (work), 0);
     if (rc != (int) sizeof (work)) {
         atomic_fetch_sub (&self->stats->queue_depth, 1);
-        atomic_fetch_sub (&self->stats->queue_bytes, (int64_t) work->payload_size);
+        writer_link_queued (self->link, -(int64_t) work->payload_size);
         zsys_error ("dispatcher: cannot queue a request: %s", zmq_strerror (zmq_errno ()));
         work_destroy (&work);
     }
@@ -131,6 +132,7 @@ dispatcher_actor (zsock_t *pipe, void *args_)
         .pipe = pipe,
         .config = args->config,
         .stats = args->stats,
+        .link = args->link,
         .intake = intake_new ("dispatcher", args->config, args->stats, args->allow, true),
     };
 

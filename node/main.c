@@ -229,18 +229,19 @@ main (int argc, char **argv)
     snprintf (queue_endpoint, sizeof (queue_endpoint), "inproc://strata-writer-queue-%p", (void *) stats);
     char scrub_endpoint [64];
     snprintf (scrub_endpoint, sizeof (scrub_endpoint), "inproc://strata-scrub-%p", (void *) stats);
+    writer_link_t *link = writer_link_new ();
     writer_args_t writer_args = {
-        .config = config, .cluster = cluster, .stats = stats, .allow = allow,
+        .config = config, .cluster = cluster, .stats = stats, .link = link, .allow = allow,
         .queue_endpoint = queue_endpoint, .scrub_endpoint = scrub_endpoint
     };
     scrub_args_t scrub_args = {
         .config = config, .stats = stats, .allow = allow, .request_endpoint = scrub_endpoint
     };
     dispatcher_args_t dispatcher_args = {
-        .config = config, .stats = stats, .allow = allow, .queue_endpoint = queue_endpoint
+        .config = config, .stats = stats, .link = link, .allow = allow, .queue_endpoint = queue_endpoint
     };
     reader_args_t reader_args = {
-        .config = config, .cluster = cluster, .stats = stats, .allow = allow
+        .config = config, .cluster = cluster, .stats = stats, .link = link, .allow = allow
     };
     handoff_args_t handoff_args = {
         .config = config, .cluster = cluster, .stats = stats
@@ -311,6 +312,7 @@ main (int argc, char **argv)
     curve_destroy (&config->curve);
     auth_destroy (&config->auth);
     endpoint_allow_destroy (&allow);
+    writer_link_destroy (&link);
     node_http_destroy (&http);
     node_stats_destroy (&stats);
     reply_budget_destroy (&config->reply_budget);  //  messages still lingering keep it alive

@@ -58,6 +58,7 @@ typedef struct {
     zactor_t *monitor;              //  counts refused CURVE handshakes on pull, or NULL
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
+    writer_link_t *link;            //  the writer's commit generation
     index_reader_t *index;          //  the reader's index connection
     reply_cache_t *replies;         //  reply sockets
     request_t *request;             //  request being served (in its work item)
@@ -79,7 +80,7 @@ typedef struct {
 static void
 s_current_snapshot (reader_t *self)
 {
-    index_reader_set_generation (self->index, atomic_load (&self->stats->syncs));
+    index_reader_set_generation (self->index, writer_link_generation (self->link));
 }
 
 //  --------------------------------------------------------------------------
@@ -584,6 +585,7 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->pipe = pipe;
     self->config = config;
     self->stats = args->stats;
+    self->link = args->link;
     const char *volumes [NODE_CONFIG_MAX_VOLUMES];
     size_t volume_count = node_config_volume_list (config, volumes);
     self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);

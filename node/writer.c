@@ -30,6 +30,7 @@ struct _writer_t {
     zsock_t *queue;                 //  PAIR: work items from the dispatcher
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
+    writer_link_t *link;            //  queued bytes, commit generation
     writer_core_t *core;            //  handlers, index, value files, group commit
     reply_cache_t *replies;         //  reply sockets
     bool terminated;                //  $TERM received
@@ -87,7 +88,10 @@ s_send_replies (writer_t *self)
 static void
 s_commit (writer_t *self)
 {
-    writer_core_commit (self->core);
+    //  After the commit, before its replies: the reader starts a new
+    //  snapshot when the generation moves (index_reader_set_generation)
+    if (writer_core_commit (self->core) > 0)
+        writer_link_committed (self->link);
     s_send_replies (self);
 }
 
@@ -202,7 +206,7 @@ static void
 s_process (writer_t *self, work_t *work)
 {
     atomic_fetch_sub (&self->stats->queue_depth, 1);
-    atomic_fetch_sub (&self->stats->queue_bytes, (int64_t) work->payload_size);
+    writer_link_dequeued (self->link, (int64_t) work->payload_size);
     if (writer_core_handles (work->request.type)) {
         writer_core_process (self->core, work);
         s_send_replies (self);
@@ -303,6 +307,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     self->pipe = pipe;
     self->config = config;
     self->stats = args->stats;
+    self->link = args->link;
     self->compact_runs = zlistx_new ();
     self->reply = reply_new ();
     self->replies = reply_cache_new (args->allow, args->stats, config->reply_cache_size,

@@ -873,12 +873,12 @@ s_abort_batch_result (writer_core_t *self, result_t result, const char *why)
     s_reload (self);
 }
 
-void
+int
 writer_core_commit (writer_core_t *self)
 {
     if (zlistx_size (self->pending) == 0 && !store_index_in_transaction (self->index)) {
         self->force_commit = false;
-        return;
+        return 0;
     }
     int64_t started = timestamp_now ();
     if (self->config->test_sync_delay_ms > 0)
@@ -893,18 +893,16 @@ writer_core_commit (writer_core_t *self)
         char why [128];
         snprintf (why, sizeof (why), "value file sync failed: %s", strerror (-rc));
         s_abort_batch_result (self, rc == -ENOSPC || rc == -EDQUOT? RESULT_OUT_OF_SPACE: RESULT_IO_ERROR, why);
-        return;
+        return -1;
     }
     if (store_index_commit (self->index)) {
         if (store_index_full (self->index))
             s_abort_batch_result (self, RESULT_OUT_OF_SPACE, "index commit failed: the index's filesystem is full");
         else
             s_abort_batch (self, "index commit failed");
-        return;
+        return -1;
     }
     node_stats_sync_latency (self->stats, (uint64_t) (timestamp_now () - started));
-    //  After the commit, before its replies: the reader starts a new
-    //  snapshot when this count moves (index_reader_set_generation)
     atomic_fetch_add (&self->stats->syncs, 1);
     if (self->compaction_pending) {
         self->compaction_outcome = 1;
@@ -926,6 +924,7 @@ writer_core_commit (writer_core_t *self)
         zlistx_add_end (self->answered, work);
     }
     self->force_commit = false;
+    return 1;
 }
 
 bool

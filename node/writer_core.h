@@ -81,7 +81,10 @@ long
 //  sizes, commit the index; every pending request goes on the reply list
 //  (success, or the failure if the sync or commit failed: then the batch
 //  is rolled back and the in-memory view reloaded from the index).
-void
+//  Returns 1 when a commit landed (the caller moves the commit generation
+//  before it sends the replies), 0 when there was nothing to commit, -1
+//  when it failed.
+int
     writer_core_commit (writer_core_t *self);
 
 //  Cancel (a cancel record, as if its sender had sent archive-key-cancel)
