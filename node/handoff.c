@@ -33,6 +33,12 @@
                                       is (e.g. an unknown source node):
                                       logged, skipped until the node
                                       restarts
+
+    Why one file of about a thousand lines: the forwarder is one state
+    machine (round, owner pass, copy, reply) whose steps share the actor's
+    state, its sockets and its reply matching. Split across files, that
+    state would have to be published in a header, and the contention and
+    back-off rules above would be spread over several places.
     =========================================================================
 */
 #include <unistd.h>

@@ -14,6 +14,14 @@
     Active segments (started, not finished or cancelled) are kept in memory
     (identity -> segment row) for cheap checks of duplicate, unknown and
     out-of-order sequences; the index is the durable copy, loaded at start.
+
+    Why one file of over a thousand lines: every handler runs through the
+    same private steps (s_begin, s_append, s_undo, s_pending, the batch
+    abort), which share the core's private state with the group commit.
+    Split, that state and those steps would have to be published in a
+    header for the parts to reach them. The actor's half, with the sockets,
+    is already apart (writer.c); what a request becomes in the index is
+    index_rows.c.
     =========================================================================
 */
 #include "writer_core.h"

@@ -4,6 +4,13 @@
     Every statement is prepared once at open and reset after use. The
     schema text is node/store/schema.sql, compiled into the binary by CMake
     (node_schema_sql).
+
+    Why one file of about a thousand lines: it is the writer's whole SQL
+    vocabulary, one table of statements prepared at open and one enum
+    indexing it, and each function is a few bindings around one of them.
+    Split, the table and its enum would have to be shared through a header
+    and the statements of one transaction could no longer be read together.
+    (The plumbing shared with the other index modules is store_sql.c.)
     =========================================================================
 */
 #include <czmq.h>
