@@ -66,36 +66,16 @@ static const char *s_sql [S_COUNT] = {
 };
 
 struct _handoff_index_t {
-    sqlite3 *db;                            //  the forwarder's connection, read-only
+    store_sql_t sql;                        //  the connection and its statement table
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
 };
-
-//  Log an SQLite failure of a statement; returns -1
-static int
-s_fail (handoff_index_t *self, s_statement_t which)
-{
-    return store_sql_fail (self->db, "handoff index", s_sql [which]);
-}
-
-static void
-s_done (handoff_index_t *self, s_statement_t which)
-{
-    store_sql_done (self->statements [which]);
-}
-
-//  Run a statement that returns no rows; reset it
-static int
-s_run (handoff_index_t *self, s_statement_t which)
-{
-    return store_sql_run (self->db, self->statements [which], "handoff index", s_sql [which]);
-}
 
 //  End a read transaction; rc is passed through (-1 if ending fails)
 static int
 s_end (handoff_index_t *self, int rc)
 {
-    if (s_run (self, S_COMMIT)) {
-        s_run (self, S_ROLLBACK);
+    if (store_sql_run (&self->sql, S_COMMIT)) {
+        store_sql_run (&self->sql, S_ROLLBACK);
         return -1;
     }
     return rc;
@@ -107,9 +87,12 @@ handoff_index_open (const char *path, char *error, size_t error_size)
     assert (path);
     assert (error);
     handoff_index_t *self = (handoff_index_t *) zmalloc (sizeof (handoff_index_t));
-    if (store_sql_open (path, SQLITE_OPEN_READONLY, 5000, "the index for the handoff forwarder",
-                        &self->db, error, error_size)
-    ||  store_sql_prepare (self->db, s_sql, self->statements, S_COUNT, path, error, error_size))
+    self->sql = (store_sql_t) {
+        .text = s_sql, .statements = self->statements, .count = S_COUNT, .who = "handoff index"
+    };
+    if (store_sql_open (&self->sql, path, SQLITE_OPEN_READONLY, 5000,
+                        "the index for the handoff forwarder", error, error_size)
+    ||  store_sql_prepare (&self->sql, path, error, error_size))
         handoff_index_destroy (&self);
     return self;
 }
@@ -121,8 +104,7 @@ handoff_index_destroy (handoff_index_t **self_p)
     handoff_index_t *self = *self_p;
     if (!self)
         return;
-    store_sql_finalize (self->statements, S_COUNT);
-    sqlite3_close (self->db);
+    store_sql_close (&self->sql);
     free (self);
     *self_p = NULL;
 }
@@ -161,7 +143,7 @@ handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     int rc = 0;
     s_statement_t queries [] = { S_COUNT_SEGMENTS, S_COUNT_CONJOINED };
@@ -176,8 +158,8 @@ handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg)
                 pending > 0? (uint64_t) pending: 0);
         }
         if (step != SQLITE_DONE)
-            rc = s_fail (self, queries [index]);
-        s_done (self, queries [index]);
+            rc = store_sql_fail (&self->sql, queries [index]);
+        store_sql_done (&self->sql, queries [index]);
     }
     return s_end (self, rc);
 }
@@ -191,8 +173,8 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
     sqlite3_bind_int64 (statement, 2, after);
     int rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_done (self, S_NEXT_SEGMENT);
-        return rc == SQLITE_DONE? 1: s_fail (self, S_NEXT_SEGMENT);
+        store_sql_done (&self->sql, S_NEXT_SEGMENT);
+        return rc == SQLITE_DONE? 1: store_sql_fail (&self->sql, S_NEXT_SEGMENT);
     }
     const unsigned char *status = sqlite3_column_text (statement, 8);
     item->status = status? (char) status [0]: '?';
@@ -214,7 +196,7 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
         size_t size = (size_t) sqlite3_column_bytes (statement, 13);
         item->meta = (uint8_t *) malloc (size);
         if (!item->meta) {
-            s_done (self, S_NEXT_SEGMENT);
+            store_sql_done (&self->sql, S_NEXT_SEGMENT);
             zsys_error ("handoff index: out of memory for %zu bytes of meta", size);
             return -1;
         }
@@ -228,7 +210,7 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
     item->sequence_count = (uint32_t) sqlite3_column_int64 (statement, 16);
     item->first_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 17);
     item->last_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 18);
-    s_done (self, S_NEXT_SEGMENT);
+    store_sql_done (&self->sql, S_NEXT_SEGMENT);
     return 0;
 }
 
@@ -241,8 +223,8 @@ s_next_conjoined (handoff_index_t *self, const char *owner, int64_t after, hando
     sqlite3_bind_int64 (statement, 2, after);
     int rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_done (self, S_NEXT_CONJOINED);
-        return rc == SQLITE_DONE? 1: s_fail (self, S_NEXT_CONJOINED);
+        store_sql_done (&self->sql, S_NEXT_CONJOINED);
+        return rc == SQLITE_DONE? 1: store_sql_fail (&self->sql, S_NEXT_CONJOINED);
     }
     item->kind = HANDOFF_CONJOINED;
     item->row_id = sqlite3_column_int64 (statement, 0);
@@ -253,7 +235,7 @@ s_next_conjoined (handoff_index_t *self, const char *owner, int64_t after, hando
     item->timestamp_us = sqlite3_column_int64 (statement, 5);
     const unsigned char *status = sqlite3_column_text (statement, 6);
     item->status = status? (char) status [0]: '?';
-    s_done (self, S_NEXT_CONJOINED);
+    store_sql_done (&self->sql, S_NEXT_CONJOINED);
     return 0;
 }
 
@@ -265,7 +247,7 @@ handoff_index_next (handoff_index_t *self, const char *owner, int64_t after_segm
     assert (owner);
     assert (item);
     handoff_item_reset (item);
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     handoff_item_t conjoined;
     memset (&conjoined, 0, sizeof (conjoined));
@@ -296,8 +278,8 @@ handoff_index_sequence (handoff_index_t *self, int64_t segment_id, int64_t after
     sqlite3_bind_int64 (statement, 2, after);
     int rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_done (self, S_SEQUENCE);
-        return rc == SQLITE_DONE? 1: s_fail (self, S_SEQUENCE);
+        store_sql_done (&self->sql, S_SEQUENCE);
+        return rc == SQLITE_DONE? 1: store_sql_fail (&self->sql, S_SEQUENCE);
     }
     sequence->sequence_num = (uint32_t) sqlite3_column_int64 (statement, 0);
     sequence->value_file_id = (uint64_t) sqlite3_column_int64 (statement, 1);
@@ -309,6 +291,6 @@ handoff_index_sequence (handoff_index_t *self, int64_t segment_id, int64_t after
     sequence->has_adler32 = sqlite3_column_type (statement, 7) != SQLITE_NULL;
     sequence->adler32 = (uint32_t) sqlite3_column_int64 (statement, 7);
     s_text_column (statement, 8, sequence->volume, sizeof (sequence->volume));
-    s_done (self, S_SEQUENCE);
+    store_sql_done (&self->sql, S_SEQUENCE);
     return 0;
 }

@@ -122,10 +122,9 @@ static const char *s_sql [S_COUNT] = {
 };
 
 struct _store_index_t {
-    sqlite3 *db;                            //  the connection
+    store_sql_t sql;                        //  the connection and its statement table
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
     bool in_transaction;                    //  BEGIN issued, not yet committed
-    int last_error;                         //  SQLite result of the last failure
     zhashx_t *node_ids;                     //  name -> (int64_t *) id cache
 };
 
@@ -175,30 +174,13 @@ s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
     return 0;
 }
 
-static int
-s_fail (store_index_t *self, s_statement_t which)
-{
-    self->last_error = sqlite3_errcode (self->db);
-    return store_sql_fail (self->db, "index", s_sql [which]);
-}
-
 bool
 store_index_full (store_index_t *self)
 {
     assert (self);
-    return self->last_error == SQLITE_FULL;
+    return self->sql.last_error == SQLITE_FULL;
 }
 
-//  Run a statement that returns no rows (after binding); reset it.
-static int
-s_run (store_index_t *self, s_statement_t which)
-{
-    if (store_sql_run (self->db, self->statements [which], "index", s_sql [which])) {
-        self->last_error = sqlite3_errcode (self->db);
-        return -1;
-    }
-    return 0;
-}
 
 int64_t
 store_index_uid_to_db (uint64_t unified_id)
@@ -225,8 +207,11 @@ store_index_open (const char *path, char *error, size_t error_size)
     store_index_t *self = (store_index_t *) zmalloc (sizeof (store_index_t));
     self->node_ids = zhashx_new ();
     zhashx_set_destructor (self->node_ids, (zhashx_destructor_fn *) zstr_free);
-    if (store_sql_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000, "the index",
-                        &self->db, error, error_size))
+    self->sql = (store_sql_t) {
+        .text = s_sql, .statements = self->statements, .count = S_COUNT, .who = "index"
+    };
+    if (store_sql_open (&self->sql, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000,
+                        "the index", error, error_size))
         goto failed;
     char *message = NULL;
     const char *setup =
@@ -234,29 +219,29 @@ store_index_open (const char *path, char *error, size_t error_size)
         "PRAGMA synchronous = FULL;"
         "PRAGMA temp_store = MEMORY;"
         "PRAGMA wal_autocheckpoint = 4096;";
-    if (sqlite3_exec (self->db, setup, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->sql.db, setup, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
     char why [300];
     bool recount = false;
-    if (s_migrate (self->db, &recount, why, sizeof (why))) {
+    if (s_migrate (self->sql.db, &recount, why, sizeof (why))) {
         snprintf (error, error_size, "%s: %s", path, why);
         goto failed;
     }
-    if (sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->sql.db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
     //  An index of a build without garbage accounting: count it all once
-    if (recount && sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+    if (recount && sqlite3_exec (self->sql.db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot count the garbage: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
-    if (store_sql_prepare (self->db, s_sql, self->statements, S_COUNT, path, error, error_size))
+    if (store_sql_prepare (&self->sql, path, error, error_size))
         goto failed;
     return self;
 
@@ -274,8 +259,7 @@ store_index_destroy (store_index_t **self_p)
         return;
     if (self->in_transaction)
         store_index_rollback (self);
-    store_sql_finalize (self->statements, S_COUNT);
-    sqlite3_close (self->db);
+    store_sql_close (&self->sql);
     zhashx_destroy (&self->node_ids);
     free (self);
     *self_p = NULL;
@@ -285,7 +269,7 @@ sqlite3 *
 store_index_db (store_index_t *self)
 {
     assert (self);
-    return self->db;
+    return self->sql.db;
 }
 
 int
@@ -294,7 +278,7 @@ store_index_begin (store_index_t *self)
     assert (self);
     if (self->in_transaction)
         return 0;
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     self->in_transaction = true;
     return 0;
@@ -313,12 +297,12 @@ store_index_commit (store_index_t *self)
     assert (self);
     if (!self->in_transaction)
         return 0;
-    int rc = s_run (self, S_COMMIT);
+    int rc = store_sql_run (&self->sql, S_COMMIT);
     if (rc != 0)
         //  The batch may be rolled back (now by SQLite, or next by the
         //  caller); node ids it created must not stay cached
         zhashx_purge (self->node_ids);
-    if (rc == 0 || sqlite3_get_autocommit (self->db))
+    if (rc == 0 || sqlite3_get_autocommit (self->sql.db))
         self->in_transaction = false;
     return rc;
 }
@@ -331,7 +315,7 @@ store_index_rollback (store_index_t *self)
         return 0;
     //  The node-name cache may hold ids this transaction created
     zhashx_purge (self->node_ids);
-    int rc = sqlite3_get_autocommit (self->db)? 0: s_run (self, S_ROLLBACK);
+    int rc = sqlite3_get_autocommit (self->sql.db)? 0: store_sql_run (&self->sql, S_ROLLBACK);
     self->in_transaction = false;
     return rc;
 }
@@ -339,21 +323,21 @@ store_index_rollback (store_index_t *self)
 int
 store_index_savepoint (store_index_t *self)
 {
-    return s_run (self, S_SAVEPOINT);
+    return store_sql_run (&self->sql, S_SAVEPOINT);
 }
 
 int
 store_index_release (store_index_t *self)
 {
-    return s_run (self, S_RELEASE);
+    return store_sql_run (&self->sql, S_RELEASE);
 }
 
 int
 store_index_undo (store_index_t *self)
 {
     zhashx_purge (self->node_ids);
-    int rc = s_run (self, S_ROLLBACK_TO);
-    if (s_run (self, S_RELEASE))
+    int rc = store_sql_run (&self->sql, S_ROLLBACK_TO);
+    if (store_sql_run (&self->sql, S_RELEASE))
         rc = -1;
     return rc;
 }
@@ -370,16 +354,16 @@ store_index_node_id (store_index_t *self, const char *name)
     sqlite3_bind_text (select, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step (select);
     int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (select, 0): -1;
-    store_sql_done (select);
+    store_sql_done (&self->sql, S_NODE_SELECT);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        s_fail (self, S_NODE_SELECT);
+        store_sql_fail (&self->sql, S_NODE_SELECT);
         return -1;
     }
     if (id < 0) {
         sqlite3_bind_text (self->statements [S_NODE_INSERT], 1, name, -1, SQLITE_STATIC);
-        if (s_run (self, S_NODE_INSERT))
+        if (store_sql_run (&self->sql, S_NODE_INSERT))
             return -1;
-        id = sqlite3_last_insert_rowid (self->db);
+        id = sqlite3_last_insert_rowid (self->sql.db);
     }
     zhashx_insert (self->node_ids, name, zsys_sprintf ("%" PRId64, id));
     return id;
@@ -392,7 +376,7 @@ store_index_add_value_file (store_index_t *self, uint64_t file_id, const char *v
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_text (statement, 2, volume, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 3, created_us);
-    return s_run (self, S_FILE_INSERT);
+    return store_sql_run (&self->sql, S_FILE_INSERT);
 }
 
 int
@@ -401,13 +385,13 @@ store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t syn
     sqlite3_stmt *statement = self->statements [S_FILE_SYNCED];
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_int64 (statement, 2, (int64_t) synced_size);
-    return s_run (self, S_FILE_SYNCED);
+    return store_sql_run (&self->sql, S_FILE_SYNCED);
 }
 
 int
 store_index_close_value_files (store_index_t *self)
 {
-    return s_run (self, S_FILE_CLOSE_ALL);
+    return store_sql_run (&self->sql, S_FILE_CLOSE_ALL);
 }
 
 static int64_t
@@ -418,7 +402,7 @@ s_scalar (store_index_t *self, s_statement_t which)
     if (sqlite3_step (statement) == SQLITE_ROW)
         value = sqlite3_column_int64 (statement, 0);
     else
-        s_fail (self, which);
+        store_sql_fail (&self->sql, which);
     sqlite3_reset (statement);
     return value;
 }
@@ -457,9 +441,9 @@ store_index_insert_segment (store_index_t *self, const index_segment_t *segment,
     if (segment->user_request_id && *segment->user_request_id)
         sqlite3_bind_text (statement, 11, segment->user_request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 12, timestamp_now ());
-    if (s_run (self, S_SEGMENT_INSERT))
+    if (store_sql_run (&self->sql, S_SEGMENT_INSERT))
         return -1;
-    *segment_id_p = sqlite3_last_insert_rowid (self->db);
+    *segment_id_p = sqlite3_last_insert_rowid (self->sql.db);
     return 0;
 }
 
@@ -478,7 +462,7 @@ s_insert_sequence_row (store_index_t *self, const index_sequence_t *sequence)
     sqlite3_bind_blob (statement, 8, sequence->md5, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (sequence->has_adler32)
         sqlite3_bind_int64 (statement, 9, sequence->adler32);
-    return s_run (self, S_SEQUENCE_INSERT);
+    return store_sql_run (&self->sql, S_SEQUENCE_INSERT);
 }
 
 int
@@ -489,7 +473,7 @@ store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequen
     sqlite3_stmt *statement = self->statements [S_SEGMENT_ADVANCE];
     sqlite3_bind_int64 (statement, 1, sequence->segment_id);
     sqlite3_bind_int64 (statement, 2, sequence->sequence_num);
-    return s_run (self, S_SEGMENT_ADVANCE);
+    return store_sql_run (&self->sql, S_SEGMENT_ADVANCE);
 }
 
 int
@@ -503,7 +487,7 @@ store_index_finish_segment (store_index_t *self, int64_t segment_id, const index
     sqlite3_bind_blob (statement, 4, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (finish->meta)
         sqlite3_bind_blob (statement, 5, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
-    return s_run (self, S_SEGMENT_FINISH);
+    return store_sql_run (&self->sql, S_SEGMENT_FINISH);
 }
 
 int
@@ -513,7 +497,7 @@ store_index_set_status (store_index_t *self, int64_t segment_id, char status)
     char text [2] = { status, 0 };
     sqlite3_bind_int64 (statement, 1, segment_id);
     sqlite3_bind_text (statement, 2, text, 1, SQLITE_TRANSIENT);
-    return s_run (self, S_SEGMENT_STATUS);
+    return store_sql_run (&self->sql, S_SEGMENT_STATUS);
 }
 
 int
@@ -526,9 +510,9 @@ store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id,
     sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
     if (handoff_node_id > 0)
         sqlite3_bind_int64 (statement, 4, handoff_node_id);
-    if (s_run (self, S_CANCEL_PARTS))
+    if (store_sql_run (&self->sql, S_CANCEL_PARTS))
         return -1;
-    *count_p = sqlite3_changes (self->db);
+    *count_p = sqlite3_changes (self->sql.db);
     return 0;
 }
 
@@ -544,7 +528,7 @@ store_index_insert_conjoined (store_index_t *self, uint32_t collection_id, const
     if (handoff_node_id > 0)
         sqlite3_bind_int64 (statement, 5, handoff_node_id);
     sqlite3_bind_int64 (statement, 6, timestamp_now ());
-    return s_run (self, S_CONJOINED_INSERT);
+    return store_sql_run (&self->sql, S_CONJOINED_INSERT);
 }
 
 int
@@ -559,9 +543,9 @@ store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, 
         sqlite3_bind_int64 (statement, 4, handoff_node_id);
     int rc = sqlite3_step (statement);
     *conjoined_id_p = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
-    store_sql_done (statement);
+    store_sql_done (&self->sql, S_CONJOINED_FIND);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, S_CONJOINED_FIND);
+        return store_sql_fail (&self->sql, S_CONJOINED_FIND);
     return 0;
 }
 
@@ -573,7 +557,7 @@ store_index_set_conjoined_status (store_index_t *self, int64_t conjoined_id, cha
     sqlite3_bind_int64 (statement, 1, conjoined_id);
     sqlite3_bind_text (statement, 2, text, 1, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (statement, 3, timestamp_now ());
-    return s_run (self, S_CONJOINED_STATUS);
+    return store_sql_run (&self->sql, S_CONJOINED_STATUS);
 }
 
 int
@@ -598,7 +582,7 @@ store_index_load_active (store_index_t *self, store_index_active_fn *fn, void *a
         fn (arg, &active);
     }
     sqlite3_reset (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_ACTIVE_SELECT);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_ACTIVE_SELECT);
 }
 
 int
@@ -616,7 +600,7 @@ store_index_count_segments (store_index_t *self, int64_t counts [4])
             counts [at - order] = count;
     }
     sqlite3_reset (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_COUNT_SEGMENTS);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_COUNT_SEGMENTS);
 }
 
 int
@@ -631,7 +615,7 @@ store_index_open_value_files (store_index_t *self, store_index_file_fn *fn, void
             (uint64_t) sqlite3_column_int64 (statement, 2));
     }
     sqlite3_reset (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_OPEN_FILES);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_OPEN_FILES);
 }
 
 int
@@ -646,8 +630,8 @@ store_index_file_tail (store_index_t *self, uint64_t file_id, int limit,
     while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
         fn (arg, sqlite3_column_int64 (statement, 0), (uint32_t) sqlite3_column_int64 (statement, 1),
             (uint64_t) sqlite3_column_int64 (statement, 2), (uint64_t) sqlite3_column_int64 (statement, 3));
-    store_sql_done (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_FILE_TAIL);
+    store_sql_done (&self->sql, S_FILE_TAIL);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_FILE_TAIL);
 }
 
 int
@@ -664,7 +648,7 @@ store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_
     }
     sqlite3_bind_int64 (statement, 5, timestamp_now ());
     sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
-    return s_run (self, S_DAMAGED_INSERT);
+    return store_sql_run (&self->sql, S_DAMAGED_INSERT);
 }
 
 int
@@ -672,7 +656,7 @@ store_index_close_value_file (store_index_t *self, uint64_t file_id)
 {
     assert (self);
     sqlite3_bind_int64 (self->statements [S_FILE_CLOSE], 1, (int64_t) file_id);
-    return s_run (self, S_FILE_CLOSE);
+    return store_sql_run (&self->sql, S_FILE_CLOSE);
 }
 
 int
@@ -693,9 +677,9 @@ store_index_purge_handoff (store_index_t *self, const index_purge_t *purge, int 
     sqlite3_bind_int64 (statement, 6, purge->handoff_node_id);
     sqlite3_bind_int64 (statement, 7, purge->forwarded_us);
     *count_p = 0;
-    if (s_run (self, which))
+    if (store_sql_run (&self->sql, which))
         return -1;
-    *count_p = sqlite3_changes (self->db);
+    *count_p = sqlite3_changes (self->sql.db);
     return 0;
 }
 
@@ -725,9 +709,9 @@ store_index_insert_entire (store_index_t *self, const index_segment_t *segment,
     sqlite3_bind_blob (statement, 15, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (finish->meta)
         sqlite3_bind_blob (statement, 16, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
-    if (s_run (self, S_ENTIRE_INSERT))
+    if (store_sql_run (&self->sql, S_ENTIRE_INSERT))
         return -1;
-    *segment_id_p = sqlite3_last_insert_rowid (self->db);
+    *segment_id_p = sqlite3_last_insert_rowid (self->sql.db);
     sequence->segment_id = *segment_id_p;
     return s_insert_sequence_row (self, sequence);
 }
@@ -741,16 +725,16 @@ store_index_account_key (store_index_t *self, uint32_t collection_id, const char
     sqlite3_stmt *statement = self->statements [S_GARBAGE_MARK];
     sqlite3_bind_int64 (statement, 1, collection_id);
     sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
-    if (s_run (self, S_GARBAGE_MARK))
+    if (store_sql_run (&self->sql, S_GARBAGE_MARK))
         return -1;
-    if (sqlite3_changes (self->db) == 0)
+    if (sqlite3_changes (self->sql.db) == 0)
         return 0;                       //  the common case: nothing new
     s_statement_t rest [] = { S_GARBAGE_FILES, S_GARBAGE_DONE };
     for (size_t index = 0; index < 2; index++) {
         statement = self->statements [rest [index]];
         sqlite3_bind_int64 (statement, 1, collection_id);
         sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
-        if (s_run (self, rest [index]))
+        if (store_sql_run (&self->sql, rest [index]))
             return -1;
     }
     return 0;
@@ -760,7 +744,7 @@ int
 store_index_recount_garbage (store_index_t *self)
 {
     char *message = NULL;
-    if (sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->sql.db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
         zsys_error ("index: recounting garbage: %s", message? message: "?");
         sqlite3_free (message);
         return -1;
@@ -789,13 +773,13 @@ store_index_space_totals (sqlite3 *db, uint64_t *value_bytes_p, uint64_t *live_b
 //  --------------------------------------------------------------------------
 //  Compaction
 
-//  Prepare sql on self->db; NULL (logged) on error
+//  Prepare sql on self->sql.db; NULL (logged) on error
 static sqlite3_stmt *
 s_prepare_once (store_index_t *self, const char *sql)
 {
     sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->db, sql, -1, &statement, NULL) != SQLITE_OK) {
-        zsys_error ("index: %s: %s", sql, sqlite3_errmsg (self->db));
+    if (sqlite3_prepare_v2 (self->sql.db, sql, -1, &statement, NULL) != SQLITE_OK) {
+        zsys_error ("index: %s: %s", sql, sqlite3_errmsg (self->sql.db));
         sqlite3_finalize (statement);
         return NULL;
     }
@@ -815,7 +799,7 @@ s_step_once (store_index_t *self, sqlite3_stmt *statement, int64_t *value_p)
     while (rc == SQLITE_ROW)
         rc = sqlite3_step (statement);
     if (rc != SQLITE_DONE)
-        zsys_error ("index: %s: %s", sqlite3_sql (statement), sqlite3_errmsg (self->db));
+        zsys_error ("index: %s: %s", sqlite3_sql (statement), sqlite3_errmsg (self->sql.db));
     sqlite3_finalize (statement);
     return rc == SQLITE_DONE? 0: -1;
 }
@@ -863,7 +847,7 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         int rc = sqlite3_step (statement);
         sqlite3_reset (statement);
         if (rc != SQLITE_DONE) {
-            zsys_error ("index: moving a record: %s", sqlite3_errmsg (self->db));
+            zsys_error ("index: moving a record: %s", sqlite3_errmsg (self->sql.db));
             sqlite3_finalize (statement);
             return -1;
         }
@@ -990,7 +974,7 @@ store_index_take_retired (store_index_t *self, store_index_file_fn *fn, void *ar
     sqlite3_finalize (statement);
     if (rc != SQLITE_DONE)
         return -1;
-    return sqlite3_exec (self->db, "DELETE FROM retired_file", NULL, NULL, NULL) == SQLITE_OK? 0: -1;
+    return sqlite3_exec (self->sql.db, "DELETE FROM retired_file", NULL, NULL, NULL) == SQLITE_OK? 0: -1;
 }
 
 bool

@@ -6,65 +6,67 @@
 #include "store_sql.h"
 
 int
-store_sql_open (const char *path, int flags, int busy_timeout_ms, const char *what,
-                sqlite3 **db_p, char *error, size_t error_size)
+store_sql_open (store_sql_t *self, const char *path, int flags, int busy_timeout_ms,
+                const char *what, char *error, size_t error_size)
 {
-    assert (path && what && db_p && error);
-    int rc = sqlite3_open_v2 (path, db_p, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    assert (self && path && what && error);
+    int rc = sqlite3_open_v2 (path, &self->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot open %s: %s", path, what,
-                  *db_p? sqlite3_errmsg (*db_p): sqlite3_errstr (rc));
+                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
         return -1;
     }
-    sqlite3_busy_timeout (*db_p, busy_timeout_ms);
+    sqlite3_busy_timeout (self->db, busy_timeout_ms);
     return 0;
 }
 
 int
-store_sql_prepare (sqlite3 *db, const char *const *sql, sqlite3_stmt **statements, int count,
-                   const char *path, char *error, size_t error_size)
+store_sql_prepare (store_sql_t *self, const char *path, char *error, size_t error_size)
 {
-    assert (db && sql && statements && error);
-    for (int which = 0; which < count; which++)
-        if (sqlite3_prepare_v3 (db, sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, sql [which],
-                      sqlite3_errmsg (db));
+    assert (self && self->db && error);
+    for (int which = 0; which < self->count; which++)
+        if (sqlite3_prepare_v3 (self->db, self->text [which], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->statements [which], NULL) != SQLITE_OK) {
+            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, self->text [which],
+                      sqlite3_errmsg (self->db));
             return -1;
         }
     return 0;
 }
 
 void
-store_sql_finalize (sqlite3_stmt **statements, int count)
+store_sql_close (store_sql_t *self)
 {
-    assert (statements);
-    for (int which = 0; which < count; which++) {
-        sqlite3_finalize (statements [which]);
-        statements [which] = NULL;
+    assert (self);
+    for (int which = 0; which < self->count; which++) {
+        sqlite3_finalize (self->statements [which]);
+        self->statements [which] = NULL;
     }
+    sqlite3_close (self->db);
+    self->db = NULL;
 }
 
 void
-store_sql_done (sqlite3_stmt *statement)
+store_sql_done (store_sql_t *self, int which)
 {
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
+    sqlite3_reset (self->statements [which]);
+    sqlite3_clear_bindings (self->statements [which]);
 }
 
 int
-store_sql_fail (sqlite3 *db, const char *who, const char *sql)
+store_sql_fail (store_sql_t *self, int which)
 {
-    zsys_error ("%s: %s: %s", who, sql, sqlite3_errmsg (db));
+    self->last_error = sqlite3_errcode (self->db);
+    zsys_error ("%s: %s: %s", self->who, self->text [which], sqlite3_errmsg (self->db));
     return -1;
 }
 
 int
-store_sql_run (sqlite3 *db, sqlite3_stmt *statement, const char *who, const char *sql)
+store_sql_run (store_sql_t *self, int which)
 {
-    int rc = sqlite3_step (statement);
-    store_sql_done (statement);
+    int rc = sqlite3_step (self->statements [which]);
+    store_sql_done (self, which);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return store_sql_fail (db, who, sql);
+        return store_sql_fail (self, which);
     return 0;
 }

@@ -3,15 +3,17 @@
 
     store_index (the writer's connection), index_reader (the reader's and
     the scrub's) and handoff_index (the forwarder's) each keep one
-    connection with a table of statements prepared once, by purpose. The
-    opening, preparing, running, resetting, logging and finalizing of those
-    statements is the same for all three and lives here; the SQL itself
-    stays in each module.
+    connection with a table of statements prepared once, by purpose (an
+    enum indexing the table). The opening, preparing, running, resetting,
+    logging and finalizing of those statements is the same for all three
+    and lives here; the SQL itself stays in each module, which embeds a
+    store_sql_t describing its table.
 
     Errors: functions return 0, or -1 after logging one line (zsys_error)
-    that names the statement and SQLite's message; sqlite3_errcode (db)
-    still says why. Opening and preparing write one line into error
-    instead (the caller's constructor returns NULL with it).
+    that names the module, the statement and SQLite's message; last_error
+    keeps SQLite's code (SQLITE_FULL: the disk is full). Opening and
+    preparing write one line into error instead (the module's constructor
+    returns NULL with it).
     =========================================================================
 */
 #ifndef STRATA_STORE_SQL_H_INCLUDED
@@ -20,37 +22,45 @@
 #include <stddef.h>
 #include <sqlite3.h>
 
+//  One connection and its statements, by purpose
+typedef struct {
+    sqlite3 *db;                        //  the connection (NULL until open)
+    const char *const *text;            //  the statements' SQL, count entries
+    sqlite3_stmt **statements;          //  the module's array of count entries
+    int count;                          //  statements in the table
+    const char *who;                    //  module name for log lines ("index reader")
+    int last_error;                     //  SQLite code of the last failure, 0 if none
+} store_sql_t;
+
 //  Open the database at path with flags (SQLITE_OPEN_NOMUTEX is added) and
-//  a busy timeout. what says what it is opened as, for the error line
-//  ("the index for reading"). Returns 0, or -1 with *db_p possibly set (the
-//  caller closes it) and one line in error.
+//  a busy timeout into self->db. what says what it is opened as, for the
+//  error line ("the index for reading"). Returns 0, or -1 with one line in
+//  error (self->db may be set: store_sql_close closes it).
 int
-    store_sql_open (const char *path, int flags, int busy_timeout_ms, const char *what,
-                    sqlite3 **db_p, char *error, size_t error_size);
+    store_sql_open (store_sql_t *self, const char *path, int flags, int busy_timeout_ms,
+                    const char *what, char *error, size_t error_size);
 
-//  Prepare count statements (persistent) from sql [0..count-1] into
-//  statements. Returns 0, or -1 with one line in error naming the statement
-//  and path (those prepared stay in statements for store_sql_finalize).
+//  Prepare every statement of the table (persistent). Returns 0, or -1
+//  with one line in error naming the statement and path.
 int
-    store_sql_prepare (sqlite3 *db, const char *const *sql, sqlite3_stmt **statements, int count,
-                       const char *path, char *error, size_t error_size);
+    store_sql_prepare (store_sql_t *self, const char *path, char *error, size_t error_size);
 
-//  Finalize count statements (NULL entries are skipped) and set them NULL.
+//  Finalize every statement and close the connection. Accepts a table
+//  never opened.
 void
-    store_sql_finalize (sqlite3_stmt **statements, int count);
+    store_sql_close (store_sql_t *self);
 
-//  Reset a statement after use and clear its bindings.
+//  Reset statement which after use and clear its bindings.
 void
-    store_sql_done (sqlite3_stmt *statement);
+    store_sql_done (store_sql_t *self, int which);
 
-//  Log a failure of statement sql on db under who ("index reader");
-//  returns -1.
+//  Log a failure of statement which; record SQLite's code; return -1.
 int
-    store_sql_fail (sqlite3 *db, const char *who, const char *sql);
+    store_sql_fail (store_sql_t *self, int which);
 
-//  Run a statement that returns no rows (after binding) and reset it.
-//  Returns 0, or store_sql_fail's -1.
+//  Run statement which (bound; no rows wanted) and reset it. Returns 0, or
+//  store_sql_fail's -1.
 int
-    store_sql_run (sqlite3 *db, sqlite3_stmt *statement, const char *who, const char *sql);
+    store_sql_run (store_sql_t *self, int which);
 
 #endif
