@@ -87,12 +87,9 @@ handoff_index_open (const char *path, char *error, size_t error_size)
     assert (path);
     assert (error);
     handoff_index_t *self = (handoff_index_t *) zmalloc (sizeof (handoff_index_t));
-    self->sql = (store_sql_t) {
-        .text = s_sql, .statements = self->statements, .count = S_COUNT, .who = "handoff index"
-    };
-    if (store_sql_open (&self->sql, path, SQLITE_OPEN_READONLY, 5000,
-                        "the index for the handoff forwarder", error, error_size)
-    ||  store_sql_prepare (&self->sql, path, error, error_size))
+    self->sql = store_sql_table (s_sql, self->statements, S_COUNT, "handoff index");
+    if (store_sql_connect (&self->sql, path, SQLITE_OPEN_READONLY, 5000,
+                           "the index for the handoff forwarder", error, error_size))
         handoff_index_destroy (&self);
     return self;
 }

@@ -173,12 +173,9 @@ index_reader_open (const char *path, int busy_timeout_ms, char *error, size_t er
     index_reader_t *self = (index_reader_t *) zmalloc (sizeof (index_reader_t));
     //  No SQLITE_OPEN_CREATE: the writer creates the index and its schema.
     //  WAL mode is a property of the database file, set by the writer.
-    self->sql = (store_sql_t) {
-        .text = s_sql, .statements = self->statements, .count = S_COUNT, .who = "index reader"
-    };
-    if (store_sql_open (&self->sql, path, SQLITE_OPEN_READWRITE, busy_timeout_ms,
-                        "the index for reading", error, error_size)
-    ||  store_sql_prepare (&self->sql, path, error, error_size))
+    self->sql = store_sql_table (s_sql, self->statements, S_COUNT, "index reader");
+    if (store_sql_connect (&self->sql, path, SQLITE_OPEN_READWRITE, busy_timeout_ms,
+                           "the index for reading", error, error_size))
         index_reader_destroy (&self);
     return self;
 }

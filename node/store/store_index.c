@@ -207,9 +207,7 @@ store_index_open (const char *path, char *error, size_t error_size)
     store_index_t *self = (store_index_t *) zmalloc (sizeof (store_index_t));
     self->node_ids = zhashx_new ();
     zhashx_set_destructor (self->node_ids, (zhashx_destructor_fn *) zstr_free);
-    self->sql = (store_sql_t) {
-        .text = s_sql, .statements = self->statements, .count = S_COUNT, .who = "index"
-    };
+    self->sql = store_sql_table (s_sql, self->statements, S_COUNT, "index");
     if (store_sql_open (&self->sql, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000,
                         "the index", error, error_size))
         goto failed;

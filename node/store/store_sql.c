@@ -5,6 +5,22 @@
 #include <czmq.h>
 #include "store_sql.h"
 
+store_sql_t
+store_sql_table (const char *const *text, sqlite3_stmt **statements, int count, const char *who)
+{
+    assert (text && statements && who);
+    return (store_sql_t) { .text = text, .statements = statements, .count = count, .who = who };
+}
+
+int
+store_sql_connect (store_sql_t *self, const char *path, int flags, int busy_timeout_ms,
+                   const char *what, char *error, size_t error_size)
+{
+    if (store_sql_open (self, path, flags, busy_timeout_ms, what, error, error_size))
+        return -1;
+    return store_sql_prepare (self, path, error, error_size);
+}
+
 int
 store_sql_open (store_sql_t *self, const char *path, int flags, int busy_timeout_ms,
                 const char *what, char *error, size_t error_size)

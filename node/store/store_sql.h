@@ -32,6 +32,18 @@ typedef struct {
     int last_error;                     //  SQLite code of the last failure, 0 if none
 } store_sql_t;
 
+//  A table of count statements: text [0..count-1] is their SQL,
+//  statements the module's array for them, who the module's name in log
+//  lines. Not yet open.
+store_sql_t
+    store_sql_table (const char *const *text, sqlite3_stmt **statements, int count, const char *who);
+
+//  store_sql_open, then store_sql_prepare (for a database whose schema the
+//  caller does not set up). Returns 0, or -1 with one line in error.
+int
+    store_sql_connect (store_sql_t *self, const char *path, int flags, int busy_timeout_ms,
+                       const char *what, char *error, size_t error_size);
+
 //  Open the database at path with flags (SQLITE_OPEN_NOMUTEX is added) and
 //  a busy timeout into self->db. what says what it is opened as, for the
 //  error line ("the index for reading"). Returns 0, or -1 with one line in
