@@ -9,8 +9,19 @@
     makes the whole batch durable. Statements are prepared once.
 
     unified-ids are passed as uint64 and stored order-preserving (top bit
-    flipped; see schema.sql). Every function returns 0 on success and -1 on
-    an SQLite error (logged once, with the statement that failed).
+    flipped; see schema.sql).
+
+    Errors, as everywhere in node/store/: a function returns 0 on success
+    or a negative value on failure, never a positive one. The negative
+    value is -errno when the operating system said why (an I/O error, no
+    space); it is -1 when the module itself judged the failure and logged
+    its cause (an SQLite error, named with its statement) or when the
+    answer is a verdict rather than an error (not a well-formed record).
+    Constructors return NULL and say why (an error line, errno, or the log),
+    never a half-built object.
+    Here: every function returns 0, or -1 on an SQLite error (logged
+    once, with the statement that failed; store_index_full says whether
+    the disk was full). The SQLite plumbing is store_sql.
     =========================================================================
 */
 #ifndef STRATA_STORE_INDEX_H_INCLUDED

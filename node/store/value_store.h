@@ -18,6 +18,17 @@
     value_store_sync fdatasyncs exactly those. A file whose append or sync
     failed is retired (closed for writing) and the next append starts a new
     file.
+
+    Errors, as everywhere in node/store/: a function returns 0 on success
+    or a negative value on failure, never a positive one. The negative
+    value is -errno when the operating system said why (an I/O error, no
+    space); it is -1 when the module itself judged the failure and logged
+    its cause (an SQLite error, named with its statement) or when the
+    answer is a verdict rather than an error (not a well-formed record).
+    Constructors return NULL and say why (an error line, errno, or the log),
+    never a half-built object.
+    Here: append and sync return -errno (-ENOSPC: no volume has room);
+    failures are logged through zsys.
     =========================================================================
 */
 #ifndef STRATA_VALUE_STORE_H_INCLUDED
