@@ -299,6 +299,9 @@ s_receive (writer_t *self)
     return size == (int) sizeof (work)? work: NULL;
 }
 
+static void s_writer_destroy (writer_t **self_p);
+
+//  The writer, or NULL with one line in error
 static writer_t *
 s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size)
 {
@@ -320,7 +323,7 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
 
     self->core = writer_core_new (config, args->cluster, args->stats, error, error_size);
     if (!self->core)
-        return self;
+        goto failed;
     self->compactor_args = (compactor_args_t) { .config = config, .stats = self->stats };
     self->compactor = zactor_new (compactor_actor, &self->compactor_args);
 
@@ -330,19 +333,23 @@ s_writer_new (zsock_t *pipe, writer_args_t *args, char *error, size_t error_size
     zsock_set_sndhwm (self->queue, hwm);
     if (zsock_bind (self->queue, "%s", args->queue_endpoint) != 0) {
         snprintf (error, error_size, "cannot bind the writer queue %s", args->queue_endpoint);
-        return self;
+        goto failed;
     }
     if (args->scrub_endpoint) {
         //  inproc: connecting before the scrub actor binds is fine
         self->scrub = zsock_new (ZMQ_PUSH);
         if (!self->scrub || zsock_connect (self->scrub, "%s", args->scrub_endpoint) != 0) {
             snprintf (error, error_size, "cannot connect to the scrub at %s", args->scrub_endpoint);
-            return self;
+            goto failed;
         }
         zsock_set_linger (self->scrub, 0);
     }
     *error = 0;
     return self;
+
+failed:
+    s_writer_destroy (&self);
+    return NULL;
 }
 
 static void
@@ -382,10 +389,9 @@ writer_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-writer");   //  top -H, perf
     char error [512] = "";
     writer_t *self = s_writer_new (pipe, (writer_args_t *) args, error, sizeof (error));
-    if (!*error)
+    if (self)
         atomic_store (&self->stats->index_open, true);
     if (!actor_start_report (pipe, error)) {
-        s_writer_destroy (&self);
         actor_start_wait_term (pipe);
         return;
     }
