@@ -18,14 +18,9 @@
     Every statement is prepared once. unified-ids are uint64 (converted
     with store_index_uid_to_db / store_index_uid_from_db).
 
-    Errors, as everywhere in node/store/: a function returns 0 on success
-    or a negative value on failure, never a positive one. The negative
-    value is -errno when the operating system said why (an I/O error, no
-    space); it is -1 when the module itself judged the failure and logged
-    its cause (an SQLite error, named with its statement) or when the
-    answer is a verdict rather than an error (not a well-formed record).
-    Constructors return NULL and say why (an error line, errno, or the log),
-    never a half-built object.
+    Errors follow the storage layer's one convention (node/store/value_file.h):
+    0 on success, -errno from the system, -1 for a failure the module
+    logged; constructors return NULL and say why.
     Here: -1 on an SQLite error (logged with its statement); a
     function that finds something returns 1 for "nothing (more)" where it
     says so.

@@ -19,14 +19,9 @@
     failed is retired (closed for writing) and the next append starts a new
     file.
 
-    Errors, as everywhere in node/store/: a function returns 0 on success
-    or a negative value on failure, never a positive one. The negative
-    value is -errno when the operating system said why (an I/O error, no
-    space); it is -1 when the module itself judged the failure and logged
-    its cause (an SQLite error, named with its statement) or when the
-    answer is a verdict rather than an error (not a well-formed record).
-    Constructors return NULL and say why (an error line, errno, or the log),
-    never a half-built object.
+    Errors follow the storage layer's one convention (node/store/value_file.h):
+    0 on success, -errno from the system, -1 for a failure the module
+    logged; constructors return NULL and say why.
     Here: append and sync return -errno (-ENOSPC: no volume has room);
     failures are logged through zsys.
     =========================================================================
