@@ -19,6 +19,8 @@
 #include <signal.h>
 #include "router.h"
 #include "router_config.h"
+#include "actor_start.h"
+#include "signals.h"
 #include <systemd/sd-daemon.h>
 
 int
@@ -34,37 +36,31 @@ main (int argc, char **argv)
         fprintf (stderr, "strata-router: %s\n", error);
         return 2;
     }
-    //  Signals are taken by sigwait below, in this thread only: block them
-    //  before any thread starts so no thread is interrupted by them.
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    signal (SIGPIPE, SIG_IGN);
-    zsys_handler_set (NULL);
-    zsys_init ();
-    zsys_set_logident ("strata-router");
-    zsys_set_logstream (stderr);
+    //  Signals are taken below, in this thread only: block them before any
+    //  thread starts so no thread is interrupted by them.
+    signals_t *signals = signals_new ("strata-router");
+    if (!signals) {
+        cluster_config_destroy (&cluster);
+        return 1;
+    }
 
     int exit_code = 1;
     router_args_t args = { .config = &config, .cluster = cluster };
-    zactor_t *router = zactor_new (router_actor, &args);
-    char *state = NULL, *listen = NULL, *reply = NULL;
-    if (router)
-        zstr_recvx (router, &state, &listen, &reply, NULL);
-    if (!router || !state || !streq (state, "READY"))
-        fprintf (stderr, "strata-router: %s\n", listen? listen: "cannot start the router");
+    zmsg_t *ready = NULL;
+    zactor_t *router = actor_start (router_actor, &args, "router", &ready, error, sizeof error);
+    char *listen = ready? zmsg_popstr (ready): NULL;
+    char *reply = ready? zmsg_popstr (ready): NULL;
+    zmsg_destroy (&ready);
+    if (!router)
+        fprintf (stderr, "strata-router: %s\n", error);
     else {
         zsys_info ("router ready: cluster '%s' (k=%d, n=%d), clients on %s, node replies on %s",
                    cluster_config_name (cluster), cluster_config_data_shards (cluster),
                    cluster_config_total_shards (cluster), listen, reply);
         //  Under systemd (Type=notify): listening, serving
         sd_notify (0, "READY=1");
-        struct timespec tick = { 1, 0 };
         while (true) {
-            int signal_number = sigtimedwait (&signals, NULL, &tick);
+            int signal_number = signals_wait (signals, 1000);
             if (signal_number == SIGTERM || signal_number == SIGINT) {
                 zsys_info ("signal %d: stopping", signal_number);
                 sd_notify (0, "STOPPING=1");
@@ -78,11 +74,11 @@ main (int argc, char **argv)
         zstr_free (&stopped);
         exit_code = 0;
     }
-    zstr_free (&state);
     zstr_free (&listen);
     zstr_free (&reply);
     zactor_destroy (&router);
     cluster_config_destroy (&cluster);
+    signals_destroy (&signals);
     zsys_shutdown ();
     return exit_code;
 }

@@ -77,26 +77,6 @@ active_set_add (active_set_t *self, const active_segment_t *fields)
     return active;
 }
 
-active_segment_t *
-active_set_add_started (active_set_t *self, const request_t *request, int64_t segment_id,
-                        int64_t source_node_id, int64_t handoff_node_id)
-{
-    assert (request);
-    active_segment_t started = {
-        .segment_id = segment_id,
-        .unified_id = request->unified_id,
-        .conjoined_part = request->conjoined_part,
-        .segment_num = request->segment_num,
-        .collection_id = request->collection_id,
-        .key = (char *) request->key,       //  copied by active_set_add
-        .timestamp_us = request->timestamp,
-        .source_node_id = source_node_id,
-        .handoff_node_id = handoff_node_id,
-        .last_sequence_num = request->sequence_num,
-    };
-    return active_set_add (self, &started);
-}
-
 void
 active_set_remove (active_set_t *self, active_segment_t *active)
 {

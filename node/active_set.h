@@ -13,7 +13,6 @@
 
 #include <czmq.h>
 #include <stdint.h>
-#include "request.h"
 
 //  One active segment
 typedef struct {
@@ -51,13 +50,6 @@ active_segment_t *
 //  same identity. Returns the stored entry.
 active_segment_t *
     active_set_add (active_set_t *self, const active_segment_t *fields);
-
-//  Add the segment an archive-key-start request starts (segment row
-//  segment_id, its node ids; last sequence = the request's). Returns the
-//  stored entry.
-active_segment_t *
-    active_set_add_started (active_set_t *self, const request_t *request, int64_t segment_id,
-                            int64_t source_node_id, int64_t handoff_node_id);
 
 //  Remove (and free) an entry returned by find or add.
 void

@@ -7,6 +7,7 @@
 */
 #include "dispatcher.h"
 #include "intake.h"
+#include "actor_start.h"
 
 typedef struct {
     zsock_t *pipe;                  //  actor pipe
@@ -15,6 +16,7 @@ typedef struct {
     zsock_t *queue;                 //  PAIR to the writer
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
+    writer_link_t *link;            //  payload bytes queued for the writer
     intake_t *intake;               //  receives and judges requests
 } dispatcher_t;
 
@@ -23,7 +25,7 @@ typedef struct {
 static bool
 s_queue_full (dispatcher_t *self, work_t *work)
 {
-    int64_t queued = atomic_load (&self->stats->queue_bytes);
+    int64_t queued = writer_link_queue_bytes (self->link);
     return queued > 0 && (uint64_t) queued + work->payload_size > self->config->queue_bytes;
 }
 
@@ -43,18 +45,18 @@ s_hand_over (dispatcher_t *self, work_t *work)
         if (s_queue_full (self, work)) {
             work_fail (work, RESULT_OVERLOADED,
                        "node: the writer queue is full (%" PRId64 " bytes waiting); retry later",
-                       (int64_t) atomic_load (&self->stats->queue_bytes));
+                       writer_link_queue_bytes (self->link));
             zmsg_destroy (&work->payload);
             work->payload = zmsg_new ();
             work->payload_size = 0;
         }
     }
     atomic_fetch_add (&self->stats->queue_depth, 1);
-    atomic_fetch_add (&self->stats->queue_bytes, (int64_t) work->payload_size);
+    writer_link_queued (self->link, (int64_t) work->payload_size);
     int rc = zmq_send (zsock_resolve (self->queue), &work, sizeof (work), 0);
     if (rc != (int) sizeof (work)) {
         atomic_fetch_sub (&self->stats->queue_depth, 1);
-        atomic_fetch_sub (&self->stats->queue_bytes, (int64_t) work->payload_size);
+        writer_link_queued (self->link, -(int64_t) work->payload_size);
         zsys_error ("dispatcher: cannot queue a request: %s", zmq_strerror (zmq_errno ()));
         work_destroy (&work);
     }
@@ -84,6 +86,43 @@ s_stop (dispatcher_t *self)
     zsock_destroy (&self->pull);
 }
 
+//  Serve until $TERM: take requests from the writer endpoint, and on STOP
+//  stop taking them (s_stop) and say STOPPED
+static void
+s_serve (dispatcher_t *self)
+{
+    zmq_pollitem_t items [] = {
+        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 },
+    };
+    bool stopped = false;
+    while (true) {
+        int rc = zmq_poll (items, stopped? 1: 2, -1);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (self->pipe);
+            bool terminate = !command || streq (command, "$TERM");
+            if (command && streq (command, "STOP") && !stopped) {
+                s_stop (self);
+                stopped = true;
+                zstr_send (self->pipe, "STOPPED");
+            }
+            zstr_free (&command);
+            if (terminate)
+                break;
+        }
+        if (!stopped && (items [1].revents & ZMQ_POLLIN)) {
+            //  Take a burst, then look at the pipe again
+            for (int count = 0; count < 256; count++) {
+                s_receive (self);
+                if (!(zsock_events (self->pull) & ZMQ_POLLIN))
+                    break;
+            }
+        }
+    }
+}
+
 void
 dispatcher_actor (zsock_t *pipe, void *args_)
 {
@@ -93,9 +132,9 @@ dispatcher_actor (zsock_t *pipe, void *args_)
         .pipe = pipe,
         .config = args->config,
         .stats = args->stats,
+        .link = args->link,
         .intake = intake_new ("dispatcher", args->config, args->stats, args->allow, true),
     };
-    zsock_signal (pipe, 0);
 
     self.queue = zsock_new (ZMQ_PAIR);
     int hwm = self.config->queue_depth / 2 > 0? self.config->queue_depth / 2: 1;
@@ -107,51 +146,21 @@ dispatcher_actor (zsock_t *pipe, void *args_)
     zsock_set_linger (self.pull, 0);
     if (self.config->curve)
         curve_server (self.config->curve, self.pull);
+    char error [512] = "";
     if (zsock_connect (self.queue, "%s", args->queue_endpoint) != 0)
-        zstr_sendx (pipe, "ERROR", "cannot connect to the writer queue", NULL);
+        snprintf (error, sizeof (error), "cannot connect to the writer queue");
     else
-    if (zsock_bind (self.pull, "%s", self.config->writer) < 0) {
-        char error [512];
+    if (zsock_bind (self.pull, "%s", self.config->writer) < 0)
         snprintf (error, sizeof (error), "cannot bind the writer endpoint %s: %s",
                   self.config->writer, zmq_strerror (zmq_errno ()));
-        zstr_sendx (pipe, "ERROR", error, NULL);
-    }
-    else {
-        if (self.config->curve)
-            self.monitor = curve_monitor_new (self.pull, node_stats_auth_failure, self.stats);
-        zstr_send (pipe, "READY");
-    }
+    else
+    if (self.config->curve)
+        self.monitor = curve_monitor_new (self.pull, node_stats_auth_failure, self.stats);
+    if (!actor_start_report (pipe, error))
+        actor_start_wait_term (pipe);
+    else
+        s_serve (&self);
 
-    zmq_pollitem_t items [] = {
-        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self.pull), 0, ZMQ_POLLIN, 0 },
-    };
-    bool stopped = false;
-    while (true) {
-        int rc = zmq_poll (items, stopped? 1: 2, -1);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            bool terminate = !command || streq (command, "$TERM");
-            if (command && streq (command, "STOP") && !stopped) {
-                s_stop (&self);
-                stopped = true;
-                zstr_send (pipe, "STOPPED");
-            }
-            zstr_free (&command);
-            if (terminate)
-                break;
-        }
-        if (!stopped && (items [1].revents & ZMQ_POLLIN)) {
-            //  Take a burst, then look at the pipe again
-            for (int count = 0; count < 256; count++) {
-                s_receive (&self);
-                if (!(zsock_events (self.pull) & ZMQ_POLLIN))
-                    break;
-            }
-        }
-    }
     zactor_destroy (&self.monitor);
     zsock_destroy (&self.pull);
     zsock_destroy (&self.queue);

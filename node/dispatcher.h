@@ -24,10 +24,12 @@
 #include <czmq.h>
 #include "node_config.h"
 #include "node_stats.h"
+#include "writer_link.h"
 
 typedef struct {
     const node_config_t *config;        //  settings (borrowed)
     node_stats_t *stats;                //  shared counters (borrowed)
+    writer_link_t *link;                //  payload bytes queued for the writer (borrowed)
     endpoint_allow_t *allow;            //  reply allow-list (borrowed)
     const char *queue_endpoint;         //  the writer's inproc queue, to connect
 } dispatcher_args_t;

@@ -33,10 +33,17 @@
                                       is (e.g. an unknown source node):
                                       logged, skipped until the node
                                       restarts
+
+    Why one file of about a thousand lines: the forwarder is one state
+    machine (round, owner pass, copy, reply) whose steps share the actor's
+    state, its sockets and its reply matching. Split across files, that
+    state would have to be published in a header, and the contention and
+    back-off rules above would be spread over several places.
     =========================================================================
 */
 #include <unistd.h>
 #include "handoff.h"
+#include "actor_start.h"
 #include "handoff_index.h"
 #include "heartbeat.h"
 #include "record_reader.h"
@@ -908,7 +915,9 @@ s_handoff_new (zsock_t *pipe, handoff_args_t *args, char *error, size_t error_si
     self->warned = zhashx_new ();
     self->request = request_new ();
     self->reply = reply_new ();
-    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);
     msgpack_sbuffer_init (&self->buffer);
     snprintf (self->session, sizeof (self->session), "handoff-%x%" PRIx64, (unsigned) getpid (),
               (uint64_t) timestamp_now ());
@@ -974,16 +983,11 @@ handoff_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-handoff");   //  top -H, perf
     char error [512] = "";
     handoff_t *self = s_handoff_new (pipe, (handoff_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_handoff_destroy (&self);
-        //  Wait for $TERM so zactor_destroy returns
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
     atomic_store (&self->stats->handoff_running, true);
     zsys_info ("handoff: forwarder ready (replies on %s, every %" PRIu64 " ms, at most %" PRIu64
                " bytes/s)", self->reply_address, self->config->handoff_interval_ms,

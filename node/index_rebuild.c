@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include "index_rebuild.h"
 #include "active_set.h"
+#include "index_rows.h"
 #include "store_index.h"
 #include "value_file.h"
 #include "value_store.h"
@@ -203,18 +204,10 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
     else
         segment_id = active->segment_id;
 
-    index_sequence_t sequence = {
-        .segment_id = segment_id,
-        .sequence_num = request->sequence_num,
-        .value_file_id = self->file_id,
-        .record_offset = self->offset,
-        .record_size = value_file_record_size (record->descriptor_size, record->payload_size),
-        .segment_size = record->payload_size,
-        .zfec_padding_size = request->zfec_padding_size,
-        .has_adler32 = (request->present & FIELD_SEGMENT_ADLER32) != 0,
-        .adler32 = request->segment_adler32,
-    };
-    memcpy (sequence.md5, record->payload_md5, DIGEST_MD5_SIZE);
+    index_sequence_t sequence;
+    index_rows_sequence (request, segment_id, self->file_id, self->offset,
+                         value_file_record_size (record->descriptor_size, record->payload_size),
+                         record->payload_size, record->payload_md5, &sequence);
     if (store_index_insert_sequence (self->index, &sequence))
         return -1;
     if (last) {
@@ -225,7 +218,9 @@ s_replay_sequence (s_rebuild_t *self, const value_record_t *record)
             return -1;
     }
     if (type == MSG_ARCHIVE_KEY_START) {
-        active_set_add_started (self->active, request, segment_id, source_id, handoff_id);
+        active_segment_t started;
+        index_rows_started (request, segment_id, source_id, handoff_id, &started);
+        active_set_add (self->active, &started);
     }
     else
     if (type == MSG_ARCHIVE_KEY_NEXT)
@@ -286,19 +281,8 @@ s_replay_tombstone (s_rebuild_t *self)
     int64_t source_id, handoff_id;
     if (s_node_rows (self, &source_id, &handoff_id))
         return -1;
-    index_segment_t tombstone = {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .segment_num = request->segment_num,
-        .status = 'T',
-        .source_node_id = source_id,
-        .handoff_node_id = handoff_id,
-        .has_delete_unified_id = (request->present & FIELD_UNIFIED_ID_TO_DELETE) != 0,
-        .delete_unified_id = request->unified_id_to_delete,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
+    index_segment_t tombstone;
+    index_rows_tombstone (request, source_id, handoff_id, &tombstone);
     int64_t segment_id;
     return store_index_insert_segment (self->index, &tombstone, &segment_id)? -1: 0;
 }
@@ -350,16 +334,9 @@ s_replay_purge (s_rebuild_t *self)
     request_t *request = self->request;
     if (request->type != MSG_PURGE_HANDOFF)
         return s_skip (self, "a purge record with a %s descriptor", message_type_name (request->type));
-    index_purge_t purge = {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .conjoined_part = request->conjoined_part,
-        .has_segment_num = (request->present & FIELD_SEGMENT_NUM) != 0,
-        .segment_num = request->segment_num,
-        .handoff_node_id = store_index_node_id (self->index, request->handoff_node_name),
-        .forwarded_us = timestamp_now (),
-    };
+    index_purge_t purge;
+    index_rows_purge (request, store_index_node_id (self->index, request->handoff_node_name),
+                      timestamp_now (), &purge);
     int count = 0;
     if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count))
         return -1;

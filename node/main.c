@@ -9,7 +9,10 @@
     SIGINT: the forwarder stops (a replay in flight resumes
     after the next start), the dispatcher stops taking requests and hands
     over what has arrived, the writer stores and syncs it and sends the
-    replies it owes, and the process exits 0.
+    replies it owes, and the process exits 0. If any of its actors ends
+    on its own while the node runs (the writer after a fatal poll error,
+    say), the node logs which one and exits 1 at once: half a node must
+    not keep taking requests it cannot serve.
 
     Exit codes: 0 after a clean stop; 2 for a bad flag or configuration;
     1 when the node cannot start or fails while running.
@@ -27,6 +30,8 @@
 #include "index_check.h"
 #include "index_rebuild.h"
 #include "node_http.h"
+#include "actor_start.h"
+#include "signals.h"
 #include <sys/file.h>
 #include <systemd/sd-daemon.h>
 
@@ -60,23 +65,44 @@ s_lock_data_dir (const char *data_dir)
 static zactor_t *
 s_start (zactor_fn *actor_fn, void *args, const char *what)
 {
-    zactor_t *actor = zactor_new (actor_fn, args);
-    if (!actor) {
-        fprintf (stderr, "strata-node: cannot start the %s\n", what);
-        return NULL;
-    }
-    char *status = NULL, *detail = NULL;
-    zstr_recvx (actor, &status, &detail, NULL);
-    if (!status || !streq (status, "READY")) {
-        fprintf (stderr, "strata-node: %s\n", detail? detail: "start-up failed");
-        zstr_free (&status);
-        zstr_free (&detail);
-        zactor_destroy (&actor);
-        return NULL;
-    }
-    zstr_free (&status);
-    zstr_free (&detail);
+    char error [1024];
+    zactor_t *actor = actor_start (actor_fn, args, what, NULL, error, sizeof (error));
+    if (!actor)
+        fprintf (stderr, "strata-node: %s\n", error);
     return actor;
+}
+
+//  The actors main watches while the node runs
+typedef struct {
+    zactor_t *actor;                //  NULL: not running
+    const char *what;               //  its name, for the log
+} s_watched_t;
+
+//  Wait for a signal or for an actor to end (its pipe becomes readable:
+//  no actor sends anything unasked while running, and czmq signals the
+//  pipe when an actor function returns). Returns the signal's number, 0
+//  on a timeout, or -1 with *dead_p naming the actor that ended.
+static int
+s_wait (signals_t *signals, s_watched_t *watched, size_t count, const char **dead_p)
+{
+    zmq_pollitem_t items [8];
+    assert (count + 1 <= sizeof (items) / sizeof (items [0]));
+    items [0] = (zmq_pollitem_t) { NULL, signals_fd (signals), ZMQ_POLLIN, 0 };
+    size_t used = 1;
+    s_watched_t *polled [8];
+    for (size_t index = 0; index < count; index++)
+        if (watched [index].actor) {
+            polled [used] = &watched [index];
+            items [used++] = (zmq_pollitem_t) { zsock_resolve (watched [index].actor), 0, ZMQ_POLLIN, 0 };
+        }
+    if (zmq_poll (items, (int) used, 1000) <= 0)
+        return 0;
+    for (size_t index = 1; index < used; index++)
+        if (items [index].revents & ZMQ_POLLIN) {
+            *dead_p = polled [index]->what;
+            return -1;
+        }
+    return signals_take (signals);
 }
 
 int
@@ -119,19 +145,15 @@ main (int argc, char **argv)
         zsys_shutdown ();
         return rc == 0? 0: 1;
     }
-    //  Signals are taken by sigwait below, in this thread only: block them
-    //  before any thread starts so no actor is interrupted by them.
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    signal (SIGPIPE, SIG_IGN);
-    zsys_handler_set (NULL);
-    zsys_init ();
-    zsys_set_logident ("strata-node");
-    zsys_set_logstream (stderr);
+    //  Signals are taken below, in this thread only: block them before any
+    //  thread starts so no actor is interrupted by them.
+    signals_t *signals = signals_new ("strata-node");
+    if (!signals) {
+        cluster_config_destroy (&cluster);
+        free (config);
+        close (lock_fd);
+        return 1;
+    }
     if (config->log_syslog)
         zsys_set_logsystem (true);
 
@@ -151,6 +173,7 @@ main (int argc, char **argv)
             cluster_config_destroy (&cluster);
             free (config);
             close (lock_fd);
+            signals_destroy (&signals);
             zsys_shutdown ();
             return 2;
         }
@@ -169,6 +192,7 @@ main (int argc, char **argv)
             cluster_config_destroy (&cluster);
             free (config);
             close (lock_fd);
+            signals_destroy (&signals);
             zsys_shutdown ();
             return 2;
         }
@@ -193,6 +217,7 @@ main (int argc, char **argv)
             cluster_config_destroy (&cluster);
             free (config);
             close (lock_fd);
+            signals_destroy (&signals);
             zsys_shutdown ();
             return 1;
         }
@@ -204,18 +229,19 @@ main (int argc, char **argv)
     snprintf (queue_endpoint, sizeof (queue_endpoint), "inproc://strata-writer-queue-%p", (void *) stats);
     char scrub_endpoint [64];
     snprintf (scrub_endpoint, sizeof (scrub_endpoint), "inproc://strata-scrub-%p", (void *) stats);
+    writer_link_t *link = writer_link_new ();
     writer_args_t writer_args = {
-        .config = config, .cluster = cluster, .stats = stats, .allow = allow,
+        .config = config, .cluster = cluster, .stats = stats, .link = link, .allow = allow,
         .queue_endpoint = queue_endpoint, .scrub_endpoint = scrub_endpoint
     };
     scrub_args_t scrub_args = {
         .config = config, .stats = stats, .allow = allow, .request_endpoint = scrub_endpoint
     };
     dispatcher_args_t dispatcher_args = {
-        .config = config, .stats = stats, .allow = allow, .queue_endpoint = queue_endpoint
+        .config = config, .stats = stats, .link = link, .allow = allow, .queue_endpoint = queue_endpoint
     };
     reader_args_t reader_args = {
-        .config = config, .cluster = cluster, .stats = stats, .allow = allow
+        .config = config, .cluster = cluster, .stats = stats, .link = link, .allow = allow
     };
     handoff_args_t handoff_args = {
         .config = config, .cluster = cluster, .stats = stats
@@ -233,9 +259,20 @@ main (int argc, char **argv)
         //  Under systemd (Type=notify): listening, serving
         sd_notify (0, "READY=1");
         //  Wait for a signal, or for an actor to die
-        struct timespec tick = { 1, 0 };
+        s_watched_t watched [] = {
+            { writer, "writer" }, { dispatcher, "dispatcher" }, { reader, "reader" },
+            { handoff, "handoff forwarder" }, { scrub, "scrub" },
+        };
         while (true) {
-            int signal_number = sigtimedwait (&signals, NULL, &tick);
+            const char *dead = NULL;
+            int signal_number = s_wait (signals, watched, sizeof (watched) / sizeof (watched [0]), &dead);
+            if (dead) {
+                //  Half a node must not keep answering: a node without its
+                //  writer (say) would take requests it can never store
+                zsys_error ("the %s stopped unexpectedly: stopping the node (exit 1)", dead);
+                sd_notify (0, "STOPPING=1");
+                _exit (1);
+            }
             if (signal_number == SIGTERM || signal_number == SIGINT) {
                 zsys_info ("signal %d: stopping", signal_number);
                 atomic_store (&stats->stopping, true);
@@ -275,12 +312,14 @@ main (int argc, char **argv)
     curve_destroy (&config->curve);
     auth_destroy (&config->auth);
     endpoint_allow_destroy (&allow);
+    writer_link_destroy (&link);
     node_http_destroy (&http);
     node_stats_destroy (&stats);
     reply_budget_destroy (&config->reply_budget);  //  messages still lingering keep it alive
     cluster_config_destroy (&cluster);
     free (config);
     close (lock_fd);
+    signals_destroy (&signals);
     zsys_shutdown ();
     return exit_code;
 }

@@ -539,3 +539,12 @@ node_config_parse_ratio (const char *text, double *ratio_p)
     *ratio_p = value;
     return 0;
 }
+
+size_t
+node_config_volume_list (const node_config_t *config, const char *volumes [NODE_CONFIG_MAX_VOLUMES])
+{
+    assert (config && volumes);
+    for (size_t index = 0; index < config->volume_count; index++)
+        volumes [index] = config->volumes [index];
+    return config->volume_count;
+}

@@ -90,6 +90,11 @@ typedef enum {
 //  line into error (error_size bytes). Also loads the cluster file when
 //  --cluster is given, returning it in *cluster_p (NULL otherwise; caller
 //  destroys).
+//  Fill volumes with pointers to the configured volume directories (into
+//  config); returns how many (config->volume_count).
+size_t
+    node_config_volume_list (const node_config_t *config, const char *volumes [NODE_CONFIG_MAX_VOLUMES]);
+
 node_config_status_t
     node_config_load (node_config_t *config, int argc, char **argv,
                       cluster_config_t **cluster_p, char *error, size_t error_size);

@@ -43,7 +43,6 @@ typedef struct {
     _Atomic int64_t segments_cancelled;
     _Atomic int64_t segments_tombstone;
     _Atomic int64_t queue_depth;                    //  requests between dispatcher and writer
-    _Atomic int64_t queue_bytes;                    //  their payload bytes
     _Atomic uint64_t syncs;                         //  group commits done
     _Atomic uint64_t sync_failures;                 //  group commits that failed
     _Atomic uint64_t replies_dropped;               //  replies not deliverable

@@ -19,6 +19,7 @@
     =========================================================================
 */
 #include "reader.h"
+#include "actor_start.h"
 #include "index_reader.h"
 #include "intake.h"
 #include "record_reader.h"
@@ -57,6 +58,7 @@ typedef struct {
     zactor_t *monitor;              //  counts refused CURVE handshakes on pull, or NULL
     const node_config_t *config;    //  settings
     node_stats_t *stats;            //  shared counters
+    writer_link_t *link;            //  the writer's commit generation
     index_reader_t *index;          //  the reader's index connection
     reply_cache_t *replies;         //  reply sockets
     request_t *request;             //  request being served (in its work item)
@@ -78,7 +80,7 @@ typedef struct {
 static void
 s_current_snapshot (reader_t *self)
 {
-    index_reader_set_generation (self->index, atomic_load (&self->stats->syncs));
+    index_reader_set_generation (self->index, writer_link_generation (self->link));
 }
 
 //  --------------------------------------------------------------------------
@@ -583,7 +585,10 @@ s_reader_new (zsock_t *pipe, reader_args_t *args, char *error, size_t error_size
     self->pipe = pipe;
     self->config = config;
     self->stats = args->stats;
-    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
+    self->link = args->link;
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);
     self->backlog = zlistx_new ();
     self->intake = intake_new ("reader", args->config, args->stats, args->allow, false);
     self->reply = reply_new ();
@@ -628,16 +633,11 @@ reader_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-reader");   //  top -H, perf
     char error [512] = "";
     reader_t *self = s_reader_new (pipe, (reader_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_reader_destroy (&self);
-        //  Wait for $TERM so zactor_destroy returns
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
 
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },

@@ -14,11 +14,13 @@
 #include <czmq.h>
 #include "node_config.h"
 #include "node_stats.h"
+#include "writer_link.h"
 
 typedef struct {
     const node_config_t *config;        //  settings (borrowed)
     cluster_config_t *cluster;          //  cluster, or NULL (borrowed)
     node_stats_t *stats;                //  shared counters (borrowed)
+    writer_link_t *link;                //  the writer's commit generation (borrowed)
     endpoint_allow_t *allow;            //  reply allow-list (borrowed)
 } reader_args_t;
 

@@ -11,6 +11,7 @@
     =========================================================================
 */
 #include "scrub.h"
+#include "actor_start.h"
 #include "digest.h"
 #include "index_reader.h"
 #include "record_reader.h"
@@ -282,7 +283,9 @@ s_new (zsock_t *pipe, scrub_args_t *args, char *error, size_t error_size)
     self->stats = args->stats;
     self->waiting = zlistx_new ();
     self->reply = reply_new ();
-    self->records = record_reader_new (config, S_FILE_CACHE_MAX);
+    const char *volumes [NODE_CONFIG_MAX_VOLUMES];
+    size_t volume_count = node_config_volume_list (config, volumes);
+    self->records = record_reader_new (volumes, volume_count, S_FILE_CACHE_MAX);
     self->batch = (index_record_t *) calloc (S_BATCH, sizeof (index_record_t));
     int hwm = config->reply_hwm < 32? config->reply_hwm: 32;
     self->replies = reply_cache_new (args->allow, args->stats, 8, config->reply_idle_seconds,
@@ -347,15 +350,11 @@ scrub_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-scrub");
     char error [512] = "";
     scrub_t *self = s_new (pipe, (scrub_args_t *) args, error, sizeof (error));
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_destroy (&self);
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->requests), 0, ZMQ_POLLIN, 0 },

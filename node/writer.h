@@ -22,11 +22,13 @@
 #include <czmq.h>
 #include "node_config.h"
 #include "node_stats.h"
+#include "writer_link.h"
 
 typedef struct {
     const node_config_t *config;        //  settings (borrowed)
     cluster_config_t *cluster;          //  cluster, or NULL (borrowed)
     node_stats_t *stats;                //  shared counters (borrowed)
+    writer_link_t *link;                //  queued bytes, commit generation (borrowed)
     endpoint_allow_t *allow;            //  reply allow-list (borrowed)
     const char *queue_endpoint;         //  inproc endpoint to bind for work items
     const char *scrub_endpoint;         //  inproc endpoint of the scrub actor: scrub

@@ -168,7 +168,7 @@ ROUTER_DICT_WORDS = [
 RECORD_SEQUENCE, RECORD_FINISH, RECORD_CANCEL, RECORD_TOMBSTONE, RECORD_CONJOINED, \
     RECORD_PURGE = 1, 2, 3, 4, 5, 6
 MAGIC = 0x31525453
-HEADER = struct.Struct("<IHHIIQQIIIB3s16s")     # 64 bytes, as in node/value_file.c
+HEADER = struct.Struct("<IHHIIQQIIIB3s16s")     # 64 bytes, as in node/store/value_file.c
 assert HEADER.size == 64
 
 _isal = ctypes.CDLL("libisal.so.2")

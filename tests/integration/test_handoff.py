@@ -63,7 +63,7 @@ def index_query(node, sql, args=()):
 
 def unified_id(stored):
     """The protocol's unified-id of an index.db unified_id column (stored
-    with its top bit flipped, as a signed integer: node/schema.sql)."""
+    with its top bit flipped, as a signed integer: node/store/schema.sql)."""
     return (stored & 0xFFFFFFFFFFFFFFFF) ^ (1 << 63)
 
 

@@ -2,15 +2,21 @@
     store_index - the node's SQLite index, as the writer uses it
 
     One SQLite database in WAL mode (synchronous=FULL), schema in
-    node/schema.sql (compiled in). The writer owns one store_index_t and
+    node/store/schema.sql (compiled in). The writer owns one store_index_t and
     drives transactions itself: store_index_begin opens a transaction that
     spans many requests (a group commit), each request runs inside a
     savepoint so a failing request is undone alone, and store_index_commit
     makes the whole batch durable. Statements are prepared once.
 
     unified-ids are passed as uint64 and stored order-preserving (top bit
-    flipped; see schema.sql). Every function returns 0 on success and -1 on
-    an SQLite error (logged once, with the statement that failed).
+    flipped; see schema.sql).
+
+    Errors follow the storage layer's one convention (node/store/value_file.h):
+    0 on success, -errno from the system, -1 for a failure the module
+    logged; constructors return NULL and say why.
+    Here: every function returns 0, or -1 on an SQLite error (logged
+    once, with the statement that failed; store_index_full says whether
+    the disk was full). The SQLite plumbing is store_sql.
     =========================================================================
 */
 #ifndef STRATA_STORE_INDEX_H_INCLUDED
@@ -21,7 +27,6 @@
 #include <stddef.h>
 #include <sqlite3.h>
 #include "digest.h"
-#include "request.h"
 
 typedef struct _store_index_t store_index_t;
 
@@ -64,14 +69,6 @@ typedef struct {
     const uint8_t *meta;                //  raw MessagePack map or NULL
     size_t meta_size;
 } index_finish_t;
-
-//  The segment row (with status and node ids) and the finish values an
-//  archive request describes; the writer and --rebuild-index build them
-//  the same way. segment->key and the meta point into request.
-void
-    index_rows_from_request (const request_t *request, char status, int64_t source_node_id,
-                             int64_t handoff_node_id, index_segment_t *segment,
-                             index_finish_t *finish);
 
 //  What a purge-handoff names (see store_index_purge_handoff)
 typedef struct {

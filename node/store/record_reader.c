@@ -24,22 +24,27 @@ typedef struct {
 } s_open_file_t;
 
 struct _record_reader_t {
-    const node_config_t *config;    //  volumes
+    char **volumes;                 //  volume directories (owned)
+    size_t volume_count;            //  entries in volumes
     size_t max_open_files;          //  cache bound
     zhashx_t *files;                //  file id text -> s_open_file_t
     zlistx_t *recency;              //  s_open_file_t *, least recently used first
 };
 
 record_reader_t *
-record_reader_new (const node_config_t *config, size_t max_open_files)
+record_reader_new (const char *const *volumes, size_t volume_count, size_t max_open_files)
 {
-    assert (config);
+    assert (volumes || volume_count == 0);
     record_reader_t *self = (record_reader_t *) zmalloc (sizeof (record_reader_t));
-    self->config = config;
+    self->volumes = (char **) zmalloc ((volume_count + 1) * sizeof (char *));
+    self->volume_count = volume_count;
+    bool copied = true;
+    for (size_t index = 0; index < volume_count; index++)
+        copied = copied && (self->volumes [index] = strdup (volumes [index])) != NULL;
     self->max_open_files = max_open_files > 0? max_open_files: 1;
     self->files = zhashx_new ();
     self->recency = zlistx_new ();
-    if (!self->files || !self->recency)
+    if (!copied || !self->files || !self->recency)
         record_reader_destroy (&self);
     return self;
 }
@@ -66,6 +71,9 @@ record_reader_destroy (record_reader_t **self_p)
         s_file_close (self, file);
     zlistx_destroy (&self->recency);
     zhashx_destroy (&self->files);
+    for (size_t index = 0; index < self->volume_count; index++)
+        free (self->volumes [index]);
+    free (self->volumes);
     free (self);
     *self_p = NULL;
 }
@@ -108,8 +116,8 @@ s_file_open (record_reader_t *self, uint64_t file_id, const char *volume)
         if (error != ENOENT)
             return -error;
     }
-    for (size_t index = 0; index < self->config->volume_count; index++) {
-        const char *candidate = self->config->volumes [index];
+    for (size_t index = 0; index < self->volume_count; index++) {
+        const char *candidate = self->volumes [index];
         if (streq (candidate, volume)
         ||  value_store_path (candidate, file_id, path, sizeof (path)))
             continue;

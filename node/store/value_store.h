@@ -18,6 +18,12 @@
     value_store_sync fdatasyncs exactly those. A file whose append or sync
     failed is retired (closed for writing) and the next append starts a new
     file.
+
+    Errors follow the storage layer's one convention (node/store/value_file.h):
+    0 on success, -errno from the system, -1 for a failure the module
+    logged; constructors return NULL and say why.
+    Here: append and sync return -errno (-ENOSPC: no volume has room);
+    failures are logged through zsys.
     =========================================================================
 */
 #ifndef STRATA_VALUE_STORE_H_INCLUDED
@@ -27,8 +33,37 @@
 
 typedef struct _value_store_t value_store_t;
 
-//  Called when the store creates a new value file, so the owner can record
-//  it (in the index). Called before the first record is appended to it.
+//  A value file the store opened (value_store_take_opened)
+typedef struct {
+    uint64_t file_id;                   //  the new file
+    uint64_t previous_id;               //  the current file it replaces, 0 if none (or retired)
+    const char *volume;                 //  its volume (the store's copy)
+} value_store_opened_t;
+
+//  A value file the last value_store_sync synced (value_store_synced)
+typedef struct {
+    uint64_t file_id;
+    uint64_t synced_size;               //  every byte below it is durable
+    bool current;                       //  it is the file being appended to
+} value_store_synced_t;
+
+//  After value_store_append, whatever it returned: true, once, if it opened
+//  a new value file, and *opened says which, so the owner can record it (in
+//  the index) before it acknowledges anything in it. The writer takes what
+//  the store did this way; the callbacks below are for observers.
+bool
+    value_store_take_opened (value_store_t *self, value_store_opened_t *opened);
+
+//  The files the last value_store_sync synced successfully, with their
+//  sizes, so the owner can record how far each is known good. Sets
+//  *synced_p to the store's array (valid until the next append or sync);
+//  returns its length.
+size_t
+    value_store_synced (value_store_t *self, const value_store_synced_t **synced_p);
+
+//  Called when the store creates a new value file (an observer's view of
+//  what value_store_take_opened returns). Called before the first record is
+//  appended to it.
 typedef void (value_store_new_file_fn) (void *arg, uint64_t file_id, const char *volume, const char *path);
 
 //  Create a store over volume_count volume directories (each created if

@@ -17,6 +17,13 @@
 
     Every statement is prepared once. unified-ids are uint64 (converted
     with store_index_uid_to_db / store_index_uid_from_db).
+
+    Errors follow the storage layer's one convention (node/store/value_file.h):
+    0 on success, -errno from the system, -1 for a failure the module
+    logged; constructors return NULL and say why.
+    Here: -1 on an SQLite error (logged with its statement); a
+    function that finds something returns 1 for "nothing (more)" where it
+    says so.
     =========================================================================
 */
 #ifndef STRATA_HANDOFF_INDEX_H_INCLUDED

@@ -18,6 +18,17 @@
 
     Files are written only by appending (writev, one record per call),
     synced with fdatasync, and read with pread by any number of readers.
+
+    Errors, as everywhere in node/store/: a function returns 0 on success
+    or a negative value on failure, never a positive one. The negative
+    value is -errno when the operating system said why (an I/O error, no
+    space); it is -1 when the module itself judged the failure and logged
+    its cause (an SQLite error, named with its statement) or when the
+    answer is a verdict rather than an error (not a well-formed record).
+    Constructors return NULL and say why (an error line, errno, or the log),
+    never a half-built object.
+    Here: append and sync return -errno; the record checks return -1
+    for "not an intact record".
     =========================================================================
 */
 #ifndef STRATA_VALUE_FILE_H_INCLUDED

@@ -2,13 +2,21 @@
     store_index - the node's SQLite index, as the writer uses it
 
     Every statement is prepared once at open and reset after use. The
-    schema text is node/schema.sql, compiled into the binary by CMake
+    schema text is node/store/schema.sql, compiled into the binary by CMake
     (node_schema_sql).
+
+    Why one file of about a thousand lines: it is the writer's whole SQL
+    vocabulary, one table of statements prepared at open and one enum
+    indexing it, and each function is a few bindings around one of them.
+    Split, the table and its enum would have to be shared through a header
+    and the statements of one transaction could no longer be read together.
+    (The plumbing shared with the other index modules is store_sql.c.)
     =========================================================================
 */
 #include <czmq.h>
 #include <stdatomic.h>
 #include "store_index.h"
+#include "store_sql.h"
 #include "timestamp.h"
 
 extern const char node_schema_sql [];
@@ -114,10 +122,9 @@ static const char *s_sql [S_COUNT] = {
 };
 
 struct _store_index_t {
-    sqlite3 *db;                            //  the connection
+    store_sql_t sql;                        //  the connection and its statement table
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
     bool in_transaction;                    //  BEGIN issued, not yet committed
-    int last_error;                         //  SQLite result of the last failure
     zhashx_t *node_ids;                     //  name -> (int64_t *) id cache
 };
 
@@ -167,33 +174,13 @@ s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
     return 0;
 }
 
-static int
-s_fail (store_index_t *self, s_statement_t which)
-{
-    self->last_error = sqlite3_errcode (self->db);
-    zsys_error ("index: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
-    return -1;
-}
-
 bool
 store_index_full (store_index_t *self)
 {
     assert (self);
-    return self->last_error == SQLITE_FULL;
+    return self->sql.last_error == SQLITE_FULL;
 }
 
-//  Run a statement that returns no rows (after binding); reset it.
-static int
-s_run (store_index_t *self, s_statement_t which)
-{
-    sqlite3_stmt *statement = self->statements [which];
-    int rc = sqlite3_step (statement);
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return s_fail (self, which);
-    return 0;
-}
 
 int64_t
 store_index_uid_to_db (uint64_t unified_id)
@@ -220,49 +207,40 @@ store_index_open (const char *path, char *error, size_t error_size)
     store_index_t *self = (store_index_t *) zmalloc (sizeof (store_index_t));
     self->node_ids = zhashx_new ();
     zhashx_set_destructor (self->node_ids, (zhashx_destructor_fn *) zstr_free);
-    int rc = sqlite3_open_v2 (path, &self->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "%s: cannot open the index: %s", path,
-                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
+    self->sql = store_sql_table (s_sql, self->statements, S_COUNT, "index");
+    if (store_sql_open (&self->sql, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5000,
+                        "the index", error, error_size))
         goto failed;
-    }
-    sqlite3_busy_timeout (self->db, 5000);
     char *message = NULL;
     const char *setup =
         "PRAGMA journal_mode = WAL;"
         "PRAGMA synchronous = FULL;"
         "PRAGMA temp_store = MEMORY;"
         "PRAGMA wal_autocheckpoint = 4096;";
-    if (sqlite3_exec (self->db, setup, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->sql.db, setup, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
     char why [300];
     bool recount = false;
-    if (s_migrate (self->db, &recount, why, sizeof (why))) {
+    if (s_migrate (self->sql.db, &recount, why, sizeof (why))) {
         snprintf (error, error_size, "%s: %s", path, why);
         goto failed;
     }
-    if (sqlite3_exec (self->db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->sql.db, node_schema_sql, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot set up the index: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
     //  An index of a build without garbage accounting: count it all once
-    if (recount && sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+    if (recount && sqlite3_exec (self->sql.db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
         snprintf (error, error_size, "%s: cannot count the garbage: %s", path, message? message: "?");
         sqlite3_free (message);
         goto failed;
     }
-    for (int which = 0; which < S_COUNT; which++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
-                      sqlite3_errmsg (self->db));
-            goto failed;
-        }
+    if (store_sql_prepare (&self->sql, path, error, error_size))
+        goto failed;
     return self;
 
 failed:
@@ -279,9 +257,7 @@ store_index_destroy (store_index_t **self_p)
         return;
     if (self->in_transaction)
         store_index_rollback (self);
-    for (int which = 0; which < S_COUNT; which++)
-        sqlite3_finalize (self->statements [which]);
-    sqlite3_close (self->db);
+    store_sql_close (&self->sql);
     zhashx_destroy (&self->node_ids);
     free (self);
     *self_p = NULL;
@@ -291,7 +267,7 @@ sqlite3 *
 store_index_db (store_index_t *self)
 {
     assert (self);
-    return self->db;
+    return self->sql.db;
 }
 
 int
@@ -300,7 +276,7 @@ store_index_begin (store_index_t *self)
     assert (self);
     if (self->in_transaction)
         return 0;
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     self->in_transaction = true;
     return 0;
@@ -319,12 +295,12 @@ store_index_commit (store_index_t *self)
     assert (self);
     if (!self->in_transaction)
         return 0;
-    int rc = s_run (self, S_COMMIT);
+    int rc = store_sql_run (&self->sql, S_COMMIT);
     if (rc != 0)
         //  The batch may be rolled back (now by SQLite, or next by the
         //  caller); node ids it created must not stay cached
         zhashx_purge (self->node_ids);
-    if (rc == 0 || sqlite3_get_autocommit (self->db))
+    if (rc == 0 || sqlite3_get_autocommit (self->sql.db))
         self->in_transaction = false;
     return rc;
 }
@@ -337,7 +313,7 @@ store_index_rollback (store_index_t *self)
         return 0;
     //  The node-name cache may hold ids this transaction created
     zhashx_purge (self->node_ids);
-    int rc = sqlite3_get_autocommit (self->db)? 0: s_run (self, S_ROLLBACK);
+    int rc = sqlite3_get_autocommit (self->sql.db)? 0: store_sql_run (&self->sql, S_ROLLBACK);
     self->in_transaction = false;
     return rc;
 }
@@ -345,21 +321,21 @@ store_index_rollback (store_index_t *self)
 int
 store_index_savepoint (store_index_t *self)
 {
-    return s_run (self, S_SAVEPOINT);
+    return store_sql_run (&self->sql, S_SAVEPOINT);
 }
 
 int
 store_index_release (store_index_t *self)
 {
-    return s_run (self, S_RELEASE);
+    return store_sql_run (&self->sql, S_RELEASE);
 }
 
 int
 store_index_undo (store_index_t *self)
 {
     zhashx_purge (self->node_ids);
-    int rc = s_run (self, S_ROLLBACK_TO);
-    if (s_run (self, S_RELEASE))
+    int rc = store_sql_run (&self->sql, S_ROLLBACK_TO);
+    if (store_sql_run (&self->sql, S_RELEASE))
         rc = -1;
     return rc;
 }
@@ -376,17 +352,16 @@ store_index_node_id (store_index_t *self, const char *name)
     sqlite3_bind_text (select, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step (select);
     int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (select, 0): -1;
-    sqlite3_reset (select);
-    sqlite3_clear_bindings (select);
+    store_sql_done (&self->sql, S_NODE_SELECT);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        s_fail (self, S_NODE_SELECT);
+        store_sql_fail (&self->sql, S_NODE_SELECT);
         return -1;
     }
     if (id < 0) {
         sqlite3_bind_text (self->statements [S_NODE_INSERT], 1, name, -1, SQLITE_STATIC);
-        if (s_run (self, S_NODE_INSERT))
+        if (store_sql_run (&self->sql, S_NODE_INSERT))
             return -1;
-        id = sqlite3_last_insert_rowid (self->db);
+        id = sqlite3_last_insert_rowid (self->sql.db);
     }
     zhashx_insert (self->node_ids, name, zsys_sprintf ("%" PRId64, id));
     return id;
@@ -399,7 +374,7 @@ store_index_add_value_file (store_index_t *self, uint64_t file_id, const char *v
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_text (statement, 2, volume, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 3, created_us);
-    return s_run (self, S_FILE_INSERT);
+    return store_sql_run (&self->sql, S_FILE_INSERT);
 }
 
 int
@@ -408,13 +383,13 @@ store_index_set_file_synced (store_index_t *self, uint64_t file_id, uint64_t syn
     sqlite3_stmt *statement = self->statements [S_FILE_SYNCED];
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_int64 (statement, 2, (int64_t) synced_size);
-    return s_run (self, S_FILE_SYNCED);
+    return store_sql_run (&self->sql, S_FILE_SYNCED);
 }
 
 int
 store_index_close_value_files (store_index_t *self)
 {
-    return s_run (self, S_FILE_CLOSE_ALL);
+    return store_sql_run (&self->sql, S_FILE_CLOSE_ALL);
 }
 
 static int64_t
@@ -425,7 +400,7 @@ s_scalar (store_index_t *self, s_statement_t which)
     if (sqlite3_step (statement) == SQLITE_ROW)
         value = sqlite3_column_int64 (statement, 0);
     else
-        s_fail (self, which);
+        store_sql_fail (&self->sql, which);
     sqlite3_reset (statement);
     return value;
 }
@@ -464,9 +439,9 @@ store_index_insert_segment (store_index_t *self, const index_segment_t *segment,
     if (segment->user_request_id && *segment->user_request_id)
         sqlite3_bind_text (statement, 11, segment->user_request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 12, timestamp_now ());
-    if (s_run (self, S_SEGMENT_INSERT))
+    if (store_sql_run (&self->sql, S_SEGMENT_INSERT))
         return -1;
-    *segment_id_p = sqlite3_last_insert_rowid (self->db);
+    *segment_id_p = sqlite3_last_insert_rowid (self->sql.db);
     return 0;
 }
 
@@ -485,7 +460,7 @@ s_insert_sequence_row (store_index_t *self, const index_sequence_t *sequence)
     sqlite3_bind_blob (statement, 8, sequence->md5, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (sequence->has_adler32)
         sqlite3_bind_int64 (statement, 9, sequence->adler32);
-    return s_run (self, S_SEQUENCE_INSERT);
+    return store_sql_run (&self->sql, S_SEQUENCE_INSERT);
 }
 
 int
@@ -496,7 +471,7 @@ store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequen
     sqlite3_stmt *statement = self->statements [S_SEGMENT_ADVANCE];
     sqlite3_bind_int64 (statement, 1, sequence->segment_id);
     sqlite3_bind_int64 (statement, 2, sequence->sequence_num);
-    return s_run (self, S_SEGMENT_ADVANCE);
+    return store_sql_run (&self->sql, S_SEGMENT_ADVANCE);
 }
 
 int
@@ -510,7 +485,7 @@ store_index_finish_segment (store_index_t *self, int64_t segment_id, const index
     sqlite3_bind_blob (statement, 4, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (finish->meta)
         sqlite3_bind_blob (statement, 5, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
-    return s_run (self, S_SEGMENT_FINISH);
+    return store_sql_run (&self->sql, S_SEGMENT_FINISH);
 }
 
 int
@@ -520,7 +495,7 @@ store_index_set_status (store_index_t *self, int64_t segment_id, char status)
     char text [2] = { status, 0 };
     sqlite3_bind_int64 (statement, 1, segment_id);
     sqlite3_bind_text (statement, 2, text, 1, SQLITE_TRANSIENT);
-    return s_run (self, S_SEGMENT_STATUS);
+    return store_sql_run (&self->sql, S_SEGMENT_STATUS);
 }
 
 int
@@ -533,9 +508,9 @@ store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id,
     sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
     if (handoff_node_id > 0)
         sqlite3_bind_int64 (statement, 4, handoff_node_id);
-    if (s_run (self, S_CANCEL_PARTS))
+    if (store_sql_run (&self->sql, S_CANCEL_PARTS))
         return -1;
-    *count_p = sqlite3_changes (self->db);
+    *count_p = sqlite3_changes (self->sql.db);
     return 0;
 }
 
@@ -551,7 +526,7 @@ store_index_insert_conjoined (store_index_t *self, uint32_t collection_id, const
     if (handoff_node_id > 0)
         sqlite3_bind_int64 (statement, 5, handoff_node_id);
     sqlite3_bind_int64 (statement, 6, timestamp_now ());
-    return s_run (self, S_CONJOINED_INSERT);
+    return store_sql_run (&self->sql, S_CONJOINED_INSERT);
 }
 
 int
@@ -566,10 +541,9 @@ store_index_find_active_conjoined (store_index_t *self, uint32_t collection_id, 
         sqlite3_bind_int64 (statement, 4, handoff_node_id);
     int rc = sqlite3_step (statement);
     *conjoined_id_p = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
+    store_sql_done (&self->sql, S_CONJOINED_FIND);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, S_CONJOINED_FIND);
+        return store_sql_fail (&self->sql, S_CONJOINED_FIND);
     return 0;
 }
 
@@ -581,7 +555,7 @@ store_index_set_conjoined_status (store_index_t *self, int64_t conjoined_id, cha
     sqlite3_bind_int64 (statement, 1, conjoined_id);
     sqlite3_bind_text (statement, 2, text, 1, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (statement, 3, timestamp_now ());
-    return s_run (self, S_CONJOINED_STATUS);
+    return store_sql_run (&self->sql, S_CONJOINED_STATUS);
 }
 
 int
@@ -606,7 +580,7 @@ store_index_load_active (store_index_t *self, store_index_active_fn *fn, void *a
         fn (arg, &active);
     }
     sqlite3_reset (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_ACTIVE_SELECT);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_ACTIVE_SELECT);
 }
 
 int
@@ -624,7 +598,7 @@ store_index_count_segments (store_index_t *self, int64_t counts [4])
             counts [at - order] = count;
     }
     sqlite3_reset (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_COUNT_SEGMENTS);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_COUNT_SEGMENTS);
 }
 
 int
@@ -639,7 +613,7 @@ store_index_open_value_files (store_index_t *self, store_index_file_fn *fn, void
             (uint64_t) sqlite3_column_int64 (statement, 2));
     }
     sqlite3_reset (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_OPEN_FILES);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_OPEN_FILES);
 }
 
 int
@@ -654,9 +628,8 @@ store_index_file_tail (store_index_t *self, uint64_t file_id, int limit,
     while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
         fn (arg, sqlite3_column_int64 (statement, 0), (uint32_t) sqlite3_column_int64 (statement, 1),
             (uint64_t) sqlite3_column_int64 (statement, 2), (uint64_t) sqlite3_column_int64 (statement, 3));
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    return rc == SQLITE_DONE? 0: s_fail (self, S_FILE_TAIL);
+    store_sql_done (&self->sql, S_FILE_TAIL);
+    return rc == SQLITE_DONE? 0: store_sql_fail (&self->sql, S_FILE_TAIL);
 }
 
 int
@@ -673,7 +646,7 @@ store_index_add_damaged (store_index_t *self, uint64_t file_id, uint64_t record_
     }
     sqlite3_bind_int64 (statement, 5, timestamp_now ());
     sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
-    return s_run (self, S_DAMAGED_INSERT);
+    return store_sql_run (&self->sql, S_DAMAGED_INSERT);
 }
 
 int
@@ -681,7 +654,7 @@ store_index_close_value_file (store_index_t *self, uint64_t file_id)
 {
     assert (self);
     sqlite3_bind_int64 (self->statements [S_FILE_CLOSE], 1, (int64_t) file_id);
-    return s_run (self, S_FILE_CLOSE);
+    return store_sql_run (&self->sql, S_FILE_CLOSE);
 }
 
 int
@@ -702,9 +675,9 @@ store_index_purge_handoff (store_index_t *self, const index_purge_t *purge, int 
     sqlite3_bind_int64 (statement, 6, purge->handoff_node_id);
     sqlite3_bind_int64 (statement, 7, purge->forwarded_us);
     *count_p = 0;
-    if (s_run (self, which))
+    if (store_sql_run (&self->sql, which))
         return -1;
-    *count_p = sqlite3_changes (self->db);
+    *count_p = sqlite3_changes (self->sql.db);
     return 0;
 }
 
@@ -734,38 +707,11 @@ store_index_insert_entire (store_index_t *self, const index_segment_t *segment,
     sqlite3_bind_blob (statement, 15, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (finish->meta)
         sqlite3_bind_blob (statement, 16, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
-    if (s_run (self, S_ENTIRE_INSERT))
+    if (store_sql_run (&self->sql, S_ENTIRE_INSERT))
         return -1;
-    *segment_id_p = sqlite3_last_insert_rowid (self->db);
+    *segment_id_p = sqlite3_last_insert_rowid (self->sql.db);
     sequence->segment_id = *segment_id_p;
     return s_insert_sequence_row (self, sequence);
-}
-
-void
-index_rows_from_request (const request_t *request, char status, int64_t source_node_id,
-                         int64_t handoff_node_id, index_segment_t *segment, index_finish_t *finish)
-{
-    assert (request && segment && finish);
-    *segment = (index_segment_t) {
-        .collection_id = request->collection_id,
-        .key = request->key,
-        .unified_id = request->unified_id,
-        .timestamp_us = request->timestamp,
-        .conjoined_part = request->conjoined_part,
-        .segment_num = request->segment_num,
-        .status = status,
-        .source_node_id = source_node_id,
-        .handoff_node_id = handoff_node_id,
-        .user_request_id = (request->present & FIELD_USER_REQUEST_ID)? request->user_request_id: NULL,
-    };
-    *finish = (index_finish_t) {
-        .file_size = request->file_size,
-        .has_file_adler32 = (request->present & FIELD_FILE_ADLER32) != 0,
-        .file_adler32 = request->file_adler32,
-        .meta = request->meta,
-        .meta_size = request->meta_size,
-    };
-    memcpy (finish->file_hash, request->file_hash, DIGEST_MD5_SIZE);
 }
 
 //  --------------------------------------------------------------------------
@@ -777,16 +723,16 @@ store_index_account_key (store_index_t *self, uint32_t collection_id, const char
     sqlite3_stmt *statement = self->statements [S_GARBAGE_MARK];
     sqlite3_bind_int64 (statement, 1, collection_id);
     sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
-    if (s_run (self, S_GARBAGE_MARK))
+    if (store_sql_run (&self->sql, S_GARBAGE_MARK))
         return -1;
-    if (sqlite3_changes (self->db) == 0)
+    if (sqlite3_changes (self->sql.db) == 0)
         return 0;                       //  the common case: nothing new
     s_statement_t rest [] = { S_GARBAGE_FILES, S_GARBAGE_DONE };
     for (size_t index = 0; index < 2; index++) {
         statement = self->statements [rest [index]];
         sqlite3_bind_int64 (statement, 1, collection_id);
         sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
-        if (s_run (self, rest [index]))
+        if (store_sql_run (&self->sql, rest [index]))
             return -1;
     }
     return 0;
@@ -796,7 +742,7 @@ int
 store_index_recount_garbage (store_index_t *self)
 {
     char *message = NULL;
-    if (sqlite3_exec (self->db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->sql.db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
         zsys_error ("index: recounting garbage: %s", message? message: "?");
         sqlite3_free (message);
         return -1;
@@ -825,13 +771,13 @@ store_index_space_totals (sqlite3 *db, uint64_t *value_bytes_p, uint64_t *live_b
 //  --------------------------------------------------------------------------
 //  Compaction
 
-//  Prepare sql on self->db; NULL (logged) on error
+//  Prepare sql on self->sql.db; NULL (logged) on error
 static sqlite3_stmt *
 s_prepare_once (store_index_t *self, const char *sql)
 {
     sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->db, sql, -1, &statement, NULL) != SQLITE_OK) {
-        zsys_error ("index: %s: %s", sql, sqlite3_errmsg (self->db));
+    if (sqlite3_prepare_v2 (self->sql.db, sql, -1, &statement, NULL) != SQLITE_OK) {
+        zsys_error ("index: %s: %s", sql, sqlite3_errmsg (self->sql.db));
         sqlite3_finalize (statement);
         return NULL;
     }
@@ -851,7 +797,7 @@ s_step_once (store_index_t *self, sqlite3_stmt *statement, int64_t *value_p)
     while (rc == SQLITE_ROW)
         rc = sqlite3_step (statement);
     if (rc != SQLITE_DONE)
-        zsys_error ("index: %s: %s", sqlite3_sql (statement), sqlite3_errmsg (self->db));
+        zsys_error ("index: %s: %s", sqlite3_sql (statement), sqlite3_errmsg (self->sql.db));
     sqlite3_finalize (statement);
     return rc == SQLITE_DONE? 0: -1;
 }
@@ -899,7 +845,7 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         int rc = sqlite3_step (statement);
         sqlite3_reset (statement);
         if (rc != SQLITE_DONE) {
-            zsys_error ("index: moving a record: %s", sqlite3_errmsg (self->db));
+            zsys_error ("index: moving a record: %s", sqlite3_errmsg (self->sql.db));
             sqlite3_finalize (statement);
             return -1;
         }
@@ -1026,7 +972,7 @@ store_index_take_retired (store_index_t *self, store_index_file_fn *fn, void *ar
     sqlite3_finalize (statement);
     if (rc != SQLITE_DONE)
         return -1;
-    return sqlite3_exec (self->db, "DELETE FROM retired_file", NULL, NULL, NULL) == SQLITE_OK? 0: -1;
+    return sqlite3_exec (self->sql.db, "DELETE FROM retired_file", NULL, NULL, NULL) == SQLITE_OK? 0: -1;
 }
 
 bool

@@ -32,6 +32,7 @@
     (ENOSPC, EIO); it stays current and the next append tries it again.
     =========================================================================
 */
+#include <czmq.h>
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -72,6 +73,10 @@ struct _value_store_t {
     size_t dirty_max;                   //  allocated entries in dirty
     uint64_t unsynced_bytes;            //  bytes appended since the last sync
     uint64_t writeback_bytes;           //  value_file_set_writeback of new files
+    value_store_synced_t *synced;       //  what the last sync synced (dirty_max entries)
+    size_t synced_count;                //  entries in synced
+    bool opened;                        //  the last append opened a new file:
+    value_store_opened_t opened_file;   //  this one (value_store_take_opened)
     value_store_new_file_fn *new_file_fn;       //  new-file callback or NULL
     value_store_synced_fn *synced_fn;   //  synced-file callback or NULL
     void *synced_arg;                   //  its argument
@@ -308,7 +313,7 @@ value_store_new (const char **volumes, size_t volume_count,
     dev_t *devices = (dev_t *) calloc (volume_count, sizeof (dev_t));
     ino_t *inodes = (ino_t *) calloc (volume_count, sizeof (ino_t));
     if (!self->volumes || !devices || !inodes) {
-        fprintf (stderr, "value_store: out of memory\n");
+        zsys_error ("value_store: out of memory");
         goto fail;
     }
     self->volume_count = volume_count;
@@ -321,7 +326,7 @@ value_store_new (const char **volumes, size_t volume_count,
         char *dir = s_values_dir (volumes [index]);
         if (!self->volumes [index] || !dir) {
             free (dir);
-            fprintf (stderr, "value_store: out of memory\n");
+            zsys_error ("value_store: out of memory");
             goto fail;
         }
         int rc = s_mkdir_p (dir);
@@ -331,15 +336,15 @@ value_store_new (const char **volumes, size_t volume_count,
         if (rc == 0)
             rc = s_scan (dir, &self->file_count, &highest, &found);
         if (rc != 0) {
-            fprintf (stderr, "value_store: cannot use volume %s: %s\n",
-                     volumes [index], strerror (-rc));
+            zsys_error ("value_store: cannot use volume %s: %s",
+                        volumes [index], strerror (-rc));
             free (dir);
             goto fail;
         }
         for (size_t other = 0; other < index; other++)
             if (devices [other] == st.st_dev && inodes [other] == st.st_ino) {
-                fprintf (stderr, "value_store: volume %s is listed twice (same as %s)\n",
-                         volumes [index], volumes [other]);
+                zsys_error ("value_store: volume %s is listed twice (same as %s)",
+                            volumes [index], volumes [other]);
                 free (dir);
                 goto fail;
             }
@@ -348,7 +353,7 @@ value_store_new (const char **volumes, size_t volume_count,
         free (dir);
     }
     if (found && highest == UINT64_MAX) {
-        fprintf (stderr, "value_store: value file ids are exhausted\n");
+        zsys_error ("value_store: value file ids are exhausted");
         goto fail;
     }
     self->next_file_id = found && highest + 1 > first_file_id? highest + 1: first_file_id;
@@ -375,10 +380,11 @@ value_store_destroy (value_store_t **self_p)
     if (self) {
         int rc = value_store_sync (self);
         if (rc != 0)
-            fprintf (stderr, "value_store: sync at close failed: %s\n", strerror (-rc));
+            zsys_error ("value_store: sync at close failed: %s", strerror (-rc));
         value_file_destroy (&self->current);
         free (self->dirty);
         free (self->dirty_ids);
+        free (self->synced);
         if (self->volumes)
             for (size_t index = 0; index < self->volume_count; index++)
                 free (self->volumes [index]);
@@ -470,6 +476,11 @@ s_reserve_dirty (value_store_t *self)
     if (!dirty_ids)
         return -ENOMEM;
     self->dirty_ids = dirty_ids;
+    value_store_synced_t *synced = (value_store_synced_t *) realloc (self->synced,
+                                                                    max * sizeof (value_store_synced_t));
+    if (!synced)
+        return -ENOMEM;
+    self->synced = synced;
     self->dirty_max = max;
     return 0;
 }
@@ -513,8 +524,8 @@ s_new_file (value_store_t *self, size_t index)
         }
     }
     if (!file) {
-        fprintf (stderr, "value_store: cannot create value file on %s: %s\n",
-                 volume, strerror (-rc));
+        zsys_error ("value_store: cannot create value file on %s: %s",
+                    volume, strerror (-rc));
         free (path);
         return rc;
     }
@@ -524,12 +535,16 @@ s_new_file (value_store_t *self, size_t index)
     rc = dir? s_fsync_dir (dir): -ENOMEM;
     free (dir);
     if (rc != 0) {
-        fprintf (stderr, "value_store: cannot sync %s/" S_VALUES_DIR ": %s\n",
-                 volume, strerror (-rc));
+        zsys_error ("value_store: cannot sync %s/" S_VALUES_DIR ": %s",
+                    volume, strerror (-rc));
         value_file_destroy (&file);
         free (path);
         return rc;
     }
+    self->opened = true;
+    self->opened_file = (value_store_opened_t) {
+        .file_id = file_id, .previous_id = self->current? self->current_id: 0, .volume = volume,
+    };
     if (self->new_file_fn)
         self->new_file_fn (self->new_file_arg, file_id, volume, path);
     free (path);
@@ -596,8 +611,8 @@ value_store_append (value_store_t *self, const value_record_t *record,
     if (rc == -EINVAL)
         return rc;              //  our caller's mistake; nothing was written
     if (rc != 0) {
-        fprintf (stderr, "value_store: append to value file %016" PRIx64 " failed: %s\n",
-                 self->current_id, strerror (-rc));
+        zsys_error ("value_store: append to value file %016" PRIx64 " failed: %s",
+                    self->current_id, strerror (-rc));
         if (value_file_size (self->current) > 0 || value_file_broken (self->current))
             s_retire_current (self);
         return rc;
@@ -626,17 +641,23 @@ value_store_sync (value_store_t *self)
 {
     assert (self);
     int first = 0;              //  first failure
+    self->synced_count = 0;
     for (size_t index = 0; index < self->dirty_count; index++) {
         value_file_t *file = self->dirty [index];
         int rc = value_file_sync (file);
         if (rc != 0) {
-            fprintf (stderr, "value_store: fdatasync failed: %s\n", strerror (-rc));
+            zsys_error ("value_store: fdatasync failed: %s", strerror (-rc));
             if (first == 0)
                 first = rc;
         }
-        else
-        if (self->synced_fn)
-            self->synced_fn (self->synced_arg, self->dirty_ids [index], value_file_size (file));
+        else {
+            self->synced [self->synced_count++] = (value_store_synced_t) {
+                .file_id = self->dirty_ids [index], .synced_size = value_file_size (file),
+                .current = file == self->current,
+            };
+            if (self->synced_fn)
+                self->synced_fn (self->synced_arg, self->dirty_ids [index], value_file_size (file));
+        }
         if (file == self->current) {
             self->current_dirty = false;
             if (rc != 0)
@@ -648,6 +669,26 @@ value_store_sync (value_store_t *self)
     self->dirty_count = 0;
     self->unsynced_bytes = 0;
     return first;
+}
+
+
+bool
+value_store_take_opened (value_store_t *self, value_store_opened_t *opened)
+{
+    assert (self && opened);
+    if (!self->opened)
+        return false;
+    *opened = self->opened_file;
+    self->opened = false;
+    return true;
+}
+
+size_t
+value_store_synced (value_store_t *self, const value_store_synced_t **synced_p)
+{
+    assert (self && synced_p);
+    *synced_p = self->synced;
+    return self->synced_count;
 }
 
 

@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <sqlite3.h>
 #include "handoff_index.h"
+#include "store_sql.h"
 #include "store_index.h"
 
 //  The prepared statements, by purpose
@@ -65,42 +66,16 @@ static const char *s_sql [S_COUNT] = {
 };
 
 struct _handoff_index_t {
-    sqlite3 *db;                            //  the forwarder's connection, read-only
+    store_sql_t sql;                        //  the connection and its statement table
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
 };
-
-//  Log an SQLite failure of a statement; returns -1
-static int
-s_fail (handoff_index_t *self, s_statement_t which)
-{
-    zsys_error ("handoff index: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
-    return -1;
-}
-
-static void
-s_done (handoff_index_t *self, s_statement_t which)
-{
-    sqlite3_reset (self->statements [which]);
-    sqlite3_clear_bindings (self->statements [which]);
-}
-
-//  Run a statement that returns no rows; reset it
-static int
-s_run (handoff_index_t *self, s_statement_t which)
-{
-    int rc = sqlite3_step (self->statements [which]);
-    s_done (self, which);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return s_fail (self, which);
-    return 0;
-}
 
 //  End a read transaction; rc is passed through (-1 if ending fails)
 static int
 s_end (handoff_index_t *self, int rc)
 {
-    if (s_run (self, S_COMMIT)) {
-        s_run (self, S_ROLLBACK);
+    if (store_sql_run (&self->sql, S_COMMIT)) {
+        store_sql_run (&self->sql, S_ROLLBACK);
         return -1;
     }
     return rc;
@@ -112,25 +87,11 @@ handoff_index_open (const char *path, char *error, size_t error_size)
     assert (path);
     assert (error);
     handoff_index_t *self = (handoff_index_t *) zmalloc (sizeof (handoff_index_t));
-    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "%s: cannot open the index for the handoff forwarder: %s", path,
-                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
-        goto failed;
-    }
-    sqlite3_busy_timeout (self->db, 5000);
-    for (int which = 0; which < S_COUNT; which++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
-                      sqlite3_errmsg (self->db));
-            goto failed;
-        }
+    self->sql = store_sql_table (s_sql, self->statements, S_COUNT, "handoff index");
+    if (store_sql_connect (&self->sql, path, SQLITE_OPEN_READONLY, 5000,
+                           "the index for the handoff forwarder", error, error_size))
+        handoff_index_destroy (&self);
     return self;
-
-failed:
-    handoff_index_destroy (&self);
-    return NULL;
 }
 
 void
@@ -140,9 +101,7 @@ handoff_index_destroy (handoff_index_t **self_p)
     handoff_index_t *self = *self_p;
     if (!self)
         return;
-    for (int which = 0; which < S_COUNT; which++)
-        sqlite3_finalize (self->statements [which]);
-    sqlite3_close (self->db);
+    store_sql_close (&self->sql);
     free (self);
     *self_p = NULL;
 }
@@ -181,7 +140,7 @@ handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     int rc = 0;
     s_statement_t queries [] = { S_COUNT_SEGMENTS, S_COUNT_CONJOINED };
@@ -196,8 +155,8 @@ handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg)
                 pending > 0? (uint64_t) pending: 0);
         }
         if (step != SQLITE_DONE)
-            rc = s_fail (self, queries [index]);
-        s_done (self, queries [index]);
+            rc = store_sql_fail (&self->sql, queries [index]);
+        store_sql_done (&self->sql, queries [index]);
     }
     return s_end (self, rc);
 }
@@ -211,8 +170,8 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
     sqlite3_bind_int64 (statement, 2, after);
     int rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_done (self, S_NEXT_SEGMENT);
-        return rc == SQLITE_DONE? 1: s_fail (self, S_NEXT_SEGMENT);
+        store_sql_done (&self->sql, S_NEXT_SEGMENT);
+        return rc == SQLITE_DONE? 1: store_sql_fail (&self->sql, S_NEXT_SEGMENT);
     }
     const unsigned char *status = sqlite3_column_text (statement, 8);
     item->status = status? (char) status [0]: '?';
@@ -234,7 +193,7 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
         size_t size = (size_t) sqlite3_column_bytes (statement, 13);
         item->meta = (uint8_t *) malloc (size);
         if (!item->meta) {
-            s_done (self, S_NEXT_SEGMENT);
+            store_sql_done (&self->sql, S_NEXT_SEGMENT);
             zsys_error ("handoff index: out of memory for %zu bytes of meta", size);
             return -1;
         }
@@ -248,7 +207,7 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
     item->sequence_count = (uint32_t) sqlite3_column_int64 (statement, 16);
     item->first_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 17);
     item->last_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 18);
-    s_done (self, S_NEXT_SEGMENT);
+    store_sql_done (&self->sql, S_NEXT_SEGMENT);
     return 0;
 }
 
@@ -261,8 +220,8 @@ s_next_conjoined (handoff_index_t *self, const char *owner, int64_t after, hando
     sqlite3_bind_int64 (statement, 2, after);
     int rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_done (self, S_NEXT_CONJOINED);
-        return rc == SQLITE_DONE? 1: s_fail (self, S_NEXT_CONJOINED);
+        store_sql_done (&self->sql, S_NEXT_CONJOINED);
+        return rc == SQLITE_DONE? 1: store_sql_fail (&self->sql, S_NEXT_CONJOINED);
     }
     item->kind = HANDOFF_CONJOINED;
     item->row_id = sqlite3_column_int64 (statement, 0);
@@ -273,7 +232,7 @@ s_next_conjoined (handoff_index_t *self, const char *owner, int64_t after, hando
     item->timestamp_us = sqlite3_column_int64 (statement, 5);
     const unsigned char *status = sqlite3_column_text (statement, 6);
     item->status = status? (char) status [0]: '?';
-    s_done (self, S_NEXT_CONJOINED);
+    store_sql_done (&self->sql, S_NEXT_CONJOINED);
     return 0;
 }
 
@@ -285,7 +244,7 @@ handoff_index_next (handoff_index_t *self, const char *owner, int64_t after_segm
     assert (owner);
     assert (item);
     handoff_item_reset (item);
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     handoff_item_t conjoined;
     memset (&conjoined, 0, sizeof (conjoined));
@@ -316,8 +275,8 @@ handoff_index_sequence (handoff_index_t *self, int64_t segment_id, int64_t after
     sqlite3_bind_int64 (statement, 2, after);
     int rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_done (self, S_SEQUENCE);
-        return rc == SQLITE_DONE? 1: s_fail (self, S_SEQUENCE);
+        store_sql_done (&self->sql, S_SEQUENCE);
+        return rc == SQLITE_DONE? 1: store_sql_fail (&self->sql, S_SEQUENCE);
     }
     sequence->sequence_num = (uint32_t) sqlite3_column_int64 (statement, 0);
     sequence->value_file_id = (uint64_t) sqlite3_column_int64 (statement, 1);
@@ -329,6 +288,6 @@ handoff_index_sequence (handoff_index_t *self, int64_t segment_id, int64_t after
     sequence->has_adler32 = sqlite3_column_type (statement, 7) != SQLITE_NULL;
     sequence->adler32 = (uint32_t) sqlite3_column_int64 (statement, 7);
     s_text_column (statement, 8, sequence->volume, sizeof (sequence->volume));
-    s_done (self, S_SEQUENCE);
+    store_sql_done (&self->sql, S_SEQUENCE);
     return 0;
 }

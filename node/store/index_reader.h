@@ -25,6 +25,12 @@
 
     Every statement is prepared once. unified-ids are passed as uint64 and
     converted with store_index_uid_to_db / store_index_uid_from_db.
+
+    Errors follow the storage layer's one convention (node/store/value_file.h):
+    0 on success, -errno from the system, -1 for a failure the module
+    logged; constructors return NULL and say why.
+    Here: -1 on an SQLite error (logged with its statement); a lookup
+    returns 1 for "not found" (found->why says why).
     =========================================================================
 */
 #ifndef STRATA_INDEX_READER_H_INCLUDED

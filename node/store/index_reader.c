@@ -11,6 +11,7 @@
 #include <czmq.h>
 #include <sqlite3.h>
 #include "index_reader.h"
+#include "store_sql.h"
 #include "store_index.h"
 
 //  The prepared statements, by purpose
@@ -104,7 +105,7 @@ static const char *s_sql [S_COUNT] = {
 };
 
 struct _index_reader_t {
-    sqlite3 *db;                            //  the reader's connection
+    store_sql_t sql;                        //  the connection and its statement table
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
     uint8_t *meta;                          //  meta of the last lookup (found->meta)
     size_t meta_room;                       //  bytes allocated in meta
@@ -114,32 +115,6 @@ struct _index_reader_t {
     uint64_t generation;                    //  the caller's current generation
 };
 
-//  Log an SQLite failure of a statement once; returns -1
-static int
-s_fail (index_reader_t *self, s_statement_t which)
-{
-    zsys_error ("index reader: %s: %s", s_sql [which], sqlite3_errmsg (self->db));
-    return -1;
-}
-
-static void
-s_done (index_reader_t *self, s_statement_t which)
-{
-    sqlite3_reset (self->statements [which]);
-    sqlite3_clear_bindings (self->statements [which]);
-}
-
-//  Run a statement that returns no rows (after binding); reset it.
-static int
-s_run (index_reader_t *self, s_statement_t which)
-{
-    int rc = sqlite3_step (self->statements [which]);
-    s_done (self, which);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return s_fail (self, which);
-    return 0;
-}
-
 //  Begin a read transaction, or keep the one held if it is still current
 static int
 s_begin_read (index_reader_t *self)
@@ -147,7 +122,7 @@ s_begin_read (index_reader_t *self)
     if (self->holding && self->held_generation == self->generation)
         return 0;
     index_reader_release (self);
-    if (s_run (self, S_BEGIN))
+    if (store_sql_run (&self->sql, S_BEGIN))
         return -1;
     self->holding = true;
     self->held_generation = self->generation;
@@ -158,8 +133,8 @@ s_begin_read (index_reader_t *self)
 static void
 s_abandon_read (index_reader_t *self)
 {
-    if (!sqlite3_get_autocommit (self->db))
-        s_run (self, S_ROLLBACK);
+    if (!sqlite3_get_autocommit (self->sql.db))
+        store_sql_run (&self->sql, S_ROLLBACK);
     self->holding = false;
 }
 
@@ -186,7 +161,7 @@ index_reader_release (index_reader_t *self)
     if (!self->holding)
         return;
     self->holding = false;
-    if (s_run (self, S_COMMIT))
+    if (store_sql_run (&self->sql, S_COMMIT))
         s_abandon_read (self);
 }
 
@@ -196,27 +171,13 @@ index_reader_open (const char *path, int busy_timeout_ms, char *error, size_t er
     assert (path);
     assert (error);
     index_reader_t *self = (index_reader_t *) zmalloc (sizeof (index_reader_t));
-    //  No SQLITE_OPEN_CREATE: the writer creates the index and its schema
-    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "%s: cannot open the index for reading: %s", path,
-                  self->db? sqlite3_errmsg (self->db): sqlite3_errstr (rc));
-        goto failed;
-    }
-    //  WAL mode is a property of the database file, set by the writer
-    sqlite3_busy_timeout (self->db, busy_timeout_ms);
-    for (int which = 0; which < S_COUNT; which++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [which], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "%s: cannot prepare '%s': %s", path, s_sql [which],
-                      sqlite3_errmsg (self->db));
-            goto failed;
-        }
+    //  No SQLITE_OPEN_CREATE: the writer creates the index and its schema.
+    //  WAL mode is a property of the database file, set by the writer.
+    self->sql = store_sql_table (s_sql, self->statements, S_COUNT, "index reader");
+    if (store_sql_connect (&self->sql, path, SQLITE_OPEN_READWRITE, busy_timeout_ms,
+                           "the index for reading", error, error_size))
+        index_reader_destroy (&self);
     return self;
-
-failed:
-    index_reader_destroy (&self);
-    return NULL;
 }
 
 void
@@ -226,11 +187,9 @@ index_reader_destroy (index_reader_t **self_p)
     index_reader_t *self = *self_p;
     if (!self)
         return;
-    if (self->db && self->holding)
+    if (self->sql.db && self->holding)
         index_reader_release (self);
-    for (int which = 0; which < S_COUNT; which++)
-        sqlite3_finalize (self->statements [which]);
-    sqlite3_close (self->db);
+    store_sql_close (&self->sql);
     free (self->meta);
     free (self);
     *self_p = NULL;
@@ -269,7 +228,7 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
 
     int rc = sqlite3_step (statement);
     if (rc == SQLITE_DONE) {
-        s_done (self, which);
+        store_sql_done (&self->sql, which);
         if (query->has_unified_id)
             snprintf (found->why, sizeof (found->why),
                       "unified-id: version %" PRIu64 " is not stored here finished and not deleted",
@@ -280,8 +239,8 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
         return 1;
     }
     if (rc != SQLITE_ROW) {
-        s_fail (self, which);
-        s_done (self, which);
+        store_sql_fail (&self->sql, which);
+        store_sql_done (&self->sql, which);
         return -1;
     }
     found->segment_id = sqlite3_column_int64 (statement, 0);
@@ -298,7 +257,7 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
         if (size > self->meta_room) {
             uint8_t *meta = (uint8_t *) realloc (self->meta, size);
             if (!meta) {
-                s_done (self, which);
+                store_sql_done (&self->sql, which);
                 zsys_error ("index reader: out of memory for %zu bytes of meta", size);
                 return -1;
             }
@@ -311,7 +270,7 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
             found->meta_size = size;
         }
     }
-    s_done (self, which);
+    store_sql_done (&self->sql, which);
     return 0;
 }
 
@@ -326,7 +285,7 @@ s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t
         sqlite3_bind_int64 (statement, 2, query->sequence_num);
     int rc = sqlite3_step (statement);
     if (rc == SQLITE_DONE) {
-        s_done (self, which);
+        store_sql_done (&self->sql, which);
         if (query->first)
             snprintf (found->why, sizeof (found->why),
                       "unified-id: version %" PRIu64 " has no stored sequence", found->unified_id);
@@ -337,8 +296,8 @@ s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t
         return 1;
     }
     if (rc != SQLITE_ROW) {
-        s_fail (self, which);
-        s_done (self, which);
+        store_sql_fail (&self->sql, which);
+        store_sql_done (&self->sql, which);
         return -1;
     }
     found->sequence_num = (uint32_t) sqlite3_column_int64 (statement, 0);
@@ -352,19 +311,19 @@ s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t
     found->adler32 = (uint32_t) sqlite3_column_int64 (statement, 7);
     const unsigned char *volume = sqlite3_column_text (statement, 8);
     snprintf (found->volume, sizeof (found->volume), "%s", volume? (const char *) volume: "");
-    s_done (self, which);
+    store_sql_done (&self->sql, which);
 
     statement = self->statements [S_SEQUENCE_SPAN];
     sqlite3_bind_int64 (statement, 1, found->segment_id);
     rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        s_fail (self, S_SEQUENCE_SPAN);
-        s_done (self, S_SEQUENCE_SPAN);
+        store_sql_fail (&self->sql, S_SEQUENCE_SPAN);
+        store_sql_done (&self->sql, S_SEQUENCE_SPAN);
         return -1;
     }
     found->sequence_count = (uint32_t) sqlite3_column_int64 (statement, 0);
     found->last_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 1);
-    s_done (self, S_SEQUENCE_SPAN);
+    store_sql_done (&self->sql, S_SEQUENCE_SPAN);
     return 0;
 }
 
@@ -376,9 +335,9 @@ s_node_id (index_reader_t *self, const char *name)
     sqlite3_bind_text (statement, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step (statement);
     int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (statement, 0): 0;
-    s_done (self, S_NODE_SELECT);
+    store_sql_done (&self->sql, S_NODE_SELECT);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, S_NODE_SELECT);
+        return store_sql_fail (&self->sql, S_NODE_SELECT);
     return id;
 }
 
@@ -429,12 +388,12 @@ index_reader_file_volume (index_reader_t *self, uint64_t file_id, char *volume, 
         const unsigned char *text = sqlite3_column_text (statement, 0);
         snprintf (volume, volume_size, "%s", text? (const char *) text: "");
     }
-    s_done (self, S_FILE_VOLUME);
+    store_sql_done (&self->sql, S_FILE_VOLUME);
     if (rc == SQLITE_ROW)
         return 0;
     if (rc == SQLITE_DONE)
         return 1;
-    return s_fail (self, S_FILE_VOLUME);
+    return store_sql_fail (&self->sql, S_FILE_VOLUME);
 }
 
 int
@@ -445,12 +404,12 @@ index_reader_damage_known (index_reader_t *self, uint64_t file_id, uint64_t reco
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
     int rc = sqlite3_step (statement);
-    s_done (self, S_DAMAGE_KNOWN);
+    store_sql_done (&self->sql, S_DAMAGE_KNOWN);
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    return s_fail (self, S_DAMAGE_KNOWN);
+    return store_sql_fail (&self->sql, S_DAMAGE_KNOWN);
 }
 
 int
@@ -472,13 +431,13 @@ index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t rec
     sqlite3_bind_int64 (statement, 5, detected_us);
     sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
     int rc = sqlite3_step (statement);
-    s_done (self, S_DAMAGE_INSERT);
+    store_sql_done (&self->sql, S_DAMAGE_INSERT);
     if (rc == SQLITE_DONE)
         return 0;
     //  Busy is expected under a heavy write load: the caller retries, so
     //  only other failures are worth a log line
     if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        s_fail (self, S_DAMAGE_INSERT);
+        store_sql_fail (&self->sql, S_DAMAGE_INSERT);
     return -1;
 }
 
@@ -524,10 +483,10 @@ index_reader_list_versions (index_reader_t *self, const index_query_t *query, in
                 (uint64_t) sqlite3_column_int64 (statement, 3), file_hash);
         }
         if (step != SQLITE_DONE) {
-            s_fail (self, S_SEGMENT_LIST);
+            store_sql_fail (&self->sql, S_SEGMENT_LIST);
             rc = -1;
         }
-        s_done (self, S_SEGMENT_LIST);
+        store_sql_done (&self->sql, S_SEGMENT_LIST);
     }
     if (rc < 0)
         s_abandon_read (self);
@@ -558,12 +517,12 @@ s_key_state (index_reader_t *self, const index_key_query_t *query, int64_t hando
         *timestamp_p = sqlite3_column_int64 (statement, 2);
         *file_size_p = (uint64_t) sqlite3_column_int64 (statement, 3);
         *deleted_p = false;
-        s_done (self, S_SEGMENT_VISIBLE);
+        store_sql_done (&self->sql, S_SEGMENT_VISIBLE);
         return 0;
     }
-    s_done (self, S_SEGMENT_VISIBLE);
+    store_sql_done (&self->sql, S_SEGMENT_VISIBLE);
     if (rc != SQLITE_DONE)
-        return s_fail (self, S_SEGMENT_VISIBLE);
+        return store_sql_fail (&self->sql, S_SEGMENT_VISIBLE);
 
     statement = self->statements [S_TOMBSTONE_NEWEST];
     sqlite3_bind_int64 (statement, 1, query->collection_id);
@@ -579,12 +538,12 @@ s_key_state (index_reader_t *self, const index_key_query_t *query, int64_t hando
         *file_size_p = 0;
         *deleted_p = true;
     }
-    s_done (self, S_TOMBSTONE_NEWEST);
+    store_sql_done (&self->sql, S_TOMBSTONE_NEWEST);
     if (rc == SQLITE_ROW)
         return 0;
     if (rc == SQLITE_DONE)
         return 1;
-    return s_fail (self, S_TOMBSTONE_NEWEST);
+    return store_sql_fail (&self->sql, S_TOMBSTONE_NEWEST);
 }
 
 int
@@ -660,10 +619,10 @@ index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
             }
         }
         if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW) {
-            s_fail (self, which);
+            store_sql_fail (&self->sql, which);
             rc = -1;
         }
-        s_done (self, which);
+        store_sql_done (&self->sql, which);
     }
     if (rc < 0)
         s_abandon_read (self);
@@ -705,10 +664,10 @@ index_reader_scrub_batch (index_reader_t *self, int64_t value_file_id, int64_t r
     }
     int rc = count;
     if (count < max && step != SQLITE_DONE) {
-        s_fail (self, S_SCRUB_BATCH);
+        store_sql_fail (&self->sql, S_SCRUB_BATCH);
         rc = -1;
     }
-    s_done (self, S_SCRUB_BATCH);
+    store_sql_done (&self->sql, S_SCRUB_BATCH);
     if (rc < 0)
         s_abandon_read (self);
     else
@@ -727,12 +686,12 @@ index_reader_record_current (index_reader_t *self, uint64_t file_id, uint64_t re
     sqlite3_bind_int64 (statement, 2, (int64_t) record_offset);
     sqlite3_bind_int64 (statement, 3, segment_id);
     int rc = sqlite3_step (statement);
-    s_done (self, S_RECORD_CURRENT);
+    store_sql_done (&self->sql, S_RECORD_CURRENT);
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    return s_fail (self, S_RECORD_CURRENT);
+    return store_sql_fail (&self->sql, S_RECORD_CURRENT);
 }
 
 int
@@ -755,9 +714,9 @@ index_reader_scrub_load (index_reader_t *self, index_scrub_state_t *state)
         state->last_pass_end_us = sqlite3_column_int64 (statement, 5);
         state->next_pass_us = sqlite3_column_int64 (statement, 6);
     }
-    s_done (self, S_SCRUB_LOAD);
+    store_sql_done (&self->sql, S_SCRUB_LOAD);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, S_SCRUB_LOAD);
+        return store_sql_fail (&self->sql, S_SCRUB_LOAD);
     return 0;
 }
 
@@ -779,11 +738,11 @@ index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state)
         sqlite3_bind_null (statement, 6);
     sqlite3_bind_int64 (statement, 7, state->next_pass_us);
     int rc = sqlite3_step (statement);
-    s_done (self, S_SCRUB_SAVE);
+    store_sql_done (&self->sql, S_SCRUB_SAVE);
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        s_fail (self, S_SCRUB_SAVE);
+        store_sql_fail (&self->sql, S_SCRUB_SAVE);
     return -1;
 }
 
@@ -805,11 +764,11 @@ index_reader_list_collections (index_reader_t *self, bool has_start_after, uint3
             after = sqlite3_column_int64 (statement, 0);
             ids [count++] = (uint32_t) after;
         }
-        s_done (self, S_COLLECTION_NEXT);
+        store_sql_done (&self->sql, S_COLLECTION_NEXT);
         if (step == SQLITE_DONE)
             break;
         if (step != SQLITE_ROW) {
-            s_fail (self, S_COLLECTION_NEXT);
+            store_sql_fail (&self->sql, S_COLLECTION_NEXT);
             rc = -1;
             break;
         }

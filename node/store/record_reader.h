@@ -18,7 +18,6 @@
 #define STRATA_RECORD_READER_H_INCLUDED
 
 #include <czmq.h>
-#include "node_config.h"
 #include "result.h"
 #include "digest.h"
 
@@ -39,11 +38,11 @@ typedef struct {
     uint8_t md5 [DIGEST_MD5_SIZE];      //  its payload MD5
 } record_location_t;
 
-//  Create a reader for the volumes of config (borrowed; must outlive it),
-//  keeping at most max_open_files value files open (at least 1).
-//  NULL on out-of-memory.
+//  Create a reader for volume_count volume directories (copied), keeping
+//  at most max_open_files value files open (at least 1). NULL on
+//  out-of-memory.
 record_reader_t *
-    record_reader_new (const node_config_t *config, size_t max_open_files);
+    record_reader_new (const char *const *volumes, size_t volume_count, size_t max_open_files);
 
 //  Close every file, free, set the caller's pointer to NULL. Accepts NULL.
 void
