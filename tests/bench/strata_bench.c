@@ -78,6 +78,7 @@
 #include "reply.h"
 #include "digest.h"
 #include "timestamp.h"
+#include "redis_peer.h"
 
 #define S_SMALL_SIZE        4096                //  W1/W3/W4 payload
 #define S_SMALL_VARIANTS    64                  //  distinct 4 KiB payloads
@@ -90,6 +91,15 @@
 #define S_MAX_WINDOWS       8                   //  values in --window
 #define S_TARGET_RSS_MIB    128.0
 #define S_MIB               (1024.0 * 1024.0)
+#define S_FILL_SIZE         64                  //  --fill: payload bytes of each segment
+#define S_FILL_KEY_MIN      16                  //  --fill: key bytes, at least
+#define S_FILL_KEY_MAX      64                  //  --fill: key bytes, at most
+#define S_FILL_WINDOW       16                  //  --fill: requests in flight per sender
+#define S_ROUTER_BITS       10                  //  unified-id = time (us) << 10 | router id, as routers make them
+#define S_TARGET_REDIS      1.2                 //  W1 against Redis, same shape
+#define S_TARGET_CPU_US     25.0                //  node CPU per W1 ack
+#define S_TARGET_W3_P99_MS  2.0                 //  W3 p99 at half of W1's rate
+#define S_TARGET_FILLED     0.8                 //  W1 filled against W1 fresh
 
 //  Workloads, in the order they run
 typedef enum {
@@ -105,7 +115,9 @@ typedef enum {
     S_KIND_ENTIRE,              //  archive-key-entire of payload_size bytes
     S_KIND_SEQUENCES,           //  start/next/final of 1 MiB sequences
     S_KIND_RETRIEVE_SMALL,      //  retrieve-key-start of a stored 4 KiB segment
-    S_KIND_RETRIEVE_LARGE       //  retrieve-key-start/next of a stored 1 MiB sequence
+    S_KIND_RETRIEVE_LARGE,      //  retrieve-key-start/next of a stored 1 MiB sequence
+    S_KIND_FILL                 //  archive-key-entire of S_FILL_SIZE bytes, random key,
+                                //  unified-id as a router (one per sender) makes it
 } s_kind_t;
 
 //  Command-line settings
@@ -133,6 +145,8 @@ typedef struct {
     uint64_t small_keys;                //  W4: 4 KiB segments stored in set-up
     uint64_t large_segments;            //  W5: 16 MiB segments stored in set-up
     int scrape_ms;                      //  W1 with and without a GET /metrics this often (0: off)
+    bool peer_redis;                    //  W1: the same shape against redis-server
+    uint64_t fill;                      //  W1: segments stored between fresh and filled runs (0: none)
 } s_options_t;
 
 //  One requester: its sockets
@@ -176,6 +190,20 @@ typedef struct {
     uint64_t scrapes;                   //  scrapes answered 200 (scraper thread)
     uint64_t scrape_failures;           //  scrapes not answered 200
     uint64_t scrape_bytes;              //  bytes received by the scraper
+    uint8_t fill_md5 [S_SMALL_VARIANTS][DIGEST_MD5_SIZE];   //  first S_FILL_SIZE bytes of each small payload
+    redis_peer_t *redis;                //  --peer redis: the server, once started
+    bool redis_tried;                   //  its start was tried (redis_why says why it failed)
+    char redis_why [300];               //  why there is no Redis figure
+    //  The issue's targets, for the summary at the end (< 0: not measured)
+    double best_redis_ratio;            //  W1 acks/s / Redis SET/s, best window
+    int best_redis_window;
+    double best_cpu_per_ack_us;         //  node CPU per W1 ack, best window
+    int best_cpu_window;
+    double w3_p99_ms, w3_rate;          //  W3
+    double fresh_rates [S_MAX_WINDOWS]; //  W1 fresh, per window
+    double filled_ratio;                //  W1 filled / fresh, best window
+    int filled_window;
+    uint64_t filled_segments;           //  segments the fill stored
 } s_bench_t;
 
 //  One workload, shared read-only by its sender threads
@@ -220,6 +248,7 @@ typedef struct {
     size_t latency_count;               //  entries in latency
     size_t latency_size;                //  room in latency
     int64_t last_reply_ns;              //  when the last reply came
+    uint64_t router_usec;               //  fill: time part of this sender's last unified-id
     uint64_t next_number;               //  closed loop: number of the next request
     uint64_t outstanding;               //  closed loop: requests in flight
     bool broken;                        //  closed loop: cannot send, stopped
@@ -248,6 +277,7 @@ typedef struct {
     double p50_ms, p99_ms, max_ms;      //  ack latency
     double bench_cpu;                   //  % of one core, all bench threads
     double node_cpu;                    //  % of one core; < 0 unknown
+    double node_cpu_seconds;            //  node CPU time during the run; < 0 unknown
     double node_rss_mib;                //  node's peak RSS during the workload; < 0 unknown
     int64_t syncs;                      //  node's group commits during it; < 0 unknown
     int64_t sync_p50_us, sync_p99_us;   //  node's last 1024 syncs (stats); < 0 unknown
@@ -693,18 +723,24 @@ s_issue (s_sender_t *self, uint64_t number, int64_t stamp)
     const uint8_t *payload = NULL;      //  data frames
     size_t payload_size = 0;
     zsock_t *socket = self->client->writer;
-    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES) {
+    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES || spec->kind == S_KIND_FILL) {
         request->present |= FIELD_UNIFIED_ID | FIELD_TIMESTAMP | FIELD_SEGMENT_SIZE
                           | FIELD_ZFEC_PADDING_SIZE | FIELD_SEGMENT_MD5 | FIELD_SOURCE_NODE_NAME;
         request->timestamp = bench->timestamp;
         request->zfec_padding_size = 0;
         snprintf (request->source_node_name, sizeof (request->source_node_name), "bench");
         uint64_t key_number;
-        if (spec->kind == S_KIND_ENTIRE) {
+        if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_FILL) {
             key_number = number * (uint64_t) spec->senders + (uint64_t) self->index;
             request->type = MSG_ARCHIVE_KEY_ENTIRE;
             request->present |= FIELD_FILE_SIZE | FIELD_FILE_HASH;
             const uint8_t *md5;
+            if (spec->kind == S_KIND_FILL) {
+                size_t variant = key_number % S_SMALL_VARIANTS;
+                payload = bench->small + variant * S_SMALL_SIZE;
+                md5 = bench->fill_md5 [variant];
+            }
+            else
             if (spec->payload_size == S_LARGE_SIZE) {
                 size_t block = key_number % S_SEQUENCES;
                 payload = bench->large + block * S_LARGE_SIZE;
@@ -739,8 +775,31 @@ s_issue (s_sender_t *self, uint64_t number, int64_t stamp)
             }
         }
         request->segment_size = payload_size;
-        request->unified_id = s_unified_id (bench, spec->generation, key_number);
-        s_set_key (request, spec->generation, key_number);
+        if (spec->kind == S_KIND_FILL) {
+            //  As a cluster writes: each sender is a router with its own
+            //  id, whose unified-ids are its clock in microseconds (one
+            //  more than its last when the clock has not moved), so the
+            //  ids of the senders interleave; keys of 16-64 random bytes
+            uint64_t usec = (uint64_t) timestamp_now ();
+            self->router_usec = usec > self->router_usec? usec: self->router_usec + 1;
+            request->unified_id = (self->router_usec << S_ROUTER_BITS)
+                                | ((uint64_t) self->index & ((1u << S_ROUTER_BITS) - 1));
+            static const char alphabet [] = "abcdefghijklmnopqrstuvwxyz0123456789/-_.";
+            uint64_t random = s_random_next (&self->random);
+            size_t size = S_FILL_KEY_MIN + (size_t) (random % (S_FILL_KEY_MAX - S_FILL_KEY_MIN + 1));
+            for (size_t offset = 0; offset < size; offset++) {
+                if (offset % 10 == 0)
+                    random = s_random_next (&self->random);
+                request->key [offset] = alphabet [random % (sizeof (alphabet) - 1)];
+                random /= sizeof (alphabet) - 1;
+            }
+            request->key [size] = 0;
+            request->key_size = size;
+        }
+        else {
+            request->unified_id = s_unified_id (bench, spec->generation, key_number);
+            s_set_key (request, spec->generation, key_number);
+        }
     }
     else {
         socket = self->client->reader;
@@ -1404,14 +1463,16 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
         result->elapsed = (end_ns - spec->start_ns) / 1e9;
     double wall = (end_ns - spec->start_ns) / 1e9;
     result->bench_cpu = wall > 0? 100.0 * (cpu_after - cpu_before) / wall: 0;
-    result->node_cpu = node_cpu_before >= 0 && node_cpu_after >= 0 && wall > 0
-                     ? 100.0 * (node_cpu_after - node_cpu_before) / wall: -1;
+    result->node_cpu_seconds = node_cpu_before >= 0 && node_cpu_after >= 0
+                             ? node_cpu_after - node_cpu_before: -1;
+    result->node_cpu = result->node_cpu_seconds >= 0 && wall > 0
+                     ? 100.0 * result->node_cpu_seconds / wall: -1;
     result->node_rss_mib = s_node_status_mib (self, "VmHWM");
     if (!rss_reset && result->node_rss_mib >= 0)
         self->rss_reset = false;
     result->syncs = syncs_before >= 0 && syncs_after >= 0? syncs_after - syncs_before: -1;
 
-    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES)
+    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES || spec->kind == S_KIND_FILL)
         self->bytes_stored += result->bytes;
     self->failures += result->errors + result->lost;
     if (exited || s_node_exited (self, &status)) {
@@ -1484,6 +1545,201 @@ s_print_latency (const s_result_t *result)
 //  --------------------------------------------------------------------------
 //  The workloads
 
+//  Node CPU time per success of a run in microseconds, or -1 if unknown
+static double
+s_cpu_per_ack_us (const s_result_t *result)
+{
+    return result->node_cpu_seconds >= 0 && result->success > 0
+         ? 1e6 * result->node_cpu_seconds / (double) result->success: -1;
+}
+
+//  The node-CPU-per-ack column of a W1 line, with its target
+static void
+s_print_cpu_per_ack (const s_result_t *result)
+{
+    double per_ack = s_cpu_per_ack_us (result);
+    if (per_ack >= 0)
+        printf ("  node-cpu/ack=%.1fus target<=%.0fus %s", per_ack, S_TARGET_CPU_US,
+                s_verdict (per_ack <= S_TARGET_CPU_US));
+}
+
+//  --peer redis: start redis-server the first time (its files in the data
+//  dir, on the node's disk). true when it runs; else false, with the reason
+//  in redis_why, printed once.
+static bool
+s_redis_ready (s_bench_t *self)
+{
+    if (self->redis_tried)
+        return self->redis != NULL;
+    self->redis_tried = true;
+    char server [PATH_MAX];
+    if (!redis_peer_find_server (server, sizeof (server))) {
+        snprintf (self->redis_why, sizeof (self->redis_why),
+                  "redis-server not installed (apt-get install redis-server)");
+        printf ("redis peer           skipped: %s\n", self->redis_why);
+        fflush (stdout);
+        return false;
+    }
+    char dir [PATH_MAX + 8];
+    snprintf (dir, sizeof (dir), "%s/redis", self->data_dir);
+    //  Another process may take the probed port first: three attempts
+    for (int attempt = 0; attempt < 3 && !self->redis; attempt++) {
+        int port = s_free_port ();
+        if (port < 0) {
+            snprintf (self->redis_why, sizeof (self->redis_why), "no free loopback port");
+            break;
+        }
+        self->redis = redis_peer_new (server, dir, port, self->redis_why, sizeof (self->redis_why));
+        if (self->redis)
+            s_note ("redis peer: %s on 127.0.0.1:%d (appendonly yes, appendfsync always), files in %s",
+                    server, port, dir);
+    }
+    if (!self->redis) {
+        printf ("redis peer           not available: %s\n", self->redis_why);
+        fflush (stdout);
+    }
+    return self->redis != NULL;
+}
+
+//  The Redis peer with W1's shape (connections, in flight, seconds). Returns
+//  its SET/s, or -1 (with the reason printed) when there is no figure; the
+//  peer's own line goes to peer_line.
+static double
+s_redis_w1 (s_bench_t *self, const s_spec_t *spec, char *peer_line, size_t peer_line_size)
+{
+    *peer_line = 0;
+    if (!self->options->peer_redis || !s_redis_ready (self))
+        return -1;
+    s_note ("redis peer: SET of 4 KiB values, random keys, %d connections, %d in flight each, %.0f s",
+            spec->senders, spec->window, spec->seconds);
+    redis_peer_result_t result;
+    int rc = redis_peer_run (self->redis, spec->senders, spec->window, spec->threads, spec->seconds,
+                             self->small, S_SMALL_VARIANTS, S_SMALL_SIZE, &result);
+    if (rc != 0 || result.success == 0 || result.errors || result.lost) {
+        snprintf (peer_line, peer_line_size, "    redis peer FAILED: %" PRIu64 " SETs answered, %" PRIu64
+                  " errors, %" PRIu64 " lost: %s\n", result.success, result.errors, result.lost,
+                  *result.error? result.error: "no reply");
+        return -1;
+    }
+    double rate = result.success / result.elapsed;
+    int size = snprintf (peer_line, peer_line_size,
+                         "    redis peer: %d connections x %d in flight, SET 4 KiB, appendfsync always  "
+                         "SET/s=%.0f  p50=%.2fms p99=%.2fms max=%.2fms  bench-cpu=%.0f%%",
+                         spec->senders, spec->window, rate, result.p50_ms, result.p99_ms, result.max_ms,
+                         result.client_cpu);
+    if (size > 0 && (size_t) size < peer_line_size && result.server_cpu >= 0)
+        size += snprintf (peer_line + size, peer_line_size - (size_t) size,
+                          " redis-cpu=%.0f%% redis-cpu/set=%.1fus", result.server_cpu,
+                          result.server_cpu / 100.0 * result.elapsed * 1e6 / (double) result.success);
+    if (size > 0 && (size_t) size < peer_line_size && result.forks >= 0)
+        snprintf (peer_line + size, peer_line_size - (size_t) size, " aof-rewrites=%" PRId64 "\n",
+                  result.forks);
+    else
+    if (size > 0 && (size_t) size < peer_line_size)
+        snprintf (peer_line + size, peer_line_size - (size_t) size, "\n");
+    return rate;
+}
+
+//  Bytes of the files under path (0 if there is none); one walk at a time
+static uint64_t s_tree_bytes_total;
+static int
+s_tree_bytes_entry (const char *path, const struct stat *status, int flag, struct FTW *ftw)
+{
+    (void) path; (void) ftw;
+    if (flag == FTW_F)
+        s_tree_bytes_total += (uint64_t) status->st_size;
+    return 0;
+}
+
+static uint64_t
+s_tree_bytes (const char *path)
+{
+    s_tree_bytes_total = 0;
+    nftw (path, s_tree_bytes_entry, 16, FTW_PHYS);
+    return s_tree_bytes_total;
+}
+
+//  Bytes of the node's index (index.db and its WAL), 0 if not visible
+static uint64_t
+s_index_bytes (const s_bench_t *self)
+{
+    uint64_t bytes = 0;
+    const char *names [] = { "index.db", "index.db-wal" };
+    for (size_t index = 0; index < 2; index++) {
+        char path [PATH_MAX + 32];
+        struct stat status;
+        snprintf (path, sizeof (path), "%s/%s", self->node_dir, names [index]);
+        if (stat (path, &status) == 0)
+            bytes += (uint64_t) status.st_size;
+    }
+    return bytes;
+}
+
+//  --fill: store `total` segments as fast as the node takes them (small
+//  payloads, random 16-64-byte keys, unified-ids interleaved from every
+//  sender), in chunks of about 15 s with a progress line after each.
+//  0, or -1 if the node failed.
+static int
+s_fill_segments (s_bench_t *self, uint64_t total)
+{
+    const s_options_t *options = self->options;
+    s_note ("fill: storing %" PRIu64 " segments (%d-byte payloads, random %d-%d-byte keys, "
+            "%d senders x %d in flight); a progress line every ~15 s",
+            total, S_FILL_SIZE, S_FILL_KEY_MIN, S_FILL_KEY_MAX, options->senders, S_FILL_WINDOW);
+    uint64_t index_before = s_index_bytes (self);
+    uint64_t done = 0;
+    uint64_t chunk = 50000;
+    double first_rate = -1, last_rate = -1;
+    int64_t started = s_now_ns ();
+    double node_cpu_before = s_node_cpu_seconds (self);
+    while (done < total && !self->node_dead) {
+        uint64_t count = total - done < chunk? total - done: chunk;
+        s_spec_t spec = s_spec (self, S_KIND_FILL, options->senders, S_FILL_WINDOW);
+        spec.payload_size = S_FILL_SIZE;
+        spec.seconds = 0;
+        spec.count = (count + (uint64_t) spec.senders - 1) / (uint64_t) spec.senders;
+        s_result_t result;
+        if (s_run (self, &spec, &result) || self->node_dead)
+            return -1;
+        if (result.errors || result.lost) {
+            printf ("FILL                 FAILURES errors=%" PRIu64 " lost=%" PRIu64 " after %" PRIu64
+                    " segments\n    first failure: %s\n", result.errors, result.lost, done + result.success,
+                    result.error);
+            fflush (stdout);
+            return -1;
+        }
+        done += result.success;
+        last_rate = result.success / result.elapsed;
+        if (first_rate < 0)
+            first_rate = last_rate;
+        double seconds = (s_now_ns () - started) / 1e9;
+        uint64_t index_bytes = s_index_bytes (self);
+        s_note ("fill: %" PRIu64 " / %" PRIu64 " segments (%.0f %%) in %.0f s: %.0f/s now, %.0f/s on average,"
+                " about %.1f min left; index %.0f MB", done, total, 100.0 * (double) done / (double) total,
+                seconds, last_rate, done / seconds, done < total? (double) (total - done) / last_rate / 60: 0.0,
+                s_mb (index_bytes));
+        double next = last_rate * 15;
+        chunk = next < 10000? 10000: next > 2000000? 2000000: (uint64_t) next;
+    }
+    double seconds = (s_now_ns () - started) / 1e9;
+    double node_cpu_after = s_node_cpu_seconds (self);
+    uint64_t index_bytes = s_index_bytes (self);
+    self->filled_segments = done;
+    printf ("FILL                 segments=%" PRIu64 " time=%.1fs rate=%.0f/s (first chunk %.0f/s, last %.0f/s)",
+            done, seconds, done / seconds, first_rate, last_rate);
+    if (node_cpu_before >= 0 && node_cpu_after >= 0)
+        printf (" node-cpu/segment=%.1fus", 1e6 * (node_cpu_after - node_cpu_before) / (double) done);
+    if (index_bytes)
+        printf ("  index=%.0fMB (%.0f B/segment) node-data=%.0fMB", s_mb (index_bytes),
+                (double) (index_bytes - index_before) / (double) done, s_mb (s_tree_bytes (self->node_dir)));
+    printf ("\n");
+    fflush (stdout);
+    return 0;
+}
+
+//  W1 for every window: on a fresh node (with the Redis peer after each
+//  run under --peer redis), then, under --fill N, again after storing N
+//  segments, against the fresh figure of the same window
 static void
 s_workload_w1 (s_bench_t *self)
 {
@@ -1498,11 +1754,94 @@ s_workload_w1 (s_bench_t *self)
         double rate = result.success / result.elapsed;
         if (rate > self->w1_rate)
             self->w1_rate = rate;
+        self->fresh_rates [which] = rate;
+        char peer_line [600];
+        double redis_rate = self->node_dead? -1: s_redis_w1 (self, &spec, peer_line, sizeof (peer_line));
         printf ("W1 4KiB entire      senders=%d window=%d  acks/s=%.0f", spec.senders, spec.window, rate);
         s_print_latency (&result);
         printf ("  target>=30000  %s", s_verdict (rate >= 30000));
+        if (redis_rate > 0) {
+            double ratio = rate / redis_rate;
+            printf ("  redis=%.0fSET/s ratio=%.2f target>=%.1fxredis %s", redis_rate, ratio, S_TARGET_REDIS,
+                    s_verdict (ratio >= S_TARGET_REDIS));
+            if (ratio > self->best_redis_ratio) {
+                self->best_redis_ratio = ratio;
+                self->best_redis_window = spec.window;
+            }
+        }
+        double per_ack = s_cpu_per_ack_us (&result);
+        s_print_cpu_per_ack (&result);
+        if (per_ack >= 0 && (self->best_cpu_per_ack_us < 0 || per_ack < self->best_cpu_per_ack_us)) {
+            self->best_cpu_per_ack_us = per_ack;
+            self->best_cpu_window = spec.window;
+        }
+        s_print_tail (self, &result);
+        if (*peer_line) {
+            printf ("%s", peer_line);
+            fflush (stdout);
+        }
+    }
+    if (!options->fill || self->node_dead)
+        return;
+    if (s_fill_segments (self, options->fill))
+        return;
+    for (int which = 0; which < options->window_count && !self->node_dead; which++) {
+        s_spec_t spec = s_spec (self, S_KIND_ENTIRE, options->senders, options->windows [which]);
+        s_note ("W1 filled: 4 KiB archive-key-entire, %d senders, window %d, %.0f s, after %" PRIu64 " segments",
+                spec.senders, spec.window, spec.seconds, self->filled_segments);
+        s_result_t result;
+        if (s_run (self, &spec, &result))
+            return;
+        double rate = result.success / result.elapsed;
+        double fresh = self->fresh_rates [which];
+        double ratio = fresh > 0? rate / fresh: 0;
+        printf ("W1 filled           senders=%d window=%d  acks/s=%.0f", spec.senders, spec.window, rate);
+        s_print_latency (&result);
+        printf ("  fresh=%.0f ratio=%.2f target>=%.1fxfresh %s", fresh, ratio, S_TARGET_FILLED,
+                s_verdict (ratio >= S_TARGET_FILLED));
+        if (ratio > self->filled_ratio) {
+            self->filled_ratio = ratio;
+            self->filled_window = spec.window;
+        }
+        s_print_cpu_per_ack (&result);
         s_print_tail (self, &result);
     }
+}
+
+//  The issue's targets, one line each, from what the workloads measured
+static void
+s_print_targets (const s_bench_t *self)
+{
+    const s_options_t *options = self->options;
+    printf ("target W1/redis>=%.1f          ", S_TARGET_REDIS);
+    if (self->best_redis_ratio >= 0)
+        printf ("ratio=%.2f (best window: %d)  %s\n", self->best_redis_ratio, self->best_redis_window,
+                s_verdict (self->best_redis_ratio >= S_TARGET_REDIS));
+    else
+        printf ("not measured: %s\n", !options->peer_redis? "give --peer redis"
+                                    : *self->redis_why? self->redis_why: "no Redis figure (see above)");
+    printf ("target node-cpu/ack<=%.0fus      ", S_TARGET_CPU_US);
+    if (self->best_cpu_per_ack_us >= 0)
+        printf ("%.1fus (best window: %d)  %s\n", self->best_cpu_per_ack_us, self->best_cpu_window,
+                s_verdict (self->best_cpu_per_ack_us <= S_TARGET_CPU_US));
+    else
+        printf ("not measured: the node's process is not the bench's (--writer)\n");
+    printf ("target W3-p99<=%.0fms            ", S_TARGET_W3_P99_MS);
+    if (self->w3_p99_ms >= 0)
+        printf ("p99=%.2fms at %.0f req/s  %s\n", self->w3_p99_ms, self->w3_rate,
+                s_verdict (self->w3_p99_ms <= S_TARGET_W3_P99_MS));
+    else
+        printf ("not measured: %s\n", options->run [S_W3]? "W3 gave no figure": "W3 not in --workloads");
+    printf ("target W1-filled/fresh>=%.1f   ", S_TARGET_FILLED);
+    if (self->filled_ratio >= 0 && self->filled_segments)
+        printf ("ratio=%.2f (best window: %d) after %" PRIu64 " segments%s  %s\n", self->filled_ratio,
+                self->filled_window, self->filled_segments,
+                self->filled_segments < 10000000? " (the target is for 10,000,000)": "",
+                s_verdict (self->filled_ratio >= S_TARGET_FILLED));
+    else
+        printf ("not measured: %s\n", options->fill? "the fill did not finish"
+                                    : "give --fill N (make bench-fill)");
+    fflush (stdout);
 }
 
 //  The scraper: GET /metrics every scrape_ms, as Prometheus would (one
@@ -1625,6 +1964,10 @@ s_workload_w3 (s_bench_t *self)
     s_print_latency (&result);
     printf ("  target p99<=2ms  %s", s_verdict (result.p99_ms <= 2.0 && result.success > 0));
     s_print_tail (self, &result);
+    if (result.success > 0) {
+        self->w3_p99_ms = result.p99_ms;
+        self->w3_rate = peak / 2;
+    }
 }
 
 //  The raw baseline of W2: one thread appending 1 MiB blocks to a file in
@@ -2262,6 +2605,13 @@ s_usage (FILE *out)
         "  --scrape-ms N         start the node with --metrics and run W1 four times,\n"
         "                        in turn without and with a GET /metrics every N ms;\n"
         "                        prints the ratio of the rates\n"
+        "  --peer redis          after each W1 run, the same shape (connections, in\n"
+        "                        flight, seconds) of 4 KiB SETs against redis-server\n"
+        "                        (appendonly yes, appendfsync always, files in the data\n"
+        "                        dir); the ratio goes on the W1 line\n"
+        "  --fill N              after W1, store N small segments (random 16-64-byte\n"
+        "                        keys, unified-ids from 16 'routers') and run W1\n"
+        "                        again: filled against fresh (N may end in k or M)\n"
         "  --help\n");
 }
 
@@ -2332,7 +2682,7 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         O_OVERLOAD_SENDERS, O_OVERLOAD_WINDOW, O_RESTART_TEST, O_RESTART_GIB, O_W3_RATE,
         O_NODE_BINARY, O_NODE_CONFIG, O_DATA_DIR, O_KEEP, O_WRITER, O_READER, O_IO_THREADS, O_THREADS, O_HELP,
         O_SCRAPE_MS,
-        O_SCRUB_TEST, O_SCRUB_GIB, O_SCRUB_RATE
+        O_SCRUB_TEST, O_SCRUB_GIB, O_SCRUB_RATE, O_PEER, O_FILL
     };
     static const struct option long_options [] = {
         { "workloads", required_argument, NULL, O_WORKLOADS },
@@ -2360,6 +2710,8 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         { "scrub-gib", required_argument, NULL, O_SCRUB_GIB },
         { "scrub-rate", required_argument, NULL, O_SCRUB_RATE },
         { "scrape-ms", required_argument, NULL, O_SCRAPE_MS },
+        { "peer", required_argument, NULL, O_PEER },
+        { "fill", required_argument, NULL, O_FILL },
         { NULL, 0, NULL, 0 }
     };
     //  Defaults
@@ -2500,6 +2852,28 @@ s_parse_options (s_options_t *options, int argc, char **argv)
                 if (s_parse_double ("scrub-rate", optarg, 1024, &options->scrub_rate))
                     return -1;
                 break;
+            case O_PEER:
+                if (strcmp (optarg, "redis") != 0) {
+                    fprintf (stderr, "strata-bench: --peer: '%s' is not a peer I know (redis)\n", optarg);
+                    return -1;
+                }
+                options->peer_redis = true;
+                break;
+            case O_FILL: {
+                char *end = NULL;
+                errno = 0;
+                unsigned long long count = strtoull (optarg, &end, 10);
+                unsigned long long scale = end && *end == 'k'? 1000: end && *end == 'M'? 1000000: 1;
+                if (scale > 1)
+                    end++;
+                if (errno || end == optarg || *end || *optarg == '-' || count > 1000000000ULL / scale) {
+                    fprintf (stderr, "strata-bench: --fill: '%s' is not a number of segments "
+                             "(0..1000000000, may end in k or M)\n", optarg);
+                    return -1;
+                }
+                options->fill = (uint64_t) (count * scale);
+                break;
+            }
             case O_HELP:
                 s_usage (stdout);
                 return 1;
@@ -2515,6 +2889,14 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     }
     if (!*options->writer != !*options->reader) {
         fprintf (stderr, "strata-bench: --writer and --reader go together\n");
+        return -1;
+    }
+    if ((options->fill || options->peer_redis) && workloads_given && !options->run [S_W1]) {
+        fprintf (stderr, "strata-bench: --fill and --peer are about W1: add W1 to --workloads\n");
+        return -1;
+    }
+    if ((options->fill || options->peer_redis) && options->scrape_ms > 0) {
+        fprintf (stderr, "strata-bench: --scrape-ms runs its own W1s: not with --fill or --peer\n");
         return -1;
     }
     if (!workloads_given)
@@ -2566,6 +2948,7 @@ s_payloads_new (s_bench_t *self)
         uint8_t *payload = self->small + variant * S_SMALL_SIZE;
         s_random_fill (payload, S_SMALL_SIZE, 0x5354524154410000ULL + variant);
         digest_md5 (payload, S_SMALL_SIZE, self->small_md5 [variant]);
+        digest_md5 (payload, S_FILL_SIZE, self->fill_md5 [variant]);
     }
     digest_md5_t *whole = digest_md5_new ();
     if (!whole)
@@ -2626,6 +3009,10 @@ main (int argc, char **argv)
     }
     self->options = options;
     self->rss_reset = true;
+    self->best_redis_ratio = -1;
+    self->best_cpu_per_ack_us = -1;
+    self->w3_p99_ms = -1;
+    self->filled_ratio = -1;
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
     zsys_set_io_threads ((size_t) options->io_threads);
@@ -2753,6 +3140,9 @@ main (int argc, char **argv)
             case S_WORKLOAD_COUNT: break;
         }
     }
+    if (warm && options->run [S_W1] && options->scrape_ms == 0)
+        s_print_targets (self);
+    redis_peer_destroy (&self->redis);
     if (self->node_pid && s_node_stop (self) != 0) {
         s_node_log_tail (self, 20);
         self->failures++;
@@ -2765,6 +3155,7 @@ main (int argc, char **argv)
     exit_code = self->failures? 1: 0;
 
 done:
+    redis_peer_destroy (&self->redis);
     if (self->node_pid) {
         kill (self->node_pid, SIGKILL);
         waitpid (self->node_pid, NULL, 0);
