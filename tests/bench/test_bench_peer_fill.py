@@ -76,6 +76,7 @@ class BenchPeerFillTest(unittest.TestCase):
         per_ack = number(r"node-cpu/ack=([\d.]+)us target<=25us (?:MET|MISSED)", w1[0])
         self.assertIsNotNone(per_ack, w1[0])
         self.assertGreater(per_ack, 0)
+        self.assertRegex(out, r"\n    node-cpu/ack by thread: \S+=[\d.]+us")
         if shutil.which("redis-server"):
             redis = number(r"redis=(\d+)SET/s", w1[0])
             ratio = number(r"redis=\d+SET/s ratio=([\d.]+) target>=1\.2xredis (?:MET|MISSED)", w1[0])
