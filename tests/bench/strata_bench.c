@@ -34,6 +34,20 @@
         against W1 alone, and the compaction's rate in MB/s (size of the
         files it replaced / time to its reply). Not in the default set.
 
+    --peer redis runs, after each W1 run, the same shape against Debian's
+    redis-server (appendonly yes, appendfsync always; redis_peer.c): as
+    many connections as senders, as many SETs of 4 KiB in flight on each
+    as W1's window, random keys, for as long; the W1 line gets Redis's
+    SET/s and the ratio. Without redis-server one line says it was skipped.
+
+    --fill N stores N small segments after W1 (64-byte payloads, random
+    16-64-byte keys, unified-ids made as 16 routers would make them), then
+    runs W1 again: filled against fresh, same run, same windows.
+
+    Every W1 line also has the node's CPU time per ack (all its threads,
+    /proc/<pid>/stat), with the line under it split by thread name; the
+    run ends with one `target` line per target of the performance issue.
+
     --scrape-ms N starts the node with its HTTP endpoint (--metrics) and
     runs W1 four times in turn, without and with a Prometheus-style scraper
     (GET /metrics every N ms on its own thread), and prints the ratio of
