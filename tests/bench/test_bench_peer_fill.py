@@ -7,8 +7,9 @@ installed, redis-server) for one second per run and checks what it prints:
   the two rates, with the target, and the peer's own line follows; where
   redis-server is not installed, one clear `skipped:` line instead;
 - with PATH not holding redis-server, the skip line, and the run succeeds;
-- --fill stores at least N segments and the W1 filled line's ratio is its
-  rate over the fresh one of the same window;
+- --fill stores at least N segments, then W1 runs in turn on the filled
+  node and on a fresh node started beside it, and the ratio is that of
+  the means;
 - node CPU per ack is on the W1 lines, and the four target lines close the
   run; redis-server is gone when the bench has exited;
 - bad --peer / --fill values are refused with one line and exit code 2.
@@ -91,19 +92,29 @@ class BenchPeerFillTest(unittest.TestCase):
         fill = re.search(r"^FILL +segments=(\d+) time=[\d.]+s rate=(\d+)/s", out, re.M)
         self.assertIsNotNone(fill, out)
         self.assertGreaterEqual(int(fill.group(1)), FILL)
-        filled = [line for line in out.splitlines() if line.startswith("W1 filled")]
-        self.assertEqual(len(filled), 1, out)
-        filled_acks = number(r"acks/s=(\d+)", filled[0])
-        fresh = number(r"fresh=(\d+)", filled[0])
-        filled_ratio = number(r"ratio=([\d.]+) target>=0\.8xfresh (?:MET|MISSED)", filled[0])
-        self.assertEqual(fresh, acks)
-        self.assertAlmostEqual(filled_ratio, filled_acks / fresh, delta=0.01 + 0.01 * filled_ratio)
+        # W1 on the filled node and on a fresh node beside it, in turn
+        # (filled, fresh, fresh, filled), then the ratio of the means
+        runs = [line.split()[0:3] for line in out.splitlines()
+                if line.startswith("W1 filled ") or line.startswith("W1 fresh beside it")]
+        self.assertEqual([run[1] for run in runs], ["filled", "fresh", "fresh", "filled"], out)
+        filled = [number(r"acks/s=(\d+)", line) for line in out.splitlines() if line.startswith("W1 filled ")]
+        fresh = [number(r"acks/s=(\d+)", line) for line in out.splitlines()
+                 if line.startswith("W1 fresh beside it")]
+        summary = [line for line in out.splitlines() if line.startswith("W1 filled/fresh")]
+        self.assertEqual(len(summary), 1, out)
+        mean_filled = number(r"filled=(\d+)", summary[0])
+        mean_fresh = number(r"fresh=(\d+)", summary[0])
+        self.assertAlmostEqual(mean_filled, sum(filled) / 2, delta=1)
+        self.assertAlmostEqual(mean_fresh, sum(fresh) / 2, delta=1)
+        self.assertEqual(number(r"before-the-fill=(\d+)", summary[0]), acks)
+        ratio = number(r"ratio=([\d.]+) target>=0\.8xfresh (?:MET|MISSED)", summary[0])
+        self.assertAlmostEqual(ratio, mean_filled / mean_fresh, delta=0.01 + 0.01 * ratio)
         targets = [line for line in out.splitlines() if line.startswith("target ")]
         self.assertEqual([line.split()[1] for line in targets],
                          ["W1/redis>=1.2", "node-cpu/ack<=25us", "W3-p99<=2ms", "W1-filled/fresh>=0.8"])
         self.assertIn("not measured: W3 not in --workloads", targets[2])
         self.assertRegex(targets[3], r"ratio=[\d.]+ \(best window: 4\) after \d+ segments")
-        self.assertEqual(processes_naming(self.data), [], "redis-server or the node outlived the bench")
+        self.assertEqual(processes_naming(self.data), [], "redis-server or a node outlived the bench")
 
     def test_no_redis_server(self):
         env = dict(os.environ, PATH="/nonexistent")
