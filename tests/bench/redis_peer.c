@@ -79,6 +79,8 @@ redis_peer_find_server (char *path, size_t size)
     return found;
 }
 
+#if defined (STRATA_BENCH_HIREDIS)
+
 //  The last line of the server's log that says something, into text
 static void
 s_log_last_line (const redis_peer_t *self, char *text, size_t size)
@@ -131,9 +133,6 @@ s_compare_u64 (const void *a, const void *b)
     uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
     return x < y? -1: x > y;
 }
-
-
-#if defined (STRATA_BENCH_HIREDIS)
 
 //  A blocking control connection, or NULL
 static redisContext *
