@@ -127,10 +127,11 @@ bench: build deps-bench
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_TIMING_STRICT=1 PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/test_reply_budget.py
 
-# W1 (window 8) on a fresh node, then again after storing FILL segments
-# of 64 bytes with random 16-64-byte keys: the ratio filled / fresh. The
-# target is for 10 million (make bench-fill FILL=10M, about 10 minutes of
-# fill on a quiet 2-core VM; docs/performance.md)
+# W1 (window 8) on a fresh node; then, after storing FILL segments of 64
+# bytes with random 16-64-byte keys, on that node and on a fresh one
+# started beside it, in turn: the ratio filled / fresh. The target is for
+# 10 million (make bench-fill FILL=10M: 25-60 minutes of fill on the
+# shared 2-core VM, estimated from 1M runs; docs/performance.md)
 FILL ?= 1M
 bench-fill: build
 	$(BUILD)/tests/bench/strata-bench --workloads W1 --window 8 --fill $(FILL)
