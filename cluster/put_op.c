@@ -64,8 +64,11 @@ struct _put_op_t {
     op_client_t *data_client;       //  put-data waiting for its answer
     op_client_t *final_client;      //  put / put-finish waiting for put-reply
     request_t *request;             //  node request being built, reused
-    bool restartable;               //  a whole `put`: a copy of the object is kept
-    zmsg_t *copy;                   //  that copy (restartable only)
+    bool restartable;               //  a copy of the data is kept for a restart
+    zmsg_t *copy;                   //  that copy (restartable only; NULL once dropped)
+    uint64_t copy_bytes;            //  bytes in copy
+    uint64_t max_copy_bytes;        //  the copy is dropped past this
+    char no_copy_why [128];         //  why the copy was dropped ("" if it was not)
     uint32_t epoch;                 //  attempt number, in every cookie (answers to an
                                     //  earlier attempt are ignored)
     size_t restarts;                //  attempts after the first
@@ -161,10 +164,29 @@ put_op_start (put_op_t *self, char *error, size_t error_size)
 }
 
 void
-put_op_set_restartable (put_op_t *self)
+put_op_set_restartable (put_op_t *self, uint64_t max_copy_bytes)
 {
     assert (self && !self->size);
     self->restartable = true;
+    self->max_copy_bytes = max_copy_bytes;
+}
+
+uint64_t
+put_op_copy_bytes (put_op_t *self)
+{
+    assert (self);
+    return self->copy? self->copy_bytes: 0;
+}
+
+void
+put_op_drop_copy (put_op_t *self, const char *why)
+{
+    assert (self && why);
+    if (!self->restartable || self->no_copy_why [0])
+        return;
+    zmsg_destroy (&self->copy);
+    self->copy_bytes = 0;
+    snprintf (self->no_copy_why, sizeof self->no_copy_why, "%s", why);
 }
 
 uint64_t
@@ -381,6 +403,15 @@ s_take (put_op_t *self, size_t size, const uint8_t **data_p)
 
 static void s_pump (put_op_t *self);
 
+//  A lost target that no restart could cover: fail, saying why
+static void
+s_fail_lost (put_op_t *self, const char *who, const char *how)
+{
+    bool dropped = self->no_copy_why [0] != 0;
+    s_fail (self, ROUTER_TIMEOUT, "%s: %s; the put was cancelled%s%s%s, send it again", who, how,
+            dropped? " (": "", self->no_copy_why, dropped? ")": "");
+}
+
 //  An owner (or holder) was lost midway through a whole `put`: cancel what
 //  this attempt sent, and start again from the kept copy, under a new
 //  unified-id, with the lost node's share on handoff holders as if it had
@@ -389,7 +420,8 @@ static void s_pump (put_op_t *self);
 static bool
 s_restart (put_op_t *self, size_t lost, const char *who, const char *why)
 {
-    if (!self->restartable || !self->copy || self->restarts >= S_MAX_RESTARTS || self->failed || self->done)
+    if (!self->restartable || self->no_copy_why [0] || self->restarts >= S_MAX_RESTARTS
+    ||  self->failed || self->done)
         return false;
     op_env_t *env = self->env;
     size_t node_count = self->share_count;
@@ -405,7 +437,7 @@ s_restart (put_op_t *self, size_t lost, const char *who, const char *why)
         free (targets);
         return false;
     }
-    zmsg_t *data = zmsg_dup (self->copy);
+    zmsg_t *data = self->copy? zmsg_dup (self->copy): zmsg_new ();
     digest_md5_t *md5 = digest_md5_new ();
     if (!data || !md5) {
         zmsg_destroy (&data);
@@ -433,7 +465,7 @@ s_restart (put_op_t *self, size_t lost, const char *who, const char *why)
     zmsg_destroy (&self->pending);
     self->pending = data;
     self->pending_offset = 0;
-    self->pending_bytes = self->size;
+    self->pending_bytes = self->copy_bytes;
     digest_md5_destroy (&self->md5);
     self->md5 = md5;
     self->in_flight_count = 0;
@@ -527,8 +559,7 @@ s_emit (put_op_t *self, size_t size, bool last)
             s_target_name (self, target, who, sizeof who);
             if (s_restart (self, node, who, "not connected"))
                 return;
-            s_fail (self, ROUTER_TIMEOUT, "%s: lost during the put (not connected); "
-                    "the put was cancelled, send it again", who);
+            s_fail_lost (self, who, "lost during the put (not connected)");
             return;
         }
     }
@@ -584,15 +615,18 @@ put_op_feed (put_op_t *self, zmsg_t **data_p, op_client_t **client_p)
                                   : "upload-id: the previous put-data has not been answered yet");
         return;
     }
-    if (*data_p && self->restartable) {
-        if (!self->copy)
+    if (*data_p && self->restartable && !self->no_copy_why [0]) {
+        if (self->copy_bytes + zmsg_content_size (*data_p) > self->max_copy_bytes)
+            put_op_drop_copy (self, "the router keeps no copy of an upload past max-put-bytes");
+        if (!self->copy && !self->no_copy_why [0])
             self->copy = zmsg_new ();
         for (zframe_t *frame = zmsg_first (*data_p); frame && self->copy; frame = zmsg_next (*data_p)) {
             zframe_t *kept = zframe_dup (frame);
             if (!kept) {
-                zmsg_destroy (&self->copy);     //  out of memory: no restart then
+                put_op_drop_copy (self, "the router ran out of memory for its copy");
                 break;
             }
+            self->copy_bytes += zframe_size (kept);
             zmsg_append (self->copy, &kept);
         }
     }
@@ -676,11 +710,12 @@ put_op_on_event (put_op_t *self, node_event_t *event)
         //  on handoff holders, or fail if that cannot be done
         if (s_restart (self, event->node, name, event->lost? "connection lost": "no answer in time"))
             return;
+        char how [64];
         if (event->lost)
-            s_fail (self, ROUTER_TIMEOUT, "%s: connection lost; the put was cancelled", name);
+            snprintf (how, sizeof how, "connection lost");
         else
-            s_fail (self, ROUTER_TIMEOUT, "%s: no answer within %d ms; the put was cancelled",
-                    name, self->env->config->node_timeout_ms);
+            snprintf (how, sizeof how, "no answer within %d ms", self->env->config->node_timeout_ms);
+        s_fail_lost (self, name, how);
         return;
     }
     reply_t *reply = event->reply;

@@ -54,13 +54,25 @@ void
 int
     put_op_start (put_op_t *self, char *error, size_t error_size);
 
-//  Make this a whole `put` that survives losing a node midway: the op keeps
-//  a copy of the object, and when a target is lost (not connected, or no
-//  answer in time) it cancels what it sent and sends the object again
-//  under a new unified-id, the lost node's share going to handoff holders
-//  (at most twice). Call before the first put_op_feed.
+//  Make the put survive losing a node midway: the op keeps a copy of the
+//  object's data, and when a target is lost (not connected, or no answer
+//  in time) it cancels what it sent and sends the data again under a new
+//  unified-id, the lost node's share going to handoff holders (at most
+//  twice). The copy is kept while it stays within max_copy_bytes (a whole
+//  `put`: its size; an upload: the router's max-put-bytes); past that it is
+//  dropped and a lost node fails the put. Call before the first
+//  put_op_feed.
 void
-    put_op_set_restartable (put_op_t *self);
+    put_op_set_restartable (put_op_t *self, uint64_t max_copy_bytes);
+
+//  Bytes of data the op keeps for a restart (0 when it keeps none).
+uint64_t
+    put_op_copy_bytes (put_op_t *self);
+
+//  Drop the kept copy (the router needs the memory back): a node lost from
+//  now on fails the put. why says so in the failure message.
+void
+    put_op_drop_copy (put_op_t *self, const char *why);
 
 //  The version's unified-id (after put_op_start; a restart changes it).
 uint64_t

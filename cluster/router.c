@@ -76,6 +76,7 @@ typedef struct {
     void *op;                       //  put_op_t, get_op_t, delete_op_t or list_op_t
     char owner_key [24];            //  op pointer as text (key in self->owners)
     uint64_t cost;                  //  bytes reserved in the buffer budget
+    uint64_t copy_cost;             //  of which an upload's kept copy (put_op_copy_bytes)
     char upload_id [ROUTER_UPLOAD_ID_MAX + 1];      //  streamed upload, else ""
     zframe_t *client;               //  routing id of the upload's client, or of the reader
     uint32_t collection_id;         //  get: for the read session
@@ -125,6 +126,7 @@ typedef struct {
     bool *published_reachable;      //  per node: the state last published in metrics
     int64_t started_ms;             //  when the router started
     int64_t *node_log_next_ms;      //  per node: next reachability line allowed
+    size_t *logged_resets;          //  per node: node_link_resets when last looked at
     s_limit_t limits [S_LOG_KINDS]; //  rate limits of the other log lines
     uint64_t handoff_minute;        //  handoff writes since the last handoff line
     int64_t handoff_log_ms;         //  when the next handoff line is due
@@ -363,6 +365,20 @@ s_every_second (router_t *self, int64_t now)
     size_t nodes = cluster_config_node_count (self->cluster);
     for (size_t node = 0; node < nodes; node++) {
         bool reachable = node_link_reachable (self->link, node, now);
+        size_t resets = node_link_resets (self->link, node);
+        if (now < self->node_log_next_ms [node])
+            continue;               //  paced: what happens meanwhile is told next time
+        if (reachable && self->logged_reachable [node] && resets != self->logged_resets [node]
+        &&  self->started) {
+            //  Lost and back between two looks: an outage too short to
+            //  change the state, told all the same
+            size_t times = resets - self->logged_resets [node];
+            zsys_warning ("node %s lost its connection and is reachable again (%zu time%s since "
+                          "the last line)", cluster_config_node_name (self->cluster, node),
+                          times, times == 1? "": "s");
+            self->node_log_next_ms [node] = now + S_NODE_LOG_MS;
+        }
+        self->logged_resets [node] = resets;
         if (reachable == self->logged_reachable [node] || now < self->node_log_next_ms [node])
             continue;
         if (!reachable && now < self->started_ms + self->config->node_timeout_ms)
@@ -717,7 +733,7 @@ s_put (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **dat
     }
     op_client->size = size;
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, size));
-    put_op_set_restartable (op);
+    put_op_set_restartable (op, size);
     put_op_feed (op, data_p, NULL);
     put_op_finish (op, &op_client);
     s_op_settle (self, wrapper);
@@ -744,6 +760,7 @@ s_put_start (router_t *self, zframe_t *client, router_request_t *request)
         return;
     }
     s_op_t *wrapper = s_op_add (self, S_OP_PUT, op, s_cost (self, request->type, 0));
+    put_op_set_restartable (op, self->config->max_put_bytes);
     snprintf (wrapper->upload_id, sizeof wrapper->upload_id, "upload-%016" PRIx64, put_op_unified_id (op));
     wrapper->client = zframe_dup (client);
     zhashx_insert (self->uploads, wrapper->upload_id, wrapper);
@@ -755,6 +772,25 @@ s_put_start (router_t *self, zframe_t *client, router_request_t *request)
     if (msg)
         s_env_answer (&self->env, client, &msg);
     zmsg_destroy (&msg);
+}
+
+//  An upload keeps a copy of its data (up to max-put-bytes) so that it
+//  survives a lost node: the copy is charged to max-buffered-bytes as it
+//  grows, and dropped when the budget cannot take it (the upload goes on,
+//  but a node lost from then on fails it)
+static void
+s_charge_upload_copy (router_t *self, s_op_t *wrapper)
+{
+    put_op_t *op = (put_op_t *) wrapper->op;
+    uint64_t copy = put_op_copy_bytes (op);
+    if (copy > wrapper->copy_cost
+    &&  self->buffered + (copy - wrapper->copy_cost) > self->config->max_buffered_bytes) {
+        put_op_drop_copy (op, "the router had no room for a copy of the upload (max-buffered-bytes)");
+        copy = 0;
+    }
+    self->buffered = self->buffered - wrapper->copy_cost + copy;
+    wrapper->cost = wrapper->cost - wrapper->copy_cost + copy;
+    wrapper->copy_cost = copy;
 }
 
 //  put-data, put-finish, put-abort
@@ -787,6 +823,7 @@ s_upload (router_t *self, zframe_t *client, router_request_t *request, zmsg_t **
             return;
         }
         put_op_feed (op, data_p, &op_client);
+        s_charge_upload_copy (self, wrapper);
     }
     else
     if (request->type == ROUTER_MSG_PUT_FINISH) {
@@ -1266,6 +1303,7 @@ s_destroy (router_t **self_p)
     free (self->logged_reachable);
     free (self->published_reachable);
     free (self->node_log_next_ms);
+    free (self->logged_resets);
     free (self);
     *self_p = NULL;
 }
@@ -1328,6 +1366,7 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
     self->published_reachable = (bool *) zmalloc ((node_count? node_count: 1) * sizeof (bool));
     self->started_ms = zclock_mono ();
     self->node_log_next_ms = (int64_t *) zmalloc ((node_count? node_count: 1) * sizeof (int64_t));
+    self->logged_resets = (size_t *) zmalloc ((node_count? node_count: 1) * sizeof (size_t));
     //  Nodes start as "reachable" in the log's eyes: a node that has not
     //  answered once the node timeout has passed is named
     for (size_t node = 0; node < node_count; node++)

@@ -349,6 +349,7 @@ class RouterClient:
             (self.sock.curve_serverkey, self.sock.curve_publickey,
              self.sock.curve_secretkey) = curve_keys
         self.sock.connect(endpoint)
+        self.early = {}                 # replies that came before their recv
 
     def close(self):
         self.sock.close()
@@ -362,7 +363,10 @@ class RouterClient:
 
     def recv(self, request_id, timeout=None):
         """The reply to request_id as (header, data frames); replies to
-        other requests are dropped."""
+        other requests are kept for their own recv, so requests in flight
+        together may be answered in any order."""
+        if request_id in self.early:
+            return self.early.pop(request_id)
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
@@ -376,6 +380,8 @@ class RouterClient:
                 raise RouterError("router reply is not a map: %r" % (header,))
             if header.get("request-id") == request_id:
                 return header, frames[1:]
+            if len(self.early) < 10000:
+                self.early[header.get("request-id")] = (header, frames[1:])
 
     def request(self, header, frames=(), timeout=None):
         sent = self.send(header, frames)

@@ -7,6 +7,9 @@ with the lost node's share on handoff holders), the node is started again
 and receives its handoff copies, and every object reads back
 byte-identical with two other nodes stopped.
 
+A streamed upload within max-put-bytes survives an owner SIGKILLed midway
+the same way (the router keeps its data).
+
 A delete while a node is silent (SIGSTOP) succeeds: its tombstone goes to
 two handoff holders.
 
@@ -96,6 +99,33 @@ class PutLostNodeTest(ClusterTestCase):
         for node in stopped:
             node.start()
         self.cluster.wait_router(timeout=30)
+
+    def test_upload_survives_a_lost_node(self):
+        # A streamed upload (put-start / put-data / put-finish) within
+        # max-put-bytes: the router keeps its data and sends it again when
+        # an owner is SIGKILLed midway
+        client = self.cluster.router_client(timeout=60)
+        key = new_key("upload-lost")
+        data = os.urandom(24 * MIB)
+        reply, _ = client.request({"message-type": "put-start", "key": key})
+        self.assertEqual(reply["result"], "success", reply)
+        upload, slice_size = reply["upload-id"], reply["slice-size"]
+        victim = self.cluster.node(6)
+        for offset in range(0, len(data), slice_size):
+            if offset >= len(data) // 3 and victim.proc.poll() is None:
+                victim.kill()
+            reply, _ = client.request({"message-type": "put-data", "upload-id": upload},
+                                      [data[offset:offset + slice_size]])
+            self.assertEqual(reply["result"], "success", reply)
+        reply, _ = client.request({"message-type": "put-finish", "upload-id": upload})
+        self.assertEqual(reply["result"], "success", reply)
+        self.assertEqual(reply["size"], len(data))
+        self.assertIn("lost midway", self.cluster.router.log_text())
+        victim.start()
+        self.cluster.wait_router(timeout=30)
+        result = self.cluster.strata("get", key, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(hashlib.md5(result.stdout).hexdigest(), hashlib.md5(data).hexdigest())
 
     def test_delete_with_a_silent_node(self):
         key = new_key("delete-lost")

@@ -106,6 +106,25 @@ class RouterStartupTest(unittest.TestCase):
         self.assertEqual(reply["result"], "unavailable", reply)
         self.assertIn("not yet reachable", reply["error-message"])
 
+    def test_an_outage_shorter_than_a_second_is_logged(self):
+        # The router looks at reachability once a second: a node killed and
+        # started again between two looks is logged all the same
+        self.cluster.wait_router(timeout=30)
+        node = self.cluster.node(1)
+        before = self.cluster.router.log_text()
+        node.kill()
+        node.start()
+        deadline = time.monotonic() + 15
+        told = None
+        while time.monotonic() < deadline and told is None:
+            log = self.cluster.router.log_text()[len(before):]
+            for line in ("%s lost its connection and is reachable again" % node.name,
+                         "node %s is unreachable" % node.name):
+                if line in log:
+                    told = line
+            time.sleep(0.2)
+        self.assertIsNotNone(told, "no line about %s's outage in the router's log" % node.name)
+
 
 if __name__ == "__main__":
     run_main()

@@ -607,6 +607,110 @@ Test (router_ops, upload_failure_is_told_to_the_next_message)
     free (object);
 }
 
+//  Feed object to an upload in slice-size put-data messages, answering
+//  every slice the op sends (from sent index *acked_p on) until it takes
+//  the piece; returns how many put-data were answered
+static void
+s_upload_pieces (put_op_t *op, const uint8_t *object, size_t pieces, size_t *acked_p)
+{
+    for (size_t piece = 0; piece < pieces; piece++) {
+        zmsg_t *data = zmsg_new ();
+        zmsg_addmem (data, object + piece * S_SLICE, S_SLICE);
+        router_request_t *part = s_request (ROUTER_MSG_PUT_DATA);
+        op_client_t *client = s_client (part);
+        put_op_feed (op, &data, &client);
+        router_request_destroy (&part);
+        while (!put_op_waiting_for_client (op) && *acked_p < s_world->sent_count)
+            s_reply (op, s_put_event, (*acked_p)++, RESULT_SUCCESS);
+    }
+}
+
+Test (router_ops, upload_survives_a_lost_node_within_its_copy)
+{
+    //  An upload that keeps a copy of up to 8 slices: node05 is lost after
+    //  two slices went out; the upload is sent again from the copy under a
+    //  new unified-id with node05's share on handoff holders
+    router_request_t *request = s_request (ROUTER_MSG_PUT_START);
+    put_op_t *op = put_op_new (&s_env, request);
+    char error [256];
+    cr_assert_eq (put_op_start (op, error, sizeof error), 0);
+    put_op_set_restartable (op, 8 * S_SLICE);
+    uint64_t first_id = put_op_unified_id (op);
+    uint8_t *object = s_object (4 * S_SLICE, 9);
+    size_t acked = 0;
+    s_upload_pieces (op, object, 3, &acked);
+    cr_assert_eq (put_op_copy_bytes (op), 3 * S_SLICE);
+    size_t before = s_world->sent_count;
+    //  Slice 1's request to node05 comes back lost
+    size_t lost_index = 0;
+    for (size_t index = acked; index < s_world->sent_count; index++)
+        if (s_world->sent [index].node == 4)
+            lost_index = index;
+    cr_assert_gt (lost_index, 0);
+    s_world->unreachable [4] = true;
+    s_sent_t *lost = &s_world->sent [lost_index];
+    node_event_t event = { lost->op, lost->node, lost->cookie, NULL, NULL, true };
+    put_op_on_event (op, &event);
+    cr_assert (!put_op_done (op));
+    cr_assert_neq (put_op_unified_id (op), first_id, "a restart writes a new version");
+    cr_assert_gt (s_world->sent_count, before, "sent again");
+    for (size_t index = before; index < s_world->sent_count; index++)
+        cr_assert_neq (s_world->sent [index].node, 4, "nothing more to the lost node");
+    //  Answers to the first attempt are ignored from now on
+    acked = before;
+    s_upload_pieces (op, object + 3 * S_SLICE, 1, &acked);
+    router_request_t *finish = s_request (ROUTER_MSG_PUT_FINISH);
+    op_client_t *client = s_client (finish);
+    put_op_finish (op, &client);
+    while (!put_op_done (op) && acked < s_world->sent_count)
+        s_reply (op, s_put_event, acked++, RESULT_SUCCESS);
+    cr_assert (put_op_done (op));
+    cr_assert_gt (put_op_handoffs (op), 0);
+    size_t answers = s_world->answer_count;
+    cr_assert_eq (s_expect_answer (answers - 1, "success", NULL, "size"), 4 * S_SLICE);
+    cr_assert_eq (s_expect_answer (answers - 1, "success", NULL, "unified-id"), put_op_unified_id (op));
+    //  The first attempt was cancelled on every target it had
+    size_t cancels = 0;
+    for (size_t index = 0; index < s_world->posted_count; index++)
+        if (s_world->posted [index].type == MSG_ARCHIVE_KEY_CANCEL
+        &&  s_world->posted [index].unified_id == first_id)
+            cancels++;
+    cr_assert_eq (cancels, S_NODES);
+    put_op_destroy (&op);
+    router_request_destroy (&finish);
+    router_request_destroy (&request);
+    free (object);
+}
+
+Test (router_ops, upload_past_its_copy_fails_on_a_lost_node)
+{
+    //  The copy is dropped once the upload outgrows it: a lost node then
+    //  fails the upload, saying why
+    router_request_t *request = s_request (ROUTER_MSG_PUT_START);
+    put_op_t *op = put_op_new (&s_env, request);
+    char error [256];
+    cr_assert_eq (put_op_start (op, error, sizeof error), 0);
+    put_op_set_restartable (op, 2 * S_SLICE);
+    uint8_t *object = s_object (3 * S_SLICE, 10);
+    size_t acked = 0;
+    s_upload_pieces (op, object, 2, &acked);
+    cr_assert_eq (put_op_copy_bytes (op), 2 * S_SLICE);
+    s_upload_pieces (op, object + 2 * S_SLICE, 1, &acked);
+    cr_assert_eq (put_op_copy_bytes (op), 0, "dropped past its limit");
+    s_sent_t *lost = &s_world->sent [s_world->sent_count - 1];
+    node_event_t event = { lost->op, lost->node, lost->cookie, NULL, NULL, true };
+    put_op_on_event (op, &event);
+    router_request_t *finish = s_request (ROUTER_MSG_PUT_FINISH);
+    op_client_t *client = s_client (finish);
+    put_op_finish (op, &client);
+    cr_assert (put_op_done (op));
+    s_expect_answer (s_world->answer_count - 1, "timeout", "keeps no copy of an upload past max-put-bytes", NULL);
+    put_op_destroy (&op);
+    router_request_destroy (&finish);
+    router_request_destroy (&request);
+    free (object);
+}
+
 Test (router_ops, put_abort)
 {
     router_request_t *request = s_request (ROUTER_MSG_PUT_START);
