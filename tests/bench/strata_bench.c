@@ -1964,8 +1964,12 @@ s_fresh_node_start (s_bench_t *self, s_node_slot_t *slot)
     if (rc == 0 && s_wait_ready (self, S_READY_TIMEOUT_MS))
         rc = -1;
     uint64_t generation;
-    if (rc == 0 && (s_warm_up (self, false) || s_store (self, S_KIND_ENTIRE, 32, &generation)))
+    if (rc == 0 && s_warm_up (self, false))
         rc = -1;
+    if (rc == 0 && s_store (self, S_KIND_ENTIRE, 32, &generation)) {
+        fprintf (stderr, "strata-bench: the fresh node did not store the warm-up requests\n");
+        rc = -1;
+    }
     //  Then W1 for up to 2 s, untimed: "fresh" is to mean few segments,
     //  not just started (the index's WAL file grows to its working size
     //  in the first seconds, and a growing file costs every sync more)
@@ -1976,8 +1980,11 @@ s_fresh_node_start (s_bench_t *self, s_node_slot_t *slot)
                                 self->options->windows [self->options->window_count - 1]);
         spec.seconds = spec.seconds < 2? spec.seconds: 2;
         s_result_t result;
-        if (s_run (self, &spec, &result) || self->node_dead || result.errors || result.lost)
+        if (s_run (self, &spec, &result) || self->node_dead || result.errors || result.lost) {
+            fprintf (stderr, "strata-bench: W1 on the fresh node: %" PRIu64 " errors, %" PRIu64 " lost%s%s\n",
+                     result.errors, result.lost, *result.error? ": ": "", result.error);
             rc = -1;
+        }
     }
     if (rc) {
         fprintf (stderr, "strata-bench: the fresh node beside the filled one did not start\n");
