@@ -42,7 +42,9 @@
 
     --fill N stores N small segments after W1 (64-byte payloads, random
     16-64-byte keys, unified-ids made as 16 routers would make them), then
-    runs W1 again: filled against fresh, same run, same windows.
+    runs W1 in turn on that node and on a fresh node started beside it
+    (filled, fresh, fresh, filled, per window): filled against fresh,
+    both under whatever else the machine is doing at the time.
 
     Every W1 line also has the node's CPU time per ack (all its threads,
     /proc/<pid>/stat), with the line under it split by thread name; the
