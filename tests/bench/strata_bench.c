@@ -2949,8 +2949,9 @@ s_usage (FILE *out)
         "                        (appendonly yes, appendfsync always, files in the data\n"
         "                        dir); the ratio goes on the W1 line\n"
         "  --fill N              after W1, store N small segments (random 16-64-byte\n"
-        "                        keys, unified-ids from 16 'routers') and run W1\n"
-        "                        again: filled against fresh (N may end in k or M)\n"
+        "                        keys, unified-ids from 16 'routers'), then run W1 in\n"
+        "                        turn on that node and on a fresh one started beside\n"
+        "                        it: filled against fresh (N may end in k or M)\n"
         "  --help\n");
 }
 
