@@ -368,8 +368,9 @@ s_every_second (router_t *self, int64_t now)
         size_t resets = node_link_resets (self->link, node);
         if (now < self->node_log_next_ms [node])
             continue;               //  paced: what happens meanwhile is told next time
-        if (reachable && self->logged_reachable [node] && resets != self->logged_resets [node]
-        &&  self->started) {
+        if (!self->started)
+            self->logged_resets [node] = resets;    //  starting: not an outage yet
+        if (reachable && self->logged_reachable [node] && resets != self->logged_resets [node]) {
             //  Lost and back between two looks: an outage too short to
             //  change the state, told all the same
             size_t times = resets - self->logged_resets [node];
@@ -377,13 +378,14 @@ s_every_second (router_t *self, int64_t now)
                           "the last line)", cluster_config_node_name (self->cluster, node),
                           times, times == 1? "": "s");
             self->node_log_next_ms [node] = now + S_NODE_LOG_MS;
+            self->logged_resets [node] = resets;
         }
-        self->logged_resets [node] = resets;
         if (reachable == self->logged_reachable [node] || now < self->node_log_next_ms [node])
             continue;
         if (!reachable && now < self->started_ms + self->config->node_timeout_ms)
             continue;       //  starting: nodes have not all answered their first ping yet
         self->logged_reachable [node] = reachable;
+        self->logged_resets [node] = resets;
         self->node_log_next_ms [node] = now + S_NODE_LOG_MS;
         if (reachable)
             zsys_info ("node %s is reachable again", cluster_config_node_name (self->cluster, node));
