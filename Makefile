@@ -12,9 +12,15 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev \
     libmsgpack-dev libcriterion-dev libssl-dev libsqlite3-dev libisal-dev \
     zlib1g-dev python3 python3-zmq python3-msgpack python3-zfec sqlite3 \
     libmicrohttpd-dev libsystemd-dev prometheus chromium systemd
+# hiredis: strata-bench's client of its Redis peer (--peer redis). The
+# bench also builds without it (--peer redis then says so).
+DEBIAN_PACKAGES += libhiredis-dev
+# Installed by the benchmark targets only (a package that also installs
+# a system service): the peer strata-bench --peer redis measures against
+BENCH_PACKAGES = redis-server
 
 .PHONY: run test lint deps build build-asan test-asan build-tsan test-tsan fuzz valgrind bench bench-metrics soak soak-compact bench-compact multihost clean
-.PHONY: soak-repair bench-list
+.PHONY: soak-repair bench-list deps-bench bench-fill
 
 run: build
 	$(BUILD)/strata-node
@@ -40,6 +46,10 @@ deps:
 	        echo "missing Debian packages; run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
 	    fi; \
 	fi
+
+# The benchmarks' own packages (BENCH_PACKAGES), the same way
+deps-bench:
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -108,10 +118,23 @@ valgrind: deps
 	cmake --build $(BUILD_VG) -j $(JOBS)
 	tests/valgrind.sh $(BUILD_VG) $(JOBS)
 
-bench: build
-	$(BUILD)/tests/bench/strata-bench
+# The default workloads, W1 against Redis (appendfsync always) with the
+# same shape, and W1 again after a fill of BENCH_FILL small segments (a
+# short version of make bench-fill); ends with one line per target
+BENCH_FILL ?= 200k
+bench: build deps-bench
+	$(BUILD)/tests/bench/strata-bench --peer redis --fill $(BENCH_FILL)
 	STRATA_BUILD_DIR=$(abspath $(BUILD)) STRATA_TIMING_STRICT=1 PYTHONDONTWRITEBYTECODE=1 \
 	    /usr/bin/python3 tests/integration/test_reply_budget.py
+
+# W1 (window 8) on a fresh node; then, after storing FILL segments of 64
+# bytes with random 16-64-byte keys, on that node and on a fresh one
+# started beside it, in turn: the ratio filled / fresh. The target is for
+# 10 million (make bench-fill FILL=10M: 25-60 minutes of fill on the
+# shared 2-core VM, estimated from 1M runs; docs/performance.md)
+FILL ?= 1M
+bench-fill: build
+	$(BUILD)/tests/bench/strata-bench --workloads W1 --window 8 --fill $(FILL)
 
 # W1 with and without a Prometheus-style scrape of the node's /metrics every
 # 100 ms, in turn in one run; prints the ratio (docs/operations.md)

@@ -34,6 +34,22 @@
         against W1 alone, and the compaction's rate in MB/s (size of the
         files it replaced / time to its reply). Not in the default set.
 
+    --peer redis runs, after each W1 run, the same shape against Debian's
+    redis-server (appendonly yes, appendfsync always; redis_peer.c): as
+    many connections as senders, as many SETs of 4 KiB in flight on each
+    as W1's window, random keys, for as long; the W1 line gets Redis's
+    SET/s and the ratio. Without redis-server one line says it was skipped.
+
+    --fill N stores N small segments after W1 (64-byte payloads, random
+    16-64-byte keys, unified-ids made as 16 routers would make them), then
+    runs W1 in turn on that node and on a fresh node started beside it
+    (filled, fresh, fresh, filled, per window): filled against fresh,
+    both under whatever else the machine is doing at the time.
+
+    Every W1 line also has the node's CPU time per ack (all its threads,
+    /proc/<pid>/stat), with the line under it split by thread name; the
+    run ends with one `target` line per target of the performance issue.
+
     --scrape-ms N starts the node with its HTTP endpoint (--metrics) and
     runs W1 four times in turn, without and with a Prometheus-style scraper
     (GET /metrics every N ms on its own thread), and prints the ratio of
@@ -78,6 +94,7 @@
 #include "reply.h"
 #include "digest.h"
 #include "timestamp.h"
+#include "redis_peer.h"
 
 #define S_SMALL_SIZE        4096                //  W1/W3/W4 payload
 #define S_SMALL_VARIANTS    64                  //  distinct 4 KiB payloads
@@ -90,6 +107,16 @@
 #define S_MAX_WINDOWS       8                   //  values in --window
 #define S_TARGET_RSS_MIB    128.0
 #define S_MIB               (1024.0 * 1024.0)
+#define S_FILL_SIZE         64                  //  --fill: payload bytes of each segment
+#define S_FILL_KEY_MIN      16                  //  --fill: key bytes, at least
+#define S_FILL_KEY_MAX      64                  //  --fill: key bytes, at most
+#define S_FILL_WINDOW       16                  //  --fill: requests in flight per sender
+#define S_ROUTER_BITS       10                  //  unified-id = time (us) << 10 | router id, as routers make them
+#define S_TARGET_REDIS      1.2                 //  W1 against Redis, same shape
+#define S_TARGET_CPU_US     25.0                //  node CPU per W1 ack
+#define S_TARGET_W3_P99_MS  2.0                 //  W3 p99 at half of W1's rate
+#define S_TARGET_FILLED     0.8                 //  W1 filled against W1 fresh
+#define S_MAX_THREADS       128                 //  node threads followed for CPU per thread
 
 //  Workloads, in the order they run
 typedef enum {
@@ -105,7 +132,9 @@ typedef enum {
     S_KIND_ENTIRE,              //  archive-key-entire of payload_size bytes
     S_KIND_SEQUENCES,           //  start/next/final of 1 MiB sequences
     S_KIND_RETRIEVE_SMALL,      //  retrieve-key-start of a stored 4 KiB segment
-    S_KIND_RETRIEVE_LARGE       //  retrieve-key-start/next of a stored 1 MiB sequence
+    S_KIND_RETRIEVE_LARGE,      //  retrieve-key-start/next of a stored 1 MiB sequence
+    S_KIND_FILL                 //  archive-key-entire of S_FILL_SIZE bytes, random key,
+                                //  unified-id as a router (one per sender) makes it
 } s_kind_t;
 
 //  Command-line settings
@@ -133,6 +162,8 @@ typedef struct {
     uint64_t small_keys;                //  W4: 4 KiB segments stored in set-up
     uint64_t large_segments;            //  W5: 16 MiB segments stored in set-up
     int scrape_ms;                      //  W1 with and without a GET /metrics this often (0: off)
+    bool peer_redis;                    //  W1: the same shape against redis-server
+    uint64_t fill;                      //  W1: segments stored between fresh and filled runs (0: none)
 } s_options_t;
 
 //  One requester: its sockets
@@ -176,6 +207,20 @@ typedef struct {
     uint64_t scrapes;                   //  scrapes answered 200 (scraper thread)
     uint64_t scrape_failures;           //  scrapes not answered 200
     uint64_t scrape_bytes;              //  bytes received by the scraper
+    uint8_t fill_md5 [S_SMALL_VARIANTS][DIGEST_MD5_SIZE];   //  first S_FILL_SIZE bytes of each small payload
+    redis_peer_t *redis;                //  --peer redis: the server, once started
+    bool redis_tried;                   //  its start was tried (redis_why says why it failed)
+    char redis_why [300];               //  why there is no Redis figure
+    //  The issue's targets, for the summary at the end (< 0: not measured)
+    double best_redis_ratio;            //  W1 acks/s / Redis SET/s, best window
+    int best_redis_window;
+    double best_cpu_per_ack_us;         //  node CPU per W1 ack, best window
+    int best_cpu_window;
+    double w3_p99_ms, w3_rate;          //  W3
+    double fresh_rates [S_MAX_WINDOWS]; //  W1 fresh, per window
+    double filled_ratio;                //  W1 filled / fresh, best window
+    int filled_window;
+    uint64_t filled_segments;           //  segments the fill stored
 } s_bench_t;
 
 //  One workload, shared read-only by its sender threads
@@ -220,6 +265,7 @@ typedef struct {
     size_t latency_count;               //  entries in latency
     size_t latency_size;                //  room in latency
     int64_t last_reply_ns;              //  when the last reply came
+    uint64_t router_usec;               //  fill: time part of this sender's last unified-id
     uint64_t next_number;               //  closed loop: number of the next request
     uint64_t outstanding;               //  closed loop: requests in flight
     bool broken;                        //  closed loop: cannot send, stopped
@@ -248,6 +294,8 @@ typedef struct {
     double p50_ms, p99_ms, max_ms;      //  ack latency
     double bench_cpu;                   //  % of one core, all bench threads
     double node_cpu;                    //  % of one core; < 0 unknown
+    double node_cpu_seconds;            //  node CPU time during the run; < 0 unknown
+    char node_threads [300];            //  node CPU per success by thread name ("" unknown)
     double node_rss_mib;                //  node's peak RSS during the workload; < 0 unknown
     int64_t syncs;                      //  node's group commits during it; < 0 unknown
     int64_t sync_p50_us, sync_p99_us;   //  node's last 1024 syncs (stats); < 0 unknown
@@ -397,6 +445,99 @@ s_node_status_mib (s_bench_t *self, const char *name)
     }
     fclose (file);
     return mib;
+}
+
+//  CPU time of one node thread
+typedef struct {
+    int tid;
+    char name [20];                     //  its comm: strata-writer, ZMQbg/IO/0, ...
+    double seconds;                     //  user + system so far
+} s_thread_cpu_t;
+
+//  The CPU time of every thread of the node so far, into threads (at most
+//  max). Returns how many, 0 if unknown.
+static int
+s_node_threads (s_bench_t *self, s_thread_cpu_t *threads, int max)
+{
+    if (!self->node_pid)
+        return 0;
+    char path [64];
+    snprintf (path, sizeof (path), "/proc/%d/task", (int) self->node_pid);
+    DIR *dir = opendir (path);
+    if (!dir)
+        return 0;
+    int count = 0;
+    struct dirent *entry;
+    while (count < max && (entry = readdir (dir))) {
+        if (*entry->d_name < '0' || *entry->d_name > '9')
+            continue;
+        char stat_path [300], text [1024];
+        snprintf (stat_path, sizeof (stat_path), "%s/%s/stat", path, entry->d_name);
+        FILE *file = fopen (stat_path, "r");
+        if (!file)
+            continue;
+        size_t size = fread (text, 1, sizeof (text) - 1, file);
+        fclose (file);
+        text [size] = 0;
+        char *open = strchr (text, '('), *close = strrchr (text, ')');
+        unsigned long user = 0, system = 0;
+        if (!open || !close || close < open
+        ||  sscanf (close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &user, &system) != 2)
+            continue;
+        s_thread_cpu_t *thread = &threads [count++];
+        thread->tid = atoi (entry->d_name);
+        snprintf (thread->name, sizeof (thread->name), "%.*s", (int) (close - open - 1), open + 1);
+        thread->seconds = (double) (user + system) / (double) sysconf (_SC_CLK_TCK);
+    }
+    closedir (dir);
+    return count;
+}
+
+//  Describe the CPU the node's threads used between two snapshots, per
+//  success and by thread name, largest first ("strata-writer=30.1us ...";
+//  names under 0.5 us per success left out), into text
+static void
+s_node_threads_text (const s_thread_cpu_t *before, int before_count, const s_thread_cpu_t *after,
+                     int after_count, uint64_t successes, char *text, size_t size)
+{
+    *text = 0;
+    if (!before_count || !after_count || !successes)
+        return;
+    s_thread_cpu_t names [S_MAX_THREADS];
+    int name_count = 0;
+    for (int index = 0; index < after_count; index++) {
+        double used = after [index].seconds;
+        for (int earlier = 0; earlier < before_count; earlier++)
+            if (before [earlier].tid == after [index].tid)
+                used -= before [earlier].seconds;
+        int slot;
+        for (slot = 0; slot < name_count; slot++)
+            if (streq (names [slot].name, after [index].name))
+                break;
+        if (slot == name_count) {
+            names [name_count] = after [index];
+            names [name_count++].seconds = 0;
+        }
+        names [slot].seconds += used;
+    }
+    size_t length = 0;
+    while (length < size) {
+        int largest = -1;
+        for (int slot = 0; slot < name_count; slot++)
+            if (names [slot].seconds >= 0 && (largest < 0 || names [slot].seconds > names [largest].seconds))
+                largest = slot;
+        if (largest < 0)
+            break;
+        double per_success = 1e6 * names [largest].seconds / (double) successes;
+        names [largest].seconds = -1;
+        if (per_success < 0.5)
+            break;
+        int written = snprintf (text + length, size - length, "%s%s=%.1fus", length? " ": "",
+                                names [largest].name, per_success);
+        if (written < 0 || (size_t) written >= size - length)
+            break;
+        length += (size_t) written;
+    }
 }
 
 //  Reset the node's peak RSS (VmHWM) to its current RSS, so the next
@@ -570,6 +711,50 @@ s_node_stop (s_bench_t *self)
 }
 
 
+//  Start strata-node on two free loopback ports (self->writer/reader are
+//  set) with its data in node_dir. Another process may take a probed port
+//  before the node binds it; the node then exits 1 at once, and the bench
+//  tries fresh ports (three attempts). 0, or -1 (the reason printed).
+static int
+s_node_start (s_bench_t *self)
+{
+    for (int attempt = 1; ; attempt++) {
+        int writer_port = s_free_port ();
+        int reader_port = s_free_port ();
+        while (reader_port == writer_port && reader_port > 0)
+            reader_port = s_free_port ();
+        if (writer_port < 0 || reader_port < 0) {
+            fprintf (stderr, "strata-bench: cannot find free loopback ports\n");
+            return -1;
+        }
+        if (self->options->scrape_ms > 0)
+            self->metrics_port = s_free_port ();
+        snprintf (self->writer, sizeof (self->writer), "tcp://127.0.0.1:%d", writer_port);
+        snprintf (self->reader, sizeof (self->reader), "tcp://127.0.0.1:%d", reader_port);
+        if (s_node_spawn (self))
+            return -1;
+        int status = 0;
+        bool exited = false;
+        for (int tick = 0; tick < 20 && !exited; tick++) {
+            usleep (50000);
+            exited = s_node_exited (self, &status);
+        }
+        if (!exited)
+            return 0;
+        char text [64];
+        if (attempt < 3 && WIFEXITED (status) && WEXITSTATUS (status) == 1) {
+            fprintf (stderr, "strata-bench: node exited during start-up (%s); retrying on other ports\n",
+                     s_exit_text (status, text, sizeof (text)));
+            continue;
+        }
+        fprintf (stderr, "strata-bench: node exited during start-up (%s)\n",
+                 s_exit_text (status, text, sizeof (text)));
+        s_node_log_tail (self, 20);
+        return -1;
+    }
+}
+
+
 //  --------------------------------------------------------------------------
 //  Clients: sockets of one requester
 
@@ -693,18 +878,24 @@ s_issue (s_sender_t *self, uint64_t number, int64_t stamp)
     const uint8_t *payload = NULL;      //  data frames
     size_t payload_size = 0;
     zsock_t *socket = self->client->writer;
-    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES) {
+    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES || spec->kind == S_KIND_FILL) {
         request->present |= FIELD_UNIFIED_ID | FIELD_TIMESTAMP | FIELD_SEGMENT_SIZE
                           | FIELD_ZFEC_PADDING_SIZE | FIELD_SEGMENT_MD5 | FIELD_SOURCE_NODE_NAME;
         request->timestamp = bench->timestamp;
         request->zfec_padding_size = 0;
         snprintf (request->source_node_name, sizeof (request->source_node_name), "bench");
         uint64_t key_number;
-        if (spec->kind == S_KIND_ENTIRE) {
+        if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_FILL) {
             key_number = number * (uint64_t) spec->senders + (uint64_t) self->index;
             request->type = MSG_ARCHIVE_KEY_ENTIRE;
             request->present |= FIELD_FILE_SIZE | FIELD_FILE_HASH;
             const uint8_t *md5;
+            if (spec->kind == S_KIND_FILL) {
+                size_t variant = key_number % S_SMALL_VARIANTS;
+                payload = bench->small + variant * S_SMALL_SIZE;
+                md5 = bench->fill_md5 [variant];
+            }
+            else
             if (spec->payload_size == S_LARGE_SIZE) {
                 size_t block = key_number % S_SEQUENCES;
                 payload = bench->large + block * S_LARGE_SIZE;
@@ -739,8 +930,31 @@ s_issue (s_sender_t *self, uint64_t number, int64_t stamp)
             }
         }
         request->segment_size = payload_size;
-        request->unified_id = s_unified_id (bench, spec->generation, key_number);
-        s_set_key (request, spec->generation, key_number);
+        if (spec->kind == S_KIND_FILL) {
+            //  As a cluster writes: each sender is a router with its own
+            //  id, whose unified-ids are its clock in microseconds (one
+            //  more than its last when the clock has not moved), so the
+            //  ids of the senders interleave; keys of 16-64 random bytes
+            uint64_t usec = (uint64_t) timestamp_now ();
+            self->router_usec = usec > self->router_usec? usec: self->router_usec + 1;
+            request->unified_id = (self->router_usec << S_ROUTER_BITS)
+                                | ((uint64_t) self->index & ((1u << S_ROUTER_BITS) - 1));
+            static const char alphabet [] = "abcdefghijklmnopqrstuvwxyz0123456789/-_.";
+            uint64_t random = s_random_next (&self->random);
+            size_t size = S_FILL_KEY_MIN + (size_t) (random % (S_FILL_KEY_MAX - S_FILL_KEY_MIN + 1));
+            for (size_t offset = 0; offset < size; offset++) {
+                if (offset % 10 == 0)
+                    random = s_random_next (&self->random);
+                request->key [offset] = alphabet [random % (sizeof (alphabet) - 1)];
+                random /= sizeof (alphabet) - 1;
+            }
+            request->key [size] = 0;
+            request->key_size = size;
+        }
+        else {
+            request->unified_id = s_unified_id (bench, spec->generation, key_number);
+            s_set_key (request, spec->generation, key_number);
+        }
     }
     else {
         socket = self->client->reader;
@@ -1292,6 +1506,8 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     bool rss_reset = s_node_rss_reset (self) == 0;
     int64_t syncs_before = s_node_syncs (self, NULL, NULL);
     double node_cpu_before = s_node_cpu_seconds (self);
+    s_thread_cpu_t threads_before [S_MAX_THREADS], threads_after [S_MAX_THREADS];
+    int threads_before_count = s_node_threads (self, threads_before, S_MAX_THREADS);
     double cpu_before = s_cpu_seconds_self ();
 
     spec->start_ns = s_now_ns () + 2000000;         //  2 ms to start the threads
@@ -1346,6 +1562,7 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     int64_t end_ns = s_now_ns ();
     double cpu_after = s_cpu_seconds_self ();
     double node_cpu_after = s_node_cpu_seconds (self);
+    int threads_after_count = s_node_threads (self, threads_after, S_MAX_THREADS);
     int64_t syncs_after = exited? -1: s_node_syncs (self, &result->sync_p50_us, &result->sync_p99_us);
 
     //  Merge what the senders saw
@@ -1404,14 +1621,18 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
         result->elapsed = (end_ns - spec->start_ns) / 1e9;
     double wall = (end_ns - spec->start_ns) / 1e9;
     result->bench_cpu = wall > 0? 100.0 * (cpu_after - cpu_before) / wall: 0;
-    result->node_cpu = node_cpu_before >= 0 && node_cpu_after >= 0 && wall > 0
-                     ? 100.0 * (node_cpu_after - node_cpu_before) / wall: -1;
+    result->node_cpu_seconds = node_cpu_before >= 0 && node_cpu_after >= 0
+                             ? node_cpu_after - node_cpu_before: -1;
+    result->node_cpu = result->node_cpu_seconds >= 0 && wall > 0
+                     ? 100.0 * result->node_cpu_seconds / wall: -1;
+    s_node_threads_text (threads_before, threads_before_count, threads_after, threads_after_count,
+                         result->success, result->node_threads, sizeof (result->node_threads));
     result->node_rss_mib = s_node_status_mib (self, "VmHWM");
     if (!rss_reset && result->node_rss_mib >= 0)
         self->rss_reset = false;
     result->syncs = syncs_before >= 0 && syncs_after >= 0? syncs_after - syncs_before: -1;
 
-    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES)
+    if (spec->kind == S_KIND_ENTIRE || spec->kind == S_KIND_SEQUENCES || spec->kind == S_KIND_FILL)
         self->bytes_stored += result->bytes;
     self->failures += result->errors + result->lost;
     if (exited || s_node_exited (self, &status)) {
@@ -1484,6 +1705,399 @@ s_print_latency (const s_result_t *result)
 //  --------------------------------------------------------------------------
 //  The workloads
 
+//  Node CPU time per success of a run in microseconds, or -1 if unknown
+static double
+s_cpu_per_ack_us (const s_result_t *result)
+{
+    return result->node_cpu_seconds >= 0 && result->success > 0
+         ? 1e6 * result->node_cpu_seconds / (double) result->success: -1;
+}
+
+//  The node-CPU-per-ack column of a W1 line, with its target
+static void
+s_print_cpu_per_ack (const s_result_t *result)
+{
+    double per_ack = s_cpu_per_ack_us (result);
+    if (per_ack >= 0)
+        printf ("  node-cpu/ack=%.1fus target<=%.0fus %s", per_ack, S_TARGET_CPU_US,
+                s_verdict (per_ack <= S_TARGET_CPU_US));
+}
+
+//  The line under a W1 line: the node's CPU per ack by thread
+static void
+s_print_threads (const s_result_t *result)
+{
+    if (*result->node_threads) {
+        printf ("    node-cpu/ack by thread: %s\n", result->node_threads);
+        fflush (stdout);
+    }
+}
+
+//  --peer redis: start redis-server the first time (its files in the data
+//  dir, on the node's disk). true when it runs; else false, with the reason
+//  in redis_why, printed once.
+static bool
+s_redis_ready (s_bench_t *self)
+{
+    if (self->redis_tried)
+        return self->redis != NULL;
+    self->redis_tried = true;
+    char server [PATH_MAX];
+    if (!redis_peer_find_server (server, sizeof (server))) {
+        snprintf (self->redis_why, sizeof (self->redis_why),
+                  "redis-server not installed (apt-get install redis-server)");
+        printf ("redis peer           skipped: %s\n", self->redis_why);
+        fflush (stdout);
+        return false;
+    }
+    char dir [PATH_MAX + 8];
+    snprintf (dir, sizeof (dir), "%s/redis", self->data_dir);
+    //  Another process may take the probed port first: three attempts
+    for (int attempt = 0; attempt < 3 && !self->redis; attempt++) {
+        int port = s_free_port ();
+        if (port < 0) {
+            snprintf (self->redis_why, sizeof (self->redis_why), "no free loopback port");
+            break;
+        }
+        self->redis = redis_peer_new (server, dir, port, self->redis_why, sizeof (self->redis_why));
+        if (self->redis)
+            s_note ("redis peer: %s on 127.0.0.1:%d (appendonly yes, appendfsync always), files in %s",
+                    server, port, dir);
+    }
+    if (!self->redis) {
+        printf ("redis peer           not available: %s\n", self->redis_why);
+        fflush (stdout);
+    }
+    return self->redis != NULL;
+}
+
+//  The Redis peer with W1's shape (connections, in flight, seconds). Returns
+//  its SET/s, or -1 (with the reason printed) when there is no figure; the
+//  peer's own line goes to peer_line.
+static double
+s_redis_w1 (s_bench_t *self, const s_spec_t *spec, char *peer_line, size_t peer_line_size)
+{
+    *peer_line = 0;
+    if (!self->options->peer_redis || !s_redis_ready (self))
+        return -1;
+    s_note ("redis peer: SET of 4 KiB values, random keys, %d connections, %d in flight each, %.0f s",
+            spec->senders, spec->window, spec->seconds);
+    redis_peer_result_t result;
+    int rc = redis_peer_run (self->redis, spec->senders, spec->window, spec->threads, spec->seconds,
+                             self->small, S_SMALL_VARIANTS, S_SMALL_SIZE, &result);
+    if (rc != 0 || result.success == 0 || result.errors || result.lost) {
+        snprintf (peer_line, peer_line_size, "    redis peer FAILED: %" PRIu64 " SETs answered, %" PRIu64
+                  " errors, %" PRIu64 " lost: %s\n", result.success, result.errors, result.lost,
+                  *result.error? result.error: "no reply");
+        return -1;
+    }
+    double rate = result.success / result.elapsed;
+    int size = snprintf (peer_line, peer_line_size,
+                         "    redis peer: %d connections x %d in flight, SET 4 KiB, appendfsync always  "
+                         "SET/s=%.0f  p50=%.2fms p99=%.2fms max=%.2fms  bench-cpu=%.0f%%",
+                         spec->senders, spec->window, rate, result.p50_ms, result.p99_ms, result.max_ms,
+                         result.client_cpu);
+    if (size > 0 && (size_t) size < peer_line_size && result.server_cpu >= 0)
+        size += snprintf (peer_line + size, peer_line_size - (size_t) size,
+                          " redis-cpu=%.0f%% redis-cpu/set=%.1fus", result.server_cpu,
+                          result.server_cpu / 100.0 * result.elapsed * 1e6 / (double) result.success);
+    if (size > 0 && (size_t) size < peer_line_size && result.forks >= 0)
+        snprintf (peer_line + size, peer_line_size - (size_t) size, " aof-rewrites=%" PRId64 "\n",
+                  result.forks);
+    else
+    if (size > 0 && (size_t) size < peer_line_size)
+        snprintf (peer_line + size, peer_line_size - (size_t) size, "\n");
+    return rate;
+}
+
+//  Bytes of the files under path (0 if there is none); one walk at a time
+static uint64_t s_tree_bytes_total;
+static int
+s_tree_bytes_entry (const char *path, const struct stat *status, int flag, struct FTW *ftw)
+{
+    (void) path; (void) ftw;
+    if (flag == FTW_F)
+        s_tree_bytes_total += (uint64_t) status->st_size;
+    return 0;
+}
+
+static uint64_t
+s_tree_bytes (const char *path)
+{
+    s_tree_bytes_total = 0;
+    nftw (path, s_tree_bytes_entry, 16, FTW_PHYS);
+    return s_tree_bytes_total;
+}
+
+//  Bytes of the node's index (index.db and its WAL), 0 if not visible
+static uint64_t
+s_index_bytes (const s_bench_t *self)
+{
+    uint64_t bytes = 0;
+    const char *names [] = { "index.db", "index.db-wal" };
+    for (size_t index = 0; index < 2; index++) {
+        char path [PATH_MAX + 32];
+        struct stat status;
+        snprintf (path, sizeof (path), "%s/%s", self->node_dir, names [index]);
+        if (stat (path, &status) == 0)
+            bytes += (uint64_t) status.st_size;
+    }
+    return bytes;
+}
+
+//  --fill: store `total` segments as fast as the node takes them (small
+//  payloads, random 16-64-byte keys, unified-ids interleaved from every
+//  sender), in chunks of about 15 s with a progress line after each.
+//  0, or -1 if the node failed.
+static int
+s_fill_segments (s_bench_t *self, uint64_t total)
+{
+    const s_options_t *options = self->options;
+    s_note ("fill: storing %" PRIu64 " segments (%d-byte payloads, random %d-%d-byte keys, "
+            "%d senders x %d in flight); a progress line every ~15 s",
+            total, S_FILL_SIZE, S_FILL_KEY_MIN, S_FILL_KEY_MAX, options->senders, S_FILL_WINDOW);
+    uint64_t index_before = s_index_bytes (self);
+    uint64_t done = 0;
+    uint64_t chunk = 50000;
+    double first_rate = -1, last_rate = -1;
+    int64_t started = s_now_ns ();
+    double node_cpu_before = s_node_cpu_seconds (self);
+    while (done < total && !self->node_dead) {
+        uint64_t count = total - done < chunk? total - done: chunk;
+        s_spec_t spec = s_spec (self, S_KIND_FILL, options->senders, S_FILL_WINDOW);
+        spec.payload_size = S_FILL_SIZE;
+        spec.seconds = 0;
+        spec.count = (count + (uint64_t) spec.senders - 1) / (uint64_t) spec.senders;
+        s_result_t result;
+        if (s_run (self, &spec, &result) || self->node_dead)
+            return -1;
+        if (result.errors || result.lost) {
+            printf ("FILL                 FAILURES errors=%" PRIu64 " lost=%" PRIu64 " after %" PRIu64
+                    " segments\n    first failure: %s\n", result.errors, result.lost, done + result.success,
+                    result.error);
+            fflush (stdout);
+            return -1;
+        }
+        done += result.success;
+        last_rate = result.success / result.elapsed;
+        if (first_rate < 0)
+            first_rate = last_rate;
+        double seconds = (s_now_ns () - started) / 1e9;
+        uint64_t index_bytes = s_index_bytes (self);
+        s_note ("fill: %" PRIu64 " / %" PRIu64 " segments (%.0f %%) in %.0f s: %.0f/s now, %.0f/s on average,"
+                " about %.1f min left; index %.0f MB", done, total, 100.0 * (double) done / (double) total,
+                seconds, last_rate, done / seconds, done < total? (double) (total - done) / last_rate / 60: 0.0,
+                s_mb (index_bytes));
+        double next = last_rate * 15;
+        chunk = next < 10000? 10000: next > 2000000? 2000000: (uint64_t) next;
+    }
+    double seconds = (s_now_ns () - started) / 1e9;
+    double node_cpu_after = s_node_cpu_seconds (self);
+    uint64_t index_bytes = s_index_bytes (self);
+    self->filled_segments = done;
+    printf ("FILL                 segments=%" PRIu64 " time=%.1fs rate=%.0f/s (first chunk %.0f/s, last %.0f/s)",
+            done, seconds, done / seconds, first_rate, last_rate);
+    if (node_cpu_before >= 0 && node_cpu_after >= 0)
+        printf (" node-cpu/segment=%.1fus", 1e6 * (node_cpu_after - node_cpu_before) / (double) done);
+    if (index_bytes)
+        printf ("  index=%.0fMB (%.0f B/segment) node-data=%.0fMB", s_mb (index_bytes),
+                (double) (index_bytes - index_before) / (double) done, s_mb (s_tree_bytes (self->node_dir)));
+    printf ("\n");
+    fflush (stdout);
+    return 0;
+}
+
+//  The fields of the bench that belong to one node we started and our
+//  connections to it: --fill swaps a second, fresh node in and out
+typedef struct {
+    pid_t node_pid;
+    char writer [300], reader [300];
+    char node_dir [PATH_MAX], log_path [PATH_MAX];
+    s_client_t **clients;
+    int client_count;
+    s_client_t *control;
+    bool rss_reset;
+} s_node_slot_t;
+
+static int s_clients_new (s_bench_t *self);
+static void s_clients_destroy (s_bench_t *self);
+static int s_store (s_bench_t *self, s_kind_t kind, uint64_t count_per_sender, uint64_t *generation_p);
+
+//  Exchange the node the bench works with and the one in slot
+static void
+s_node_swap (s_bench_t *self, s_node_slot_t *slot)
+{
+    s_node_slot_t current;
+    current.node_pid = self->node_pid;
+    memcpy (current.writer, self->writer, sizeof (current.writer));
+    memcpy (current.reader, self->reader, sizeof (current.reader));
+    memcpy (current.node_dir, self->node_dir, sizeof (current.node_dir));
+    memcpy (current.log_path, self->log_path, sizeof (current.log_path));
+    current.clients = self->clients;
+    current.client_count = self->client_count;
+    current.control = self->control;
+    current.rss_reset = self->rss_reset;
+    self->node_pid = slot->node_pid;
+    memcpy (self->writer, slot->writer, sizeof (self->writer));
+    memcpy (self->reader, slot->reader, sizeof (self->reader));
+    memcpy (self->node_dir, slot->node_dir, sizeof (self->node_dir));
+    memcpy (self->log_path, slot->log_path, sizeof (self->log_path));
+    self->clients = slot->clients;
+    self->client_count = slot->client_count;
+    self->control = slot->control;
+    self->rss_reset = slot->rss_reset;
+    *slot = current;
+}
+
+//  Start a fresh node beside the filled one, in slot: its data in
+//  <data dir>/node-fresh, its log node-fresh.log, connected and warmed up
+//  as the first. 0, or -1 (then nothing is left running).
+static int
+s_fresh_node_start (s_bench_t *self, s_node_slot_t *slot)
+{
+    memset (slot, 0, sizeof (*slot));
+    s_node_swap (self, slot);           //  the filled node waits in slot
+    snprintf (self->node_dir, sizeof (self->node_dir), "%s/node-fresh", self->data_dir);
+    snprintf (self->log_path, sizeof (self->log_path), "%s/node-fresh.log", self->data_dir);
+    self->rss_reset = true;
+    int rc = s_node_start (self);
+    if (rc == 0 && s_clients_new (self))
+        rc = -1;
+    if (rc == 0 && s_wait_ready (self, S_READY_TIMEOUT_MS))
+        rc = -1;
+    uint64_t generation;
+    if (rc == 0 && s_warm_up (self, false))
+        rc = -1;
+    if (rc == 0 && s_store (self, S_KIND_ENTIRE, 32, &generation)) {
+        fprintf (stderr, "strata-bench: the fresh node did not store the warm-up requests\n");
+        rc = -1;
+    }
+    //  Then W1 for up to 2 s, untimed: "fresh" is to mean few segments,
+    //  not just started (the index's WAL file grows to its working size
+    //  in the first seconds, and a growing file costs every sync more)
+    if (rc == 0) {
+        s_note ("W1 fresh beside it: a new node, warmed up with W1 for %.0f s",
+                self->options->seconds < 2? self->options->seconds: 2.0);
+        s_spec_t spec = s_spec (self, S_KIND_ENTIRE, self->options->senders,
+                                self->options->windows [self->options->window_count - 1]);
+        spec.seconds = spec.seconds < 2? spec.seconds: 2;
+        s_result_t result;
+        if (s_run (self, &spec, &result) || self->node_dead || result.errors || result.lost) {
+            fprintf (stderr, "strata-bench: W1 on the fresh node: %" PRIu64 " errors, %" PRIu64 " lost%s%s\n",
+                     result.errors, result.lost, *result.error? ": ": "", result.error);
+            rc = -1;
+        }
+    }
+    if (rc) {
+        fprintf (stderr, "strata-bench: the fresh node beside the filled one did not start\n");
+        s_node_log_tail (self, 20);
+        if (self->node_pid) {
+            kill (self->node_pid, SIGKILL);
+            waitpid (self->node_pid, NULL, 0);
+            self->node_pid = 0;
+        }
+        s_clients_destroy (self);
+    }
+    s_node_swap (self, slot);           //  the filled node back; the fresh one in slot
+    return rc;
+}
+
+//  Stop the fresh node in slot (SIGTERM, exit code 0 expected)
+static void
+s_fresh_node_stop (s_bench_t *self, s_node_slot_t *slot)
+{
+    s_node_swap (self, slot);
+    if (self->node_pid && s_node_stop (self) != 0) {
+        s_node_log_tail (self, 20);
+        self->failures++;
+    }
+    s_clients_destroy (self);
+    s_node_swap (self, slot);
+}
+
+//  One W1 run for W1 filled; its acks/s, or -1 if the run did not happen
+static double
+s_w1_filled_run (s_bench_t *self, int window, const char *label)
+{
+    s_spec_t spec = s_spec (self, S_KIND_ENTIRE, self->options->senders, window);
+    s_note ("%s: 4 KiB archive-key-entire, %d senders, window %d, %.0f s", label, spec.senders,
+            spec.window, spec.seconds);
+    s_result_t result;
+    if (s_run (self, &spec, &result) || self->node_dead)
+        return -1;
+    double rate = result.success / result.elapsed;
+    printf ("%-19s senders=%d window=%d  acks/s=%.0f", label, spec.senders, spec.window, rate);
+    s_print_latency (&result);
+    s_print_cpu_per_ack (&result);
+    s_print_tail (self, &result);
+    s_print_threads (&result);
+    return rate;
+}
+
+//  After the fill: W1 on the filled node against W1 on a fresh node
+//  started beside it now, in turn (filled, fresh, fresh, filled for each
+//  window), so that both see the same machine: other load on it shifts
+//  both alike. Without a node of our own (--writer) the fresh figure is
+//  W1's from before the fill.
+static void
+s_workload_w1_filled (s_bench_t *self)
+{
+    const s_options_t *options = self->options;
+    s_node_slot_t fresh_node;
+    bool beside = self->node_pid && s_fresh_node_start (self, &fresh_node) == 0;
+    if (self->node_pid && !beside) {
+        self->failures++;
+        printf ("W1 filled            not available: the fresh node beside the filled one did not start\n");
+        return;
+    }
+    for (int which = 0; which < options->window_count && !self->node_dead; which++) {
+        int window = options->windows [which];
+        double filled = 0, fresh = 0;
+        int filled_runs = 0, fresh_runs = 0;
+        for (int turn = 0; turn < (beside? 4: 1) && !self->node_dead; turn++) {
+            bool on_fresh = turn == 1 || turn == 2;
+            if (on_fresh)
+                s_node_swap (self, &fresh_node);
+            double rate = s_w1_filled_run (self, window, on_fresh? "W1 fresh beside it": "W1 filled");
+            if (on_fresh)
+                s_node_swap (self, &fresh_node);
+            if (rate < 0)
+                break;
+            if (on_fresh) {
+                fresh += rate;
+                fresh_runs++;
+            }
+            else {
+                filled += rate;
+                filled_runs++;
+            }
+        }
+        if (!beside && filled_runs) {
+            fresh = self->fresh_rates [which];
+            fresh_runs = 1;
+        }
+        if (!filled_runs || !fresh_runs || fresh <= 0)
+            break;
+        filled /= filled_runs;
+        fresh /= fresh_runs;
+        double ratio = filled / fresh;
+        printf ("W1 filled/fresh      window=%d  filled=%.0f fresh=%.0f (%s) before-the-fill=%.0f"
+                "  ratio=%.2f target>=%.1fxfresh %s\n", window, filled, fresh,
+                beside? "means of 2 runs each, in turn": "fresh: W1 before the fill",
+                self->fresh_rates [which], ratio, S_TARGET_FILLED, s_verdict (ratio >= S_TARGET_FILLED));
+        fflush (stdout);
+        if (ratio > self->filled_ratio) {
+            self->filled_ratio = ratio;
+            self->filled_window = window;
+        }
+    }
+    if (beside)
+        s_fresh_node_stop (self, &fresh_node);
+}
+
+//  W1 for every window: on a fresh node (with the Redis peer after each
+//  run under --peer redis), then, under --fill N, again after storing N
+//  segments, against the fresh figure of the same window
 static void
 s_workload_w1 (s_bench_t *self)
 {
@@ -1498,11 +2112,75 @@ s_workload_w1 (s_bench_t *self)
         double rate = result.success / result.elapsed;
         if (rate > self->w1_rate)
             self->w1_rate = rate;
+        self->fresh_rates [which] = rate;
+        char peer_line [600];
+        double redis_rate = self->node_dead? -1: s_redis_w1 (self, &spec, peer_line, sizeof (peer_line));
         printf ("W1 4KiB entire      senders=%d window=%d  acks/s=%.0f", spec.senders, spec.window, rate);
         s_print_latency (&result);
         printf ("  target>=30000  %s", s_verdict (rate >= 30000));
+        if (redis_rate > 0) {
+            double ratio = rate / redis_rate;
+            printf ("  redis=%.0fSET/s ratio=%.2f target>=%.1fxredis %s", redis_rate, ratio, S_TARGET_REDIS,
+                    s_verdict (ratio >= S_TARGET_REDIS));
+            if (ratio > self->best_redis_ratio) {
+                self->best_redis_ratio = ratio;
+                self->best_redis_window = spec.window;
+            }
+        }
+        double per_ack = s_cpu_per_ack_us (&result);
+        s_print_cpu_per_ack (&result);
+        if (per_ack >= 0 && (self->best_cpu_per_ack_us < 0 || per_ack < self->best_cpu_per_ack_us)) {
+            self->best_cpu_per_ack_us = per_ack;
+            self->best_cpu_window = spec.window;
+        }
         s_print_tail (self, &result);
+        s_print_threads (&result);
+        if (*peer_line) {
+            printf ("%s", peer_line);
+            fflush (stdout);
+        }
     }
+    if (!options->fill || self->node_dead)
+        return;
+    if (s_fill_segments (self, options->fill))
+        return;
+    s_workload_w1_filled (self);
+}
+
+//  The issue's targets, one line each, from what the workloads measured
+static void
+s_print_targets (const s_bench_t *self)
+{
+    const s_options_t *options = self->options;
+    printf ("target W1/redis>=%.1f          ", S_TARGET_REDIS);
+    if (self->best_redis_ratio >= 0)
+        printf ("ratio=%.2f (best window: %d)  %s\n", self->best_redis_ratio, self->best_redis_window,
+                s_verdict (self->best_redis_ratio >= S_TARGET_REDIS));
+    else
+        printf ("not measured: %s\n", !options->peer_redis? "give --peer redis"
+                                    : *self->redis_why? self->redis_why: "no Redis figure (see above)");
+    printf ("target node-cpu/ack<=%.0fus      ", S_TARGET_CPU_US);
+    if (self->best_cpu_per_ack_us >= 0)
+        printf ("%.1fus (best window: %d)  %s\n", self->best_cpu_per_ack_us, self->best_cpu_window,
+                s_verdict (self->best_cpu_per_ack_us <= S_TARGET_CPU_US));
+    else
+        printf ("not measured: the node's process is not the bench's (--writer)\n");
+    printf ("target W3-p99<=%.0fms            ", S_TARGET_W3_P99_MS);
+    if (self->w3_p99_ms >= 0)
+        printf ("p99=%.2fms at %.0f req/s  %s\n", self->w3_p99_ms, self->w3_rate,
+                s_verdict (self->w3_p99_ms <= S_TARGET_W3_P99_MS));
+    else
+        printf ("not measured: %s\n", options->run [S_W3]? "W3 gave no figure": "W3 not in --workloads");
+    printf ("target W1-filled/fresh>=%.1f   ", S_TARGET_FILLED);
+    if (self->filled_ratio >= 0 && self->filled_segments)
+        printf ("ratio=%.2f (best window: %d) after %" PRIu64 " segments%s  %s\n", self->filled_ratio,
+                self->filled_window, self->filled_segments,
+                self->filled_segments < 10000000? " (the target is for 10,000,000)": "",
+                s_verdict (self->filled_ratio >= S_TARGET_FILLED));
+    else
+        printf ("not measured: %s\n", options->fill? "the fill did not finish"
+                                    : "give --fill N (make bench-fill)");
+    fflush (stdout);
 }
 
 //  The scraper: GET /metrics every scrape_ms, as Prometheus would (one
@@ -1625,6 +2303,10 @@ s_workload_w3 (s_bench_t *self)
     s_print_latency (&result);
     printf ("  target p99<=2ms  %s", s_verdict (result.p99_ms <= 2.0 && result.success > 0));
     s_print_tail (self, &result);
+    if (result.success > 0) {
+        self->w3_p99_ms = result.p99_ms;
+        self->w3_rate = peak / 2;
+    }
 }
 
 //  The raw baseline of W2: one thread appending 1 MiB blocks to a file in
@@ -2262,6 +2944,14 @@ s_usage (FILE *out)
         "  --scrape-ms N         start the node with --metrics and run W1 four times,\n"
         "                        in turn without and with a GET /metrics every N ms;\n"
         "                        prints the ratio of the rates\n"
+        "  --peer redis          after each W1 run, the same shape (connections, in\n"
+        "                        flight, seconds) of 4 KiB SETs against redis-server\n"
+        "                        (appendonly yes, appendfsync always, files in the data\n"
+        "                        dir); the ratio goes on the W1 line\n"
+        "  --fill N              after W1, store N small segments (random 16-64-byte\n"
+        "                        keys, unified-ids from 16 'routers'), then run W1 in\n"
+        "                        turn on that node and on a fresh one started beside\n"
+        "                        it: filled against fresh (N may end in k or M)\n"
         "  --help\n");
 }
 
@@ -2332,7 +3022,7 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         O_OVERLOAD_SENDERS, O_OVERLOAD_WINDOW, O_RESTART_TEST, O_RESTART_GIB, O_W3_RATE,
         O_NODE_BINARY, O_NODE_CONFIG, O_DATA_DIR, O_KEEP, O_WRITER, O_READER, O_IO_THREADS, O_THREADS, O_HELP,
         O_SCRAPE_MS,
-        O_SCRUB_TEST, O_SCRUB_GIB, O_SCRUB_RATE
+        O_SCRUB_TEST, O_SCRUB_GIB, O_SCRUB_RATE, O_PEER, O_FILL
     };
     static const struct option long_options [] = {
         { "workloads", required_argument, NULL, O_WORKLOADS },
@@ -2360,6 +3050,8 @@ s_parse_options (s_options_t *options, int argc, char **argv)
         { "scrub-gib", required_argument, NULL, O_SCRUB_GIB },
         { "scrub-rate", required_argument, NULL, O_SCRUB_RATE },
         { "scrape-ms", required_argument, NULL, O_SCRAPE_MS },
+        { "peer", required_argument, NULL, O_PEER },
+        { "fill", required_argument, NULL, O_FILL },
         { NULL, 0, NULL, 0 }
     };
     //  Defaults
@@ -2500,6 +3192,28 @@ s_parse_options (s_options_t *options, int argc, char **argv)
                 if (s_parse_double ("scrub-rate", optarg, 1024, &options->scrub_rate))
                     return -1;
                 break;
+            case O_PEER:
+                if (strcmp (optarg, "redis") != 0) {
+                    fprintf (stderr, "strata-bench: --peer: '%s' is not a peer I know (redis)\n", optarg);
+                    return -1;
+                }
+                options->peer_redis = true;
+                break;
+            case O_FILL: {
+                char *end = NULL;
+                errno = 0;
+                unsigned long long count = strtoull (optarg, &end, 10);
+                unsigned long long scale = end && *end == 'k'? 1000: end && *end == 'M'? 1000000: 1;
+                if (scale > 1)
+                    end++;
+                if (errno || end == optarg || *end || *optarg == '-' || count > 1000000000ULL / scale) {
+                    fprintf (stderr, "strata-bench: --fill: '%s' is not a number of segments "
+                             "(0..1000000000, may end in k or M)\n", optarg);
+                    return -1;
+                }
+                options->fill = (uint64_t) (count * scale);
+                break;
+            }
             case O_HELP:
                 s_usage (stdout);
                 return 1;
@@ -2515,6 +3229,14 @@ s_parse_options (s_options_t *options, int argc, char **argv)
     }
     if (!*options->writer != !*options->reader) {
         fprintf (stderr, "strata-bench: --writer and --reader go together\n");
+        return -1;
+    }
+    if ((options->fill || options->peer_redis) && workloads_given && !options->run [S_W1]) {
+        fprintf (stderr, "strata-bench: --fill and --peer are about W1: add W1 to --workloads\n");
+        return -1;
+    }
+    if ((options->fill || options->peer_redis) && options->scrape_ms > 0) {
+        fprintf (stderr, "strata-bench: --scrape-ms runs its own W1s: not with --fill or --peer\n");
         return -1;
     }
     if (!workloads_given)
@@ -2566,6 +3288,7 @@ s_payloads_new (s_bench_t *self)
         uint8_t *payload = self->small + variant * S_SMALL_SIZE;
         s_random_fill (payload, S_SMALL_SIZE, 0x5354524154410000ULL + variant);
         digest_md5 (payload, S_SMALL_SIZE, self->small_md5 [variant]);
+        digest_md5 (payload, S_FILL_SIZE, self->fill_md5 [variant]);
     }
     digest_md5_t *whole = digest_md5_new ();
     if (!whole)
@@ -2626,6 +3349,10 @@ main (int argc, char **argv)
     }
     self->options = options;
     self->rss_reset = true;
+    self->best_redis_ratio = -1;
+    self->best_cpu_per_ack_us = -1;
+    self->w3_p99_ms = -1;
+    self->filled_ratio = -1;
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
     zsys_set_io_threads ((size_t) options->io_threads);
@@ -2670,43 +3397,8 @@ main (int argc, char **argv)
             fprintf (stderr, "strata-bench: no strata-node at %s (give --node-binary)\n", options->node_binary);
             goto done;
         }
-        //  Another process may take a probed port before the node binds
-        //  it; the node then exits 1 at once, and the bench tries fresh
-        //  ports (three attempts)
-        for (int attempt = 1; ; attempt++) {
-            int writer_port = s_free_port ();
-            int reader_port = s_free_port ();
-            while (reader_port == writer_port && reader_port > 0)
-                reader_port = s_free_port ();
-            if (writer_port < 0 || reader_port < 0) {
-                fprintf (stderr, "strata-bench: cannot find free loopback ports\n");
-                goto done;
-            }
-            if (options->scrape_ms > 0)
-                self->metrics_port = s_free_port ();
-            snprintf (self->writer, sizeof (self->writer), "tcp://127.0.0.1:%d", writer_port);
-            snprintf (self->reader, sizeof (self->reader), "tcp://127.0.0.1:%d", reader_port);
-            if (s_node_spawn (self))
-                goto done;
-            int status = 0;
-            bool exited = false;
-            for (int tick = 0; tick < 20 && !exited; tick++) {
-                usleep (50000);
-                exited = s_node_exited (self, &status);
-            }
-            if (!exited)
-                break;
-            char text [64];
-            if (attempt < 3 && WIFEXITED (status) && WEXITSTATUS (status) == 1) {
-                fprintf (stderr, "strata-bench: node exited during start-up (%s); retrying on other ports\n",
-                         s_exit_text (status, text, sizeof (text)));
-                continue;
-            }
-            fprintf (stderr, "strata-bench: node exited during start-up (%s)\n",
-                     s_exit_text (status, text, sizeof (text)));
-            s_node_log_tail (self, 20);
+        if (s_node_start (self))
             goto done;
-        }
     }
     if (s_clients_new (self)) {
         fprintf (stderr, "strata-bench: cannot create the client sockets\n");
@@ -2753,6 +3445,9 @@ main (int argc, char **argv)
             case S_WORKLOAD_COUNT: break;
         }
     }
+    if (warm && options->run [S_W1] && options->scrape_ms == 0)
+        s_print_targets (self);
+    redis_peer_destroy (&self->redis);
     if (self->node_pid && s_node_stop (self) != 0) {
         s_node_log_tail (self, 20);
         self->failures++;
@@ -2765,6 +3460,7 @@ main (int argc, char **argv)
     exit_code = self->failures? 1: 0;
 
 done:
+    redis_peer_destroy (&self->redis);
     if (self->node_pid) {
         kill (self->node_pid, SIGKILL);
         waitpid (self->node_pid, NULL, 0);
