@@ -18,6 +18,7 @@
 */
 #include <inttypes.h>
 #include "repair.h"
+#include "actor_start.h"
 #include "fanout.h"
 #include "digest.h"
 #include "reply.h"
@@ -1035,15 +1036,11 @@ repair_actor (zsock_t *pipe, void *args)
     pthread_setname_np (pthread_self (), "strata-repair");
     char error [512] = "";
     repair_t *self = s_new (pipe, (repair_args_t *) args, error, sizeof error);
-    zsock_signal (pipe, 0);
-    if (*error) {
-        zstr_sendx (pipe, "ERROR", error, NULL);
+    if (!actor_start_report (pipe, error)) {
         s_destroy (&self);
-        char *command = zstr_recv (pipe);
-        zstr_free (&command);
+        actor_start_wait_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
     uint64_t interval_ms = self->config->repair_interval_seconds * 1000;
     if (interval_ms)
         self->next_sweep_ms = zclock_mono () + (int64_t) interval_ms;

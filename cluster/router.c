@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include "router.h"
+#include "actor_start.h"
 #include "curve.h"
 #include "delete_op.h"
 #include "endpoint.h"
@@ -1429,16 +1430,10 @@ s_new (zsock_t *pipe, router_args_t *args, char *error, size_t error_size)
         .config = self->config, .cluster = self->cluster, .erasure = self->erasure,
         .curve = self->curve, .reply_endpoint = self->repair_endpoint
     };
-    self->repairer = zactor_new (repair_actor, &self->repair_args);
-    char *status = self->repairer? zstr_recv (self->repairer): NULL;
-    if (!status || !streq (status, "READY")) {
-        char *detail = self->repairer? zstr_recv (self->repairer): NULL;
-        snprintf (error, error_size, "%s", detail? detail: "cannot start the repair actor");
-        zstr_free (&detail);
-        zstr_free (&status);
+    self->repairer = actor_start (repair_actor, &self->repair_args, "repair actor", NULL,
+                                  error, error_size);
+    if (!self->repairer)
         goto failed;
-    }
-    zstr_free (&status);
 
     self->budget = reply_budget_new (self->config->reply_max_bytes);
     self->client_queues = zhashx_new ();
@@ -1539,10 +1534,11 @@ router_actor (zsock_t *pipe, void *args)
     char error [512] = "";
     router_t *self = s_new (pipe, (router_args_t *) args, error, sizeof error);
     if (!self) {
-        zsock_signal (pipe, 0);
-        zstr_sendx (pipe, "ERROR", error, NULL);
+        actor_start_report (pipe, *error? error: "cannot start the router");
+        actor_start_wait_term (pipe);
         return;
     }
+    //  READY carries the endpoints bound (actor_start's ready frames)
     zsock_signal (pipe, 0);
     char *listen = zsock_last_endpoint (self->clients);
     zstr_sendx (pipe, "READY", listen? listen: self->config->listen,
