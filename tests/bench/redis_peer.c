@@ -79,6 +79,26 @@ redis_peer_find_server (char *path, size_t size)
     return found;
 }
 
+//  CPU seconds (user + system, all threads) of pid, or -1
+double
+bench_process_cpu_seconds (pid_t pid)
+{
+    char path [64], text [1024];
+    snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    size_t size = fread (text, 1, sizeof (text) - 1, file);
+    fclose (file);
+    text [size] = 0;
+    char *rest = strrchr (text, ')');
+    unsigned long user = 0, system = 0;
+    if (!rest || sscanf (rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                         &user, &system) != 2)
+        return -1;
+    return (double) (user + system) / (double) sysconf (_SC_CLK_TCK);
+}
+
 #if defined (STRATA_BENCH_HIREDIS)
 
 //  The last line of the server's log that says something, into text
@@ -98,25 +118,6 @@ s_log_last_line (const redis_peer_t *self, char *text, size_t size)
     fclose (file);
 }
 
-//  CPU seconds (user + system, all threads) of pid, or -1
-static double
-s_process_cpu_seconds (pid_t pid)
-{
-    char path [64], text [1024];
-    snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    size_t size = fread (text, 1, sizeof (text) - 1, file);
-    fclose (file);
-    text [size] = 0;
-    char *rest = strrchr (text, ')');
-    unsigned long user = 0, system = 0;
-    if (!rest || sscanf (rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                         &user, &system) != 2)
-        return -1;
-    return (double) (user + system) / (double) sysconf (_SC_CLK_TCK);
-}
 
 static double
 s_self_cpu_seconds (void)
@@ -586,7 +587,7 @@ redis_peer_run (redis_peer_t *self, int connections, int window, int threads, do
     int started = 0;
     if (rc == 0) {
         int64_t forks_before = s_info_value (self, "stats", "total_forks");
-        double server_before = s_process_cpu_seconds (self->pid);
+        double server_before = bench_process_cpu_seconds (self->pid);
         double client_before = s_self_cpu_seconds ();
         int64_t start = s_now_ns ();
         load.deadline_ns = start + (int64_t) (seconds * 1e9);
@@ -604,7 +605,7 @@ redis_peer_run (redis_peer_t *self, int connections, int window, int threads, do
             pthread_join (workers [index].thread, NULL);
         int64_t end = s_now_ns ();
         double wall = (end - start) / 1e9;
-        double server_after = s_process_cpu_seconds (self->pid);
+        double server_after = bench_process_cpu_seconds (self->pid);
         result->client_cpu = 100.0 * (s_self_cpu_seconds () - client_before) / wall;
         if (server_before >= 0 && server_after >= 0)
             result->server_cpu = 100.0 * (server_after - server_before) / wall;

@@ -62,4 +62,9 @@ int
                     const uint8_t *values, size_t value_count, size_t value_size,
                     redis_peer_result_t *result);
 
+//  CPU seconds (user + system, all threads) a process has used, from
+//  /proc/<pid>/stat, or -1 if unknown. Used for the node and the server.
+double
+    bench_process_cpu_seconds (pid_t pid);
+
 #endif

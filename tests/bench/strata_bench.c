@@ -407,21 +407,7 @@ s_node_cpu_seconds (s_bench_t *self)
 {
     if (!self->node_pid)
         return -1;
-    char path [64], text [1024];
-    snprintf (path, sizeof (path), "/proc/%d/stat", (int) self->node_pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return -1;
-    size_t size = fread (text, 1, sizeof (text) - 1, file);
-    fclose (file);
-    text [size] = 0;
-    //  Fields after the command name, which is in parentheses and may hold spaces
-    char *rest = strrchr (text, ')');
-    unsigned long user = 0, system = 0;
-    if (!rest || sscanf (rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                         &user, &system) != 2)
-        return -1;
-    return (double) (user + system) / (double) sysconf (_SC_CLK_TCK);
+    return bench_process_cpu_seconds (self->node_pid);
 }
 
 //  One "Vm...:  N kB" figure of the node's /proc status in MiB, or -1
