@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "value_file.h"
 #include "value_store.h"
+#include "store_sql.h"
 #include "request.h"
 #include "timestamp.h"
 
@@ -180,15 +181,13 @@ s_candidates (s_compactor_t *self, double ratio, bool every)
 {
     zlistx_t *list = zlistx_new ();
     zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->db,
+    sqlite3_stmt *statement = store_sql_once (self->db, "compactor",
             "SELECT id, volume, synced_size, garbage_bytes FROM value_file"
             " WHERE closed = 1 AND synced_size > 0 AND (garbage_bytes > 0 OR ?2)"
             " AND garbage_bytes >= ?1 * synced_size"
-            " ORDER BY garbage_bytes * 1.0 / synced_size DESC, id", -1, &statement, NULL) != SQLITE_OK) {
-        zsys_error ("compactor: %s", sqlite3_errmsg (self->db));
+            " ORDER BY garbage_bytes * 1.0 / synced_size DESC, id");
+    if (!statement)
         return list;
-    }
     sqlite3_bind_double (statement, 1, ratio);
     //  Asked for ratio 0: every closed file, also those without garbage
     //  (their old tombstones are collected)
@@ -216,15 +215,12 @@ s_candidates (s_compactor_t *self, double ratio, bool every)
 static s_live_t *
 s_live_records (s_compactor_t *self, uint64_t file_id, size_t *count_p)
 {
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->db,
+    sqlite3_stmt *statement = store_sql_once (self->db, "compactor",
             "SELECT q.segment_id, q.sequence_num, q.record_offset, q.record_size, q.md5"
             " FROM sequence AS q JOIN segment AS s ON s.id = q.segment_id"
-            " WHERE q.value_file_id = ?1 AND s.garbage = 0 ORDER BY q.record_offset",
-            -1, &statement, NULL) != SQLITE_OK) {
-        zsys_error ("compactor: %s", sqlite3_errmsg (self->db));
+            " WHERE q.value_file_id = ?1 AND s.garbage = 0 ORDER BY q.record_offset");
+    if (!statement)
         return NULL;
-    }
     sqlite3_bind_int64 (statement, 1, (int64_t) file_id);
     size_t count = 0, size = 64;
     s_live_t *records = (s_live_t *) malloc (size * sizeof (s_live_t));
@@ -296,15 +292,14 @@ s_tombstone_droppable (s_compactor_t *self, const value_record_t *record, const 
     if (request_decode (self->request, descriptor, record->descriptor_size, &error)
     ||  self->request->type != MSG_DESTROY_KEY)
         return false;
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->db,
+    //  Not logged: a tombstone that cannot be judged is simply kept
+    sqlite3_stmt *statement = store_sql_once (self->db, NULL,
             "SELECT t.id FROM segment AS t LEFT JOIN node_name AS n ON n.id = t.handoff_node_id"
             " WHERE t.status = 'T' AND t.collection_id = ?1 AND t.key = ?2 AND t.unified_id = ?3"
             " AND t.segment_num = ?4 AND IFNULL (n.name, '') = ?5 AND t.created_us < ?6"
-            " AND " STORE_INDEX_TOMBSTONE_ALONE " ORDER BY t.id", -1, &statement, NULL) != SQLITE_OK) {
-        sqlite3_finalize (statement);
+            " AND " STORE_INDEX_TOMBSTONE_ALONE " ORDER BY t.id");
+    if (!statement)
         return false;
-    }
     const request_t *request = self->request;
     sqlite3_bind_int64 (statement, 1, request->collection_id);
     sqlite3_bind_text (statement, 2, request->key, -1, SQLITE_STATIC);
@@ -393,7 +388,7 @@ s_copy_records (s_compactor_t *self, int old_fd, uint64_t old_size, value_file_t
         int read_rc = value_file_read_record (old_fd, offset, &record, descriptor, payload);
         if (read_rc) {
             snprintf (why, why_size, "offset %" PRIu64 ": %s", offset,
-                      read_rc == -1? "CRC32C mismatch": strerror (-read_rc));
+                      read_rc == STORE_ERR_CORRUPT? "CRC32C mismatch": store_strerror (read_rc));
             free (payload);
             rc = -1;
             break;
@@ -417,7 +412,7 @@ s_copy_records (s_compactor_t *self, int old_fd, uint64_t old_size, value_file_t
                                            record.payload_size? 1: 0, &new_offset);
         free (payload);
         if (append_rc) {
-            snprintf (why, why_size, "writing the copy: %s", strerror (-append_rc));
+            snprintf (why, why_size, "writing the copy: %s", store_strerror (append_rc));
             rc = -1;
             break;
         }
@@ -543,7 +538,7 @@ s_compact_file (s_compactor_t *self, const s_candidate_t *candidate, uint64_t *r
         s_kill_point ("before-sync");
         int sync_rc = value_file_sync (output);
         if (sync_rc) {
-            snprintf (why, sizeof (why), "sync of the copy: %s", strerror (-sync_rc));
+            snprintf (why, sizeof (why), "sync of the copy: %s", store_strerror (sync_rc));
             rc = -1;
         }
     }

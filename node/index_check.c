@@ -31,6 +31,7 @@
 #include "store_index.h"
 #include "value_file.h"
 #include "value_store.h"
+#include "store_sql.h"
 #include "timestamp.h"
 
 #define S_CHUNK_SIZE    (8 * 1024 * 1024)   //  payload bytes read at a time
@@ -77,13 +78,10 @@ s_problem (s_check_t *self, const char *format, ...)
 static sqlite3_stmt *
 s_prepare (s_check_t *self, const char *sql)
 {
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->db, sql, -1, &statement, NULL) != SQLITE_OK) {
+    sqlite3_stmt *statement = store_sql_once (self->db, NULL, sql);
+    if (!statement)
         fprintf (self->out, "strata-node: %s: cannot query the index: %s\n", self->index_path,
                  sqlite3_errmsg (self->db));
-        sqlite3_finalize (statement);
-        return NULL;
-    }
     return statement;
 }
 
@@ -246,14 +244,14 @@ s_check_record (s_check_t *self, const s_row_t *row)
 
     value_record_t record;
     int rc = value_file_read_header (self->fd, offset, self->file_size, &record);
-    if (rc == -1) {
+    if (rc == STORE_ERR_CORRUPT) {
         s_problem (self, "%s:%" PRIu64 ": no well-formed record here (torn, corrupt, or past"
                    " the end of the %" PRIu64 "-byte file)", path, offset, self->file_size);
         return;
     }
     if (rc < 0) {
         s_problem (self, "%s:%" PRIu64 ": cannot read the record header: %s", path, offset,
-                   strerror (-rc));
+                   store_strerror (rc));
         return;
     }
     if (record.type != RECORD_SEQUENCE)
@@ -283,11 +281,11 @@ s_check_record (s_check_t *self, const s_row_t *row)
 
     uint8_t md5 [DIGEST_MD5_SIZE];
     rc = value_file_verify_record (self->fd, offset, &record, NULL, self->buffer, S_CHUNK_SIZE, md5);
-    if (rc == -1)
+    if (rc == STORE_ERR_CORRUPT)
         s_problem (self, "%s:%" PRIu64 ": CRC32C mismatch (the record is corrupt)", path, offset);
     else
     if (rc < 0)
-        s_problem (self, "%s:%" PRIu64 ": cannot read the record: %s", path, offset, strerror (-rc));
+        s_problem (self, "%s:%" PRIu64 ": cannot read the record: %s", path, offset, store_strerror (rc));
     else
     if (row->has_md5 && memcmp (md5, row->md5, DIGEST_MD5_SIZE))
         s_problem (self, "%s:%" PRIu64 ": payload MD5 mismatch (the payload is not what was"
@@ -424,7 +422,7 @@ s_check_files (s_check_t *self)
         if (fd < 0) {
             if (synced_size > 0)
                 s_problem (self, "%s: value file missing or unreadable (%s), but %" PRIu64
-                           " bytes of it are recorded as synced", self->path, strerror (-fd),
+                           " bytes of it are recorded as synced", self->path, store_strerror (fd),
                            synced_size);
             continue;
         }

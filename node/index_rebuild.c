@@ -49,6 +49,7 @@
 #include "store_index.h"
 #include "value_file.h"
 #include "value_store.h"
+#include "store_sql.h"
 #include "request.h"
 #include "timestamp.h"
 
@@ -145,12 +146,12 @@ static int
 s_node_rows (s_rebuild_t *self, int64_t *source_id_p, int64_t *handoff_id_p)
 {
     request_t *request = self->request;
-    *source_id_p = store_index_node_id (self->index,
-        (request->present & FIELD_SOURCE_NODE_NAME)? request->source_node_name: "");
     *handoff_id_p = 0;
-    if (request->present & FIELD_HANDOFF_NODE_NAME)
-        *handoff_id_p = store_index_node_id (self->index, request->handoff_node_name);
-    return (*source_id_p < 0 || *handoff_id_p < 0)? -1: 0;
+    int rc = store_index_node_id (self->index,
+        (request->present & FIELD_SOURCE_NODE_NAME)? request->source_node_name: "", source_id_p);
+    if (rc == 0 && (request->present & FIELD_HANDOFF_NODE_NAME))
+        rc = store_index_node_id (self->index, request->handoff_node_name, handoff_id_p);
+    return rc? -1: 0;
 }
 
 static int
@@ -244,8 +245,8 @@ s_replay_cancel (s_rebuild_t *self, const value_record_t *record)
     if (request->type == MSG_WEB_WRITER_START) {
         //  The writer resolves the sender's name whether or not anything
         //  is cancelled
-        int64_t source_id = store_index_node_id (self->index, request->source_node_name);
-        if (source_id < 0)
+        int64_t source_id;
+        if (store_index_node_id (self->index, request->source_node_name, &source_id))
             return -1;
         if (!active) {
             if (record->unified_id == 0 && record->conjoined_part == 0 && record->segment_num == 0)
@@ -335,10 +336,12 @@ s_replay_purge (s_rebuild_t *self)
     if (request->type != MSG_PURGE_HANDOFF)
         return s_skip (self, "a purge record with a %s descriptor", message_type_name (request->type));
     index_purge_t purge;
-    index_rows_purge (request, store_index_node_id (self->index, request->handoff_node_name),
-                      timestamp_now (), &purge);
+    int64_t held_for;
+    if (store_index_node_id (self->index, request->handoff_node_name, &held_for))
+        return -1;
+    index_rows_purge (request, held_for, timestamp_now (), &purge);
     int count = 0;
-    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count))
+    if (store_index_purge_handoff (self->index, &purge, &count))
         return -1;
     if (count == 0)
         return s_skip (self, "purge-handoff of %" PRIu64 "/%" PRIu32 "/%u held for '%s',"
@@ -499,13 +502,13 @@ s_scan_file (s_rebuild_t *self, const s_file_t *file)
     while (offset < size && rc == 0) {
         value_record_t record;
         int header_rc = value_file_read_header (fd, offset, size, &record);
-        if (header_rc < -1) {
+        if (header_rc != 0 && header_rc != STORE_ERR_CORRUPT) {
             fprintf (self->out, "strata-node: %s:%" PRIu64 ": %s\n", path, offset,
-                     strerror (-header_rc));
+                     store_strerror (header_rc));
             rc = -1;
             break;
         }
-        if (header_rc == -1) {
+        if (header_rc == STORE_ERR_CORRUPT) {
             s_bad (self, offset, "no well-formed record header (torn or corrupt): the last %"
                    PRIu64 " bytes of the file are not read", size - offset);
             self->bad_records++;
@@ -515,13 +518,13 @@ s_scan_file (s_rebuild_t *self, const s_file_t *file)
         uint64_t next = offset + value_file_record_size (record.descriptor_size, record.payload_size);
         int verify_rc = value_file_verify_record (fd, offset, &record, self->descriptor,
                                                   self->buffer, S_CHUNK_SIZE, NULL);
-        if (verify_rc < -1) {
+        if (verify_rc != 0 && verify_rc != STORE_ERR_CORRUPT) {
             fprintf (self->out, "strata-node: %s:%" PRIu64 ": %s\n", path, offset,
-                     strerror (-verify_rc));
+                     store_strerror (verify_rc));
             rc = -1;
             break;
         }
-        if (verify_rc == -1) {
+        if (verify_rc == STORE_ERR_CORRUPT) {
             self->bad_records++;
             value_record_t following;
             if (next < size && value_file_read_header (fd, next, size, &following) == 0) {
@@ -610,12 +613,10 @@ s_file_bytes (const char *path)
 static int
 s_checkpoint (sqlite3 *db)
 {
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &statement, NULL) != SQLITE_OK)
+    //  Its first column is 1 if the checkpoint could not complete
+    int64_t busy = 1;
+    if (store_sql_step_once (store_sql_once (db, NULL, "PRAGMA wal_checkpoint(TRUNCATE)"), NULL, &busy))
         return -1;
-    int rc = sqlite3_step (statement);
-    int busy = rc == SQLITE_ROW? sqlite3_column_int (statement, 0): 1;
-    sqlite3_finalize (statement);
     return busy? -1: 0;
 }
 

@@ -248,11 +248,11 @@ s_append (writer_core_t *self, work_t *work, record_type_t type, uint64_t *file_
         return -1;
     }
     if (rc == -EDQUOT || (rc == -ENOSPC)) {
-        work_fail (work, RESULT_OUT_OF_SPACE, "value file write failed: %s", strerror (-rc));
+        work_fail (work, RESULT_OUT_OF_SPACE, "value file write failed: %s", store_strerror (rc));
         return -1;
     }
     if (rc) {
-        work_fail (work, RESULT_IO_ERROR, "value file write failed: %s", strerror (-rc));
+        work_fail (work, RESULT_IO_ERROR, "value file write failed: %s", store_strerror (rc));
         return -1;
     }
     self->request_appended = true;
@@ -394,12 +394,12 @@ static int
 s_node_rows (writer_core_t *self, work_t *work, int64_t *source_id_p, int64_t *handoff_id_p)
 {
     request_t *request = &work->request;
-    *source_id_p = store_index_node_id (self->index,
-        (request->present & FIELD_SOURCE_NODE_NAME)? request->source_node_name: "");
     *handoff_id_p = 0;
-    if (request->present & FIELD_HANDOFF_NODE_NAME)
-        *handoff_id_p = store_index_node_id (self->index, request->handoff_node_name);
-    return (*source_id_p < 0 || *handoff_id_p < 0)? -1: 0;
+    int rc = store_index_node_id (self->index,
+        (request->present & FIELD_SOURCE_NODE_NAME)? request->source_node_name: "", source_id_p);
+    if (rc == 0 && (request->present & FIELD_HANDOFF_NODE_NAME))
+        rc = store_index_node_id (self->index, request->handoff_node_name, handoff_id_p);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -762,8 +762,7 @@ s_handle_web_writer_start (writer_core_t *self, work_t *work)
     int64_t source_id, handoff_id;
     if (s_node_ids (self, work, &source_id, &handoff_id) || s_begin (self, work))
         return -1;
-    source_id = store_index_node_id (self->index, request->source_node_name);
-    if (source_id < 0)
+    if (store_index_node_id (self->index, request->source_node_name, &source_id))
         return s_index_failed (self, work);
 
     zlistx_t *doomed = active_set_older_from (self->active, source_id, request->timestamp);
@@ -807,10 +806,12 @@ s_handle_purge_handoff (writer_core_t *self, work_t *work)
     if (s_node_ids (self, work, &source_id, &handoff_id) || s_begin (self, work))
         return -1;
     index_purge_t purge;
-    index_rows_purge (request, store_index_node_id (self->index, request->handoff_node_name),
-                      timestamp_now (), &purge);
+    int64_t held_for;
+    if (store_index_node_id (self->index, request->handoff_node_name, &held_for))
+        return s_index_failed (self, work);
+    index_rows_purge (request, held_for, timestamp_now (), &purge);
     int count = 0;
-    if (purge.handoff_node_id < 0 || store_index_purge_handoff (self->index, &purge, &count)
+    if (store_index_purge_handoff (self->index, &purge, &count)
     ||  store_index_account_key (self->index, request->collection_id, request->key))
         return s_index_failed (self, work);
     if (count == 0) {
@@ -899,7 +900,7 @@ writer_core_commit (writer_core_t *self)
         rc = -EIO;
     if (rc) {
         char why [128];
-        snprintf (why, sizeof (why), "value file sync failed: %s", strerror (-rc));
+        snprintf (why, sizeof (why), "value file sync failed: %s", store_strerror (rc));
         s_abort_batch_result (self, rc == -ENOSPC || rc == -EDQUOT? RESULT_OUT_OF_SPACE: RESULT_IO_ERROR, why);
         return -1;
     }
@@ -1072,8 +1073,10 @@ writer_core_new (const node_config_t *config, cluster_config_t *cluster, node_st
         ;                           //  error says why
     else {
         recovery_report_t recovery;
-        if (recovery_run (self->index, &recovery))
-            snprintf (error, error_size, "%s: start-up recovery failed (see the log above)", path);
+        int rc = recovery_run (self->index, &recovery);
+        if (rc)
+            snprintf (error, error_size, "%s: start-up recovery failed: %s (see the log above)",
+                      path, store_strerror (rc));
         else
         if (recovery.files_checked)
             zsys_info ("recovery: %" PRIu64 " open value files, %" PRIu64 " bytes cut, %" PRIu64

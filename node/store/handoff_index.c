@@ -70,13 +70,15 @@ struct _handoff_index_t {
     sqlite3_stmt *statements [S_COUNT];     //  prepared once
 };
 
-//  End a read transaction; rc is passed through (-1 if ending fails)
+//  End a read transaction; rc is passed through (the code of the COMMIT
+//  if ending fails)
 static int
 s_end (handoff_index_t *self, int rc)
 {
-    if (store_sql_run (&self->sql, S_COMMIT)) {
+    int commit_rc = store_sql_run (&self->sql, S_COMMIT);
+    if (commit_rc) {
         store_sql_run (&self->sql, S_ROLLBACK);
-        return -1;
+        return commit_rc;
     }
     return rc;
 }
@@ -140,9 +142,9 @@ handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    if (store_sql_run (&self->sql, S_BEGIN))
-        return -1;
-    int rc = 0;
+    int rc = store_sql_run (&self->sql, S_BEGIN);
+    if (rc)
+        return rc;
     s_statement_t queries [] = { S_COUNT_SEGMENTS, S_COUNT_CONJOINED };
     for (size_t index = 0; index < 2 && rc == 0; index++) {
         sqlite3_stmt *statement = self->statements [queries [index]];
@@ -161,7 +163,7 @@ handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg)
     return s_end (self, rc);
 }
 
-//  The next segment row into item: 0 found, 1 none, -1 error
+//  The next segment row into item: 0 found, 1 none, or a negative code
 static int
 s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff_item_t *item)
 {
@@ -195,7 +197,7 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
         if (!item->meta) {
             store_sql_done (&self->sql, S_NEXT_SEGMENT);
             zsys_error ("handoff index: out of memory for %zu bytes of meta", size);
-            return -1;
+            return -ENOMEM;
         }
         memcpy (item->meta, sqlite3_column_blob (statement, 13), size);
         item->meta_size = size;
@@ -211,7 +213,7 @@ s_next_segment (handoff_index_t *self, const char *owner, int64_t after, handoff
     return 0;
 }
 
-//  The next conjoined row into item: 0 found, 1 none, -1 error
+//  The next conjoined row into item: 0 found, 1 none, or a negative code
 static int
 s_next_conjoined (handoff_index_t *self, const char *owner, int64_t after, handoff_item_t *item)
 {
@@ -244,16 +246,21 @@ handoff_index_next (handoff_index_t *self, const char *owner, int64_t after_segm
     assert (owner);
     assert (item);
     handoff_item_reset (item);
-    if (store_sql_run (&self->sql, S_BEGIN))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_BEGIN);
+    if (rc)
+        return rc;
     handoff_item_t conjoined;
     memset (&conjoined, 0, sizeof (conjoined));
     int segment_rc = s_next_segment (self, owner, after_segment_id, item);
-    int conjoined_rc = segment_rc < 0? -1: s_next_conjoined (self, owner, after_conjoined_id, &conjoined);
-    int rc = s_end (self, 0);
-    if (rc || segment_rc < 0 || conjoined_rc < 0) {
+    int conjoined_rc = segment_rc < 0? segment_rc: s_next_conjoined (self, owner, after_conjoined_id, &conjoined);
+    rc = s_end (self, 0);
+    if (rc == 0 && segment_rc < 0)
+        rc = segment_rc;
+    if (rc == 0 && conjoined_rc < 0)
+        rc = conjoined_rc;
+    if (rc) {
         handoff_item_reset (item);
-        return -1;
+        return rc;
     }
     if (conjoined_rc == 0 && (segment_rc == 1 || conjoined.created_us < item->created_us)) {
         handoff_item_reset (item);

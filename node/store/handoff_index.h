@@ -18,12 +18,11 @@
     Every statement is prepared once. unified-ids are uint64 (converted
     with store_index_uid_to_db / store_index_uid_from_db).
 
-    Errors follow the storage layer's one convention (node/store/value_file.h):
-    0 on success, -errno from the system, -1 for a failure the module
-    logged; constructors return NULL and say why.
-    Here: -1 on an SQLite error (logged with its statement); a
-    function that finds something returns 1 for "nothing (more)" where it
-    says so.
+    Errors follow the storage layer's one convention (store_error.h): 0 on
+    success or a negative code; constructors return NULL and say why.
+    Here: STORE_ERR_SQL (or -ENOSPC, -ENOMEM) on an SQLite error, logged
+    with its statement; a function that finds something returns 1 for
+    "nothing (more)" where it says so.
     =========================================================================
 */
 #ifndef STRATA_HANDOFF_INDEX_H_INCLUDED
@@ -33,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "digest.h"
+#include "store_error.h"
 #include "protocol_limits.h"
 
 typedef struct _handoff_index_t handoff_index_t;
@@ -102,7 +102,8 @@ void
 //  Call fn for the owners that have handoff copies held, with the number
 //  held and the number pending, in one read transaction: once for their
 //  segments and tombstones, once for their conjoined archives (an owner
-//  with both is reported twice; add the figures up). Returns 0 or -1.
+//  with both is reported twice; add the figures up). Returns 0 or a
+//  negative code.
 int
     handoff_index_count (handoff_index_t *self, handoff_count_fn *fn, void *arg);
 
@@ -110,14 +111,14 @@ int
 //  above after_segment_id (segments and tombstones) or whose conjoined row
 //  id is above after_conjoined_id (conjoined archives): of the first of
 //  each, the one made first. Fills *item (freeing what it held). Returns 0
-//  found, 1 none, -1 on an SQLite error.
+//  found, 1 none, or a negative code (an SQLite error, -ENOMEM).
 int
     handoff_index_next (handoff_index_t *self, const char *owner, int64_t after_segment_id,
                         int64_t after_conjoined_id, handoff_item_t *item);
 
 //  The stored sequence of segment row segment_id with the lowest
 //  sequence-num above after (after -1: the first). Returns 0 found, 1
-//  none, -1 on an SQLite error.
+//  none, or a negative code on an SQLite error.
 int
     handoff_index_sequence (handoff_index_t *self, int64_t segment_id, int64_t after,
                             handoff_sequence_t *sequence);

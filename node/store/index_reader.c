@@ -122,8 +122,9 @@ s_begin_read (index_reader_t *self)
     if (self->holding && self->held_generation == self->generation)
         return 0;
     index_reader_release (self);
-    if (store_sql_run (&self->sql, S_BEGIN))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_BEGIN);
+    if (rc)
+        return rc;
     self->holding = true;
     self->held_generation = self->generation;
     return 0;
@@ -208,7 +209,8 @@ s_digest_column (sqlite3_stmt *statement, int column, uint8_t *digest)
     return true;
 }
 
-//  Find the segment row; 0 found, 1 none, -1 error (inside the transaction)
+//  Find the segment row; 0 found, 1 none, or a negative code (inside the
+//  transaction)
 static int
 s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handoff_node_id,
                 index_found_t *found)
@@ -239,9 +241,9 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
         return 1;
     }
     if (rc != SQLITE_ROW) {
-        store_sql_fail (&self->sql, which);
+        rc = store_sql_fail (&self->sql, which);
         store_sql_done (&self->sql, which);
-        return -1;
+        return rc;
     }
     found->segment_id = sqlite3_column_int64 (statement, 0);
     found->unified_id = store_index_uid_from_db (sqlite3_column_int64 (statement, 1));
@@ -259,7 +261,7 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
             if (!meta) {
                 store_sql_done (&self->sql, which);
                 zsys_error ("index reader: out of memory for %zu bytes of meta", size);
-                return -1;
+                return -ENOMEM;
             }
             self->meta = meta;
             self->meta_room = size;
@@ -274,7 +276,8 @@ s_find_segment (index_reader_t *self, const index_query_t *query, int64_t handof
     return 0;
 }
 
-//  Find the sequence row and the segment's span; 0, 1 none, -1 error
+//  Find the sequence row and the segment's span; 0, 1 none, or a negative
+//  code
 static int
 s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t *found)
 {
@@ -296,9 +299,9 @@ s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t
         return 1;
     }
     if (rc != SQLITE_ROW) {
-        store_sql_fail (&self->sql, which);
+        rc = store_sql_fail (&self->sql, which);
         store_sql_done (&self->sql, which);
-        return -1;
+        return rc;
     }
     found->sequence_num = (uint32_t) sqlite3_column_int64 (statement, 0);
     found->value_file_id = (uint64_t) sqlite3_column_int64 (statement, 1);
@@ -317,9 +320,9 @@ s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t
     sqlite3_bind_int64 (statement, 1, found->segment_id);
     rc = sqlite3_step (statement);
     if (rc != SQLITE_ROW) {
-        store_sql_fail (&self->sql, S_SEQUENCE_SPAN);
+        rc = store_sql_fail (&self->sql, S_SEQUENCE_SPAN);
         store_sql_done (&self->sql, S_SEQUENCE_SPAN);
-        return -1;
+        return rc;
     }
     found->sequence_count = (uint32_t) sqlite3_column_int64 (statement, 0);
     found->last_sequence_num = (uint32_t) sqlite3_column_int64 (statement, 1);
@@ -327,7 +330,7 @@ s_find_sequence (index_reader_t *self, const index_query_t *query, index_found_t
     return 0;
 }
 
-//  The id of a node name: > 0, 0 if unknown, -1 on error
+//  The id of a node name: > 0, 0 if unknown, or a negative code on error
 static int64_t
 s_node_id (index_reader_t *self, const char *name)
 {
@@ -349,15 +352,15 @@ index_reader_lookup (index_reader_t *self, const index_query_t *query, index_fou
     assert (query->key);
     assert (found);
     memset (found, 0, sizeof (*found));
-    if (s_begin_read (self))
-        return -1;
+    int rc = s_begin_read (self);
+    if (rc)
+        return rc;
 
-    int rc = 0;
     int64_t handoff_node_id = 0;
     if (query->handoff_node_name && *query->handoff_node_name) {
         handoff_node_id = s_node_id (self, query->handoff_node_name);
         if (handoff_node_id < 0)
-            rc = -1;
+            rc = (int) handoff_node_id;
         else
         if (handoff_node_id == 0) {
             snprintf (found->why, sizeof (found->why),
@@ -437,8 +440,8 @@ index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t rec
     //  Busy is expected under a heavy write load: the caller retries, so
     //  only other failures are worth a log line
     if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        store_sql_fail (&self->sql, S_DAMAGE_INSERT);
-    return -1;
+        return store_sql_fail (&self->sql, S_DAMAGE_INSERT);
+    return STORE_ERR_BUSY;
 }
 
 int
@@ -448,14 +451,14 @@ index_reader_list_versions (index_reader_t *self, const index_query_t *query, in
     assert (self);
     assert (query && query->key);
     assert (fn);
-    if (s_begin_read (self))
-        return -1;
-    int rc = 0;
+    int rc = s_begin_read (self);
+    if (rc)
+        return rc;
     int64_t handoff_node_id = 0;
     if (query->handoff_node_name && *query->handoff_node_name) {
         handoff_node_id = s_node_id (self, query->handoff_node_name);
         if (handoff_node_id <= 0)
-            rc = handoff_node_id < 0? -1: 1;        //  unknown name: holds nothing
+            rc = handoff_node_id < 0? (int) handoff_node_id: 1;    //  unknown name: holds nothing
     }
     if (rc == 0) {
         sqlite3_stmt *statement = self->statements [S_SEGMENT_LIST];
@@ -482,21 +485,19 @@ index_reader_list_versions (index_reader_t *self, const index_query_t *query, in
             fn (arg, unified_id, sqlite3_column_int64 (statement, 2),
                 (uint64_t) sqlite3_column_int64 (statement, 3), file_hash);
         }
-        if (step != SQLITE_DONE) {
-            store_sql_fail (&self->sql, S_SEGMENT_LIST);
-            rc = -1;
-        }
+        if (step != SQLITE_DONE)
+            rc = store_sql_fail (&self->sql, S_SEGMENT_LIST);
         store_sql_done (&self->sql, S_SEGMENT_LIST);
     }
     if (rc < 0)
         s_abandon_read (self);
     else
         s_end_read (self);
-    return rc < 0? -1: 0;
+    return rc < 0? rc: 0;
 }
 
 //  The newest state of one key in the copy: 0 found (fills the out
-//  values), 1 nothing listable, -1 error
+//  values), 1 nothing listable, or a negative code
 static int
 s_key_state (index_reader_t *self, const index_key_query_t *query, int64_t handoff_node_id,
              const char *key, size_t key_size, uint64_t *unified_id_p, int64_t *timestamp_p,
@@ -555,14 +556,14 @@ index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
     assert (fn);
     assert (truncated_p);
     *truncated_p = false;
-    if (s_begin_read (self))
-        return -1;
-    int rc = 0;
+    int rc = s_begin_read (self);
+    if (rc)
+        return rc;
     int64_t handoff_node_id = 0;
     if (query->handoff_node_name && *query->handoff_node_name) {
         handoff_node_id = s_node_id (self, query->handoff_node_name);
         if (handoff_node_id <= 0)
-            rc = handoff_node_id < 0? -1: 1;        //  unknown name: holds nothing
+            rc = handoff_node_id < 0? (int) handoff_node_id: 1;    //  unknown name: holds nothing
     }
     if (rc == 0) {
         //  Start at the later of the prefix (inclusive) and start-after
@@ -607,7 +608,7 @@ index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
             int state = s_key_state (self, query, handoff_node_id, key, key_size,
                                      &unified_id, &timestamp, &file_size, &deleted);
             if (state < 0) {
-                rc = -1;
+                rc = state;
                 break;
             }
             if (state > 0)
@@ -618,17 +619,15 @@ index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
                 break;
             }
         }
-        if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW) {
-            store_sql_fail (&self->sql, which);
-            rc = -1;
-        }
+        if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+            rc = store_sql_fail (&self->sql, which);
         store_sql_done (&self->sql, which);
     }
     if (rc < 0)
         s_abandon_read (self);
     else
         s_end_read (self);
-    return rc < 0? -1: 0;
+    return rc < 0? rc: 0;
 }
 
 int
@@ -638,8 +637,9 @@ index_reader_scrub_batch (index_reader_t *self, int64_t value_file_id, int64_t r
     assert (self);
     assert (records);
     index_reader_release (self);
-    if (s_begin_read (self))
-        return -1;
+    int rc = s_begin_read (self);
+    if (rc)
+        return rc;
     sqlite3_stmt *statement = self->statements [S_SCRUB_BATCH];
     sqlite3_bind_int64 (statement, 1, value_file_id);
     sqlite3_bind_int64 (statement, 2, record_offset);
@@ -662,11 +662,9 @@ index_reader_scrub_batch (index_reader_t *self, int64_t value_file_id, int64_t r
         const unsigned char *volume = sqlite3_column_text (statement, 11);
         snprintf (record->volume, sizeof (record->volume), "%s", volume? (const char *) volume: "");
     }
-    int rc = count;
-    if (count < max && step != SQLITE_DONE) {
-        store_sql_fail (&self->sql, S_SCRUB_BATCH);
-        rc = -1;
-    }
+    rc = count;
+    if (count < max && step != SQLITE_DONE)
+        rc = store_sql_fail (&self->sql, S_SCRUB_BATCH);
     store_sql_done (&self->sql, S_SCRUB_BATCH);
     if (rc < 0)
         s_abandon_read (self);
@@ -742,8 +740,8 @@ index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state)
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        store_sql_fail (&self->sql, S_SCRUB_SAVE);
-    return -1;
+        return store_sql_fail (&self->sql, S_SCRUB_SAVE);
+    return STORE_ERR_BUSY;
 }
 
 int
@@ -752,10 +750,11 @@ index_reader_list_collections (index_reader_t *self, bool has_start_after, uint3
 {
     assert (self);
     assert (ids);
-    if (s_begin_read (self))
-        return -1;
+    int rc = s_begin_read (self);
+    if (rc)
+        return rc;
     int64_t after = has_start_after? (int64_t) start_after: -1;
-    int count = 0, rc = 0;
+    int count = 0;
     sqlite3_stmt *statement = self->statements [S_COLLECTION_NEXT];
     while (count < max) {
         sqlite3_bind_int64 (statement, 1, after);
@@ -768,8 +767,7 @@ index_reader_list_collections (index_reader_t *self, bool has_start_after, uint3
         if (step == SQLITE_DONE)
             break;
         if (step != SQLITE_ROW) {
-            store_sql_fail (&self->sql, S_COLLECTION_NEXT);
-            rc = -1;
+            rc = store_sql_fail (&self->sql, S_COLLECTION_NEXT);
             break;
         }
     }
@@ -777,5 +775,5 @@ index_reader_list_collections (index_reader_t *self, bool has_start_after, uint3
         s_abandon_read (self);
     else
         s_end_read (self);
-    return rc < 0? -1: count;
+    return rc < 0? rc: count;
 }

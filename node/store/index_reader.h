@@ -26,10 +26,11 @@
     Every statement is prepared once. unified-ids are passed as uint64 and
     converted with store_index_uid_to_db / store_index_uid_from_db.
 
-    Errors follow the storage layer's one convention (node/store/value_file.h):
-    0 on success, -errno from the system, -1 for a failure the module
-    logged; constructors return NULL and say why.
-    Here: -1 on an SQLite error (logged with its statement); a lookup
+    Errors follow the storage layer's one convention (store_error.h): 0 on
+    success or a negative code; constructors return NULL and say why.
+    Here: "an SQLite error" below is a negative code from store_sql
+    (STORE_ERR_SQL, STORE_ERR_BUSY, -ENOSPC, -ENOMEM), logged with its
+    statement (a busy write is not logged: the caller retries); a lookup
     returns 1 for "not found" (found->why says why).
     =========================================================================
 */
@@ -40,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "digest.h"
+#include "store_error.h"
 
 typedef struct _index_reader_t index_reader_t;
 
@@ -120,7 +122,7 @@ void
 //  transaction (one consistent snapshot, kept as above). Returns 0 and fills *found when
 //  found; 1 when there is nothing visible to return (found->why says what
 //  was missing, naming the field: unknown handoff node, no visible or no
-//  such version, no such sequence); -1 on an SQLite error (logged).
+//  such version, no such sequence); a negative code on an SQLite error (logged).
 int
     index_reader_lookup (index_reader_t *self, const index_query_t *query, index_found_t *found);
 
@@ -131,7 +133,7 @@ typedef void (index_version_fn) (void *arg, uint64_t unified_id, int64_t timesta
 //  query names (collection-id, key, conjoined-part, segment-num, handoff
 //  copy), newest first, at most limit of them, in one read transaction
 //  (unified_id/first/sequence_num of query are ignored). An unknown handoff
-//  node name lists nothing. Returns 0, or -1 on an SQLite error.
+//  node name lists nothing. Returns 0, or a negative code on an SQLite error.
 int
     index_reader_list_versions (index_reader_t *self, const index_query_t *query, int limit,
                                 index_version_fn *fn, void *arg);
@@ -163,14 +165,14 @@ typedef struct {
 //  holding one key at a time. *truncated_p is set when the listing
 //  stopped early (limit reached and another key with the prefix follows,
 //  or fn asked to stop). An unknown handoff node lists nothing. Returns 0,
-//  or -1 on an SQLite error.
+//  or a negative code on an SQLite error.
 int
     index_reader_list_keys (index_reader_t *self, const index_key_query_t *query,
                             index_key_fn *fn, void *arg, bool *truncated_p);
 
 //  Fill ids (room for max) with the collection-ids that have any segment
 //  row, in increasing order, after start_after (or from the first when
-//  has_start_after is false). Returns the number filled, or -1 on error.
+//  has_start_after is false). Returns the number filled, or a negative code on error.
 //  Walks segment_by_key one collection at a time.
 int
     index_reader_list_collections (index_reader_t *self, bool has_start_after, uint32_t start_after,
@@ -206,41 +208,43 @@ typedef struct {
 //  Fill records (room for max) with the finished, not forwarded sequence
 //  records that come after (value_file_id, record_offset) in file then
 //  offset order, in a read transaction of its own (not kept). Returns the
-//  number filled (0: the end of the pass), or -1 on an SQLite error.
+//  number filled (0: the end of the pass), or a negative code on an SQLite error.
 int
     index_reader_scrub_batch (index_reader_t *self, int64_t value_file_id, int64_t record_offset,
                               index_record_t *records, int max);
 
 //  Does the index (now, a fresh snapshot) still say the sequence record
-//  of segment_id is at (file_id, record_offset)? 1 yes, 0 no, -1 error.
+//  of segment_id is at (file_id, record_offset)? 1 yes, 0 no, or a negative code.
 int
     index_reader_record_current (index_reader_t *self, uint64_t file_id, uint64_t record_offset,
                                  int64_t segment_id);
 
 //  Read the scrub checkpoint into *state (all zero / -1 when none is
-//  stored). Returns 0, or -1 on an SQLite error.
+//  stored). Returns 0, or a negative code on an SQLite error.
 int
     index_reader_scrub_load (index_reader_t *self, index_scrub_state_t *state);
 
 //  Store the scrub checkpoint (autocommit, waits at most the busy timeout
-//  for the writer). Returns 0, or -1 when busy or failed (retry later).
+//  for the writer). Returns 0, or STORE_ERR_BUSY when busy, another negative code
+//  when failed (retry later).
 int
     index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state);
 
 //  Volume of value file file_id into volume (volume_size bytes). Returns 0,
-//  1 if the file is not recorded, -1 on error.
+//  1 if the file is not recorded, a negative code on error.
 int
     index_reader_file_volume (index_reader_t *self, uint64_t file_id, char *volume, size_t volume_size);
 
 //  Is the record at (file_id, record_offset) recorded as damaged? Returns
-//  1 yes, 0 no, -1 on error.
+//  1 yes, 0 no, a negative code on error.
 int
     index_reader_damage_known (index_reader_t *self, uint64_t file_id, uint64_t record_offset);
 
 //  Record a damaged record (INSERT OR IGNORE into damaged, autocommit).
 //  segment_id < 0 or sequence_num < 0 store NULL. Returns 0 when recorded
-//  (or already there), -1 if the index was busy past the busy timeout or
-//  the INSERT failed (the caller may retry later).
+//  (or already there), STORE_ERR_BUSY if the index was busy past the busy
+//  timeout, another negative code if the INSERT failed (the caller may
+//  retry later).
 int
     index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t record_offset,
                                 int64_t segment_id, int64_t sequence_num, int64_t detected_us,

@@ -165,7 +165,7 @@ record_reader_read (record_reader_t *self, const record_location_t *where,
     int fd = s_file_fd (self, where->value_file_id, volume);
     if (fd < 0) {
         snprintf (problem, problem_size, "value file %016" PRIx64 " cannot be opened: %s",
-                  where->value_file_id, strerror (-fd));
+                  where->value_file_id, store_strerror (fd));
         return RESULT_IO_ERROR;
     }
     struct stat status;
@@ -176,7 +176,7 @@ record_reader_read (record_reader_t *self, const record_location_t *where,
     }
     value_record_t record;
     int rc = value_file_read_header (fd, where->record_offset, (uint64_t) status.st_size, &record);
-    if (rc == -1) {
+    if (rc == STORE_ERR_CORRUPT) {
         snprintf (problem, problem_size, "value file %016" PRIx64 ": record header at offset %"
                   PRIu64 " is malformed or runs past the end of the file",
                   where->value_file_id, where->record_offset);
@@ -184,7 +184,7 @@ record_reader_read (record_reader_t *self, const record_location_t *where,
     }
     if (rc < 0) {
         snprintf (problem, problem_size, "value file %016" PRIx64 ": read failed: %s",
-                  where->value_file_id, strerror (-rc));
+                  where->value_file_id, store_strerror (rc));
         return RESULT_IO_ERROR;
     }
     //  The record must be the sequence the index says is there
@@ -237,12 +237,12 @@ record_reader_read (record_reader_t *self, const record_location_t *where,
         return RESULT_SUCCESS;
     }
     zframe_destroy (&frame);
-    if (rc == -1) {
+    if (rc == STORE_ERR_CORRUPT) {
         snprintf (problem, problem_size, "value file %016" PRIx64 ": record at offset %" PRIu64
                   " fails its CRC32C check", where->value_file_id, where->record_offset);
         return RESULT_MD5_MISMATCH;
     }
     snprintf (problem, problem_size, "value file %016" PRIx64 ": read failed: %s",
-              where->value_file_id, strerror (-rc));
+              where->value_file_id, store_strerror (rc));
     return RESULT_IO_ERROR;
 }

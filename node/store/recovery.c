@@ -82,19 +82,25 @@ s_mark_newest (zlistx_t *files)
     zhashx_destroy (&newer);
 }
 
-//  Recover one file. Returns 0, or -1 if the node must not start.
+//  Recover one file. Returns 0, or a negative code if the node must not
+//  start.
 static int
 s_recover_file (store_index_t *index, s_open_file_t *file, recovery_report_t *report)
 {
     char path [1200];
-    if (value_store_path (file->volume, file->file_id, path, sizeof (path)))
-        return -1;
+    int rc = value_store_path (file->volume, file->file_id, path, sizeof (path));
+    if (rc) {
+        zsys_error ("recovery: value file %016" PRIx64 " on %s: %s", file->file_id, file->volume,
+                    store_strerror (rc));
+        return rc;
+    }
     report->files_checked++;
     int fd = open (path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT) {
-            zsys_error ("recovery: cannot open %s: %s", path, strerror (errno));
-            return -1;
+            rc = -errno;
+            zsys_error ("recovery: cannot open %s: %s", path, store_strerror (rc));
+            return rc;
         }
         report->files_missing++;
         if (file->synced_size > 0) {
@@ -105,16 +111,17 @@ s_recover_file (store_index_t *index, s_open_file_t *file, recovery_report_t *re
         return 0;
     }
     struct stat status;
-    int rc = fstat (fd, &status);
+    rc = fstat (fd, &status);
     uint64_t size = rc == 0? (uint64_t) status.st_size: 0;
     if (rc == 0 && size > file->synced_size) {
         //  Never acknowledged: cut it off
         zsys_info ("recovery: %s: cutting %" PRIu64 " unacknowledged bytes past %" PRIu64,
                    path, size - file->synced_size, file->synced_size);
         if (ftruncate (fd, (off_t) file->synced_size) || fdatasync (fd)) {
-            zsys_error ("recovery: cannot truncate %s: %s", path, strerror (errno));
+            rc = -errno;
+            zsys_error ("recovery: cannot truncate %s: %s", path, store_strerror (rc));
             close (fd);
-            return -1;
+            return rc;
         }
         report->bytes_truncated += size - file->synced_size;
         size = file->synced_size;
@@ -133,9 +140,10 @@ s_recover_file (store_index_t *index, s_open_file_t *file, recovery_report_t *re
     }
     //  Re-verify the last records the index references
     s_tail_t tail = { .count = 0 };
-    if (store_index_file_tail (index, file->file_id, RECOVERY_TAIL_RECORDS, s_collect_record, &tail)) {
+    rc = store_index_file_tail (index, file->file_id, RECOVERY_TAIL_RECORDS, s_collect_record, &tail);
+    if (rc) {
         close (fd);
-        return -1;
+        return rc;
     }
     for (int index_of = 0; index_of < tail.count; index_of++) {
         s_tail_record_t *record = &tail.records [index_of];

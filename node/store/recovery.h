@@ -44,8 +44,9 @@ typedef struct {
 } recovery_report_t;
 
 //  Run recovery on the index (autocommit; no transaction may be open).
-//  Fills *report. Returns 0, or -1 if the index could not be read or
-//  updated or a file could not be truncated (the node must not start).
+//  Fills *report. Returns 0, or a negative code (store_error.h) if the
+//  index could not be read or updated or a file could not be opened or
+//  truncated (the node must not start); the cause is logged.
 int
     recovery_run (store_index_t *index, recovery_report_t *report);
 

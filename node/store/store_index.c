@@ -130,7 +130,7 @@ struct _store_index_t {
 
 //  Bring an index made by an older build up to the schema: add the columns
 //  added since (schema.sql runs after this, and its indexes need them).
-//  Returns 0, or -1 with error filled.
+//  Returns 0, or STORE_ERR_SQL with error filled.
 static int
 s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
 {
@@ -149,10 +149,10 @@ s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
                   "SELECT (SELECT COUNT (*) FROM sqlite_master WHERE type = 'table' AND name = '%s'),"
                   " (SELECT COUNT (*) FROM pragma_table_info ('%s') WHERE name = '%s')",
                   added [index].table, added [index].table, added [index].column);
-        sqlite3_stmt *statement = NULL;
         int table = 0, column = 0;
-        int rc = sqlite3_prepare_v2 (db, sql, -1, &statement, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step (statement)) == SQLITE_ROW) {
+        sqlite3_stmt *statement = store_sql_once (db, NULL, sql);
+        int rc = statement? SQLITE_OK: SQLITE_ERROR;
+        if (statement && (rc = sqlite3_step (statement)) == SQLITE_ROW) {
             table = sqlite3_column_int (statement, 0);
             column = sqlite3_column_int (statement, 1);
             rc = SQLITE_OK;
@@ -168,7 +168,7 @@ s_migrate (sqlite3 *db, bool *recount_p, char *error, size_t error_size)
         if (rc != SQLITE_OK) {
             snprintf (error, error_size, "cannot add %s.%s to the index: %s",
                       added [index].table, added [index].column, sqlite3_errmsg (db));
-            return -1;
+            return STORE_ERR_SQL;
         }
     }
     return 0;
@@ -276,8 +276,9 @@ store_index_begin (store_index_t *self)
     assert (self);
     if (self->in_transaction)
         return 0;
-    if (store_sql_run (&self->sql, S_BEGIN))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_BEGIN);
+    if (rc)
+        return rc;
     self->in_transaction = true;
     return 0;
 }
@@ -335,36 +336,39 @@ store_index_undo (store_index_t *self)
 {
     zhashx_purge (self->node_ids);
     int rc = store_sql_run (&self->sql, S_ROLLBACK_TO);
-    if (store_sql_run (&self->sql, S_RELEASE))
-        rc = -1;
-    return rc;
+    int release_rc = store_sql_run (&self->sql, S_RELEASE);
+    return rc? rc: release_rc;
 }
 
-int64_t
-store_index_node_id (store_index_t *self, const char *name)
+int
+store_index_node_id (store_index_t *self, const char *name, int64_t *id_p)
 {
     assert (self);
     assert (name);
+    assert (id_p);
+    *id_p = -1;
     char *cached = (char *) zhashx_lookup (self->node_ids, name);
-    if (cached)
-        return strtoll (cached, NULL, 10);
+    if (cached) {
+        *id_p = strtoll (cached, NULL, 10);
+        return 0;
+    }
     sqlite3_stmt *select = self->statements [S_NODE_SELECT];
     sqlite3_bind_text (select, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step (select);
     int64_t id = rc == SQLITE_ROW? sqlite3_column_int64 (select, 0): -1;
     store_sql_done (&self->sql, S_NODE_SELECT);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        store_sql_fail (&self->sql, S_NODE_SELECT);
-        return -1;
-    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_sql_fail (&self->sql, S_NODE_SELECT);
     if (id < 0) {
         sqlite3_bind_text (self->statements [S_NODE_INSERT], 1, name, -1, SQLITE_STATIC);
-        if (store_sql_run (&self->sql, S_NODE_INSERT))
-            return -1;
+        rc = store_sql_run (&self->sql, S_NODE_INSERT);
+        if (rc)
+            return rc;
         id = sqlite3_last_insert_rowid (self->sql.db);
     }
     zhashx_insert (self->node_ids, name, zsys_sprintf ("%" PRId64, id));
-    return id;
+    *id_p = id;
+    return 0;
 }
 
 int
@@ -416,7 +420,7 @@ int
 store_index_count_value_files (store_index_t *self, int64_t *count_p)
 {
     *count_p = s_scalar (self, S_FILE_COUNT);
-    return *count_p < 0? -1: 0;
+    return *count_p < 0? store_sql_code (self->sql.last_error): 0;
 }
 
 int
@@ -439,8 +443,9 @@ store_index_insert_segment (store_index_t *self, const index_segment_t *segment,
     if (segment->user_request_id && *segment->user_request_id)
         sqlite3_bind_text (statement, 11, segment->user_request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (statement, 12, timestamp_now ());
-    if (store_sql_run (&self->sql, S_SEGMENT_INSERT))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_SEGMENT_INSERT);
+    if (rc)
+        return rc;
     *segment_id_p = sqlite3_last_insert_rowid (self->sql.db);
     return 0;
 }
@@ -466,8 +471,9 @@ s_insert_sequence_row (store_index_t *self, const index_sequence_t *sequence)
 int
 store_index_insert_sequence (store_index_t *self, const index_sequence_t *sequence)
 {
-    if (s_insert_sequence_row (self, sequence))
-        return -1;
+    int rc = s_insert_sequence_row (self, sequence);
+    if (rc)
+        return rc;
     sqlite3_stmt *statement = self->statements [S_SEGMENT_ADVANCE];
     sqlite3_bind_int64 (statement, 1, sequence->segment_id);
     sqlite3_bind_int64 (statement, 2, sequence->sequence_num);
@@ -508,8 +514,9 @@ store_index_cancel_conjoined_parts (store_index_t *self, uint32_t collection_id,
     sqlite3_bind_int64 (statement, 3, store_index_uid_to_db (unified_id));
     if (handoff_node_id > 0)
         sqlite3_bind_int64 (statement, 4, handoff_node_id);
-    if (store_sql_run (&self->sql, S_CANCEL_PARTS))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_CANCEL_PARTS);
+    if (rc)
+        return rc;
     *count_p = sqlite3_changes (self->sql.db);
     return 0;
 }
@@ -675,8 +682,9 @@ store_index_purge_handoff (store_index_t *self, const index_purge_t *purge, int 
     sqlite3_bind_int64 (statement, 6, purge->handoff_node_id);
     sqlite3_bind_int64 (statement, 7, purge->forwarded_us);
     *count_p = 0;
-    if (store_sql_run (&self->sql, which))
-        return -1;
+    int rc = store_sql_run (&self->sql, which);
+    if (rc)
+        return rc;
     *count_p = sqlite3_changes (self->sql.db);
     return 0;
 }
@@ -707,8 +715,9 @@ store_index_insert_entire (store_index_t *self, const index_segment_t *segment,
     sqlite3_bind_blob (statement, 15, finish->file_hash, DIGEST_MD5_SIZE, SQLITE_STATIC);
     if (finish->meta)
         sqlite3_bind_blob (statement, 16, finish->meta, (int) finish->meta_size, SQLITE_STATIC);
-    if (store_sql_run (&self->sql, S_ENTIRE_INSERT))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_ENTIRE_INSERT);
+    if (rc)
+        return rc;
     *segment_id_p = sqlite3_last_insert_rowid (self->sql.db);
     sequence->segment_id = *segment_id_p;
     return s_insert_sequence_row (self, sequence);
@@ -723,8 +732,9 @@ store_index_account_key (store_index_t *self, uint32_t collection_id, const char
     sqlite3_stmt *statement = self->statements [S_GARBAGE_MARK];
     sqlite3_bind_int64 (statement, 1, collection_id);
     sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
-    if (store_sql_run (&self->sql, S_GARBAGE_MARK))
-        return -1;
+    int rc = store_sql_run (&self->sql, S_GARBAGE_MARK);
+    if (rc)
+        return rc;
     if (sqlite3_changes (self->sql.db) == 0)
         return 0;                       //  the common case: nothing new
     s_statement_t rest [] = { S_GARBAGE_FILES, S_GARBAGE_DONE };
@@ -732,8 +742,9 @@ store_index_account_key (store_index_t *self, uint32_t collection_id, const char
         statement = self->statements [rest [index]];
         sqlite3_bind_int64 (statement, 1, collection_id);
         sqlite3_bind_text (statement, 2, key, -1, SQLITE_STATIC);
-        if (store_sql_run (&self->sql, rest [index]))
-            return -1;
+        rc = store_sql_run (&self->sql, rest [index]);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -742,10 +753,11 @@ int
 store_index_recount_garbage (store_index_t *self)
 {
     char *message = NULL;
-    if (sqlite3_exec (self->sql.db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message) != SQLITE_OK) {
+    int rc = sqlite3_exec (self->sql.db, STORE_INDEX_RECOUNT_SQL, NULL, NULL, &message);
+    if (rc != SQLITE_OK) {
         zsys_error ("index: recounting garbage: %s", message? message: "?");
         sqlite3_free (message);
-        return -1;
+        return store_sql_code (rc);
     }
     return 0;
 }
@@ -754,68 +766,50 @@ int
 store_index_space_totals (sqlite3 *db, uint64_t *value_bytes_p, uint64_t *live_bytes_p,
                           uint64_t *garbage_bytes_p)
 {
-    sqlite3_stmt *statement = NULL;
-    int rc = sqlite3_prepare_v2 (db,
+    //  Not logged: a reader may ask while the index is busy, and asks again
+    sqlite3_stmt *statement = store_sql_once (db, NULL,
         "SELECT IFNULL (SUM (synced_size), 0), IFNULL (SUM (MAX (live_bytes, 0)), 0),"
-        " IFNULL (SUM (garbage_bytes), 0) FROM value_file", -1, &statement, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step (statement)) == SQLITE_ROW) {
+        " IFNULL (SUM (garbage_bytes), 0) FROM value_file");
+    if (statement && sqlite3_step (statement) == SQLITE_ROW) {
         *value_bytes_p = (uint64_t) sqlite3_column_int64 (statement, 0);
         *live_bytes_p = (uint64_t) sqlite3_column_int64 (statement, 1);
         *garbage_bytes_p = (uint64_t) sqlite3_column_int64 (statement, 2);
-        rc = SQLITE_OK;
     }
-    sqlite3_finalize (statement);
-    return rc == SQLITE_OK? 0: -1;
+    return store_sql_step_once (statement, NULL, NULL);
 }
 
 //  --------------------------------------------------------------------------
 //  Compaction
 
-//  Prepare sql on self->sql.db; NULL (logged) on error
+//  A one-shot statement on the writer's connection (store_sql_once, logged)
 static sqlite3_stmt *
 s_prepare_once (store_index_t *self, const char *sql)
 {
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2 (self->sql.db, sql, -1, &statement, NULL) != SQLITE_OK) {
-        zsys_error ("index: %s: %s", sql, sqlite3_errmsg (self->sql.db));
-        sqlite3_finalize (statement);
-        return NULL;
-    }
-    return statement;
+    return store_sql_once (self->sql.db, self->sql.who, sql);
 }
 
-//  Step a one-shot statement to its end (first column of a row into
-//  *value_p when not NULL); finalize it. 0 or -1 (logged).
+//  Step it to its end and finalize it (store_sql_step_once, logged)
 static int
 s_step_once (store_index_t *self, sqlite3_stmt *statement, int64_t *value_p)
 {
-    if (!statement)
-        return -1;
-    int rc = sqlite3_step (statement);
-    if (rc == SQLITE_ROW && value_p)
-        *value_p = sqlite3_column_int64 (statement, 0);
-    while (rc == SQLITE_ROW)
-        rc = sqlite3_step (statement);
-    if (rc != SQLITE_DONE)
-        zsys_error ("index: %s: %s", sqlite3_sql (statement), sqlite3_errmsg (self->sql.db));
-    sqlite3_finalize (statement);
-    return rc == SQLITE_DONE? 0: -1;
+    return store_sql_step_once (statement, self->sql.who, value_p);
 }
 
 static int
 s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
                     uint64_t *reclaimed_p)
 {
+    int rc;
     int64_t old_size = -1;
     sqlite3_stmt *statement = s_prepare_once (self,
         "SELECT synced_size FROM value_file WHERE id = ?1");
     if (statement)
         sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
-    if (s_step_once (self, statement, &old_size))
-        return -1;
+    if ((rc = s_step_once (self, statement, &old_size)))
+        return rc;
     if (old_size < 0) {
         zsys_error ("index: compaction of value file %" PRIu64 ": it has no row", compaction->old_file_id);
-        return -1;
+        return STORE_ERR_NOT_FOUND;
     }
     statement = s_prepare_once (self,
         "INSERT INTO value_file (id, volume, created_us, closed, synced_size) VALUES (?1, ?2, ?3, 1, ?4)");
@@ -825,15 +819,15 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         sqlite3_bind_int64 (statement, 3, zclock_time () * 1000);
         sqlite3_bind_int64 (statement, 4, (int64_t) compaction->new_size);
     }
-    if (s_step_once (self, statement, NULL))
-        return -1;
+    if ((rc = s_step_once (self, statement, NULL)))
+        return rc;
     //  Point every copied record's row at its copy (a row that no longer
     //  points at the original is left alone: its copy is garbage)
     statement = s_prepare_once (self,
         "UPDATE sequence SET value_file_id = ?5, record_offset = ?6"
         " WHERE segment_id = ?1 AND sequence_num = ?2 AND value_file_id = ?3 AND record_offset = ?4");
     if (!statement)
-        return -1;
+        return STORE_ERR_SQL;
     for (size_t index = 0; index < compaction->move_count; index++) {
         const index_move_t *move = &compaction->moves [index];
         sqlite3_bind_int64 (statement, 1, move->segment_id);
@@ -842,12 +836,12 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         sqlite3_bind_int64 (statement, 4, (int64_t) move->old_offset);
         sqlite3_bind_int64 (statement, 5, (int64_t) compaction->new_file_id);
         sqlite3_bind_int64 (statement, 6, (int64_t) move->new_offset);
-        int rc = sqlite3_step (statement);
+        int step_rc = sqlite3_step (statement);
         sqlite3_reset (statement);
-        if (rc != SQLITE_DONE) {
+        if (step_rc != SQLITE_DONE) {
             zsys_error ("index: moving a record: %s", sqlite3_errmsg (self->sql.db));
             sqlite3_finalize (statement);
-            return -1;
+            return store_sql_code (step_rc);
         }
     }
     sqlite3_finalize (statement);
@@ -859,12 +853,12 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         " WHERE q.value_file_id = ?1 AND s.garbage = 0");
     if (statement)
         sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
-    if (s_step_once (self, statement, &left))
-        return -1;
+    if ((rc = s_step_once (self, statement, &left)))
+        return rc;
     if (left != 0) {
         zsys_error ("index: compaction of value file %" PRIu64 ": %" PRId64 " live records were"
                     " not copied; the compaction is abandoned", compaction->old_file_id, left);
-        return -1;
+        return STORE_ERR_STALE;
     }
     const char *cleanup [] = {
         "DELETE FROM sequence WHERE value_file_id = ?1",
@@ -875,8 +869,8 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         statement = s_prepare_once (self, cleanup [index]);
         if (statement)
             sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
-        if (s_step_once (self, statement, NULL))
-            return -1;
+        if ((rc = s_step_once (self, statement, NULL)))
+            return rc;
     }
     //  Dropped tombstones: still alone (nothing they delete left anywhere)?
     for (size_t index = 0; index < compaction->dropped_count; index++) {
@@ -886,13 +880,13 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
             STORE_INDEX_TOMBSTONE_ALONE);
         if (statement)
             sqlite3_bind_int64 (statement, 1, compaction->dropped [index]);
-        if (s_step_once (self, statement, &alone))
-            return -1;
+        if ((rc = s_step_once (self, statement, &alone)))
+            return rc;
         if (alone != 1) {
             zsys_error ("index: compaction of value file %" PRIu64 ": tombstone row %" PRId64
                         " may no longer be dropped; the compaction is abandoned",
                         compaction->old_file_id, compaction->dropped [index]);
-            return -1;
+            return STORE_ERR_STALE;
         }
         const char *drop [] = {
             //  What it deleted and has no data left goes with it
@@ -906,8 +900,8 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
             statement = s_prepare_once (self, drop [step]);
             if (statement)
                 sqlite3_bind_int64 (statement, 1, compaction->dropped [index]);
-            if (s_step_once (self, statement, NULL))
-                return -1;
+            if ((rc = s_step_once (self, statement, NULL)))
+                return rc;
         }
     }
     statement = s_prepare_once (self,
@@ -916,8 +910,8 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         sqlite3_bind_int64 (statement, 1, (int64_t) compaction->old_file_id);
         sqlite3_bind_text (statement, 2, compaction->old_volume, -1, SQLITE_STATIC);
     }
-    if (s_step_once (self, statement, NULL))
-        return -1;
+    if ((rc = s_step_once (self, statement, NULL)))
+        return rc;
     //  The copy's own accounting: whatever is not a live sequence or a kept
     //  state-change record is garbage (rows that turned garbage meanwhile)
     statement = s_prepare_once (self,
@@ -929,14 +923,14 @@ s_apply_compaction (store_index_t *self, const index_compaction_t *compaction,
         sqlite3_bind_int64 (statement, 2, (int64_t) compaction->new_size);
         sqlite3_bind_int64 (statement, 3, (int64_t) compaction->kept_bytes);
     }
-    if (s_step_once (self, statement, NULL))
-        return -1;
+    if ((rc = s_step_once (self, statement, NULL)))
+        return rc;
     statement = s_prepare_once (self,
         "UPDATE value_file SET live_bytes = synced_size - garbage_bytes WHERE id = ?1");
     if (statement)
         sqlite3_bind_int64 (statement, 1, (int64_t) compaction->new_file_id);
-    if (s_step_once (self, statement, NULL))
-        return -1;
+    if ((rc = s_step_once (self, statement, NULL)))
+        return rc;
     *reclaimed_p = (uint64_t) old_size > compaction->new_size?
                    (uint64_t) old_size - compaction->new_size: 0;
     return 0;
@@ -949,11 +943,15 @@ store_index_apply_compaction (store_index_t *self, const index_compaction_t *com
     assert (self);
     assert (compaction);
     *reclaimed_p = 0;
-    if (store_index_begin (self) || store_index_savepoint (self))
-        return -1;
-    if (s_apply_compaction (self, compaction, reclaimed_p)) {
+    int rc = store_index_begin (self);
+    if (rc == 0)
+        rc = store_index_savepoint (self);
+    if (rc)
+        return rc;
+    rc = s_apply_compaction (self, compaction, reclaimed_p);
+    if (rc) {
         store_index_undo (self);
-        return -1;
+        return rc;
     }
     return store_index_release (self);
 }
@@ -964,15 +962,17 @@ store_index_take_retired (store_index_t *self, store_index_file_fn *fn, void *ar
     assert (self);
     sqlite3_stmt *statement = s_prepare_once (self, "SELECT id, volume FROM retired_file ORDER BY id");
     if (!statement)
-        return -1;
+        return STORE_ERR_SQL;
     int rc;
     while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
         fn (arg, (uint64_t) sqlite3_column_int64 (statement, 0),
             (const char *) sqlite3_column_text (statement, 1), 0);
+    if (rc != SQLITE_DONE)
+        zsys_error ("%s: %s: %s", self->sql.who, sqlite3_sql (statement), sqlite3_errmsg (self->sql.db));
     sqlite3_finalize (statement);
     if (rc != SQLITE_DONE)
-        return -1;
-    return sqlite3_exec (self->sql.db, "DELETE FROM retired_file", NULL, NULL, NULL) == SQLITE_OK? 0: -1;
+        return store_sql_code (rc);
+    return s_step_once (self, s_prepare_once (self, "DELETE FROM retired_file"), NULL);
 }
 
 bool

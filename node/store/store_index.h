@@ -11,12 +11,13 @@
     unified-ids are passed as uint64 and stored order-preserving (top bit
     flipped; see schema.sql).
 
-    Errors follow the storage layer's one convention (node/store/value_file.h):
-    0 on success, -errno from the system, -1 for a failure the module
-    logged; constructors return NULL and say why.
-    Here: every function returns 0, or -1 on an SQLite error (logged
-    once, with the statement that failed; store_index_full says whether
-    the disk was full). The SQLite plumbing is store_sql.
+    Errors follow the storage layer's one convention (store_error.h): 0 on
+    success or a negative code; constructors return NULL and say why.
+    Here: every int function returns 0, or on an SQLite error (logged
+    once, with the statement that failed) -ENOSPC when the disk was full
+    (store_index_full says so too), -ENOMEM, or STORE_ERR_SQL; a
+    compaction the index no longer matches is STORE_ERR_STALE. The SQLite
+    plumbing is store_sql.
     =========================================================================
 */
 #ifndef STRATA_STORE_INDEX_H_INCLUDED
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <sqlite3.h>
 #include "digest.h"
+#include "store_error.h"
 
 typedef struct _store_index_t store_index_t;
 
@@ -139,9 +141,10 @@ int
 int
     store_index_undo (store_index_t *self);
 
-//  The id of a node name, inserting it if new (cached). -1 on error.
-int64_t
-    store_index_node_id (store_index_t *self, const char *name);
+//  The id of a node name into *id_p (> 0), inserting the name if new
+//  (cached). Returns 0, or a negative code (*id_p is then -1).
+int
+    store_index_node_id (store_index_t *self, const char *name, int64_t *id_p);
 
 //  Record a new value file.
 int
@@ -354,7 +357,8 @@ typedef struct {
 //  garbage rows of its key that have no sequence left, if it still may be
 //  (STORE_INDEX_TOMBSTONE_ALONE). If a live row of the old file was not
 //  copied, or a dropped tombstone may no longer be, nothing is changed and
-//  -1 is returned. Sets *reclaimed_p to the old
+//  STORE_ERR_STALE is returned (STORE_ERR_NOT_FOUND if old_file_id has no
+//  row; another code if a statement failed). Sets *reclaimed_p to the old
 //  size minus the new one.
 int
     store_index_apply_compaction (store_index_t *self, const index_compaction_t *compaction,

@@ -485,8 +485,8 @@ value_file_record_size (uint32_t descriptor_size, uint64_t payload_size)
 
 
 //  --------------------------------------------------------------------------
-//  pread exactly size bytes at offset. Returns 0, -1 at end of file before
-//  size bytes, or -errno.
+//  pread exactly size bytes at offset. Returns 0, STORE_ERR_CORRUPT at end of
+//  file before size bytes (the record is torn), or -errno.
 
 static int
 s_read_exact (int fd, uint64_t offset, void *buffer, size_t size)
@@ -494,7 +494,7 @@ s_read_exact (int fd, uint64_t offset, void *buffer, size_t size)
     uint8_t *p = (uint8_t *) buffer;
     while (size > 0) {
         if (offset > (uint64_t) INT64_MAX)
-            return -1;
+            return STORE_ERR_CORRUPT;
         ssize_t got = pread (fd, p, size, (off_t) offset);
         if (got < 0) {
             if (errno == EINTR)
@@ -502,7 +502,7 @@ s_read_exact (int fd, uint64_t offset, void *buffer, size_t size)
             return -errno;
         }
         if (got == 0)
-            return -1;
+            return STORE_ERR_CORRUPT;
         p += got;
         size -= (size_t) got;
         offset += (uint64_t) got;
@@ -520,7 +520,7 @@ value_file_read_header (int fd, uint64_t offset, uint64_t file_size, value_recor
     assert (record);
     //  The header itself must lie within the file
     if (offset > file_size || file_size - offset < VALUE_RECORD_HEADER_SIZE)
-        return -1;
+        return STORE_ERR_CORRUPT;
 
     uint8_t header [VALUE_RECORD_HEADER_SIZE];
     int rc = s_read_exact (fd, offset, header, sizeof (header));
@@ -529,23 +529,23 @@ value_file_read_header (int fd, uint64_t offset, uint64_t file_size, value_recor
 
     if (s_get_u32 (header + S_OFF_MAGIC) != VALUE_RECORD_MAGIC
     ||  s_get_u16 (header + S_OFF_VERSION) != VALUE_RECORD_VERSION)
-        return -1;
+        return STORE_ERR_CORRUPT;
     uint16_t type = s_get_u16 (header + S_OFF_TYPE);
     if (type < S_TYPE_MIN || type > S_TYPE_MAX)
-        return -1;
+        return STORE_ERR_CORRUPT;
     uint32_t descriptor_size = s_get_u32 (header + S_OFF_DESCRIPTOR_SIZE);
     if (descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
-        return -1;
+        return STORE_ERR_CORRUPT;
     for (int i = 0; i < 3; i++)
         if (header [S_OFF_RESERVED + i] != 0)
-            return -1;
+            return STORE_ERR_CORRUPT;
 
     //  The whole record must lie within the file: offset + 64 + d + p <=
     //  file_size, checked without overflow (offset + 64 <= file_size holds)
     uint64_t payload_size = s_get_u64 (header + S_OFF_PAYLOAD_SIZE);
     uint64_t room = file_size - offset - VALUE_RECORD_HEADER_SIZE;
     if (descriptor_size > room || payload_size > room - descriptor_size)
-        return -1;
+        return STORE_ERR_CORRUPT;
 
     memset (record, 0, sizeof (*record));
     record->type = type;
@@ -564,7 +564,7 @@ value_file_read_header (int fd, uint64_t offset, uint64_t file_size, value_recor
 
 //  --------------------------------------------------------------------------
 //  Continue crc over size bytes at offset, into buffer if not NULL, else
-//  through a scratch buffer. Returns 0, -1 at end of file, or -errno.
+//  through a scratch buffer. Returns 0, STORE_ERR_CORRUPT at end of file, or -errno.
 
 static int
 s_read_crc (int fd, uint64_t offset, uint64_t size, void *buffer, uint32_t *crc)
@@ -605,11 +605,11 @@ value_file_read_record (int fd, uint64_t offset, const value_record_t *record,
 {
     assert (record);
     if (record->descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
-        return -1;
+        return STORE_ERR_CORRUPT;
     uint64_t record_size = value_file_record_size (record->descriptor_size,
                                                    record->payload_size);
     if (record_size == UINT64_MAX || offset > UINT64_MAX - record_size)
-        return -1;
+        return STORE_ERR_CORRUPT;
 
     //  The header as it must be on disk, with the crc field zero (read_header
     //  checked the reserved bytes are zero, so this is byte for byte what
@@ -626,13 +626,13 @@ value_file_read_record (int fd, uint64_t offset, const value_record_t *record,
     rc = s_read_crc (fd, position, record->payload_size, payload, &crc);
     if (rc != 0)
         return rc;
-    return crc == record->crc32c? 0: -1;
+    return crc == record->crc32c? 0: STORE_ERR_CORRUPT;
 }
 
 
 //  --------------------------------------------------------------------------
 //  Continue crc (and md5 when not NULL) over size bytes at offset, streamed
-//  through buffer. Returns 0, -1 at end of file, or -errno.
+//  through buffer. Returns 0, STORE_ERR_CORRUPT at end of file, or -errno.
 
 static int
 s_stream_crc (int fd, uint64_t offset, uint64_t size, uint8_t *buffer, size_t buffer_size,
@@ -666,11 +666,11 @@ value_file_verify_record (int fd, uint64_t offset, const value_record_t *record,
     assert (buffer);
     assert (buffer_size > 0);
     if (record->descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
-        return -1;
+        return STORE_ERR_CORRUPT;
     uint64_t record_size = value_file_record_size (record->descriptor_size,
                                                    record->payload_size);
     if (record_size == UINT64_MAX || offset > UINT64_MAX - record_size)
-        return -1;
+        return STORE_ERR_CORRUPT;
 
     //  The header as it is on disk with the crc field zero (see
     //  value_file_read_record)
@@ -700,5 +700,5 @@ value_file_verify_record (int fd, uint64_t offset, const value_record_t *record,
     }
     if (rc != 0)
         return rc;
-    return crc == record->crc32c? 0: -1;
+    return crc == record->crc32c? 0: STORE_ERR_CORRUPT;
 }

@@ -19,16 +19,10 @@
     Files are written only by appending (writev, one record per call),
     synced with fdatasync, and read with pread by any number of readers.
 
-    Errors, as everywhere in node/store/: a function returns 0 on success
-    or a negative value on failure, never a positive one. The negative
-    value is -errno when the operating system said why (an I/O error, no
-    space); it is -1 when the module itself judged the failure and logged
-    its cause (an SQLite error, named with its statement) or when the
-    answer is a verdict rather than an error (not a well-formed record).
-    Constructors return NULL and say why (an error line, errno, or the log),
-    never a half-built object.
-    Here: append and sync return -errno; the record checks return -1
-    for "not an intact record".
+    Errors follow the storage layer's one convention (store_error.h): 0 on
+    success or a negative code, never -1. Here: append and sync return a
+    negative errno; the record checks return STORE_ERR_CORRUPT for "not an
+    intact record" and a negative errno when reading failed.
     =========================================================================
 */
 #ifndef STRATA_VALUE_FILE_H_INCLUDED
@@ -39,6 +33,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include "digest.h"
+#include "store_error.h"
 
 #define VALUE_RECORD_MAGIC          0x31525453U     //  "STR1" little-endian
 #define VALUE_RECORD_VERSION        1
@@ -138,7 +133,8 @@ uint64_t
 
 //  Read and check the header of the record at offset (pread). Fills
 //  *record. Returns 0 if the header is well formed (magic, version, sizes
-//  within the file), -1 if not (torn or corrupt), -errno on read error.
+//  within the file), STORE_ERR_CORRUPT if not (torn or corrupt), -errno on
+//  read error.
 //  Does not check the CRC (see value_file_read_record).
 int
     value_file_read_header (int fd, uint64_t offset, uint64_t file_size, value_record_t *record);
@@ -148,8 +144,8 @@ int
 //  may be NULL to skip) and the payload into payload (room for
 //  record->payload_size bytes; may be NULL to skip, e.g. for a scrub), and
 //  verify the CRC32C over all of it (skipped bytes are still read and
-//  checked). Returns 0 if intact, -1 on CRC mismatch or if the file ends
-//  before the record does, -errno on read error.
+//  checked). Returns 0 if intact, STORE_ERR_CORRUPT on CRC mismatch or if
+//  the file ends before the record does, -errno on read error.
 int
     value_file_read_record (int fd, uint64_t offset, const value_record_t *record,
                             void *descriptor, void *payload);
@@ -161,9 +157,9 @@ int
 //  bytes; may be NULL to skip), the payload is streamed through buffer
 //  (buffer_size > 0 bytes of the caller's scratch space), and the CRC32C is
 //  verified over all of it. When payload_md5 is not NULL the payload's MD5
-//  is computed into it on the way. Returns 0 if intact, -1 on CRC mismatch
-//  or if the file ends before the record does, -errno on read error
-//  (-ENOMEM if no MD5 context could be made).
+//  is computed into it on the way. Returns 0 if intact, STORE_ERR_CORRUPT
+//  on CRC mismatch or if the file ends before the record does, -errno on
+//  read error (-ENOMEM if no MD5 context could be made).
 int
     value_file_verify_record (int fd, uint64_t offset, const value_record_t *record,
                               void *descriptor, void *buffer, size_t buffer_size,

@@ -255,7 +255,7 @@ s_statvfs_free (void *arg, const char *volume, uint64_t *free_p)
     (void) arg;
     struct statvfs st;
     if (statvfs (volume, &st) != 0)
-        return -1;
+        return -errno;
     uint64_t blocks = st.f_bavail;
     uint64_t block_size = st.f_frsize;
     *free_p = block_size && blocks > UINT64_MAX / block_size?
@@ -337,7 +337,7 @@ value_store_new (const char **volumes, size_t volume_count,
             rc = s_scan (dir, &self->file_count, &highest, &found);
         if (rc != 0) {
             zsys_error ("value_store: cannot use volume %s: %s",
-                        volumes [index], strerror (-rc));
+                        volumes [index], store_strerror (rc));
             free (dir);
             goto fail;
         }
@@ -380,7 +380,7 @@ value_store_destroy (value_store_t **self_p)
     if (self) {
         int rc = value_store_sync (self);
         if (rc != 0)
-            zsys_error ("value_store: sync at close failed: %s", strerror (-rc));
+            zsys_error ("value_store: sync at close failed: %s", store_strerror (rc));
         value_file_destroy (&self->current);
         free (self->dirty);
         free (self->dirty_ids);
@@ -525,7 +525,7 @@ s_new_file (value_store_t *self, size_t index)
     }
     if (!file) {
         zsys_error ("value_store: cannot create value file on %s: %s",
-                    volume, strerror (-rc));
+                    volume, store_strerror (rc));
         free (path);
         return rc;
     }
@@ -536,7 +536,7 @@ s_new_file (value_store_t *self, size_t index)
     free (dir);
     if (rc != 0) {
         zsys_error ("value_store: cannot sync %s/" S_VALUES_DIR ": %s",
-                    volume, strerror (-rc));
+                    volume, store_strerror (rc));
         value_file_destroy (&file);
         free (path);
         return rc;
@@ -612,7 +612,7 @@ value_store_append (value_store_t *self, const value_record_t *record,
         return rc;              //  our caller's mistake; nothing was written
     if (rc != 0) {
         zsys_error ("value_store: append to value file %016" PRIx64 " failed: %s",
-                    self->current_id, strerror (-rc));
+                    self->current_id, store_strerror (rc));
         if (value_file_size (self->current) > 0 || value_file_broken (self->current))
             s_retire_current (self);
         return rc;
@@ -646,7 +646,7 @@ value_store_sync (value_store_t *self)
         value_file_t *file = self->dirty [index];
         int rc = value_file_sync (file);
         if (rc != 0) {
-            zsys_error ("value_store: fdatasync failed: %s", strerror (-rc));
+            zsys_error ("value_store: fdatasync failed: %s", store_strerror (rc));
             if (first == 0)
                 first = rc;
         }
@@ -736,7 +736,7 @@ value_store_path (const char *volume, uint64_t file_id, char *out, size_t out_si
     int length = snprintf (out, out_size, "%s/" S_VALUES_DIR "/%0*" PRIx64 S_SUFFIX,
                            volume, S_ID_DIGITS, file_id);
     if (length < 0 || (size_t) length >= out_size)
-        return -1;
+        return -ENAMETOOLONG;
     return 0;
 }
 

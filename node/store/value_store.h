@@ -19,10 +19,9 @@
     failed is retired (closed for writing) and the next append starts a new
     file.
 
-    Errors follow the storage layer's one convention (node/store/value_file.h):
-    0 on success, -errno from the system, -1 for a failure the module
-    logged; constructors return NULL and say why.
-    Here: append and sync return -errno (-ENOSPC: no volume has room);
+    Errors follow the storage layer's one convention (store_error.h): 0 on
+    success or a negative code; constructors return NULL and say why.
+    Here every code is a negative errno (-ENOSPC: no volume has room);
     failures are logged through zsys.
     =========================================================================
 */
@@ -145,8 +144,9 @@ uint64_t
 uint64_t
     value_store_file_count (value_store_t *self);
 
-//  Free space of a volume in bytes into *free_p; returns 0, or -1 if it
-//  cannot be found (the volume then counts as full).
+//  Free space of a volume in bytes into *free_p; returns 0, or a negative
+//  code (a negative errno) if it cannot be found (the volume then counts as
+//  full).
 typedef int (value_store_free_space_fn) (void *arg, const char *volume, uint64_t *free_p);
 
 //  Replace how the store measures free space (default: statvfs, f_bavail *
@@ -156,7 +156,7 @@ void
     value_store_set_free_space_fn (value_store_t *self, value_store_free_space_fn *fn, void *arg);
 
 //  Build the path of value file file_id on volume into out (room out_size).
-//  Returns 0, or -1 if it does not fit.
+//  Returns 0, or -ENAMETOOLONG if it does not fit.
 int
     value_store_path (const char *volume, uint64_t file_id, char *out, size_t out_size);
 

@@ -137,7 +137,8 @@ s_round_trip (const value_record_t *record, const uint8_t *descriptor, const uin
     free (back);
 }
 
-//  Read the record at offset every way; returns its verdict (0 or -1)
+//  Read the record at offset every way; returns its verdict (0 or
+//  STORE_ERR_CORRUPT)
 static int
 s_check_record (const uint8_t *data, size_t size, uint64_t offset, const value_record_t *record)
 {
@@ -167,7 +168,8 @@ s_check_record (const uint8_t *data, size_t size, uint64_t offset, const value_r
                                               buffer_size, md5);
     int stream_rc = value_file_verify_record (s_fd, offset, record, NULL, buffer,
                                               sizeof buffer, NULL);
-    if (full_rc < -1 || scrub_rc < -1 || verify_rc < -1 || stream_rc < -1)
+    if ((full_rc && full_rc != STORE_ERR_CORRUPT) || (scrub_rc && scrub_rc != STORE_ERR_CORRUPT)
+    ||  (verify_rc && verify_rc != STORE_ERR_CORRUPT) || (stream_rc && stream_rc != STORE_ERR_CORRUPT))
         s_fail ("a read error on a memfd", offset);
     if (full_rc != scrub_rc || full_rc != verify_rc || full_rc != stream_rc)
         s_fail ("read_record and verify_record disagree", offset);
@@ -181,7 +183,7 @@ s_check_record (const uint8_t *data, size_t size, uint64_t offset, const value_r
     digest_md5 (payload_bytes, (size_t) record->payload_size, expected_md5);
     if (memcmp (md5, expected_md5, DIGEST_MD5_SIZE))
         s_fail ("the MD5 computed on the way is not the payload's", offset);
-    int expected_rc = s_expected_crc (original, record_size) == record->crc32c? 0: -1;
+    int expected_rc = s_expected_crc (original, record_size) == record->crc32c? 0: STORE_ERR_CORRUPT;
     if (full_rc != expected_rc)
         s_fail ("the CRC32C verdict is wrong", offset);
 
@@ -203,17 +205,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     value_record_t record;
     //  Headers past the end, or where offset + size would overflow
-    if (value_file_read_header (s_fd, size, size, &record) != -1
-    ||  value_file_read_header (s_fd, (uint64_t) size + 1, size, &record) != -1
-    ||  value_file_read_header (s_fd, UINT64_MAX - 10, size, &record) != -1)
+    if (value_file_read_header (s_fd, size, size, &record) != STORE_ERR_CORRUPT
+    ||  value_file_read_header (s_fd, (uint64_t) size + 1, size, &record) != STORE_ERR_CORRUPT
+    ||  value_file_read_header (s_fd, UINT64_MAX - 10, size, &record) != STORE_ERR_CORRUPT)
         s_fail ("a header past the end of the file was accepted", size);
 
     uint64_t offset = 0;
     while (offset < size) {
         int rc = value_file_read_header (s_fd, offset, size, &record);
-        if (rc < -1)
+        if (rc && rc != STORE_ERR_CORRUPT)
             s_fail ("a read error on a memfd", offset);
-        if (rc == -1)
+        if (rc == STORE_ERR_CORRUPT)
             break;              //  torn or corrupt: the scan ends here
         //  A header must fit in its own file even without the record
         if (size - offset < VALUE_RECORD_HEADER_SIZE)
@@ -221,7 +223,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         uint64_t next = offset + value_file_record_size (record.descriptor_size,
                                                          record.payload_size);
         int verdict = s_check_record (data, size, offset, &record);
-        if (verdict == -1) {
+        if (verdict == STORE_ERR_CORRUPT) {
             value_record_t following;
             if (next < size && value_file_read_header (s_fd, next, size, &following) == 0) {
                 offset = next;      //  skipped, as --rebuild-index does

@@ -20,6 +20,15 @@
 
 static char s_dir [64];
 static store_index_t *s_index;
+
+//  The id of a node name (store_index_node_id must succeed)
+static int64_t
+s_name_id (const char *name)
+{
+    int64_t id = 0;
+    cr_assert_eq (store_index_node_id (s_index, name, &id), 0, "node name '%s'", name);
+    return id;
+}
 static int64_t s_node_id;
 static int64_t s_handoff_id;
 
@@ -33,8 +42,8 @@ s_setup (void)
     s_index = store_index_open (path, error, sizeof (error));
     cr_assert_not_null (s_index, "%s", error);
     cr_assert_eq (store_index_begin (s_index), 0);
-    s_node_id = store_index_node_id (s_index, "node01");
-    s_handoff_id = store_index_node_id (s_index, "node02");
+    s_node_id = s_name_id ("node01");
+    s_handoff_id = s_name_id ("node02");
     for (uint64_t file_id = 1; file_id <= 3; file_id++)
         cr_assert_eq (store_index_add_value_file (s_index, file_id, "/v", 1), 0);
 }
@@ -309,7 +318,7 @@ Test (garbage, compaction_moves_live_rows_and_drops_the_rest)
         .old_file_id = 2, .old_volume = "/v", .new_file_id = 10, .volume = "/v",
         .new_size = 64, .kept_bytes = 64, .moves = NULL, .move_count = 0,
     };
-    cr_assert_eq (store_index_apply_compaction (s_index, &incomplete, &reclaimed), -1);
+    cr_assert_eq (store_index_apply_compaction (s_index, &incomplete, &reclaimed), STORE_ERR_STALE);
     cr_assert_eq (s_query ("SELECT COUNT (*) FROM value_file WHERE id = ?1", 10), 0);
     cr_assert_eq (s_query ("SELECT COUNT (*) FROM value_file WHERE id = ?1", 2), 1);
 }

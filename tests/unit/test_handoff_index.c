@@ -24,6 +24,15 @@
 static char s_dir [64];
 static char s_path [128];
 static store_index_t *s_index;
+
+//  The id of a node name (store_index_node_id must succeed)
+static int64_t
+s_name_id (const char *name)
+{
+    int64_t id = 0;
+    cr_assert_eq (store_index_node_id (s_index, name, &id), 0, "node name '%s'", name);
+    return id;
+}
 static handoff_index_t *s_handoff;
 
 static void
@@ -68,8 +77,8 @@ s_segment (const char *key, uint64_t unified_id, uint8_t segment_num, const char
     index_segment_t segment = {
         .collection_id = 7, .key = key, .unified_id = unified_id, .timestamp_us = 1234567,
         .segment_num = segment_num, .status = sequences? 'A': 'T',
-        .source_node_id = store_index_node_id (s_index, "node03"),
-        .handoff_node_id = owner? store_index_node_id (s_index, owner): 0,
+        .source_node_id = s_name_id ("node03"),
+        .handoff_node_id = owner? s_name_id (owner): 0,
         .has_delete_unified_id = sequences == 0, .delete_unified_id = unified_id - 1,
         .user_request_id = "trace-1",
     };
@@ -104,10 +113,10 @@ s_conjoined (const char *key, uint64_t unified_id, const char *owner, char statu
 {
     cr_assert_eq (store_index_begin (s_index), 0);
     cr_assert_eq (store_index_insert_conjoined (s_index, 7, key, unified_id, 555,
-                                                owner? store_index_node_id (s_index, owner): 0), 0);
+                                                owner? s_name_id (owner): 0), 0);
     int64_t id = 0;
     cr_assert_eq (store_index_find_active_conjoined (s_index, 7, key, unified_id,
-                                                     owner? store_index_node_id (s_index, owner): 0, &id), 0);
+                                                     owner? s_name_id (owner): 0, &id), 0);
     cr_assert_gt (id, 0);
     if (status != 'A')
         cr_assert_eq (store_index_set_conjoined_status (s_index, id, status), 0);
@@ -122,7 +131,7 @@ s_purge (const char *key, uint64_t unified_id, bool has_segment_num, uint8_t seg
     index_purge_t purge = {
         .collection_id = 7, .key = key, .unified_id = unified_id,
         .has_segment_num = has_segment_num, .segment_num = segment_num,
-        .handoff_node_id = store_index_node_id (s_index, owner), .forwarded_us = 31337,
+        .handoff_node_id = s_name_id (owner), .forwarded_us = 31337,
     };
     int count = -1;
     cr_assert_eq (store_index_purge_handoff (s_index, &purge, &count), 0);

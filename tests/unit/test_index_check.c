@@ -27,6 +27,15 @@
 static char s_dir [64];                 //  data directory of the test
 static node_config_t s_config;          //  its configuration
 static store_index_t *s_index;          //  its index, while being written
+
+//  The id of a node name (store_index_node_id must succeed)
+static int64_t
+s_name_id (const char *name)
+{
+    int64_t id = 0;
+    cr_assert_eq (store_index_node_id (s_index, name, &id), 0, "node name '%s'", name);
+    return id;
+}
 static value_file_t *s_file;            //  value file 1
 static char s_path [1200];              //  its path
 static char *s_output;                  //  what the last check printed
@@ -96,7 +105,7 @@ s_store (const char *key, uint64_t unified_id, int count, size_t size, bool acti
 {
     index_segment_t segment = {
         .collection_id = 7, .key = key, .unified_id = unified_id, .timestamp_us = 1,
-        .segment_num = 1, .status = 'A', .source_node_id = store_index_node_id (s_index, "n1"),
+        .segment_num = 1, .status = 'A', .source_node_id = s_name_id ("n1"),
     };
     int64_t segment_id;
     cr_assert_eq (store_index_insert_segment (s_index, &segment, &segment_id), 0);
@@ -358,10 +367,10 @@ Test (index_check, verify_record_streams_crc_and_md5)
 
     //  a flipped byte: CRC mismatch; a cut file: -1 too
     s_flip (s_path, offset + VALUE_RECORD_HEADER_SIZE + header.descriptor_size + size / 2);
-    cr_assert_eq (value_file_verify_record (fd, offset, &header, NULL, buffer, sizeof (buffer), md5), -1);
+    cr_assert_eq (value_file_verify_record (fd, offset, &header, NULL, buffer, sizeof (buffer), md5), STORE_ERR_CORRUPT);
     s_flip (s_path, offset + VALUE_RECORD_HEADER_SIZE + header.descriptor_size + size / 2);
     cr_assert_eq (value_file_verify_record (fd, offset, &header, NULL, buffer, sizeof (buffer), md5), 0);
     cr_assert_eq (ftruncate (fd, (off_t) (file_size - 1)), 0);
-    cr_assert_eq (value_file_verify_record (fd, offset, &header, NULL, buffer, sizeof (buffer), md5), -1);
+    cr_assert_eq (value_file_verify_record (fd, offset, &header, NULL, buffer, sizeof (buffer), md5), STORE_ERR_CORRUPT);
     free (payload);
 }

@@ -23,6 +23,15 @@
 static char s_dir [64];                 //  per-test temporary directory
 static char s_path [128];               //  index.db inside it
 static store_index_t *s_index;          //  the writer's side
+
+//  The id of a node name (store_index_node_id must succeed)
+static int64_t
+s_name_id (const char *name)
+{
+    int64_t id = 0;
+    cr_assert_eq (store_index_node_id (s_index, name, &id), 0, "node name '%s'", name);
+    return id;
+}
 static index_reader_t *s_reader;        //  the module under test
 
 static void
@@ -67,8 +76,8 @@ s_segment (const char *key, uint64_t unified_id, uint32_t part, uint8_t segment_
            char status, const char *handoff, int sequences, uint32_t first_sequence)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
-    int64_t source = store_index_node_id (s_index, "node01");
-    int64_t handoff_id = handoff? store_index_node_id (s_index, handoff): 0;
+    int64_t source = s_name_id ("node01");
+    int64_t handoff_id = handoff? s_name_id (handoff): 0;
     cr_assert (source > 0 && handoff_id >= 0);
     index_segment_t segment = {
         .collection_id = 1, .key = key, .unified_id = unified_id, .timestamp_us = 1000,
@@ -116,8 +125,8 @@ s_tombstone (const char *key, uint64_t unified_id, bool has_deleted, uint64_t de
              uint8_t segment_num, const char *handoff)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
-    int64_t source = store_index_node_id (s_index, "node01");
-    int64_t handoff_id = handoff? store_index_node_id (s_index, handoff): 0;
+    int64_t source = s_name_id ("node01");
+    int64_t handoff_id = handoff? s_name_id (handoff): 0;
     index_segment_t tombstone = {
         .collection_id = 1, .key = key, .unified_id = unified_id, .timestamp_us = 1000,
         .segment_num = segment_num, .status = 'T', .source_node_id = source,
@@ -379,7 +388,7 @@ Test (index_reader, reads_and_damage_while_the_writer_holds_its_transaction)
     //  Reads see the committed state at once; uncommitted rows are invisible
     cr_assert_eq (s_visible ("w"), 10);
     //  A damage row cannot be written now: busy after the timeout
-    cr_assert_eq (index_reader_record_damage (s_reader, 7, 1, -1, -1, 1, "busy"), -1);
+    cr_assert_eq (index_reader_record_damage (s_reader, 7, 1, -1, -1, 1, "busy"), STORE_ERR_BUSY);
     cr_assert_eq (store_index_commit (s_index), 0);
     //  ... and can once the writer has committed
     cr_assert_eq (index_reader_record_damage (s_reader, 7, 1, -1, -1, 1, "later"), 0);

@@ -20,6 +20,15 @@ static char s_dir [64];
 static char s_path [128];
 static store_index_t *s_index;
 
+//  The id of a node name (store_index_node_id must succeed)
+static int64_t
+s_name_id (const char *name)
+{
+    int64_t id = 0;
+    cr_assert_eq (store_index_node_id (s_index, name, &id), 0, "node name '%s'", name);
+    return id;
+}
+
 static void
 s_remove_files (void)
 {
@@ -283,37 +292,37 @@ s_node_row (const char *name)
 
 Test (store_index, node_id_insert_and_cache)
 {
-    int64_t alpha = store_index_node_id (s_index, "alpha");
-    int64_t beta = store_index_node_id (s_index, "beta");
+    int64_t alpha = s_name_id ("alpha");
+    int64_t beta = s_name_id ("beta");
     cr_assert_gt (alpha, 0);
     cr_assert_gt (beta, 0);
     cr_assert_neq (alpha, beta);
-    cr_assert_eq (store_index_node_id (s_index, "alpha"), alpha, "same name, same id");
-    cr_assert_eq (store_index_node_id (s_index, "beta"), beta);
+    cr_assert_eq (s_name_id ("alpha"), alpha, "same name, same id");
+    cr_assert_eq (s_name_id ("beta"), beta);
     cr_assert_eq (s_node_row ("alpha"), alpha);
     cr_assert_eq (s_node_row ("beta"), beta);
     cr_assert_eq (s_query_int ("SELECT COUNT (*) FROM node_name"), 2, "no duplicate rows");
-    cr_assert_neq (store_index_node_id (s_index, "Alpha"), alpha, "names are case-sensitive");
+    cr_assert_neq (s_name_id ("Alpha"), alpha, "names are case-sensitive");
 
     //  Ids survive reopening (no cache then)
     store_index_destroy (&s_index);
     s_open ();
-    cr_assert_eq (store_index_node_id (s_index, "beta"), beta);
-    cr_assert_eq (store_index_node_id (s_index, "alpha"), alpha);
+    cr_assert_eq (s_name_id ("beta"), beta);
+    cr_assert_eq (s_name_id ("alpha"), alpha);
     cr_assert_eq (s_query_int ("SELECT COUNT (*) FROM node_name"), 3);
 }
 
 Test (store_index, node_id_cache_after_rollback)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
-    int64_t ghost = store_index_node_id (s_index, "ghost");
+    int64_t ghost = s_name_id ("ghost");
     cr_assert_gt (ghost, 0);
     cr_assert_eq (store_index_rollback (s_index), 0);
     cr_assert_eq (s_node_row ("ghost"), -1, "the row went with the rollback");
 
     //  "other" now gets the rowid ghost had; ghost must not come from cache
-    int64_t other = store_index_node_id (s_index, "other");
-    int64_t again = store_index_node_id (s_index, "ghost");
+    int64_t other = s_name_id ("other");
+    int64_t again = s_name_id ("ghost");
     cr_assert_gt (again, 0);
     cr_assert_neq (again, other, "a rolled-back id must not be served from the cache");
     cr_assert_eq (s_node_row ("ghost"), again, "the id returned exists in the table");
@@ -322,32 +331,32 @@ Test (store_index, node_id_cache_after_rollback)
 Test (store_index, node_id_cache_after_undo)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
-    int64_t before = store_index_node_id (s_index, "before");
+    int64_t before = s_name_id ("before");
     cr_assert_eq (store_index_savepoint (s_index), 0);
-    int64_t ghost = store_index_node_id (s_index, "ghost");
+    int64_t ghost = s_name_id ("ghost");
     cr_assert_gt (ghost, 0);
     cr_assert_eq (store_index_undo (s_index), 0);
     cr_assert_eq (s_node_row ("ghost"), -1);
     cr_assert_eq (store_index_savepoint (s_index), 0);
-    int64_t other = store_index_node_id (s_index, "other");
-    int64_t again = store_index_node_id (s_index, "ghost");
+    int64_t other = s_name_id ("other");
+    int64_t again = s_name_id ("ghost");
     cr_assert_eq (store_index_release (s_index), 0);
     cr_assert_eq (store_index_commit (s_index), 0);
     cr_assert_neq (again, other);
     cr_assert_eq (s_node_row ("ghost"), again);
     cr_assert_eq (s_node_row ("before"), before, "ids from before the savepoint stay");
-    cr_assert_eq (store_index_node_id (s_index, "before"), before);
+    cr_assert_eq (s_name_id ("before"), before);
 }
 
 Test (store_index, node_id_released_then_rolled_back)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
     cr_assert_eq (store_index_savepoint (s_index), 0);
-    int64_t ghost = store_index_node_id (s_index, "ghost");
+    int64_t ghost = s_name_id ("ghost");
     cr_assert_eq (store_index_release (s_index), 0);
     cr_assert_eq (store_index_rollback (s_index), 0);
-    int64_t other = store_index_node_id (s_index, "other");
-    int64_t again = store_index_node_id (s_index, "ghost");
+    int64_t other = s_name_id ("other");
+    int64_t again = s_name_id ("ghost");
     cr_assert_eq (other, ghost, "rowid reused (the test relies on it)");
     cr_assert_neq (again, other);
     cr_assert_eq (s_node_row ("ghost"), again);
@@ -363,18 +372,18 @@ s_refuse_commit (void *arg)
 Test (store_index, node_id_cache_after_failed_commit)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
-    int64_t ghost = store_index_node_id (s_index, "ghost");
+    int64_t ghost = s_name_id ("ghost");
     s_insert ("lost", 1, 0, 'A');
     sqlite3_commit_hook (store_index_db (s_index), s_refuse_commit, NULL);
-    cr_assert_eq (store_index_commit (s_index), -1);
+    cr_assert_eq (store_index_commit (s_index), STORE_ERR_SQL);
     sqlite3_commit_hook (store_index_db (s_index), NULL, NULL);
     cr_assert_not (store_index_in_transaction (s_index), "SQLite rolled the batch back");
     cr_assert_eq (s_segment_rows (), 0);
     cr_assert_eq (s_node_row ("ghost"), -1);
 
-    int64_t other = store_index_node_id (s_index, "other");
+    int64_t other = s_name_id ("other");
     cr_assert_eq (other, ghost, "rowid reused (the test relies on it)");
-    int64_t again = store_index_node_id (s_index, "ghost");
+    int64_t again = s_name_id ("ghost");
     cr_assert_neq (again, other, "an id from the failed batch must not be served from the cache");
     cr_assert_eq (s_node_row ("ghost"), again);
 
@@ -416,8 +425,8 @@ s_find (s_collected_t *collected, int64_t segment_id)
 
 Test (store_index, segment_row_contents)
 {
-    int64_t handoff = store_index_node_id (s_index, "handoff");
-    int64_t source = store_index_node_id (s_index, "source");
+    int64_t handoff = s_name_id ("handoff");
+    int64_t source = s_name_id ("source");
     index_segment_t segment = s_segment ("the/key", UINT64_MAX, 2, 'A');
     segment.handoff_node_id = handoff;
     segment.source_node_id = source;
@@ -462,12 +471,12 @@ Test (store_index, bad_status_fails_and_statement_recovers)
 {
     index_segment_t segment = s_segment ("bad", 1, 0, 'X');
     int64_t segment_id = 0;
-    cr_assert_eq (store_index_insert_segment (s_index, &segment, &segment_id), -1, "CHECK (status IN ...)");
+    cr_assert_eq (store_index_insert_segment (s_index, &segment, &segment_id), STORE_ERR_SQL, "CHECK (status IN ...)");
     cr_assert_eq (s_segment_rows (), 0);
     s_insert ("good", 2, 0, 'A');
     cr_assert_eq (s_segment_rows (), 1);
     int64_t good = s_query_int ("SELECT id FROM segment");
-    cr_assert_eq (store_index_set_status (s_index, good, 'Z'), -1);
+    cr_assert_eq (store_index_set_status (s_index, good, 'Z'), STORE_ERR_SQL);
     cr_assert_eq (s_status_of (good), 'A');
     cr_assert_eq (store_index_set_status (s_index, good, 'C'), 0);
     cr_assert_eq (s_status_of (good), 'C');
@@ -493,7 +502,7 @@ Test (store_index, sequences_finish_status_and_active)
     sequence.record_offset = 100;
     sequence.has_adler32 = false;
     cr_assert_eq (store_index_insert_sequence (s_index, &sequence), 0);
-    cr_assert_eq (store_index_insert_sequence (s_index, &sequence), -1, "duplicate (segment, sequence)");
+    cr_assert_eq (store_index_insert_sequence (s_index, &sequence), STORE_ERR_SQL, "duplicate (segment, sequence)");
 
     sequence.segment_id = second;
     sequence.sequence_num = 0;
@@ -623,7 +632,7 @@ Test (store_index, uid_order_in_sql)
 
 Test (store_index, conjoined)
 {
-    int64_t handoff = store_index_node_id (s_index, "h");
+    int64_t handoff = s_name_id ("h");
     uint64_t uid = UINT64_MAX - 5;
     int64_t found = -1;
     cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "multi", uid, 0, &found), 0);
@@ -659,7 +668,7 @@ Test (store_index, conjoined)
     snprintf (sql, sizeof (sql), "SELECT status = 'F' AND completed_us > 0 FROM conjoined WHERE id = %lld",
               (long long) first);
     cr_assert_eq (s_query_int (sql), 1);
-    cr_assert_eq (store_index_set_conjoined_status (s_index, first, 'Q'), -1, "CHECK on status");
+    cr_assert_eq (store_index_set_conjoined_status (s_index, first, 'Q'), STORE_ERR_SQL, "CHECK on status");
 
     //  Started again: the new one is found
     cr_assert_eq (store_index_insert_conjoined (s_index, 7, "multi", uid, 3000, 0), 0);
@@ -741,7 +750,7 @@ Test (store_index, value_files)
 Test (store_index, reopen_sees_committed_data)
 {
     cr_assert_eq (store_index_begin (s_index), 0);
-    int64_t node = store_index_node_id (s_index, "src");
+    int64_t node = s_name_id ("src");
     cr_assert_eq (store_index_add_value_file (s_index, 42, "/v", 1), 0);
     int64_t active = s_insert ("a", 10, 0, 'A');
     int64_t finished = s_insert ("b", 11, 0, 'A');
@@ -762,7 +771,7 @@ Test (store_index, reopen_sees_committed_data)
     cr_assert_eq (collected.count, 1);
     cr_assert_eq (collected.rows [0].segment_id, active);
     cr_assert_eq (collected.rows [0].unified_id, 10);
-    cr_assert_eq (store_index_node_id (s_index, "src"), node);
+    cr_assert_eq (s_name_id ("src"), node);
     int64_t found = 0;
     cr_assert_eq (store_index_find_active_conjoined (s_index, 7, "c", 12, 0, &found), 0);
     cr_assert_gt (found, 0);

@@ -172,7 +172,7 @@ Test (value_file, round_trip_multiple_pieces)
     }
     cr_assert_eq (offset, total);
     value_record_t record;
-    cr_assert_eq (value_file_read_header (fd, offset, total, &record), -1);
+    cr_assert_eq (value_file_read_header (fd, offset, total, &record), STORE_ERR_CORRUPT);
     //  A read-only file cannot be appended to
     value_record_t extra = s_record (RECORD_SEQUENCE, 0, 0, NULL);
     cr_assert_eq (value_file_append (reader, &extra, NULL, NULL, 0, NULL), -EBADF);
@@ -262,7 +262,7 @@ Test (value_file, crc_mismatch_on_flipped_payload_byte)
     int header_rc, record_rc;
     s_corrupt_and_read (64 + 12 + 5, &header_rc, &record_rc);
     cr_assert_eq (header_rc, 0);
-    cr_assert_eq (record_rc, -1);
+    cr_assert_eq (record_rc, STORE_ERR_CORRUPT);
 }
 
 Test (value_file, crc_mismatch_on_flipped_descriptor_byte)
@@ -270,7 +270,7 @@ Test (value_file, crc_mismatch_on_flipped_descriptor_byte)
     int header_rc, record_rc;
     s_corrupt_and_read (64 + 3, &header_rc, &record_rc);
     cr_assert_eq (header_rc, 0);
-    cr_assert_eq (record_rc, -1);
+    cr_assert_eq (record_rc, STORE_ERR_CORRUPT);
 }
 
 Test (value_file, crc_mismatch_on_flipped_header_byte)
@@ -283,7 +283,7 @@ Test (value_file, crc_mismatch_on_flipped_header_byte)
         int header_rc, record_rc;
         s_corrupt_and_read (offsets [i], &header_rc, &record_rc);
         cr_assert_eq (header_rc, 0, "offset %d", (int) offsets [i]);
-        cr_assert_eq (record_rc, -1, "offset %d", (int) offsets [i]);
+        cr_assert_eq (record_rc, STORE_ERR_CORRUPT, "offset %d", (int) offsets [i]);
     }
 }
 
@@ -297,7 +297,7 @@ Test (value_file, corrupt_header_fields_rejected)
         s_setup ();
         int header_rc, record_rc;
         s_corrupt_and_read (offsets [i], &header_rc, &record_rc);
-        cr_assert_eq (header_rc, -1, "offset %d", (int) offsets [i]);
+        cr_assert_eq (header_rc, STORE_ERR_CORRUPT, "offset %d", (int) offsets [i]);
     }
 }
 
@@ -339,37 +339,37 @@ Test (value_file, header_lengths_are_checked_without_overflow)
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_ORIGIN, 0, 0);
     cr_assert_eq (s_read_raw_header (0, 64), 0);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, 0, 0, 0);
-    cr_assert_eq (s_read_raw_header (0, 64), -1);
+    cr_assert_eq (s_read_raw_header (0, 64), STORE_ERR_CORRUPT);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, 8, 0, 0);
-    cr_assert_eq (s_read_raw_header (0, 64), -1);
+    cr_assert_eq (s_read_raw_header (0, 64), STORE_ERR_CORRUPT);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, 0xFFFF, 0, 0);
-    cr_assert_eq (s_read_raw_header (0, 64), -1);
+    cr_assert_eq (s_read_raw_header (0, 64), STORE_ERR_CORRUPT);
     //  Other version
     s_write_raw_header (VALUE_RECORD_MAGIC, 2, RECORD_SEQUENCE, 0, 0);
-    cr_assert_eq (s_read_raw_header (0, 64), -1);
+    cr_assert_eq (s_read_raw_header (0, 64), STORE_ERR_CORRUPT);
     //  Descriptor past the sanity bound, even if the file were big enough
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_SEQUENCE, VALUE_RECORD_DESCRIPTOR_MAX + 1, 0);
-    cr_assert_eq (s_read_raw_header (0, UINT64_MAX), -1);
+    cr_assert_eq (s_read_raw_header (0, UINT64_MAX), STORE_ERR_CORRUPT);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_SEQUENCE, VALUE_RECORD_DESCRIPTOR_MAX, 0);
     cr_assert_eq (s_read_raw_header (0, 64 + VALUE_RECORD_DESCRIPTOR_MAX), 0);
-    cr_assert_eq (s_read_raw_header (0, 64 + VALUE_RECORD_DESCRIPTOR_MAX - 1), -1);
+    cr_assert_eq (s_read_raw_header (0, 64 + VALUE_RECORD_DESCRIPTOR_MAX - 1), STORE_ERR_CORRUPT);
     //  Payload sizes that would wrap offset + size around
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_SEQUENCE, 100, UINT64_MAX);
-    cr_assert_eq (s_read_raw_header (0, UINT64_MAX), -1);
+    cr_assert_eq (s_read_raw_header (0, UINT64_MAX), STORE_ERR_CORRUPT);
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_SEQUENCE, 100, UINT64_MAX - 164);
     cr_assert_eq (s_read_raw_header (0, UINT64_MAX), 0);   //  exactly fits
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_SEQUENCE, 100, UINT64_MAX - 163);
-    cr_assert_eq (s_read_raw_header (0, UINT64_MAX), -1);  //  one byte past
+    cr_assert_eq (s_read_raw_header (0, UINT64_MAX), STORE_ERR_CORRUPT);  //  one byte past
     s_write_raw_header (VALUE_RECORD_MAGIC, 1, RECORD_SEQUENCE, 0, 1);
-    cr_assert_eq (s_read_raw_header (0, 64), -1);
+    cr_assert_eq (s_read_raw_header (0, 64), STORE_ERR_CORRUPT);
     //  Offsets past the end, or near the top of the range
-    cr_assert_eq (s_read_raw_header (65, 64), -1);
-    cr_assert_eq (s_read_raw_header (1, 64), -1);
-    cr_assert_eq (s_read_raw_header (UINT64_MAX - 10, UINT64_MAX), -1);
-    cr_assert_eq (s_read_raw_header (UINT64_MAX, UINT64_MAX), -1);
-    cr_assert_eq (s_read_raw_header (UINT64_MAX - 100, UINT64_MAX), -1);
+    cr_assert_eq (s_read_raw_header (65, 64), STORE_ERR_CORRUPT);
+    cr_assert_eq (s_read_raw_header (1, 64), STORE_ERR_CORRUPT);
+    cr_assert_eq (s_read_raw_header (UINT64_MAX - 10, UINT64_MAX), STORE_ERR_CORRUPT);
+    cr_assert_eq (s_read_raw_header (UINT64_MAX, UINT64_MAX), STORE_ERR_CORRUPT);
+    cr_assert_eq (s_read_raw_header (UINT64_MAX - 100, UINT64_MAX), STORE_ERR_CORRUPT);
     //  Claimed file size larger than the real file: the read comes up short
-    cr_assert_eq (s_read_raw_header (64, 1000), -1);
+    cr_assert_eq (s_read_raw_header (64, 1000), STORE_ERR_CORRUPT);
 
     cr_assert_eq (value_file_record_size (0, 0), 64);
     cr_assert_eq (value_file_record_size (10, 20), 94);
@@ -394,8 +394,8 @@ Test (value_file, torn_tail_detected)
     cr_assert_eq (truncate (s_path, (off_t) (size - 5)), 0);
     char descriptor [8];
     char payload [64];
-    cr_assert_eq (value_file_read_record (fd, second, &torn, descriptor, payload), -1);
-    cr_assert_eq (value_file_read_record (fd, second, &torn, NULL, NULL), -1);
+    cr_assert_eq (value_file_read_record (fd, second, &torn, descriptor, payload), STORE_ERR_CORRUPT);
+    cr_assert_eq (value_file_read_record (fd, second, &torn, NULL, NULL), STORE_ERR_CORRUPT);
     close (fd);
 
     //  Cut in the payload, in the descriptor, in the header
@@ -407,7 +407,7 @@ Test (value_file, torn_tail_detected)
         cr_assert_eq (value_file_size (reader), cuts [i]);
         value_record_t record;
         cr_assert_eq (value_file_read_header (value_file_fd (reader), second,
-                                              value_file_size (reader), &record), -1);
+                                              value_file_size (reader), &record), STORE_ERR_CORRUPT);
         //  The first record is still intact
         cr_assert_eq (value_file_read_header (value_file_fd (reader), first,
                                               value_file_size (reader), &record), 0);

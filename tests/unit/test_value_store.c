@@ -177,7 +177,7 @@ s_free_space (void *arg, const char *volume, uint64_t *free_p)
     if (strcmp (volume, s_vol_b) == 0)
         *free_p = space->free_b;
     else
-        return -1;
+        return -EIO;
     return 0;
 }
 
@@ -627,5 +627,5 @@ Test (value_store, path_format)
     //  Exactly fits, one byte short
     size_t length = strlen ("v/values/ffffffffffffffff.val");
     cr_assert_eq (value_store_path ("v", 1, path, length + 1), 0);
-    cr_assert_eq (value_store_path ("v", 1, path, length), -1);
+    cr_assert_eq (value_store_path ("v", 1, path, length), -ENAMETOOLONG);
 }
