@@ -139,40 +139,37 @@ writer_core_space_stats (writer_core_t *self)
 //  --------------------------------------------------------------------------
 //  Storage helpers
 
-//  After an append: if it opened a new value file, note its volume (its
-//  index row is added with the first record, s_register_file) and close
-//  the file it replaces
+//  After an append, whatever it returned: if it opened a new value file,
+//  note its volume (its index row is added with the first record,
+//  s_register_file) and close the file it replaces
 static void
-s_take_opened (writer_core_t *self)
+s_take_opened (writer_core_t *self, const value_store_append_t *appended)
 {
-    value_store_opened_t opened;
-    if (!value_store_take_opened (self->values, &opened))
+    if (!appended->opened)
         return;
     char id_text [32];
-    snprintf (id_text, sizeof (id_text), "%" PRIu64, opened.file_id);
-    zhashx_update (self->file_volumes, id_text, strdup (opened.volume));
+    snprintf (id_text, sizeof (id_text), "%" PRIu64, appended->opened_id);
+    zhashx_update (self->file_volumes, id_text, strdup (appended->volume));
     atomic_fetch_add (&self->stats->value_files, 1);
     //  A roll-over: the full file is no longer appended to. Its records
     //  are synced by this batch's commit (or were before), so it is closed
     //  in the same transaction and the compactor may take it once that
     //  commit lands. (A file retired after a failure is not current any
     //  more: it stays open, and start-up recovery cuts what it must.)
-    if (opened.previous_id && store_index_in_transaction (self->index)
-    &&  store_index_close_value_file (self->index, opened.previous_id))
+    if (appended->previous_id && store_index_in_transaction (self->index)
+    &&  store_index_close_value_file (self->index, appended->previous_id))
         zsys_warning ("writer: cannot mark value file %" PRIu64 " closed (compaction waits for a restart)",
-                      opened.previous_id);
+                      appended->previous_id);
     char path [1100];
-    if (value_store_path (opened.volume, opened.file_id, path, sizeof (path)) == 0)
+    if (value_store_path (appended->volume, appended->opened_id, path, sizeof (path)) == 0)
         zsys_info ("writer: new value file %s", path);
 }
 
-//  After a sync: every value file synced is durable up to its size; record
-//  it in the batch
+//  After a sync, whatever it returned: every value file it synced is
+//  durable up to its size; record it in the batch
 static void
-s_record_synced (writer_core_t *self)
+s_record_synced (writer_core_t *self, const value_store_synced_t *synced, size_t count)
 {
-    const value_store_synced_t *synced;
-    size_t count = value_store_synced (self->values, &synced);
     for (size_t index = 0; index < count; index++) {
         if (store_index_set_file_synced (self->index, synced [index].file_id, synced [index].synced_size))
             self->synced_update_failed = true;
@@ -238,10 +235,11 @@ s_append (writer_core_t *self, work_t *work, record_type_t type, uint64_t *file_
     else
         digest_md5 (NULL, 0, record.payload_md5);
 
-    uint64_t file_id = 0, offset = 0;
+    value_store_append_t appended;
     int rc = value_store_append (self->values, &record, self->descriptor.data,
-                                 self->iov, pieces, &file_id, &offset);
-    s_take_opened (self);
+                                 self->iov, pieces, &appended);
+    s_take_opened (self, &appended);
+    uint64_t file_id = appended.file_id, offset = appended.offset;
     if (rc == -ENOSPC) {
         work_fail (work, RESULT_OUT_OF_SPACE, "no volume has room for %" PRIu64 " bytes",
                    value_file_record_size (record.descriptor_size, record.payload_size));
@@ -894,8 +892,10 @@ writer_core_commit (writer_core_t *self)
         zclock_sleep (self->config->test_sync_delay_ms);
 
     self->synced_update_failed = false;
-    int rc = value_store_sync (self->values);
-    s_record_synced (self);
+    const value_store_synced_t *synced;
+    size_t synced_count;
+    int rc = value_store_sync (self->values, &synced, &synced_count);
+    s_record_synced (self, synced, synced_count);
     if (rc == 0 && self->synced_update_failed)
         rc = -EIO;
     if (rc) {

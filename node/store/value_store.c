@@ -4,8 +4,9 @@
     The writer's only way to put records on disk. The store owns one current
     value file open for appending; value_store_append picks where each record
     goes, value_store_sync makes everything appended since the last sync
-    durable, and the new-file callback tells the owner (the index) about each
-    file before anything is written to it.
+    durable. Neither calls back: append says in its result when it opened a
+    new file (the owner records it in the index before acknowledging
+    anything in it), and sync lists the files it made durable and how far.
 
     Choosing a file for a record of R bytes (header + descriptor + payload):
 
@@ -75,12 +76,6 @@ struct _value_store_t {
     uint64_t writeback_bytes;           //  value_file_set_writeback of new files
     value_store_synced_t *synced;       //  what the last sync synced (dirty_max entries)
     size_t synced_count;                //  entries in synced
-    bool opened;                        //  the last append opened a new file:
-    value_store_opened_t opened_file;   //  this one (value_store_take_opened)
-    value_store_new_file_fn *new_file_fn;       //  new-file callback or NULL
-    value_store_synced_fn *synced_fn;   //  synced-file callback or NULL
-    void *synced_arg;                   //  its argument
-    void *new_file_arg;                 //  its argument
     value_store_free_space_fn *free_space_fn;   //  free-space probe
     size_t probe_volume;                //  volume of the last probe
     int64_t probe_us;                   //  when (monotonic), 0 = never
@@ -378,7 +373,7 @@ value_store_destroy (value_store_t **self_p)
     assert (self_p);
     value_store_t *self = *self_p;
     if (self) {
-        int rc = value_store_sync (self);
+        int rc = value_store_sync (self, NULL, NULL);
         if (rc != 0)
             zsys_error ("value_store: sync at close failed: %s", store_strerror (rc));
         value_file_destroy (&self->current);
@@ -396,18 +391,6 @@ value_store_destroy (value_store_t **self_p)
 
 
 //  --------------------------------------------------------------------------
-//  Set the callback for new files
-
-void
-value_store_set_new_file_callback (value_store_t *self, value_store_new_file_fn *fn, void *arg)
-{
-    assert (self);
-    self->new_file_fn = fn;
-    self->new_file_arg = arg;
-}
-
-
-//  --------------------------------------------------------------------------
 //  Early writeback of the files appended to
 
 void
@@ -417,18 +400,6 @@ value_store_set_writeback (value_store_t *self, uint64_t bytes)
     self->writeback_bytes = bytes;
     if (self->current)
         value_file_set_writeback (self->current, bytes);
-}
-
-
-//  --------------------------------------------------------------------------
-//  Set the callback for synced files
-
-void
-value_store_set_synced_callback (value_store_t *self, value_store_synced_fn *fn, void *arg)
-{
-    assert (self);
-    self->synced_fn = fn;
-    self->synced_arg = arg;
 }
 
 
@@ -487,11 +458,11 @@ s_reserve_dirty (value_store_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Create the next value file on volume index and make it current.
-//  Returns 0 or -errno (the current file is then unchanged).
+//  Create the next value file on volume index and make it current; say so
+//  in *appended. Returns 0 or -errno (the current file is then unchanged).
 
 static int
-s_new_file (value_store_t *self, size_t index)
+s_new_file (value_store_t *self, size_t index, value_store_append_t *appended)
 {
     const char *volume = self->volumes [index];
     size_t path_size = strlen (volume) + sizeof ("/" S_VALUES_DIR "/") + S_ID_DIGITS + strlen (S_SUFFIX);
@@ -541,12 +512,10 @@ s_new_file (value_store_t *self, size_t index)
         free (path);
         return rc;
     }
-    self->opened = true;
-    self->opened_file = (value_store_opened_t) {
-        .file_id = file_id, .previous_id = self->current? self->current_id: 0, .volume = volume,
-    };
-    if (self->new_file_fn)
-        self->new_file_fn (self->new_file_arg, file_id, volume, path);
+    appended->opened = true;
+    appended->opened_id = file_id;
+    appended->previous_id = self->current? self->current_id: 0;
+    appended->volume = volume;
     free (path);
 
     s_retire_current (self);
@@ -565,10 +534,12 @@ s_new_file (value_store_t *self, size_t index)
 int
 value_store_append (value_store_t *self, const value_record_t *record,
                     const void *descriptor, const struct iovec *payload,
-                    int payload_count, uint64_t *file_id_p, uint64_t *offset_p)
+                    int payload_count, value_store_append_t *appended)
 {
     assert (self);
     assert (record);
+    assert (appended);
+    *appended = (value_store_append_t) { .file_id = 0 };
 
     uint64_t record_size = value_file_record_size (record->descriptor_size,
                                                    record->payload_size);
@@ -601,7 +572,7 @@ value_store_append (value_store_t *self, const value_record_t *record,
     }
     int rc = s_reserve_dirty (self);
     if (rc == 0 && roll)
-        rc = s_new_file (self, target);
+        rc = s_new_file (self, target, appended);
     if (rc != 0)
         return rc;
 
@@ -625,10 +596,8 @@ value_store_append (value_store_t *self, const value_record_t *record,
     self->unsynced_bytes = s_add (self->unsynced_bytes, record_size);
     if (self->current_volume == self->probe_volume)
         self->probe_used = s_add (self->probe_used, record_size);
-    if (file_id_p)
-        *file_id_p = self->current_id;
-    if (offset_p)
-        *offset_p = offset;
+    appended->file_id = self->current_id;
+    appended->offset = offset;
     return 0;
 }
 
@@ -637,7 +606,8 @@ value_store_append (value_store_t *self, const value_record_t *record,
 //  fdatasync every file appended to since the last sync
 
 int
-value_store_sync (value_store_t *self)
+value_store_sync (value_store_t *self, const value_store_synced_t **synced_p,
+                  size_t *synced_count_p)
 {
     assert (self);
     int first = 0;              //  first failure
@@ -655,8 +625,6 @@ value_store_sync (value_store_t *self)
                 .file_id = self->dirty_ids [index], .synced_size = value_file_size (file),
                 .current = file == self->current,
             };
-            if (self->synced_fn)
-                self->synced_fn (self->synced_arg, self->dirty_ids [index], value_file_size (file));
         }
         if (file == self->current) {
             self->current_dirty = false;
@@ -668,27 +636,11 @@ value_store_sync (value_store_t *self)
     }
     self->dirty_count = 0;
     self->unsynced_bytes = 0;
+    if (synced_p)
+        *synced_p = self->synced;
+    if (synced_count_p)
+        *synced_count_p = self->synced_count;
     return first;
-}
-
-
-bool
-value_store_take_opened (value_store_t *self, value_store_opened_t *opened)
-{
-    assert (self && opened);
-    if (!self->opened)
-        return false;
-    *opened = self->opened_file;
-    self->opened = false;
-    return true;
-}
-
-size_t
-value_store_synced (value_store_t *self, const value_store_synced_t **synced_p)
-{
-    assert (self && synced_p);
-    *synced_p = self->synced;
-    return self->synced_count;
 }
 
 

@@ -32,38 +32,27 @@
 
 typedef struct _value_store_t value_store_t;
 
-//  A value file the store opened (value_store_take_opened)
+//  What one value_store_append did. The store tells its owner (the
+//  writer) what happened through this and value_store_sync's list; it
+//  calls nobody back.
 typedef struct {
-    uint64_t file_id;                   //  the new file
-    uint64_t previous_id;               //  the current file it replaces, 0 if none (or retired)
-    const char *volume;                 //  its volume (the store's copy)
-} value_store_opened_t;
+    uint64_t file_id;                   //  the file the record went to (on success)
+    uint64_t offset;                    //  the record's offset in it (on success)
+    bool opened;                        //  a new value file was opened (also when the
+                                        //  append then failed): record it in the index
+                                        //  before acknowledging anything in it
+    uint64_t opened_id;                 //  if opened: the new file
+    uint64_t previous_id;               //  if opened: the current file it replaced (no
+                                        //  longer appended to), 0 if none (or retired)
+    const char *volume;                 //  if opened: its volume (the store's copy)
+} value_store_append_t;
 
-//  A value file the last value_store_sync synced (value_store_synced)
+//  A value file value_store_sync synced
 typedef struct {
     uint64_t file_id;
     uint64_t synced_size;               //  every byte below it is durable
     bool current;                       //  it is the file being appended to
 } value_store_synced_t;
-
-//  After value_store_append, whatever it returned: true, once, if it opened
-//  a new value file, and *opened says which, so the owner can record it (in
-//  the index) before it acknowledges anything in it. The writer takes what
-//  the store did this way; the callbacks below are for observers.
-bool
-    value_store_take_opened (value_store_t *self, value_store_opened_t *opened);
-
-//  The files the last value_store_sync synced successfully, with their
-//  sizes, so the owner can record how far each is known good. Sets
-//  *synced_p to the store's array (valid until the next append or sync);
-//  returns its length.
-size_t
-    value_store_synced (value_store_t *self, const value_store_synced_t **synced_p);
-
-//  Called when the store creates a new value file (an observer's view of
-//  what value_store_take_opened returns). Called before the first record is
-//  appended to it.
-typedef void (value_store_new_file_fn) (void *arg, uint64_t file_id, const char *volume, const char *path);
 
 //  Create a store over volume_count volume directories (each created if
 //  missing, with a values/ subdirectory). max_file_size: roll over past this
@@ -79,40 +68,34 @@ value_store_t *
 void
     value_store_destroy (value_store_t **self_p);
 
-//  Set the callback for new files (may be NULL).
-void
-    value_store_set_new_file_callback (value_store_t *self, value_store_new_file_fn *fn, void *arg);
-
-//  Called by value_store_sync for each file it synced successfully, with
-//  the file's size (every byte below it is durable), so the owner can
-//  record how far each file is known good.
-typedef void (value_store_synced_fn) (void *arg, uint64_t file_id, uint64_t synced_size);
-
 //  Start writeback of every this many appended bytes of the file being
 //  appended to, and of every later one (see value_file_set_writeback);
 //  0 turns it off (the default).
 void
     value_store_set_writeback (value_store_t *self, uint64_t bytes);
 
-//  Set the callback for synced files (may be NULL).
-void
-    value_store_set_synced_callback (value_store_t *self, value_store_synced_fn *fn, void *arg);
-
 //  Append one record (see value_file_append) to the current file, rolling
-//  over or choosing a volume as needed. Sets *file_id_p and *offset_p.
-//  Returns 0, -ENOSPC (no volume has room; nothing written), or another
-//  -errno (the file is retired; nothing acknowledged should depend on it).
+//  over or choosing a volume as needed. Fills *appended (see
+//  value_store_append_t) whatever it returns: a new file may have been
+//  opened even when the append then failed. Returns 0, -ENOSPC (no volume
+//  has room; nothing written, nothing opened), or another -errno (the file
+//  is retired; nothing acknowledged should depend on it).
 int
     value_store_append (value_store_t *self, const value_record_t *record,
                         const void *descriptor, const struct iovec *payload,
-                        int payload_count, uint64_t *file_id_p, uint64_t *offset_p);
+                        int payload_count, value_store_append_t *appended);
 
 //  fdatasync every file appended to since the last sync. Returns 0 when all
 //  synced, or -errno of the first failure (every file that failed is
 //  retired; the caller must treat every write since the last sync as
-//  failed). Returns 0 at once when nothing was written.
+//  failed). Returns 0 at once when nothing was written. Whatever it
+//  returns, sets *synced_p (when synced_p is not NULL) to the files it
+//  synced successfully, with their sizes, so the owner can record how far
+//  each is known good, and *synced_count_p to how many: the store's array,
+//  valid until the next append or sync.
 int
-    value_store_sync (value_store_t *self);
+    value_store_sync (value_store_t *self, const value_store_synced_t **synced_p,
+                      size_t *synced_count_p);
 
 //  Bytes appended since the last sync (for the group-commit byte budget).
 uint64_t

@@ -1,6 +1,8 @@
 /*  =========================================================================
     test_value_store - value files across volumes: file choice, rollover,
-    free space and reserve, restart, sync bookkeeping, failed appends
+    free space and reserve, restart, sync bookkeeping, failed appends.
+    The store calls nothing back: what an append or a sync did is checked
+    in what they return (value_store_append_t, the synced list).
     =========================================================================
 */
 #include <criterion/criterion.h>
@@ -23,6 +25,8 @@ static char s_dir [64];                 //  per-test temporary directory
 static char s_vol_a [128];              //  first volume (does not exist yet)
 static char s_vol_b [128];              //  second volume (does not exist yet)
 
+static void s_created_reset (void);
+
 static void
 s_setup (void)
 {
@@ -30,6 +34,7 @@ s_setup (void)
     cr_assert_not_null (mkdtemp (s_dir));
     snprintf (s_vol_a, sizeof (s_vol_a), "%s/disk-a/strata", s_dir);
     snprintf (s_vol_b, sizeof (s_vol_b), "%s/disk-b", s_dir);
+    s_created_reset ();
 }
 
 static int
@@ -55,7 +60,50 @@ TestSuite (value_store, .init = s_setup, .fini = s_teardown);
 
 static uint8_t s_data [1 << 16];            //  payload source
 
-//  Append a record with payload_size bytes of s_data; returns the result
+//  The new files appends said they opened, in order
+typedef struct {
+    int calls;
+    uint64_t ids [64];
+    uint64_t previous [64];             //  the file each replaced, 0 if none
+    char volumes [64][128];
+    char paths [64][256];
+} s_created_t;
+
+static s_created_t s_created;           //  reset by s_setup
+
+static void
+s_created_reset (void)
+{
+    memset (&s_created, 0, sizeof (s_created));
+}
+
+//  What an append said about a new file: note it, and check the file is
+//  there, as the owner would record it in the index
+static void
+s_note_opened (const value_store_append_t *appended)
+{
+    if (!appended->opened) {
+        cr_assert_eq (appended->opened_id, 0);
+        cr_assert_null (appended->volume);
+        return;
+    }
+    s_created_t *created = &s_created;
+    cr_assert_lt (created->calls, 64);
+    cr_assert_not_null (appended->volume);
+    created->ids [created->calls] = appended->opened_id;
+    created->previous [created->calls] = appended->previous_id;
+    snprintf (created->volumes [created->calls], 128, "%s", appended->volume);
+    cr_assert_eq (value_store_path (appended->volume, appended->opened_id,
+                                    created->paths [created->calls], 256), 0);
+    struct stat st;
+    cr_assert_eq (stat (created->paths [created->calls], &st), 0);
+    created->calls++;
+}
+
+
+//  Append a record with payload_size bytes of s_data; returns the result.
+//  Sets *file_id_p and *offset_p on success; notes a new file whatever
+//  the result (s_created).
 static int
 s_append (value_store_t *store, uint64_t payload_size, uint32_t sequence,
           uint64_t *file_id_p, uint64_t *offset_p)
@@ -76,7 +124,26 @@ s_append (value_store_t *store, uint64_t payload_size, uint32_t sequence,
         { s_data, payload_size / 2 },
         { s_data + payload_size / 2, payload_size - payload_size / 2 }
     };
-    return value_store_append (store, &record, S_DESCRIPTOR, pieces, 2, file_id_p, offset_p);
+    value_store_append_t appended;
+    memset (&appended, 0xA5, sizeof (appended));     //  every field must be set
+    int rc = value_store_append (store, &record, S_DESCRIPTOR, pieces, 2, &appended);
+    s_note_opened (&appended);
+    if (rc == 0) {
+        *file_id_p = appended.file_id;
+        *offset_p = appended.offset;
+    }
+    else {
+        cr_assert_eq (appended.file_id, 0, "no file on failure");
+        cr_assert_eq (appended.offset, 0);
+    }
+    return rc;
+}
+
+//  Sync; returns the result, with the list of what was synced
+static int
+s_sync (value_store_t *store, const value_store_synced_t **synced_p, size_t *count_p)
+{
+    return value_store_sync (store, synced_p, count_p);
 }
 
 static uint64_t
@@ -138,29 +205,6 @@ s_entries (const char *volume)
     return count;
 }
 
-//  New-file callback recorder
-typedef struct {
-    int calls;
-    uint64_t ids [64];
-    char volumes [64][128];
-    char paths [64][256];
-} s_created_t;
-
-static void
-s_on_new_file (void *arg, uint64_t file_id, const char *volume, const char *path)
-{
-    s_created_t *created = (s_created_t *) arg;
-    cr_assert_lt (created->calls, 64);
-    created->ids [created->calls] = file_id;
-    snprintf (created->volumes [created->calls], 128, "%s", volume);
-    snprintf (created->paths [created->calls], 256, "%s", path);
-    //  The file exists, empty, before anything is appended to it
-    struct stat st;
-    cr_assert_eq (stat (path, &st), 0);
-    cr_assert_eq (st.st_size, 0);
-    created->calls++;
-}
-
 //  Injected free space: per volume, by path
 typedef struct {
     uint64_t free_a;
@@ -184,7 +228,7 @@ s_free_space (void *arg, const char *volume, uint64_t *free_p)
 
 //  --------------------------------------------------------------------------
 
-Test (value_store, append_read_sync_and_callback)
+Test (value_store, append_read_sync_and_results)
 {
     const char *volumes [] = { s_vol_a };
     value_store_t *store = value_store_new (volumes, 1, 1 << 20, 0, 1);
@@ -197,10 +241,12 @@ Test (value_store, append_read_sync_and_callback)
     cr_assert (S_ISDIR (st.st_mode));
     cr_assert_eq (value_store_file_count (store), 0);
     cr_assert_eq (value_store_unsynced_files (store), 0);
-    cr_assert_eq (value_store_sync (store), 0);            //  nothing written
+    const value_store_synced_t *synced = NULL;
+    size_t synced_count = 99;
+    cr_assert_eq (s_sync (store, &synced, &synced_count), 0);         //  nothing written
+    cr_assert_eq (synced_count, 0);
 
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
     uint64_t sizes [3] = { 100, 0, 5000 };
     uint64_t ids [3], offsets [3];
     uint64_t expected_offset = 0;
@@ -210,17 +256,22 @@ Test (value_store, append_read_sync_and_callback)
         cr_assert_eq (offsets [i], expected_offset);
         expected_offset += s_record_size (sizes [i]);
     }
-    cr_assert_eq (created.calls, 1);
-    cr_assert_eq (created.ids [0], 1);
-    cr_assert_str_eq (created.volumes [0], s_vol_a);
+    cr_assert_eq (created->calls, 1, "only the first append opened a file");
+    cr_assert_eq (created->ids [0], 1);
+    cr_assert_eq (created->previous [0], 0, "it replaced no file");
+    cr_assert_str_eq (created->volumes [0], s_vol_a);
     char path [256];
     value_store_path (s_vol_a, 1, path, sizeof (path));
-    cr_assert_str_eq (created.paths [0], path);
+    cr_assert_str_eq (created->paths [0], path);
     cr_assert_eq (value_store_file_count (store), 1);
     cr_assert_eq (value_store_unsynced_bytes (store), expected_offset);
     cr_assert_eq (value_store_unsynced_files (store), 1);
 
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (s_sync (store, &synced, &synced_count), 0);
+    cr_assert_eq (synced_count, 1);
+    cr_assert_eq (synced [0].file_id, 1);
+    cr_assert_eq (synced [0].synced_size, expected_offset, "durable up to its size");
+    cr_assert (synced [0].current);
     cr_assert_eq (value_store_unsynced_bytes (store), 0);
     cr_assert_eq (value_store_unsynced_files (store), 0);
     for (int i = 0; i < 3; i++)
@@ -247,8 +298,7 @@ Test (value_store, rollover_at_max_file_size)
     uint64_t max = 3 * record_size;
     value_store_t *store = value_store_new (volumes, 1, max, 0, 1);
     cr_assert_not_null (store);
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
 
     for (uint32_t i = 0; i < 10; i++) {
         uint64_t id, offset;
@@ -256,12 +306,23 @@ Test (value_store, rollover_at_max_file_size)
         cr_assert_eq (id, 1 + i / 3, "record %u", i);
         cr_assert_eq (offset, (i % 3) * record_size);
     }
-    cr_assert_eq (created.calls, 4);
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq (created.ids [i], (uint64_t) i + 1);
+    cr_assert_eq (created->calls, 4);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq (created->ids [i], (uint64_t) i + 1);
+        //  Each roll-over names the full file it replaces
+        cr_assert_eq (created->previous [i], (uint64_t) i);
+    }
     cr_assert_eq (value_store_file_count (store), 4);
     cr_assert_eq (value_store_unsynced_files (store), 4);
-    cr_assert_eq (value_store_sync (store), 0);
+    const value_store_synced_t *synced;
+    size_t synced_count;
+    cr_assert_eq (s_sync (store, &synced, &synced_count), 0);
+    cr_assert_eq (synced_count, 4);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq (synced [i].file_id, i + 1);
+        cr_assert_eq (synced [i].synced_size, i < 3? max: record_size);
+        cr_assert_eq (synced [i].current, i == 3, "only the last is still appended to");
+    }
     cr_assert_eq (value_store_unsynced_files (store), 0);
     for (uint64_t id = 1; id <= 3; id++)
         cr_assert_eq (s_size_of (s_vol_a, id), max);
@@ -293,7 +354,7 @@ Test (value_store, record_bigger_than_max_gets_its_own_file)
     cr_assert_eq (offset, 0);
     cr_assert_eq (s_append (store, 10, 3, &id, &offset), 0);
     cr_assert_eq (id, 4);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
     cr_assert_eq (s_size_of (s_vol_a, 1), s_record_size (1000));
     cr_assert_eq (s_size_of (s_vol_a, 2), s_record_size (10));
     cr_assert_eq (s_size_of (s_vol_a, 3), s_record_size (2000));
@@ -310,31 +371,30 @@ Test (value_store, new_file_goes_to_volume_with_most_free_space)
     cr_assert_not_null (store);
     s_space_t space = { .free_a = 1000000, .free_b = 2000000 };
     value_store_set_free_space_fn (store, s_free_space, &space);
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
 
     uint64_t id, offset;
     cr_assert_eq (s_append (store, 100, 0, &id, &offset), 0);
     cr_assert_eq (id, 1);
-    cr_assert_str_eq (created.volumes [0], s_vol_b);
+    cr_assert_str_eq (created->volumes [0], s_vol_b);
     cr_assert_eq (s_size_of (s_vol_b, 1), record_size);
     cr_assert_eq (s_size_of (s_vol_a, 1), UINT64_MAX);
 
     space.free_a = 3000000;
     cr_assert_eq (s_append (store, 100, 1, &id, &offset), 0);
     cr_assert_eq (id, 2);
-    cr_assert_str_eq (created.volumes [1], s_vol_a);
+    cr_assert_str_eq (created->volumes [1], s_vol_a);
     cr_assert_eq (s_size_of (s_vol_a, 2), record_size);
 
     //  Equal free space: either is fine, the id still increases
     space.free_b = 3000000;
     cr_assert_eq (s_append (store, 100, 2, &id, &offset), 0);
     cr_assert_eq (id, 3);
-    cr_assert_eq (created.calls, 3);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (created->calls, 3);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
     s_check_record (s_vol_b, 1, 0, 100, 0);
     s_check_record (s_vol_a, 2, 0, 100, 1);
-    s_check_record (created.volumes [2], 3, 0, 100, 2);
+    s_check_record (created->volumes [2], 3, 0, 100, 2);
     value_store_destroy (&store);
 }
 
@@ -345,22 +405,21 @@ Test (value_store, two_real_volumes_ids_unique_and_increasing)
     uint64_t record_size = s_record_size (50);
     value_store_t *store = value_store_new (volumes, 2, record_size, 0, 1);
     cr_assert_not_null (store);
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
     uint64_t last = 0;
     for (uint32_t i = 0; i < 8; i++) {
         uint64_t id, offset;
         cr_assert_eq (s_append (store, 50, i, &id, &offset), 0);
         cr_assert_gt (id, last);
         last = id;
-        cr_assert_eq (created.ids [i], id);
+        cr_assert_eq (created->ids [i], id);
     }
-    cr_assert_eq (created.calls, 8);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (created->calls, 8);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
     //  Every file is in exactly one volume
     cr_assert_eq (s_entries (s_vol_a) + s_entries (s_vol_b), 8);
     for (int i = 0; i < 8; i++)
-        s_check_record (created.volumes [i], created.ids [i], 0, 50, (uint32_t) i);
+        s_check_record (created->volumes [i], created->ids [i], 0, 50, (uint32_t) i);
     value_store_destroy (&store);
 }
 
@@ -373,13 +432,12 @@ Test (value_store, rolls_to_other_volume_when_current_is_short_of_space)
     cr_assert_not_null (store);
     s_space_t space = { .free_a = 2000000, .free_b = 1000000 };
     value_store_set_free_space_fn (store, s_free_space, &space);
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
 
     uint64_t id, offset;
     cr_assert_eq (s_append (store, 100, 0, &id, &offset), 0);
     cr_assert_eq (id, 1);
-    cr_assert_str_eq (created.volumes [0], s_vol_a);
+    cr_assert_str_eq (created->volumes [0], s_vol_a);
     //  Exactly record + reserve left: stays
     space.free_a = s_record_size (100) + reserve;
     cr_assert_eq (s_append (store, 100, 1, &id, &offset), 0);
@@ -389,9 +447,9 @@ Test (value_store, rolls_to_other_volume_when_current_is_short_of_space)
     cr_assert_eq (s_append (store, 100, 2, &id, &offset), 0);
     cr_assert_eq (id, 2);
     cr_assert_eq (offset, 0);
-    cr_assert_str_eq (created.volumes [1], s_vol_b);
+    cr_assert_str_eq (created->volumes [1], s_vol_b);
     cr_assert_eq (value_store_unsynced_files (store), 2);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
     s_check_record (s_vol_a, 1, s_record_size (100), 100, 1);
     s_check_record (s_vol_b, 2, 0, 100, 2);
     value_store_destroy (&store);
@@ -404,13 +462,12 @@ Test (value_store, enospc_writes_nothing)
     const char *volumes [] = { s_vol_a, s_vol_b };
     value_store_t *store = value_store_new (volumes, 2, 1 << 20, (uint64_t) 1 << 62, 1);
     cr_assert_not_null (store);
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
     uint64_t id = 77, offset = 77;
     cr_assert_eq (s_append (store, 100, 0, &id, &offset), -ENOSPC);
     cr_assert_eq (id, 77);
     cr_assert_eq (offset, 77);
-    cr_assert_eq (created.calls, 0);
+    cr_assert_eq (created->calls, 0);
     cr_assert_eq (s_entries (s_vol_a), 0);
     cr_assert_eq (s_entries (s_vol_b), 0);
     cr_assert_eq (value_store_file_count (store), 0);
@@ -430,7 +487,7 @@ Test (value_store, enospc_with_a_current_file_leaves_it_unchanged)
     value_store_set_free_space_fn (store, s_free_space, &space);
     uint64_t id, offset;
     cr_assert_eq (s_append (store, 100, 0, &id, &offset), 0);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
 
     //  Room for the record but not for record + reserve, on both volumes
     space.free_a = s_record_size (100) + reserve - 1;
@@ -519,10 +576,10 @@ Test (value_store, sync_counts_only_files_written_since_last_sync)
     cr_assert_eq (id, 3);
     cr_assert_eq (value_store_unsynced_files (store), 3);
     cr_assert_eq (value_store_unsynced_bytes (store), 5 * record_size);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
     cr_assert_eq (value_store_unsynced_files (store), 0);
     cr_assert_eq (value_store_unsynced_bytes (store), 0);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
 
     //  File 3 has room for one more: only it is dirty
     cr_assert_eq (s_append (store, 30, 5, &id, &offset), 0);
@@ -533,7 +590,7 @@ Test (value_store, sync_counts_only_files_written_since_last_sync)
     cr_assert_eq (id, 4);
     cr_assert_eq (value_store_unsynced_files (store), 2);
     cr_assert_eq (value_store_unsynced_bytes (store), 2 * record_size);
-    cr_assert_eq (value_store_sync (store), 0);
+    cr_assert_eq (value_store_sync (store, NULL, NULL), 0);
     cr_assert_eq (value_store_unsynced_files (store), 0);
     for (uint32_t i = 0; i < 7; i++)
         s_check_record (s_vol_a, 1 + i / 2, (i % 2) * record_size, 30, i);
@@ -546,8 +603,7 @@ Test (value_store, failed_append_retires_the_file)
     const char *volumes [] = { s_vol_a };
     value_store_t *store = value_store_new (volumes, 1, 1 << 20, 0, 1);
     cr_assert_not_null (store);
-    s_created_t created = { 0 };
-    value_store_set_new_file_callback (store, s_on_new_file, &created);
+    s_created_t *created = &s_created;
     uint64_t id, offset;
     cr_assert_eq (s_append (store, 100, 0, &id, &offset), 0);
     cr_assert_eq (id, 1);
@@ -565,9 +621,19 @@ Test (value_store, failed_append_retires_the_file)
     cr_assert_eq (s_append (store, 100, 2, &id, &offset), 0);
     cr_assert_eq (id, 2);
     cr_assert_eq (offset, 0);
-    cr_assert_eq (created.calls, 2);
+    cr_assert_eq (created->calls, 2);
+    cr_assert_eq (created->ids [1], 2);
+    cr_assert_eq (created->previous [1], 0, "file 1 was retired, not replaced");
     cr_assert_eq (value_store_unsynced_files (store), 2);
-    cr_assert_eq (value_store_sync (store), 0);
+    const value_store_synced_t *synced;
+    size_t synced_count;
+    cr_assert_eq (s_sync (store, &synced, &synced_count), 0);
+    cr_assert_eq (synced_count, 2);
+    cr_assert_eq (synced [0].file_id, 1);
+    cr_assert_eq (synced [0].synced_size, s_record_size (100));
+    cr_assert_not (synced [0].current);
+    cr_assert_eq (synced [1].file_id, 2);
+    cr_assert (synced [1].current);
     s_check_record (s_vol_a, 1, 0, 100, 0);
     s_check_record (s_vol_a, 2, 0, 100, 2);
     value_store_destroy (&store);
@@ -585,7 +651,9 @@ Test (value_store, invalid_record_does_not_retire_the_file)
     memset (&record, 0, sizeof (record));
     record.type = RECORD_SEQUENCE;
     record.payload_size = 10;           //  but no pieces
-    cr_assert_eq (value_store_append (store, &record, NULL, NULL, 0, &id, &offset), -EINVAL);
+    value_store_append_t appended;
+    cr_assert_eq (value_store_append (store, &record, NULL, NULL, 0, &appended), -EINVAL);
+    cr_assert_not (appended.opened);
     cr_assert_eq (s_append (store, 100, 1, &id, &offset), 0);
     cr_assert_eq (id, 1);
     cr_assert_eq (offset, s_record_size (100));
