@@ -15,6 +15,7 @@
 #include "node_http.h"
 #include "http_server.h"
 #include "metrics.h"
+#include "status_page.h"
 #include "timestamp.h"
 
 struct _node_http_t {
@@ -297,28 +298,34 @@ node_http_ready (const node_config_t *config, node_stats_t *stats, char *why, si
 //  --------------------------------------------------------------------------
 //  The status page
 
-static void
-s_bytes (FILE *out, uint64_t bytes)
+//  The page's head, look and byte and count cells are common/status_page
+//  (the router's page shares them); what is the node's own is here
+
+//  A byte count as status_page_bytes takes it (signed; never negative here)
+static int64_t
+s_byte_cell (uint64_t bytes)
 {
-    const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-    double value = (double) bytes;
-    int unit = 0;
-    while (value >= 1024 && unit < 5) {
-        value /= 1024;
-        unit++;
-    }
-    fprintf (out, unit? "%.1f %s": "%.0f %s", value, units [unit]);
+    return bytes > (uint64_t) INT64_MAX? INT64_MAX: (int64_t) bytes;
+}
+
+//  A stats value of the map (a number, never negative: the node's stats
+//  are unsigned) as the cells take it: -1 (a dash) when it is absent
+static int64_t
+s_stat_cell (const msgpack_object *root, const char *path)
+{
+    double number;
+    if (s_number (s_find (root, path), S_PLAIN, &number))
+        return -1;
+    if (number <= 0)
+        return 0;
+    return number >= 9.2e18? INT64_MAX: (int64_t) nearbyint (number);
 }
 
 static void
 s_row_bytes (FILE *out, const char *label, const msgpack_object *root, const char *path)
 {
     fprintf (out, "<tr><th>%s</th><td>", label);
-    double number;
-    if (s_number (s_find (root, path), S_PLAIN, &number) == 0)
-        s_bytes (out, number > 0? (uint64_t) number: 0);
-    else
-        fputs ("&mdash;", out);
+    status_page_bytes (out, s_stat_cell (root, path));
     fputs ("</td></tr>\n", out);
 }
 
@@ -326,19 +333,12 @@ static void
 s_row_count (FILE *out, const char *label, const msgpack_object *root, const char *path)
 {
     fprintf (out, "<tr><th>%s</th><td>", label);
-    double number;
-    if (s_number (s_find (root, path), S_PLAIN, &number) == 0)
-        fprintf (out, "%.0f", number);
-    else
-        fputs ("&mdash;", out);
+    status_page_count (out, s_stat_cell (root, path));
     fputs ("</td></tr>\n", out);
 }
 
+//  The node's page adds its state badge and heading sizes to the shared look
 static const char *s_style =
-    "body{font-family:sans-serif;margin:1.5em;color:#222;background:#fafafa}"
-    "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
-    "th,td{border:1px solid #ccc;padding:0.3em 0.7em;text-align:left}"
-    "th{background:#eee}td.num{text-align:right}"
     ".up{color:#fff;background:#2a7d2a}.down{color:#fff;background:#b22}"
     "h1{font-size:1.4em}h2{font-size:1.1em}";
 
@@ -350,11 +350,7 @@ s_write_page (node_http_t *self, FILE *out)
     msgpack_object root = s_stats_map (self->stats, &buffer, &zone);
     char why [512];
     bool ready = node_http_ready (self->config, self->stats, why, sizeof why) == 0;
-    fputs ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-           "<meta http-equiv=\"refresh\" content=\"5\"><title>strata-node ", out);
-    http_server_html_escape (out, self->config->name);
-    fprintf (out, "</title><style>%s</style></head><body>\n<h1>strata-node ", s_style);
-    http_server_html_escape (out, self->config->name);
+    status_page_begin (out, "strata-node", self->config->name, 5, s_style);
     fprintf (out, " <span id=\"state\" class=\"%s\">%s</span></h1>\n", ready? "up": "down",
              ready? "ready": "not ready");
     fputs ("<p id=\"reason\">", out);
@@ -393,9 +389,9 @@ s_write_page (node_http_t *self, FILE *out)
         fputs ("<tr class=\"volume\"><td>", out);
         http_server_html_escape (out, text);
         fputs ("</td><td class=\"num\">", out);
-        s_bytes (out, free_bytes);
+        status_page_bytes (out, s_byte_cell (free_bytes));
         fputs ("</td><td class=\"num\">", out);
-        s_bytes (out, total);
+        status_page_bytes (out, s_byte_cell (total));
         fprintf (out, "</td><td class=\"num\">%.1f</td></tr>\n",
                  total? 100.0 * (double) free_bytes / (double) total: 0.0);
         zstr_free (&text);
