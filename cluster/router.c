@@ -1539,10 +1539,11 @@ router_actor (zsock_t *pipe, void *args)
         return;
     }
     //  READY carries the endpoints bound (actor_start's ready frames)
-    zsock_signal (pipe, 0);
     char *listen = zsock_last_endpoint (self->clients);
-    zstr_sendx (pipe, "READY", listen? listen: self->config->listen,
-                node_link_reply_address (self->link), NULL);
+    zmsg_t *endpoints = zmsg_new ();
+    zmsg_addstr (endpoints, listen? listen: self->config->listen);
+    zmsg_addstr (endpoints, node_link_reply_address (self->link));
+    actor_start_ready (pipe, &endpoints);
     zstr_free (&listen);
     node_link_ping (self->link, zclock_mono ());
 

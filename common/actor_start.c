@@ -42,13 +42,25 @@ bool
 actor_start_report (zsock_t *pipe, const char *error)
 {
     assert (pipe);
-    zsock_signal (pipe, 0);
     if (error && *error) {
+        zsock_signal (pipe, 0);
         zstr_sendx (pipe, "ERROR", error, NULL);
         return false;
     }
-    zstr_send (pipe, "READY");
+    actor_start_ready (pipe, NULL);
     return true;
+}
+
+void
+actor_start_ready (zsock_t *pipe, zmsg_t **frames_p)
+{
+    assert (pipe);
+    zmsg_t *message = frames_p && *frames_p? *frames_p: zmsg_new ();
+    if (frames_p)
+        *frames_p = NULL;
+    zsock_signal (pipe, 0);
+    zmsg_pushstr (message, "READY");
+    zmsg_send (&message, pipe);
 }
 
 void

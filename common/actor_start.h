@@ -30,6 +30,13 @@ zactor_t *
 bool
     actor_start_report (zsock_t *pipe, const char *error);
 
+//  Actor: report a successful start with frames of its own after "READY"
+//  (what the starter gets in *ready_p): signals the pipe and sends them.
+//  Takes and destroys *frames_p; frames_p NULL (or *frames_p NULL): none,
+//  as actor_start_report with no error.
+void
+    actor_start_ready (zsock_t *pipe, zmsg_t **frames_p);
+
 //  Actor, after a failed start: wait for $TERM (or the pipe's end).
 void
     actor_start_wait_term (zsock_t *pipe);
