@@ -26,7 +26,7 @@
 
 //  The stages of one archive request on its way through the node, each
 //  named by the point it ends at; a stage's duration is the time since the
-//  one before (received for the first). docs/performance.md, "Stages".
+//  one before (received for the first). docs/performance.md, "Stages of a write".
 typedef enum {
     NODE_STAGE_VERIFIED,        //  header decoded and judged, payload MD5 checked (dispatcher)
     NODE_STAGE_TAKEN,           //  taken from the writer's queue (waiting there)
