@@ -5,9 +5,10 @@
 #include <assert.h>
 #include "metrics.h"
 
-//  Upper bounds of the finite buckets, in microseconds (100 us .. 10 s)
+//  Upper bounds of the finite buckets, in microseconds (10 us .. 10 s:
+//  the lowest ones resolve the stages of one write, docs/performance.md)
 static const uint64_t s_bounds_us [METRICS_BUCKETS] = {
-    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
     250000, 500000, 1000000, 2500000, 5000000, 10000000
 };
 
@@ -55,11 +56,33 @@ uint64_t
 metrics_histogram_quantile_us (metrics_histogram_t *self, double q)
 {
     assert (self);
-    uint64_t counts [METRICS_BUCKETS + 1], total = 0;
-    for (size_t bucket = 0; bucket <= METRICS_BUCKETS; bucket++) {
+    uint64_t counts [METRICS_BUCKETS + 1];
+    metrics_histogram_counts (self, counts);
+    return metrics_buckets_quantile_us (counts, q);
+}
+
+void
+metrics_histogram_counts (metrics_histogram_t *self, uint64_t *counts)
+{
+    assert (self && counts);
+    for (size_t bucket = 0; bucket <= METRICS_BUCKETS; bucket++)
         counts [bucket] = atomic_load_explicit (&self->buckets [bucket], memory_order_relaxed);
+}
+
+uint64_t
+metrics_bucket_bound_us (size_t bucket)
+{
+    assert (bucket < METRICS_BUCKETS);
+    return s_bounds_us [bucket];
+}
+
+uint64_t
+metrics_buckets_quantile_us (const uint64_t *counts, double q)
+{
+    assert (counts);
+    uint64_t total = 0;
+    for (size_t bucket = 0; bucket <= METRICS_BUCKETS; bucket++)
         total += counts [bucket];
-    }
     if (total == 0)
         return 0;
     double rank = q * (double) total;

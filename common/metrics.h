@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define METRICS_BUCKETS 16          //  finite buckets; one more for +Inf
+#define METRICS_BUCKETS 19          //  finite buckets; one more for +Inf
 
 typedef struct {
     _Atomic uint64_t buckets [METRICS_BUCKETS + 1];     //  per bucket (not cumulative)
@@ -39,6 +39,22 @@ void
 //  (linear within a bucket; the top finite bound for +Inf). 0 when empty.
 uint64_t
     metrics_histogram_quantile_us (metrics_histogram_t *self, double q);
+
+//  Copy the per-bucket counts (not cumulative; METRICS_BUCKETS + 1 of
+//  them, the last for +Inf) into counts.
+void
+    metrics_histogram_counts (metrics_histogram_t *self, uint64_t *counts);
+
+//  The upper bound in microseconds of finite bucket number bucket
+//  (0 <= bucket < METRICS_BUCKETS).
+uint64_t
+    metrics_bucket_bound_us (size_t bucket);
+
+//  Estimate the q quantile in microseconds from per-bucket counts laid out
+//  as metrics_histogram_counts gives them (e.g. the difference of two
+//  snapshots). 0 when all are zero.
+uint64_t
+    metrics_buckets_quantile_us (const uint64_t *counts, double q);
 
 //  Write "# HELP name help" and "# TYPE name type".
 void

@@ -62,15 +62,6 @@ s_hand_over (dispatcher_t *self, work_t *work)
     }
 }
 
-//  Receive one request (the socket is readable) and hand it over
-static void
-s_receive (dispatcher_t *self)
-{
-    work_t *work = intake_receive (self->intake, self->pull);
-    if (work)
-        s_hand_over (self, work);
-}
-
 //  Take what has already arrived, then close the socket
 static void
 s_stop (dispatcher_t *self)
@@ -80,45 +71,74 @@ s_stop (dispatcher_t *self)
         zmq_pollitem_t item = { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 100) <= 0)
             break;
-        s_receive (self);
+        work_t *work = intake_receive (self->intake, self->pull);
+        if (work)
+            s_hand_over (self, work);
     }
     zactor_destroy (&self->monitor);
     zsock_destroy (&self->pull);
 }
 
+//  How often the dispatcher looks at its actor pipe while requests keep
+//  coming (and how long a receive waits before it looks anyway)
+#define S_PIPE_CHECK_MS 20
+
+//  A command from the actor pipe: STOP stops taking requests (s_stop) and
+//  says STOPPED. Returns true on $TERM (or a broken pipe).
+static bool
+s_command (dispatcher_t *self, bool *stopped)
+{
+    char *command = zstr_recv (self->pipe);
+    bool terminate = !command || streq (command, "$TERM");
+    if (command && streq (command, "STOP") && !*stopped) {
+        s_stop (self);
+        *stopped = true;
+        zstr_send (self->pipe, "STOPPED");
+    }
+    zstr_free (&command);
+    return terminate;
+}
+
 //  Serve until $TERM: take requests from the writer endpoint, and on STOP
-//  stop taking them (s_stop) and say STOPPED
+//  stop taking them (s_stop) and say STOPPED.
+//  The loop waits in a blocking receive on the writer endpoint rather than
+//  in zmq_poll on it and the pipe: zmq_poll asks every socket for its
+//  events, which costs system calls (a poll and a getpid each) per wake-up,
+//  and wake-ups come about once per request under load
+//  (docs/performance.md, "System calls"). The pipe is looked at every
+//  S_PIPE_CHECK_MS instead.
 static void
 s_serve (dispatcher_t *self)
 {
-    zmq_pollitem_t items [] = {
-        { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 },
-    };
+    zsock_set_rcvtimeo (self->pull, S_PIPE_CHECK_MS);
+    zmq_pollitem_t pipe_item = { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
     bool stopped = false;
+    int64_t next_pipe_check = 0;
     while (true) {
-        int rc = zmq_poll (items, stopped? 1: 2, -1);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (items [0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (self->pipe);
-            bool terminate = !command || streq (command, "$TERM");
-            if (command && streq (command, "STOP") && !stopped) {
-                s_stop (self);
-                stopped = true;
-                zstr_send (self->pipe, "STOPPED");
-            }
-            zstr_free (&command);
-            if (terminate)
+        int64_t now = zclock_mono ();
+        if (stopped || now >= next_pipe_check) {
+            //  Stopped: only the pipe is left to wait for
+            int rc = zmq_poll (&pipe_item, 1, stopped? -1: 0);
+            if (rc < 0 && errno != EINTR)
                 break;
+            if (rc > 0 && (pipe_item.revents & ZMQ_POLLIN) && s_command (self, &stopped))
+                break;
+            next_pipe_check = now + S_PIPE_CHECK_MS;
+            if (stopped)
+                continue;
         }
-        if (!stopped && (items [1].revents & ZMQ_POLLIN)) {
-            //  Take a burst, then look at the pipe again
-            for (int count = 0; count < 256; count++) {
-                s_receive (self);
-                if (!(zsock_events (self->pull) & ZMQ_POLLIN))
-                    break;
-            }
+        //  Wait for a request (up to S_PIPE_CHECK_MS), then take a burst of
+        //  what has already arrived
+        work_t *work = intake_receive (self->intake, self->pull);
+        if (work)
+            s_hand_over (self, work);
+        for (int count = 1; count < 256; count++) {
+            bool taken;
+            work = intake_receive_waiting (self->intake, self->pull, &taken);
+            if (!taken)
+                break;
+            if (work)
+                s_hand_over (self, work);
         }
     }
 }

@@ -83,13 +83,10 @@ s_verify_payload (intake_t *self, work_t *work)
         work_fail (work, RESULT_MD5_MISMATCH, "segment-md5-digest: does not match the payload's MD5");
 }
 
-work_t *
-intake_receive (intake_t *self, zsock_t *socket)
+//  Receive the rest of the request whose header frame came, and judge it
+static work_t *
+s_receive (intake_t *self, zsock_t *socket, zframe_t *header)
 {
-    assert (self);
-    zframe_t *header = zframe_recv (socket);
-    if (!header)
-        return NULL;
     work_t *work = work_new ();
     work->received_us = timestamp_now ();
     size_t frames = 1;
@@ -182,5 +179,27 @@ intake_receive (intake_t *self, zsock_t *socket)
     }
     if (self->config->log_verbose)
         zsys_info ("%s: %s %s", self->who, message_type_name (request->type), request->message_id);
+    work->stages.received = work->received_us;
+    work->stages.at [NODE_STAGE_VERIFIED] = timestamp_now ();
     return work;
+}
+
+work_t *
+intake_receive (intake_t *self, zsock_t *socket)
+{
+    assert (self);
+    zframe_t *header = zframe_recv (socket);
+    return header? s_receive (self, socket, header): NULL;
+}
+
+work_t *
+intake_receive_waiting (intake_t *self, zsock_t *socket, bool *taken_p)
+{
+    assert (self && taken_p);
+    //  zframe_recv_nowait is what czmq offers for a receive that does not
+    //  wait; asking ZMQ_EVENTS first would cost a poll and a getpid system
+    //  call per request (docs/performance.md, "System calls")
+    zframe_t *header = zframe_recv_nowait (socket);
+    *taken_p = header != NULL;
+    return header? s_receive (self, socket, header): NULL;
 }

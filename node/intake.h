@@ -45,4 +45,10 @@ void
 work_t *
     intake_receive (intake_t *self, zsock_t *socket);
 
+//  The same, for a request that has already arrived: without waiting and
+//  without asking the socket first. *taken_p says whether one had (the
+//  result may still be NULL: taken and dropped).
+work_t *
+    intake_receive_waiting (intake_t *self, zsock_t *socket, bool *taken_p);
+
 #endif

@@ -228,6 +228,15 @@ node_http_write_metrics (const node_config_t *config, node_stats_t *stats, FILE 
     metrics_header (out, "strata_node_commit_duration_seconds", "histogram",
                     "Duration of a group commit (value-file sync and index commit)");
     metrics_histogram_write (&stats->commit_duration, out, "strata_node_commit_duration_seconds", "");
+    metrics_header (out, "strata_node_stage_duration_seconds", "histogram",
+                    "Successful archive requests: time spent in each stage, named by where it ends "
+                    "(verified, taken, written, synced, replied)");
+    for (int stage = 0; stage < NODE_STAGE_COUNT; stage++) {
+        char labels [64];
+        snprintf (labels, sizeof labels, "stage=\"%s\"", node_stage_name ((node_stage_t) stage));
+        metrics_histogram_write (&stats->stage_duration [stage], out,
+                                 "strata_node_stage_duration_seconds", labels);
+    }
 
     for (size_t row = 0; row < S_ROWS; row++) {
         double number;

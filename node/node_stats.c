@@ -109,6 +109,31 @@ node_stats_replied (node_stats_t *self, message_type_t type, result_t result, in
     metrics_histogram_observe (&self->request_duration [type], elapsed > 0? (uint64_t) elapsed: 0);
 }
 
+static const char *s_stage_names [NODE_STAGE_COUNT] = {
+    "verified", "taken", "written", "synced", "replied"
+};
+
+const char *
+node_stage_name (node_stage_t stage)
+{
+    return (int) stage >= 0 && stage < NODE_STAGE_COUNT? s_stage_names [stage]: "unknown";
+}
+
+void
+node_stats_stages (node_stats_t *self, const node_stage_stamps_t *stamps)
+{
+    assert (self && stamps);
+    int64_t previous = stamps->received;
+    for (int stage = 0; stage < NODE_STAGE_COUNT; stage++)
+        if (!stamps->at [stage] || !previous)
+            return;
+    for (int stage = 0; stage < NODE_STAGE_COUNT; stage++) {
+        int64_t elapsed = stamps->at [stage] - previous;
+        metrics_histogram_observe (&self->stage_duration [stage], elapsed > 0? (uint64_t) elapsed: 0);
+        previous = stamps->at [stage];
+    }
+}
+
 void
 node_stats_set_volumes (node_stats_t *self, const char (*volumes) [1024], size_t count)
 {
@@ -165,7 +190,7 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
 {
     msgpack_packer packer;
     msgpack_packer_init (&packer, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&packer, 19 + 6 + 4);     //  base and metrics 19, compaction 6, scrub 4
+    msgpack_pack_map (&packer, 19 + 6 + 4 + 1);     //  base and metrics 19, compaction 6, scrub 4, stages 1
 
     s_pack_key (&packer, "requests");
     int type_count = 0;
@@ -258,6 +283,31 @@ node_stats_encode (node_stats_t *self, msgpack_sbuffer *buffer)
         s_pack_uint (&packer, "forwarded", owner->forwarded);
     }
     pthread_mutex_unlock (&self->handoff_lock);
+
+    //  Stages of successful archive requests since the node started: for
+    //  each, count, p50, p99 and the per-bucket counts (bounds in "bounds";
+    //  the last bucket has no bound), so a client can diff two snapshots
+    s_pack_key (&packer, "stage-latency-us");
+    msgpack_pack_map (&packer, 1 + NODE_STAGE_COUNT);
+    s_pack_key (&packer, "bounds");
+    msgpack_pack_array (&packer, METRICS_BUCKETS);
+    for (size_t bucket = 0; bucket < METRICS_BUCKETS; bucket++)
+        msgpack_pack_uint64 (&packer, metrics_bucket_bound_us (bucket));
+    for (int stage = 0; stage < NODE_STAGE_COUNT; stage++) {
+        uint64_t counts [METRICS_BUCKETS + 1], total = 0;
+        metrics_histogram_counts (&self->stage_duration [stage], counts);
+        for (size_t bucket = 0; bucket <= METRICS_BUCKETS; bucket++)
+            total += counts [bucket];
+        s_pack_key (&packer, node_stage_name ((node_stage_t) stage));
+        msgpack_pack_map (&packer, 4);
+        s_pack_uint (&packer, "count", total);
+        s_pack_uint (&packer, "p50", metrics_buckets_quantile_us (counts, 0.5));
+        s_pack_uint (&packer, "p99", metrics_buckets_quantile_us (counts, 0.99));
+        s_pack_key (&packer, "buckets");
+        msgpack_pack_array (&packer, METRICS_BUCKETS + 1);
+        for (size_t bucket = 0; bucket <= METRICS_BUCKETS; bucket++)
+            msgpack_pack_uint64 (&packer, counts [bucket]);
+    }
 
     //  Volumes: free and total bytes now
     s_pack_key (&packer, "volumes");

@@ -23,6 +23,24 @@
 #include "result.h"
 
 #define NODE_STATS_LATENCY_SAMPLES 1024
+
+//  The stages of one archive request on its way through the node, each
+//  named by the point it ends at; a stage's duration is the time since the
+//  one before (received for the first). docs/performance.md, "Stages of a write".
+typedef enum {
+    NODE_STAGE_VERIFIED,        //  header decoded and judged, payload MD5 checked (dispatcher)
+    NODE_STAGE_TAKEN,           //  taken from the writer's queue (waiting there)
+    NODE_STAGE_WRITTEN,         //  appended to its value file, index rows added
+    NODE_STAGE_SYNCED,          //  its group commit (fdatasync, index COMMIT) finished
+    NODE_STAGE_REPLIED,         //  its reply handed to the reply socket
+    NODE_STAGE_COUNT
+} node_stage_t;
+
+//  When a request reached each point (timestamp_now, microseconds; 0 not yet)
+typedef struct {
+    int64_t received;
+    int64_t at [NODE_STAGE_COUNT];
+} node_stage_stamps_t;
 #define NODE_STATS_HANDOFF_OWNERS_MAX 256   //  owners listed in the handoff map at most
 
 //  Handoff copies held for one owner (published by the handoff forwarder)
@@ -81,6 +99,7 @@ typedef struct {
     _Atomic uint64_t replies [MSG_TYPE_COUNT][RESULT_COUNT];
     metrics_histogram_t request_duration [MSG_TYPE_COUNT];
     metrics_histogram_t commit_duration;
+    metrics_histogram_t stage_duration [NODE_STAGE_COUNT];     //  successful archive requests
     //  Readiness (/readyz): the writer opened the index; the node is stopping
     _Atomic bool index_open;
     _Atomic bool stopping;
@@ -109,6 +128,16 @@ void
 //  (timestamp_now). Counts it for the metrics and its duration.
 void
     node_stats_replied (node_stats_t *self, message_type_t type, result_t result, int64_t received_us);
+
+//  The name of a stage ("verified", "taken", "written", "synced",
+//  "replied").
+const char *
+    node_stage_name (node_stage_t stage);
+
+//  Count the stage durations of one archive request that succeeded, from
+//  stamps whose every point is set (stamps with a point unset are ignored).
+void
+    node_stats_stages (node_stats_t *self, const node_stage_stamps_t *stamps);
 
 //  Give the value-file volumes (count paths of 1024 bytes, borrowed: they
 //  must outlive the stats). The stats map lists them with free and total

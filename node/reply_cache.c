@@ -376,12 +376,17 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
     void *handle = zsock_resolve (entry->socket);
     int flags = self->send_timeout_ms? 0: ZMQ_DONTWAIT;
     size_t frames = data? zmsg_size (data): 0;
-    if (!self->send_timeout_ms) {
-        //  The socket may not have taken in the credit its I/O thread sent
-        //  back for replies already delivered: ZeroMQ processes such
-        //  commands on send only every millisecond or so. Asking for
-        //  ZMQ_EVENTS processes them, so only a pipe that is really full
-        //  (the requester is not reading) refuses the reply.
+    zframe_t *header = zframe_new (self->buffer.data, self->buffer.size);
+    int rc = reply_budget_send (self->budget, entry->queue, handle, &header,
+                                flags | (frames? ZMQ_SNDMORE: 0), true);
+    if (rc < 0 && !self->send_timeout_ms && zmq_errno () == EAGAIN) {
+        //  Refused. The socket may not have taken in the credit its I/O
+        //  thread sent back for replies already delivered: ZeroMQ
+        //  processes such commands on send only every millisecond or so.
+        //  Asking for ZMQ_EVENTS processes them (a poll and a getpid
+        //  system call, which is why it is not asked before every send),
+        //  so only a pipe that is really full (the requester is not
+        //  reading) refuses the reply.
         bool room = (zsock_events (entry->socket) & ZMQ_POLLOUT) != 0;
         //  The credit may still be on its way from a busy I/O thread: wait
         //  for room a little, once. A requester that does not read costs
@@ -391,16 +396,13 @@ reply_cache_send (reply_cache_t *self, const reply_t *reply, zmsg_t **data_p)
             room = zmq_poll (&item, 1, S_ROOM_WAIT_MS) == 1;
             entry->stalled = !room;
         }
-        if (!room) {
-            s_uncharge (self, total);
-            zmsg_destroy (&data);
-            s_dropped (self, reply->client_address);
-            return -1;
+        //  The refused header gave its charge back: charge it again
+        if (room && s_charge (self, self->buffer.size, entry)) {
+            header = zframe_new (self->buffer.data, self->buffer.size);
+            rc = reply_budget_send (self->budget, entry->queue, handle, &header,
+                                    flags | (frames? ZMQ_SNDMORE: 0), true);
         }
     }
-    zframe_t *header = zframe_new (self->buffer.data, self->buffer.size);
-    int rc = reply_budget_send (self->budget, entry->queue, handle, &header,
-                                flags | (frames? ZMQ_SNDMORE: 0), true);
     if (rc < 0) {
         //  The header's charge went back with it; the data's has not
         s_uncharge (self, total - self->buffer.size);

@@ -14,6 +14,7 @@
 
 #include <czmq.h>
 #include "request.h"
+#include "node_stats.h"
 
 typedef struct {
     request_t request;              //  the decoded header
@@ -22,6 +23,7 @@ typedef struct {
     result_t verdict;               //  success, or why the request fails
     char verdict_message [256];     //  error-message when verdict != success
     int64_t received_us;            //  when the request arrived
+    node_stage_stamps_t stages;     //  when it passed each stage (archive requests)
 } work_t;
 
 //  Create an empty work item with an empty payload. NULL on out-of-memory.

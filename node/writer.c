@@ -60,6 +60,10 @@ s_reply_now (writer_t *self, work_t *work, result_t result, const char *message)
         self->reply->unified_id = work->request.unified_id;
     }
     reply_cache_send (self->replies, self->reply, NULL);
+    if (result == RESULT_SUCCESS && work->stages.at [NODE_STAGE_SYNCED]) {
+        work->stages.at [NODE_STAGE_REPLIED] = timestamp_now ();
+        node_stats_stages (self->stats, &work->stages);
+    }
 }
 
 
@@ -207,6 +211,7 @@ s_process (writer_t *self, work_t *work)
 {
     atomic_fetch_sub (&self->stats->queue_depth, 1);
     writer_link_dequeued (self->link, (int64_t) work->payload_size);
+    work->stages.at [NODE_STAGE_TAKEN] = timestamp_now ();
     if (writer_core_handles (work->request.type)) {
         writer_core_process (self->core, work);
         s_send_replies (self);

@@ -927,9 +927,12 @@ writer_core_commit (writer_core_t *self)
     }
 
     work_t *work;
+    int64_t synced = timestamp_now ();
     while ((work = (work_t *) zlistx_detach (self->pending, NULL))) {
-        if (work->request.type >= MSG_ARCHIVE_KEY_ENTIRE && work->request.type <= MSG_ARCHIVE_KEY_FINAL)
+        if (work->request.type >= MSG_ARCHIVE_KEY_ENTIRE && work->request.type <= MSG_ARCHIVE_KEY_FINAL) {
             atomic_fetch_add (&self->stats->bytes_stored, work->payload_size);
+            work->stages.at [NODE_STAGE_SYNCED] = synced;
+        }
         zlistx_add_end (self->answered, work);
     }
     self->force_commit = false;
@@ -981,6 +984,7 @@ writer_core_process (writer_core_t *self, work_t *work)
     if (work->verdict == RESULT_SUCCESS
     &&  s_dispatch [work->request.type] (self, work) == 0) {
         //  Pending: keep the request, free the payload now
+        work->stages.at [NODE_STAGE_WRITTEN] = timestamp_now ();
         zmsg_destroy (&work->payload);
         zlistx_add_end (self->pending, work);
     }

@@ -95,6 +95,8 @@
 #include "digest.h"
 #include "timestamp.h"
 #include "redis_peer.h"
+#include "node_stats.h"
+#include "metrics.h"
 
 #define S_SMALL_SIZE        4096                //  W1/W3/W4 payload
 #define S_SMALL_VARIANTS    64                  //  distinct 4 KiB payloads
@@ -296,6 +298,7 @@ typedef struct {
     double node_cpu;                    //  % of one core; < 0 unknown
     double node_cpu_seconds;            //  node CPU time during the run; < 0 unknown
     char node_threads [300];            //  node CPU per success by thread name ("" unknown)
+    char node_stages [300];             //  the node's stage p50/p99 during the run ("" unknown)
     double node_rss_mib;                //  node's peak RSS during the workload; < 0 unknown
     int64_t syncs;                      //  node's group commits during it; < 0 unknown
     int64_t sync_p50_us, sync_p99_us;   //  node's last 1024 syncs (stats); < 0 unknown
@@ -1421,6 +1424,70 @@ s_node_syncs (s_bench_t *self, int64_t *sync_p50, int64_t *sync_p99)
     return syncs;
 }
 
+//  The node's per-bucket counts of each stage of its successful archive
+//  requests so far (stats "stage-latency-us"). 0, or -1 if the reply does
+//  not have them.
+typedef uint64_t s_stage_counts_t [NODE_STAGE_COUNT][METRICS_BUCKETS + 1];
+
+static int
+s_node_stages (s_bench_t *self, s_stage_counts_t counts)
+{
+    reply_t *reply = reply_new ();
+    int found = 0;
+    memset (counts, 0, sizeof (s_stage_counts_t));
+    if (reply && s_control (self, self->control, false, MSG_STATS, 5000, reply) == 0
+    &&  reply->result == RESULT_SUCCESS && reply->stats) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        if (msgpack_unpack_next (&unpacked, (const char *) reply->stats, reply->stats_size, NULL)
+            == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *stages = s_map_entry (&unpacked.data, "stage-latency-us");
+            for (int stage = 0; stage < NODE_STAGE_COUNT; stage++) {
+                const msgpack_object *buckets =
+                    s_map_entry (s_map_entry (stages, node_stage_name ((node_stage_t) stage)), "buckets");
+                if (!buckets || buckets->type != MSGPACK_OBJECT_ARRAY
+                ||  buckets->via.array.size != METRICS_BUCKETS + 1)
+                    continue;
+                found++;
+                for (uint32_t bucket = 0; bucket < buckets->via.array.size; bucket++)
+                    if (buckets->via.array.ptr [bucket].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                        counts [stage][bucket] = buckets->via.array.ptr [bucket].via.u64;
+            }
+        }
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    reply_destroy (&reply);
+    return found == NODE_STAGE_COUNT? 0: -1;
+}
+
+//  "verified=12/40 taken=..." (p50/p99 in microseconds of each stage over
+//  the difference of two snapshots) into text; "" when there is nothing
+static void
+s_stages_text (s_stage_counts_t before, s_stage_counts_t after, char *text, size_t size)
+{
+    *text = 0;
+    size_t used = 0;
+    for (int stage = 0; stage < NODE_STAGE_COUNT; stage++) {
+        uint64_t counts [METRICS_BUCKETS + 1], total = 0;
+        for (int bucket = 0; bucket <= METRICS_BUCKETS; bucket++) {
+            counts [bucket] = after [stage][bucket] >= before [stage][bucket]?
+                              after [stage][bucket] - before [stage][bucket]: 0;
+            total += counts [bucket];
+        }
+        if (total == 0) {
+            *text = 0;
+            return;
+        }
+        int wrote = snprintf (text + used, size - used, "%s%s=%" PRIu64 "/%" PRIu64 "us",
+                              stage? " ": "", node_stage_name ((node_stage_t) stage),
+                              metrics_buckets_quantile_us (counts, 0.5),
+                              metrics_buckets_quantile_us (counts, 0.99));
+        if (wrote < 0 || (size_t) wrote >= size - used)
+            return;
+        used += (size_t) wrote;
+    }
+}
+
 //  Ping the writer until it answers or timeout_ms passes (or the node we
 //  started exits). Returns 0 when it answered.
 static int
@@ -1491,6 +1558,8 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     }
     bool rss_reset = s_node_rss_reset (self) == 0;
     int64_t syncs_before = s_node_syncs (self, NULL, NULL);
+    s_stage_counts_t stages_before, stages_after;
+    bool stages_known = s_node_stages (self, stages_before) == 0;
     double node_cpu_before = s_node_cpu_seconds (self);
     s_thread_cpu_t threads_before [S_MAX_THREADS], threads_after [S_MAX_THREADS];
     int threads_before_count = s_node_threads (self, threads_before, S_MAX_THREADS);
@@ -1550,6 +1619,8 @@ s_run (s_bench_t *self, s_spec_t *spec, s_result_t *result)
     double node_cpu_after = s_node_cpu_seconds (self);
     int threads_after_count = s_node_threads (self, threads_after, S_MAX_THREADS);
     int64_t syncs_after = exited? -1: s_node_syncs (self, &result->sync_p50_us, &result->sync_p99_us);
+    if (stages_known && !exited && s_node_stages (self, stages_after) == 0)
+        s_stages_text (stages_before, stages_after, result->node_stages, sizeof (result->node_stages));
 
     //  Merge what the senders saw
     size_t latency_count = 0;
@@ -1707,6 +1778,16 @@ s_print_cpu_per_ack (const s_result_t *result)
     if (per_ack >= 0)
         printf ("  node-cpu/ack=%.1fus target<=%.0fus %s", per_ack, S_TARGET_CPU_US,
                 s_verdict (per_ack <= S_TARGET_CPU_US));
+}
+
+//  The line under a W1 or W3 line: where a write's time went in the node
+static void
+s_print_stages (const s_result_t *result)
+{
+    if (*result->node_stages) {
+        printf ("    node stages p50/p99: %s\n", result->node_stages);
+        fflush (stdout);
+    }
 }
 
 //  The line under a W1 line: the node's CPU per ack by thread
@@ -2121,6 +2202,7 @@ s_workload_w1 (s_bench_t *self)
         }
         s_print_tail (self, &result);
         s_print_threads (&result);
+        s_print_stages (&result);
         if (*peer_line) {
             printf ("%s", peer_line);
             fflush (stdout);
@@ -2289,6 +2371,7 @@ s_workload_w3 (s_bench_t *self)
     s_print_latency (&result);
     printf ("  target p99<=2ms  %s", s_verdict (result.p99_ms <= 2.0 && result.success > 0));
     s_print_tail (self, &result);
+    s_print_stages (&result);
     if (result.success > 0) {
         self->w3_p99_ms = result.p99_ms;
         self->w3_rate = peak / 2;

@@ -157,6 +157,7 @@ Test (node_stats, encode_keys)
         "handoff", "volumes", "value-bytes", "live-bytes", "garbage-bytes", "compactions",
         "compacted-bytes", "compact-waiting-for-space",
         "scrub-passes", "scrub-bytes", "scrub-last-pass-end", "scrub-position",
+        "stage-latency-us",
     };
     size_t count = sizeof (keys) / sizeof (keys [0]);
     cr_assert_eq (root.via.map.size, count, "exactly the documented keys (%u)", root.via.map.size);
@@ -167,6 +168,54 @@ Test (node_stats, encode_keys)
     cr_assert_eq (s_get (&root, "segments")->type, MSGPACK_OBJECT_MAP);
     cr_assert_eq (s_get (&root, "sync-latency-us")->type, MSGPACK_OBJECT_MAP);
     cr_assert_eq (s_get (&root, "handoff")->type, MSGPACK_OBJECT_MAP);
+    cr_assert_eq (s_get (&root, "stage-latency-us")->type, MSGPACK_OBJECT_MAP);
+}
+
+//  The entry of stage-latency-us/stage/name as an unsigned integer
+static uint64_t
+s_stage_value (const msgpack_object *root, const char *stage, const char *name)
+{
+    const msgpack_object *stages = s_get (root, "stage-latency-us");
+    const msgpack_object *entry = s_get (s_get (stages, stage), name);
+    cr_assert_eq (entry->type, MSGPACK_OBJECT_POSITIVE_INTEGER, "%s/%s", stage, name);
+    return entry->via.u64;
+}
+
+Test (node_stats, stages_of_a_write)
+{
+    //  Received at 1000 us; verified 8 us later, taken 300 us after that,
+    //  written 20 us later, synced 1500 us later, replied 40 us later
+    node_stage_stamps_t stamps = { .received = 1000 };
+    int64_t at [NODE_STAGE_COUNT] = { 1008, 1308, 1328, 2828, 2868 };
+    memcpy (stamps.at, at, sizeof (at));
+    node_stats_stages (s_stats, &stamps);
+    node_stats_stages (s_stats, &stamps);
+    //  A request that never reached the reply is not counted
+    stamps.at [NODE_STAGE_REPLIED] = 0;
+    node_stats_stages (s_stats, &stamps);
+
+    msgpack_object root = s_encode ();
+    const char *names [] = { "verified", "taken", "written", "synced", "replied" };
+    for (int stage = 0; stage < NODE_STAGE_COUNT; stage++) {
+        cr_assert_str_eq (node_stage_name ((node_stage_t) stage), names [stage]);
+        cr_assert_eq (s_stage_value (&root, names [stage], "count"), 2, "%s", names [stage]);
+    }
+    //  Each median falls in the bucket of its duration
+    cr_assert_leq (s_stage_value (&root, "verified", "p50"), 10);
+    uint64_t taken = s_stage_value (&root, "taken", "p50");
+    cr_assert (taken > 250 && taken <= 500, "taken p50 %llu", (unsigned long long) taken);
+    uint64_t written = s_stage_value (&root, "written", "p50");
+    cr_assert (written > 10 && written <= 25, "written p50 %llu", (unsigned long long) written);
+    uint64_t synced = s_stage_value (&root, "synced", "p50");
+    cr_assert (synced > 1000 && synced <= 2500, "synced p50 %llu", (unsigned long long) synced);
+    uint64_t replied = s_stage_value (&root, "replied", "p50");
+    cr_assert (replied > 25 && replied <= 50, "replied p50 %llu", (unsigned long long) replied);
+    //  The bucket bounds come with them, one fewer than the buckets
+    const msgpack_object *stages = s_get (&root, "stage-latency-us");
+    const msgpack_object *bounds = s_get (stages, "bounds");
+    const msgpack_object *buckets = s_get (s_get (stages, "taken"), "buckets");
+    cr_assert_eq (bounds->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq (buckets->via.array.size, bounds->via.array.size + 1);
 }
 
 Test (node_stats, handoff_empty)
