@@ -892,10 +892,10 @@ writer_core_commit (writer_core_t *self)
         zclock_sleep (self->config->test_sync_delay_ms);
 
     self->synced_update_failed = false;
-    const value_store_synced_t *synced;
-    size_t synced_count;
-    int rc = value_store_sync (self->values, &synced, &synced_count);
-    s_record_synced (self, synced, synced_count);
+    const value_store_synced_t *synced_files;
+    size_t synced_file_count;
+    int rc = value_store_sync (self->values, &synced_files, &synced_file_count);
+    s_record_synced (self, synced_files, synced_file_count);
     if (rc == 0 && self->synced_update_failed)
         rc = -EIO;
     if (rc) {
