@@ -179,7 +179,6 @@ s_receive (intake_t *self, zsock_t *socket, zframe_t *header)
     }
     if (self->config->log_verbose)
         zsys_info ("%s: %s %s", self->who, message_type_name (request->type), request->message_id);
-    work->stages.received = work->received_us;
     work->stages.at [NODE_STAGE_VERIFIED] = timestamp_now ();
     return work;
 }

@@ -120,10 +120,10 @@ node_stage_name (node_stage_t stage)
 }
 
 void
-node_stats_stages (node_stats_t *self, const node_stage_stamps_t *stamps)
+node_stats_stages (node_stats_t *self, int64_t received_us, const node_stage_stamps_t *stamps)
 {
     assert (self && stamps);
-    int64_t previous = stamps->received;
+    int64_t previous = received_us;
     for (int stage = 0; stage < NODE_STAGE_COUNT; stage++)
         if (!stamps->at [stage] || !previous)
             return;

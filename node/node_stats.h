@@ -36,9 +36,9 @@ typedef enum {
     NODE_STAGE_COUNT
 } node_stage_t;
 
-//  When a request reached each point (timestamp_now, microseconds; 0 not yet)
+//  When a request reached each point after it was received (timestamp_now,
+//  microseconds; 0 not yet)
 typedef struct {
-    int64_t received;
     int64_t at [NODE_STAGE_COUNT];
 } node_stage_stamps_t;
 #define NODE_STATS_HANDOFF_OWNERS_MAX 256   //  owners listed in the handoff map at most
@@ -134,10 +134,11 @@ void
 const char *
     node_stage_name (node_stage_t stage);
 
-//  Count the stage durations of one archive request that succeeded, from
-//  stamps whose every point is set (stamps with a point unset are ignored).
+//  Count the stage durations of one archive request that succeeded, which
+//  was received at received_us, from stamps whose every point is set
+//  (stamps with a point unset are ignored).
 void
-    node_stats_stages (node_stats_t *self, const node_stage_stamps_t *stamps);
+    node_stats_stages (node_stats_t *self, int64_t received_us, const node_stage_stamps_t *stamps);
 
 //  Give the value-file volumes (count paths of 1024 bytes, borrowed: they
 //  must outlive the stats). The stats map lists them with free and total

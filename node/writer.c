@@ -62,7 +62,7 @@ s_reply_now (writer_t *self, work_t *work, result_t result, const char *message)
     reply_cache_send (self->replies, self->reply, NULL);
     if (result == RESULT_SUCCESS && work->stages.at [NODE_STAGE_SYNCED]) {
         work->stages.at [NODE_STAGE_REPLIED] = timestamp_now ();
-        node_stats_stages (self->stats, &work->stages);
+        node_stats_stages (self->stats, work->received_us, &work->stages);
     }
 }
 

@@ -433,15 +433,7 @@ index_reader_record_damage (index_reader_t *self, uint64_t file_id, uint64_t rec
         sqlite3_bind_int64 (statement, 4, sequence_num);
     sqlite3_bind_int64 (statement, 5, detected_us);
     sqlite3_bind_text (statement, 6, reason, -1, SQLITE_STATIC);
-    int rc = sqlite3_step (statement);
-    store_sql_done (&self->sql, S_DAMAGE_INSERT);
-    if (rc == SQLITE_DONE)
-        return 0;
-    //  Busy is expected under a heavy write load: the caller retries, so
-    //  only other failures are worth a log line
-    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        return store_sql_fail (&self->sql, S_DAMAGE_INSERT);
-    return STORE_ERR_BUSY;
+    return store_sql_run_retryable (&self->sql, S_DAMAGE_INSERT);
 }
 
 int
@@ -735,13 +727,7 @@ index_reader_scrub_save (index_reader_t *self, const index_scrub_state_t *state)
     else
         sqlite3_bind_null (statement, 6);
     sqlite3_bind_int64 (statement, 7, state->next_pass_us);
-    int rc = sqlite3_step (statement);
-    store_sql_done (&self->sql, S_SCRUB_SAVE);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        return store_sql_fail (&self->sql, S_SCRUB_SAVE);
-    return STORE_ERR_BUSY;
+    return store_sql_run_retryable (&self->sql, S_SCRUB_SAVE);
 }
 
 int

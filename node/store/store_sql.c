@@ -90,6 +90,18 @@ store_sql_run (store_sql_t *self, int which)
 }
 
 int
+store_sql_run_retryable (store_sql_t *self, int which)
+{
+    int rc = sqlite3_step (self->statements [which]);
+    store_sql_done (self, which);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return STORE_ERR_BUSY;
+    return store_sql_fail (self, which);
+}
+
+int
 store_sql_code (int sqlite_rc)
 {
     switch (sqlite_rc & 0xff) {         //  the primary code of an extended one

@@ -86,6 +86,12 @@ int
 int
     store_sql_run (store_sql_t *self, int which);
 
+//  The same for a write its caller retries when another connection holds
+//  the index: busy or locked returns STORE_ERR_BUSY without a log line
+//  (expected under a heavy write load); other failures as store_sql_run.
+int
+    store_sql_run_retryable (store_sql_t *self, int which);
+
 //  The storage layer's code for an SQLite result code that is a failure:
 //  -ENOSPC (SQLITE_FULL), -ENOMEM (SQLITE_NOMEM), STORE_ERR_BUSY
 //  (SQLITE_BUSY, SQLITE_LOCKED), else STORE_ERR_SQL.

@@ -595,6 +595,26 @@ s_read_crc (int fd, uint64_t offset, uint64_t size, void *buffer, uint32_t *crc)
 }
 
 
+//  The start of checking a record whose header was read at offset: its
+//  sizes must be sane (STORE_ERR_CORRUPT if not), and *crc gets the CRC32C
+//  of the header as it must be on disk, with the crc field zero
+//  (read_header checked the reserved bytes are zero, so this is byte for
+//  byte what was read). 0 when the check can go on.
+static int
+s_check_start (const value_record_t *record, uint64_t offset, uint32_t *crc)
+{
+    if (record->descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
+        return STORE_ERR_CORRUPT;
+    uint64_t record_size = value_file_record_size (record->descriptor_size,
+                                                   record->payload_size);
+    if (record_size == UINT64_MAX || offset > UINT64_MAX - record_size)
+        return STORE_ERR_CORRUPT;
+    uint8_t header [VALUE_RECORD_HEADER_SIZE];
+    s_encode_header (record, 0, header);
+    *crc = digest_crc32c (0, header, sizeof (header));
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Read the record at offset and verify its CRC32C. descriptor and payload
 //  may each be NULL: those bytes are then read only to be checked.
@@ -604,20 +624,9 @@ value_file_read_record (int fd, uint64_t offset, const value_record_t *record,
                         void *descriptor, void *payload)
 {
     assert (record);
-    if (record->descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
+    uint32_t crc;
+    if (s_check_start (record, offset, &crc))
         return STORE_ERR_CORRUPT;
-    uint64_t record_size = value_file_record_size (record->descriptor_size,
-                                                   record->payload_size);
-    if (record_size == UINT64_MAX || offset > UINT64_MAX - record_size)
-        return STORE_ERR_CORRUPT;
-
-    //  The header as it must be on disk, with the crc field zero (read_header
-    //  checked the reserved bytes are zero, so this is byte for byte what
-    //  was read)
-    uint8_t header [VALUE_RECORD_HEADER_SIZE];
-    s_encode_header (record, 0, header);
-    uint32_t crc = digest_crc32c (0, header, sizeof (header));
-
     uint64_t position = offset + VALUE_RECORD_HEADER_SIZE;
     int rc = s_read_crc (fd, position, record->descriptor_size, descriptor, &crc);
     if (rc != 0)
@@ -665,18 +674,9 @@ value_file_verify_record (int fd, uint64_t offset, const value_record_t *record,
     assert (record);
     assert (buffer);
     assert (buffer_size > 0);
-    if (record->descriptor_size > VALUE_RECORD_DESCRIPTOR_MAX)
+    uint32_t crc;
+    if (s_check_start (record, offset, &crc))
         return STORE_ERR_CORRUPT;
-    uint64_t record_size = value_file_record_size (record->descriptor_size,
-                                                   record->payload_size);
-    if (record_size == UINT64_MAX || offset > UINT64_MAX - record_size)
-        return STORE_ERR_CORRUPT;
-
-    //  The header as it is on disk with the crc field zero (see
-    //  value_file_read_record)
-    uint8_t header [VALUE_RECORD_HEADER_SIZE];
-    s_encode_header (record, 0, header);
-    uint32_t crc = digest_crc32c (0, header, sizeof (header));
     uint64_t position = offset + VALUE_RECORD_HEADER_SIZE;
     int rc = descriptor?
         s_read_crc (fd, position, record->descriptor_size, descriptor, &crc):

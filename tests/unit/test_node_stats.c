@@ -185,14 +185,17 @@ Test (node_stats, stages_of_a_write)
 {
     //  Received at 1000 us; verified 8 us later, taken 300 us after that,
     //  written 20 us later, synced 1500 us later, replied 40 us later
-    node_stage_stamps_t stamps = { .received = 1000 };
+    node_stage_stamps_t stamps;
     int64_t at [NODE_STAGE_COUNT] = { 1008, 1308, 1328, 2828, 2868 };
     memcpy (stamps.at, at, sizeof (at));
-    node_stats_stages (s_stats, &stamps);
-    node_stats_stages (s_stats, &stamps);
+    node_stats_stages (s_stats, 1000, &stamps);
+    node_stats_stages (s_stats, 1000, &stamps);
     //  A request that never reached the reply is not counted
     stamps.at [NODE_STAGE_REPLIED] = 0;
-    node_stats_stages (s_stats, &stamps);
+    node_stats_stages (s_stats, 1000, &stamps);
+    //  Nor one with no receive time
+    stamps.at [NODE_STAGE_REPLIED] = 2868;
+    node_stats_stages (s_stats, 0, &stamps);
 
     msgpack_object root = s_encode ();
     const char *names [] = { "verified", "taken", "written", "synced", "replied" };
